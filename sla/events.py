@@ -1,0 +1,143 @@
+"""Domain events: a complaint is the append-only list of these; everything else is computed from it."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from sla.vocabulary import Channel, ClockName, Remedy, Severity
+
+
+def _utc(value: datetime) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("timestamps need a time zone (e.g. 2025-09-30T17:00:00+08:00)")
+    return value.astimezone(timezone.utc)
+
+
+Instant = Annotated[datetime, AfterValidator(_utc)]
+Text = Annotated[str, Field(max_length=4000)]
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    at: Instant
+    by: str | None = None
+
+
+class Received(_Event):
+    type: Literal["received"] = "received"
+    complaint_id: str
+    contract: str
+    severity: Severity
+    channel: Channel | None = None
+    customer_id: str | None = None
+    summary: Text | None = None
+
+
+class Acknowledged(_Event):
+    type: Literal["acknowledged"] = "acknowledged"
+    note: Text | None = None
+
+
+class Triaged(_Event):
+    type: Literal["triaged"] = "triaged"
+    category: str | None = None
+    note: Text | None = None
+
+
+class PlanCommunicated(_Event):
+    type: Literal["plan_communicated"] = "plan_communicated"
+    plan: Text | None = None
+
+
+class ProgressPosted(_Event):
+    type: Literal["progress_posted"] = "progress_posted"
+    note: Text | None = None
+    handling_seconds: int | None = Field(default=None, ge=0)
+
+
+class AwaitingCustomer(_Event):
+    type: Literal["awaiting_customer"] = "awaiting_customer"
+    reason: Text | None = None
+
+
+class CustomerResponded(_Event):
+    type: Literal["customer_responded"] = "customer_responded"
+    note: Text | None = None
+
+
+class Extended(_Event):
+    type: Literal["extended"] = "extended"
+    clock: ClockName
+    until: Instant
+    reason: Text = Field(min_length=1)
+
+
+class Reclassified(_Event):
+    type: Literal["reclassified"] = "reclassified"
+    severity: Severity
+    reason: Text | None = None
+
+
+class Resolved(_Event):
+    type: Literal["resolved"] = "resolved"
+    resolution: Text = Field(min_length=1)
+    remedy: Remedy | None = None
+    first_contact: bool = False
+    handling_seconds: int | None = Field(default=None, ge=0)
+
+
+class ResultNotified(_Event):
+    type: Literal["result_notified"] = "result_notified"
+    note: Text | None = None
+
+
+class SurveySent(_Event):
+    type: Literal["survey_sent"] = "survey_sent"
+    channel: str | None = None
+
+
+class FeedbackRecorded(_Event):
+    type: Literal["feedback_recorded"] = "feedback_recorded"
+    csat: int = Field(ge=1, le=5)
+    nps: int | None = Field(default=None, ge=0, le=10)
+    ces: int | None = Field(default=None, ge=1, le=7)
+    comment: Text | None = None
+
+
+class Reopened(_Event):
+    type: Literal["reopened"] = "reopened"
+    reason: Text | None = None
+
+
+class Withdrawn(_Event):
+    type: Literal["withdrawn"] = "withdrawn"
+    reason: Text | None = None
+
+
+class Closed(_Event):
+    type: Literal["closed"] = "closed"
+    reason: str
+
+
+Event = Annotated[
+    Received
+    | Acknowledged
+    | Triaged
+    | PlanCommunicated
+    | ProgressPosted
+    | AwaitingCustomer
+    | CustomerResponded
+    | Extended
+    | Reclassified
+    | Resolved
+    | ResultNotified
+    | SurveySent
+    | FeedbackRecorded
+    | Reopened
+    | Withdrawn
+    | Closed,
+    Field(discriminator="type"),
+]

@@ -1,0 +1,230 @@
+"""The policy file: calendars and contracts, validated so that every error names the offending key.
+
+A contract's resolved policy (`ContractPolicy`, with its calendar inlined and a content version) is what a
+complaint carries for its whole life; editing the file never changes running complaints by itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tomllib
+from datetime import date, time
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from sla.calendar import BusinessCalendar
+from sla.durations import Duration, parse_duration
+from sla.vocabulary import BreachClass, ClockName, Severity
+
+_WEEKDAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+class PolicyError(ValueError):
+    """A policy file or contract that cannot be used; the message names the key."""
+
+
+def _check_duration(text: str) -> str:
+    parse_duration(text)  # DurationError is a ValueError: pydantic reports it under the key
+    return text
+
+
+DurationText = Annotated[str, AfterValidator(_check_duration)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CalendarSpec(_Strict):
+    timezone: str = "UTC"
+    hours: tuple[str, ...] = ("00:00-24:00",)
+    workdays: tuple[str, ...] = tuple(_WEEKDAYS)
+    holidays: str | None = None
+    extra_holidays: tuple[date, ...] = ()
+    extra_workdays: tuple[date, ...] = ()
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("workdays")
+    @classmethod
+    def _weekday_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [d for d in value if d.lower()[:3] not in _WEEKDAYS]
+        if bad:
+            raise ValueError(f"unknown weekday(s) {bad}; use {_WEEKDAYS}")
+        return tuple(d.lower()[:3] for d in value)
+
+    @field_validator("hours")
+    @classmethod
+    def _windows(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        parsed = [_parse_window(w) for w in value]
+        if not parsed:
+            raise ValueError("at least one working-hours window is needed")
+        for (_, prev_close), (nxt_open, _) in zip(parsed, parsed[1:]):
+            if prev_close is None or nxt_open < prev_close:
+                raise ValueError("working-hours windows must be in order and must not overlap")
+        return value
+
+    def build(self, name: str = "calendar") -> BusinessCalendar:
+        return _build_calendar(name, self)
+
+
+def _parse_window(text: str) -> tuple[time, time | None]:
+    try:
+        start_text, end_text = (part.strip() for part in text.split("-"))
+        start = time.fromisoformat(start_text)
+        end = None if end_text == "24:00" else time.fromisoformat(end_text)
+    except ValueError as exc:
+        raise ValueError(f"working-hours window {text!r} is not like '09:00-12:00'") from exc
+    if end is not None and end <= start:
+        raise ValueError(f"working-hours window {text!r} ends before it starts")
+    return start, end
+
+
+@lru_cache(maxsize=64)
+def _build_calendar(name: str, spec: CalendarSpec) -> BusinessCalendar:
+    return BusinessCalendar(
+        name=name,
+        tz=ZoneInfo(spec.timezone),
+        windows=tuple(_parse_window(w) for w in spec.hours),
+        workdays=frozenset(_WEEKDAYS.index(d) for d in spec.workdays),
+        country=spec.holidays,
+        extra_holidays=frozenset(spec.extra_holidays),
+        extra_workdays=frozenset(spec.extra_workdays),
+    )
+
+
+class EscalationStep(_Strict):
+    after: DurationText  # measured from the breach, in the contract's calendar
+    to: str
+
+
+class SeverityRules(_Strict):
+    targets: dict[ClockName, DurationText] = Field(default_factory=dict)
+    major_breach: list[ClockName] = Field(default_factory=list)
+
+
+class ContractSpec(_Strict):
+    """A contract as written in the file (calendar by name)."""
+
+    calendar: str
+    targets: dict[ClockName, DurationText]
+    severity: dict[Severity, SeverityRules] = Field(default_factory=dict)
+    warn_at: list[float] = Field(default_factory=lambda: [0.5, 0.8])
+    escalation: list[EscalationStep] = Field(default_factory=list)
+    survey_window: DurationText = "14 days"
+
+    @field_validator("warn_at")
+    @classmethod
+    def _fractions(cls, value: list[float]) -> list[float]:
+        if any(not 0 < f < 1 for f in value):
+            raise ValueError("warning fractions must be between 0 and 1 (exclusive)")
+        return sorted(set(value))
+
+    @model_validator(mode="after")
+    def _every_clock_has_a_target(self) -> ContractSpec:
+        for sev in Severity:
+            overrides = self.severity.get(sev, SeverityRules()).targets
+            missing = [c.value for c in ClockName if c not in self.targets and c not in overrides]
+            if missing:
+                raise ValueError(f"no target for clock(s) {missing} at severity {sev.value!r}")
+        return self
+
+
+class ContractPolicy(_Strict):
+    """A contract with its calendar inlined: everything a complaint needs, carried in its workflow state."""
+
+    name: str
+    version: str
+    calendar_name: str
+    calendar: CalendarSpec
+    targets: dict[ClockName, DurationText]
+    severity: dict[Severity, SeverityRules] = Field(default_factory=dict)
+    warn_at: list[float]
+    escalation: list[EscalationStep]
+    survey_window: DurationText
+
+    def business_calendar(self) -> BusinessCalendar:
+        return self.calendar.build(self.calendar_name)
+
+    def target(self, clock: ClockName, severity: Severity) -> Duration:
+        rules = self.severity.get(severity)
+        text = rules.targets.get(clock) if rules else None
+        return parse_duration(text or self.targets[clock])
+
+    def breach_class(self, clock: ClockName, severity: Severity) -> BreachClass:
+        rules = self.severity.get(severity)
+        return BreachClass.MAJOR if rules and clock in rules.major_breach else BreachClass.MINOR
+
+
+class PolicyFile(_Strict):
+    version: str = "unversioned"
+    calendars: dict[str, CalendarSpec]
+    contracts: dict[str, ContractSpec]
+
+    @model_validator(mode="after")
+    def _calendars_exist(self) -> PolicyFile:
+        for name, contract in self.contracts.items():
+            if contract.calendar not in self.calendars:
+                raise ValueError(
+                    f"contracts.{name}.calendar: unknown calendar {contract.calendar!r} "
+                    f"(defined: {sorted(self.calendars)})"
+                )
+        return self
+
+    def contract(self, name: str) -> ContractPolicy:
+        spec = self.contracts.get(name)
+        if spec is None:
+            raise PolicyError(f"unknown contract {name!r}; known contracts: {', '.join(sorted(self.contracts))}")
+        body = spec.model_dump(mode="json", exclude={"calendar"})
+        calendar = self.calendars[spec.calendar]
+        digest = hashlib.sha256(
+            json.dumps([body, calendar.model_dump(mode="json")], sort_keys=True).encode()
+        ).hexdigest()[:12]
+        return ContractPolicy(
+            name=name,
+            version=f"{self.version}+{digest}",
+            calendar_name=spec.calendar,
+            calendar=calendar,
+            **body,
+        )
+
+
+def default_policy_path() -> Path:
+    return Path(str(resources.files("sla").joinpath("policies/default.toml")))
+
+
+def load_policy(path: str | Path | None = None) -> PolicyFile:
+    """Read and validate a policy file (the shipped default when `path` is None)."""
+    path = Path(path) if path else default_policy_path()
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise PolicyError(f"policy file {path} does not exist") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise PolicyError(f"{path}: not valid TOML: {exc}") from exc
+    return parse_policy(raw, source=str(path))
+
+
+def parse_policy(raw: dict, *, source: str = "policy") -> PolicyFile:
+    try:
+        return PolicyFile.model_validate(raw)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            key = ".".join(str(part) for part in err["loc"])
+            message = err["msg"].removeprefix("Value error, ")
+            problems.append(f"{key}: {message}" if key else message)
+        raise PolicyError(f"{source}: " + "; ".join(problems)) from None

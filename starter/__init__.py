@@ -1,0 +1,1 @@
+"""Clients: the typed Python facade and the cxsla CLI."""

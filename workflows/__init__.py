@@ -1,0 +1,1 @@
+"""Durable Temporal workflows: thin, deterministic orchestration over the pure engine."""
