@@ -85,6 +85,7 @@ class BusinessCalendar:
     def _windows_from(self, instant: datetime) -> Iterator[tuple[datetime, datetime]]:
         """Working windows that end after `instant`, clipped to start no earlier than it, in order."""
         _require_aware(instant)
+        instant = instant.astimezone(timezone.utc)  # results are UTC whatever zone the caller used
         day = instant.astimezone(self.tz).date()
         for _ in range(_SEARCH_LIMIT_DAYS):
             for start, end in self._day_windows(day):

@@ -71,6 +71,13 @@ _SHORT_UNITS = {
 
 def parse_duration(text: str) -> Duration:
     """Read a policy duration; raises DurationError with the accepted forms on anything else."""
+    try:
+        return _parse_duration(text)
+    except OverflowError as exc:  # e.g. '99999999999 days' does not fit a timedelta
+        raise DurationError(f"duration {text!r} is too long") from exc
+
+
+def _parse_duration(text: str) -> Duration:
     if not isinstance(text, str) or not text.strip():
         raise DurationError(f"empty duration {text!r}")
     if m := _BUSINESS.match(text):

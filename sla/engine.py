@@ -63,7 +63,8 @@ class ClockStatus(BaseModel):
 class BreachRecord(BaseModel):
     clock: ClockName
     instance: int
-    breach_class: BreachClass = Field(serialization_alias="class")
+    model_config = ConfigDict(populate_by_name=True)
+    breach_class: BreachClass = Field(alias="class")
     deadline: datetime
     at: datetime  # when it was noticed (fired); the deadline itself when not fired yet
 
@@ -82,6 +83,7 @@ class Evaluation(BaseModel):
     clocks: list[ClockStatus]
     due: list[Action]  # due now and not fired yet, in due order
     next_due_at: datetime | None
+    next_action: str | None = None  # id of what becomes due at next_due_at
     next_deadline: datetime | None  # earliest deadline of a running clock
     breaches: list[BreachRecord]
     escalations: list[EscalationRecord]
@@ -361,14 +363,15 @@ def evaluate(
 
     candidates.sort(key=lambda a: (a.due_at, a.id))
     due = [a for a in candidates if a.due_at <= now and a.id not in fired]
-    future = [a.due_at for a in candidates if a.due_at > now and a.id not in fired]
+    future = [a for a in candidates if a.due_at > now and a.id not in fired]
     running = [c.deadline for c in clocks if c.state is ClockState.RUNNING and c.deadline]
     return Evaluation(
         state=fold.facts.state,
         severity=severity,
         clocks=clocks,
         due=due,
-        next_due_at=min(future) if future else None,
+        next_due_at=future[0].due_at if future else None,
+        next_action=future[0].id if future else None,
         next_deadline=min(running) if running else None,
         breaches=breaches,
         escalations=escalations,

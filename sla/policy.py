@@ -131,6 +131,9 @@ class ContractSpec(_Strict):
     def _fractions(cls, value: list[float]) -> list[float]:
         if any(not 0 < f < 1 for f in value):
             raise ValueError("warning fractions must be between 0 and 1 (exclusive)")
+        if len({round(f * 100) for f in value}) != len(set(value)):
+            # warning action ids carry the whole percentage: two fractions must not share one
+            raise ValueError("warning fractions must differ by whole percentages (e.g. 0.5, 0.8)")
         return sorted(set(value))
 
     @model_validator(mode="after")

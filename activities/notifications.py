@@ -1,0 +1,95 @@
+"""Outbound notifications (warnings, breaches, escalations, customer notices, surveys) through a pluggable sink.
+
+Every message carries an idempotency key made of the workflow id and the engine's action id, so a retried
+activity or a re-delivered webhook can be recognised by the receiver.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from datetime import datetime
+from typing import Protocol
+
+import httpx
+import structlog
+from pydantic import BaseModel
+from temporalio import activity
+
+from sla.engine import ActionKind
+from sla.vocabulary import BreachClass, ClockName
+
+log = structlog.get_logger("cxsla.notify")
+
+SIGNATURE_HEADER = "X-Cxsla-Signature"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+
+class Notification(BaseModel):
+    """No personal data: ids, contract, clock and times only."""
+
+    idempotency_key: str
+    action_id: str
+    kind: ActionKind
+    complaint_id: str
+    contract: str
+    severity: str
+    clock: ClockName | None = None
+    level: int | None = None
+    to: str | None = None
+    breach_class: BreachClass | None = None
+    deadline: datetime | None = None
+    due_at: datetime
+    fired_at: datetime
+    detail: str | None = None
+
+
+class NotificationSink(Protocol):
+    async def deliver(self, notification: Notification) -> None: ...
+
+
+class LogSink:
+    """Default sink: one structured log line per notification."""
+
+    async def deliver(self, notification: Notification) -> None:
+        log.info("notification", **notification.model_dump(mode="json", exclude_none=True))
+
+
+class WebhookSink:
+    """POSTs JSON signed with HMAC-SHA256 of the raw body (header `X-Cxsla-Signature: sha256=<hex>`)."""
+
+    def __init__(self, url: str, secret: str | None, *, timeout: float = 10.0) -> None:
+        self.url = url
+        self._secret = secret.encode() if secret else None
+        self._timeout = timeout
+
+    async def deliver(self, notification: Notification) -> None:
+        body = json.dumps(notification.model_dump(mode="json"), sort_keys=True).encode()
+        headers = {"Content-Type": "application/json", IDEMPOTENCY_HEADER: notification.idempotency_key}
+        if self._secret:
+            headers[SIGNATURE_HEADER] = "sha256=" + sign(self._secret, body)
+        async with httpx.AsyncClient(timeout=self._timeout) as client:
+            response = await client.post(self.url, content=body, headers=headers)
+        if response.status_code >= 300:
+            # Raising lets Temporal retry with backoff; the receiver dedupes on the idempotency key.
+            raise RuntimeError(f"webhook {self.url} answered {response.status_code}")
+
+
+def sign(secret: bytes, body: bytes) -> str:
+    return hmac.new(secret, body, hashlib.sha256).hexdigest()
+
+
+class NotificationActivities:
+    def __init__(self, sink: NotificationSink) -> None:
+        self._sink = sink
+
+    @activity.defn(name="cxsla.notify")
+    async def notify(self, notification: Notification) -> None:
+        await self._sink.deliver(notification)
+
+    @activity.defn(name="cxsla.send_survey")
+    async def send_survey(self, notification: Notification) -> str:
+        """Sends the satisfaction survey link through the same sink; returns the channel used."""
+        await self._sink.deliver(notification)
+        return "webhook" if isinstance(self._sink, WebhookSink) else "log"

@@ -1,0 +1,307 @@
+"""Business calendar: CN official working days, deadline arithmetic in working time, refused years."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import chinese_calendar
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sla.calendar import BusinessCalendar, CalendarError, YearNotPublished, published_years
+from sla.durations import parse_duration
+from sla.policy import CalendarSpec, load_policy
+from sla.vocabulary import ClockName, Severity
+
+SH = ZoneInfo("Asia/Shanghai")
+UTC = timezone.utc
+
+
+@pytest.fixture(scope="module")
+def cn() -> BusinessCalendar:
+    return load_policy().contract("default").business_calendar()
+
+
+@pytest.fixture(scope="module")
+def always() -> BusinessCalendar:
+    return load_policy().contract("always-on").business_calendar()
+
+
+def sh(*args) -> datetime:
+    return datetime(*args, tzinfo=SH)
+
+
+# ---- the two required facts -----------------------------------------------------------------------------------
+def test_default_calendar_is_cn_standard():
+    contract = load_policy().contract("default")
+    assert contract.calendar_name == "cn-standard"
+
+
+def test_acknowledge_over_national_day(cn):
+    """Tue 2025-09-30 17:00: one working hour that day, then the 1-8 October holiday, then 09:00-10:00 on the 9th."""
+    contract = load_policy().contract("default")
+    target = contract.target(ClockName.ACKNOWLEDGE, Severity.NORMAL)
+    assert str(target) == "2 working hours"
+    deadline = cn.add(sh(2025, 9, 30, 17, 0), target)
+    assert deadline == sh(2025, 10, 9, 10, 0)
+    assert deadline.astimezone(SH).isoformat() == "2025-10-09T10:00:00+08:00"
+
+
+def test_acknowledge_on_saturday_before_make_up_sunday(cn):
+    """Sat 2025-09-27 10:00 is off; Sun 2025-09-28 is an official make-up workday: 09:00 + 2h = 11:00."""
+    deadline = cn.add(sh(2025, 9, 27, 10, 0), parse_duration("2 working hours"))
+    assert deadline == sh(2025, 9, 28, 11, 0)
+
+
+# ---- official working days --------------------------------------------------------------------------------------
+def test_cn_working_days_agree_with_chinesecalendar(cn):
+    start, end = date(2024, 1, 1), date(2026, 12, 31)
+    expected = []
+    day = start
+    while day <= end:
+        if chinese_calendar.is_workday(day):
+            expected.append(day)
+        day += timedelta(days=1)
+    assert cn.working_days(start, end) == expected
+    # and day by day through is_working_day, naming the first disagreement if any
+    day = start
+    while day <= end:
+        assert cn.is_working_day(day) == chinese_calendar.is_workday(day), day
+        day += timedelta(days=1)
+
+
+@pytest.mark.parametrize(
+    ("day", "working"),
+    [
+        (date(2025, 9, 27), False),  # Saturday
+        (date(2025, 9, 28), True),  # Sunday make-up workday
+        (date(2025, 9, 30), True),
+        (date(2025, 10, 1), False),  # National Day
+        (date(2025, 10, 8), False),
+        (date(2025, 10, 9), True),
+        (date(2025, 10, 11), True),  # Saturday make-up workday
+        (date(2025, 1, 26), True),  # Sunday before Spring Festival
+        (date(2025, 1, 29), False),  # Spring Festival
+        (date(2026, 1, 1), False),
+    ],
+)
+def test_known_cn_days(cn, day, working):
+    assert cn.is_working_day(day) is working
+
+
+def test_working_days_range_is_inclusive(cn):
+    assert cn.working_days(date(2025, 9, 26), date(2025, 9, 28)) == [date(2025, 9, 26), date(2025, 9, 28)]
+    assert cn.working_days(date(2025, 10, 1), date(2025, 10, 7)) == []
+    assert cn.working_days(date(2025, 10, 9), date(2025, 10, 9)) == [date(2025, 10, 9)]
+
+
+def test_2027_is_refused(cn):
+    if published_years("CN")[1] >= 2027:  # pragma: no cover - only after the 'holidays' data is upgraded
+        pytest.skip("installed 'holidays' data already carries 2027")
+    with pytest.raises(YearNotPublished, match="2027"):
+        cn.is_working_day(date(2027, 3, 1))
+    with pytest.raises(YearNotPublished):
+        cn.working_days(date(2026, 12, 28), date(2027, 1, 5))
+    # deadline arithmetic that runs into the unknown year is refused too, not guessed
+    with pytest.raises(YearNotPublished):
+        cn.add(sh(2026, 12, 31, 17, 0), parse_duration("2 working hours"))
+    with pytest.raises(YearNotPublished):
+        cn.add(sh(2026, 12, 25, 10, 0), parse_duration("10 working days"))
+
+
+def test_first_unpublished_year_is_refused(cn):
+    last = published_years("CN")[1]
+    with pytest.raises(YearNotPublished, match=str(last + 1)):
+        cn.is_working_day(date(last + 1, 6, 1))
+
+
+def test_year_not_published_is_a_calendar_error():
+    assert issubclass(YearNotPublished, CalendarError)
+
+
+def test_extra_holidays_and_workdays_override():
+    spec = CalendarSpec(
+        timezone="Asia/Shanghai",
+        hours=("09:00-12:00", "13:00-18:00"),
+        workdays=("mon", "tue", "wed", "thu", "fri"),
+        holidays="CN",
+        extra_holidays=(date(2025, 9, 29),),
+        extra_workdays=(date(2025, 10, 2),),
+    )
+    cal = spec.build("custom")
+    assert not cal.is_working_day(date(2025, 9, 29))
+    assert cal.is_working_day(date(2025, 10, 2))
+    # extra days decide even in a year with no published schedule
+    spec_2027 = CalendarSpec(holidays="CN", extra_holidays=(date(2027, 1, 4),))
+    assert not spec_2027.build("x").is_working_day(date(2027, 1, 4))
+
+
+def test_naive_instant_is_refused(cn):
+    with pytest.raises(CalendarError, match="time zone"):
+        cn.add_business(datetime(2025, 3, 3, 10), timedelta(hours=1))
+
+
+# ---- working days -------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("start", "days", "expected"),
+    [
+        (sh(2025, 3, 3, 10, 30), 1, sh(2025, 3, 4, 10, 30)),  # Mon -> Tue, same position
+        (sh(2025, 3, 3, 10, 30), 5, sh(2025, 3, 10, 10, 30)),  # over a weekend
+        (sh(2025, 3, 7, 15, 0), 1, sh(2025, 3, 10, 15, 0)),  # Fri -> Mon
+        (sh(2025, 3, 3, 9, 0), 1, sh(2025, 3, 4, 9, 0)),
+        (sh(2025, 3, 3, 17, 59), 1, sh(2025, 3, 4, 17, 59)),
+        (sh(2025, 9, 30, 17, 0), 1, sh(2025, 10, 9, 17, 0)),  # over National Day
+        (sh(2025, 9, 26, 11, 0), 1, sh(2025, 9, 28, 11, 0)),  # Fri -> make-up Sunday
+    ],
+)
+def test_working_days_keep_the_working_clock_position(cn, start, days, expected):
+    assert cn.add(start, parse_duration(f"{days} working days")) == expected
+
+
+@pytest.mark.parametrize(
+    ("start", "expected"),
+    [
+        (sh(2025, 3, 3, 7, 0), sh(2025, 3, 4, 9, 0)),  # before opening: from Mon 09:00
+        (sh(2025, 3, 3, 18, 0), sh(2025, 3, 5, 9, 0)),  # at closing: from Tue 09:00
+        (sh(2025, 3, 3, 20, 0), sh(2025, 3, 5, 9, 0)),  # evening: from Tue 09:00
+        (sh(2025, 3, 8, 10, 0), sh(2025, 3, 11, 9, 0)),  # Saturday: from Mon 09:00
+        (sh(2025, 10, 3, 10, 0), sh(2025, 10, 10, 9, 0)),  # holiday: from Thu 9 Oct 09:00
+    ],
+)
+def test_off_hours_start_counts_from_the_next_opening(cn, start, expected):
+    assert cn.add(start, parse_duration("1 working day")) == expected
+
+
+def test_lunch_break_start_counts_from_the_afternoon_opening(cn):
+    start = sh(2025, 3, 3, 12, 30)
+    deadline = cn.add(start, parse_duration("1 working day"))
+    # exactly one working day of working time (8 h) later; 3 h into Tuesday is the morning close
+    assert cn.business_between(start, deadline) == timedelta(hours=8)
+    assert deadline == sh(2025, 3, 4, 12, 0)
+
+
+def test_working_hours_skip_breaks_nights_and_weekends(cn):
+    assert cn.add(sh(2025, 3, 3, 11, 0), parse_duration("2 working hours")) == sh(2025, 3, 3, 14, 0)
+    assert cn.add(sh(2025, 3, 7, 17, 0), parse_duration("2 working hours")) == sh(2025, 3, 10, 10, 0)
+    assert cn.add(sh(2025, 3, 3, 9, 0), parse_duration("24 working hours")) == sh(2025, 3, 5, 18, 0)
+    assert cn.add(sh(2025, 3, 3, 9, 0), parse_duration("30 working minutes")) == sh(2025, 3, 3, 9, 30)
+
+
+def test_wall_clock_durations_ignore_the_calendar(cn):
+    start = sh(2025, 10, 1, 3, 0)
+    assert cn.add(start, parse_duration("PT30S")) == start + timedelta(seconds=30)
+    assert cn.add(start, parse_duration("14 days")) == start + timedelta(days=14)
+
+
+def test_zero_duration_is_the_instant_itself_even_off_hours(cn):
+    start = sh(2025, 10, 1, 3, 0)
+    assert cn.add(start, parse_duration("0 working hours")) == start
+    assert cn.add(start, parse_duration("PT0S")) == start
+
+
+def test_results_are_utc(cn):
+    for duration in ("2 working hours", "1 working day", "0 working hours", "48h"):
+        deadline = cn.add(sh(2025, 3, 3, 10, 0), parse_duration(duration))
+        assert deadline.utcoffset() == timedelta(0), duration
+    assert cn.add_business(sh(2025, 3, 3, 10, 0), timedelta(0)).utcoffset() == timedelta(0)
+    assert cn.next_opening(sh(2025, 3, 3, 10, 0)).utcoffset() == timedelta(0)
+
+
+def test_business_between(cn):
+    assert cn.business_between(sh(2025, 3, 3, 8, 0), sh(2025, 3, 3, 20, 0)) == timedelta(hours=8)
+    assert cn.business_between(sh(2025, 3, 7, 17, 0), sh(2025, 3, 10, 10, 0)) == timedelta(hours=2)
+    assert cn.business_between(sh(2025, 3, 10, 10, 0), sh(2025, 3, 7, 17, 0)) == -timedelta(hours=2)
+    assert cn.business_between(sh(2025, 10, 1, 0, 0), sh(2025, 10, 8, 23, 0)) == timedelta(0)
+
+
+def test_next_opening(cn):
+    assert cn.next_opening(sh(2025, 3, 3, 10, 0)) == sh(2025, 3, 3, 10, 0)
+    assert cn.next_opening(sh(2025, 3, 3, 12, 0)) == sh(2025, 3, 3, 13, 0)
+    assert cn.next_opening(sh(2025, 9, 30, 18, 0)) == sh(2025, 10, 9, 9, 0)
+
+
+def test_negative_business_duration_is_refused(cn):
+    with pytest.raises(CalendarError):
+        cn.add_business(sh(2025, 3, 3, 10, 0), -timedelta(hours=1))
+
+
+# ---- 24x7 --------------------------------------------------------------------------------------------------------
+def test_24x7_working_hour_is_an_hour_and_working_day_is_24h(always):
+    start = datetime(2025, 10, 1, 3, 17, 5, tzinfo=UTC)  # a CN holiday and a Wednesday night: irrelevant here
+    assert always.add(start, parse_duration("2 working hours")) == start + timedelta(hours=2)
+    assert always.add(start, parse_duration("1 working day")) == start + timedelta(hours=24)
+    assert always.add(start, parse_duration("5 working days")) == start + timedelta(days=5)
+    saturday = datetime(2025, 9, 27, 23, 30, tzinfo=UTC)
+    assert always.add(saturday, parse_duration("1 working hour")) == saturday + timedelta(hours=1)
+    assert always.business_between(start, start + timedelta(hours=37)) == timedelta(hours=37)
+    assert always.is_working_day(date(2025, 10, 1))
+    assert always.is_working_day(date(2030, 1, 1))  # no official schedule needed
+
+
+# ---- properties ----------------------------------------------------------------------------------------------------
+_PROPS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+instants = st.builds(
+    lambda naive, tz: naive.replace(tzinfo=tz),
+    st.datetimes(min_value=datetime(2024, 1, 1), max_value=datetime(2026, 6, 30), allow_imaginary=False),
+    st.sampled_from([SH, UTC, ZoneInfo("America/New_York")]),
+)
+lengths = st.integers(min_value=0, max_value=400 * 60).map(lambda minutes: timedelta(minutes=minutes))
+
+
+def _in_working_time_or_window_end(cal: BusinessCalendar, instant: datetime) -> bool:
+    local = instant.astimezone(cal.tz)
+    if not cal.is_working_day(local.date()):
+        return False
+    for open_t, close_t in cal.windows:
+        close = close_t or time(23, 59, 59, 999999)
+        if open_t <= local.time() <= close:
+            return True
+    return False
+
+
+@_PROPS
+@given(start=instants, length=lengths)
+def test_add_then_between_gives_the_length(cn, start, length):
+    end = cn.add_business(start, length)
+    assert cn.business_between(start, end) == length
+    assert end >= start
+
+
+@_PROPS
+@given(start=instants, a=lengths, b=lengths)
+def test_add_is_monotonic(cn, start, a, b):
+    small, large = sorted((a, b))
+    assert cn.add_business(start, small) <= cn.add_business(start, large)
+
+
+@_PROPS
+@given(start=instants, length=lengths)
+def test_result_is_in_working_time_or_at_a_window_end(cn, start, length):
+    assert _in_working_time_or_window_end(cn, cn.add_business(start, length))
+
+
+@_PROPS
+@given(start=instants, days=st.integers(min_value=1, max_value=40))
+def test_working_days_result_is_in_working_time_and_span_whole_days(cn, start, days):
+    deadline = cn.add(start, parse_duration(f"{days} working days"))
+    assert _in_working_time_or_window_end(cn, deadline)
+    assert cn.business_between(start, deadline) == timedelta(hours=8 * days)
+
+
+@_PROPS
+@given(points=st.lists(instants, min_size=3, max_size=3))
+def test_business_between_is_additive(cn, points):
+    a, b, c = sorted(points)
+    assert cn.business_between(a, c) == cn.business_between(a, b) + cn.business_between(b, c)
+    assert cn.business_between(c, a) == -cn.business_between(a, c)
+
+
+@_PROPS
+@given(start=instants, length=lengths)
+def test_24x7_add_is_plain_addition(always, start, length):
+    utc_start = start.astimezone(UTC)  # aware arithmetic in one zone is wall-clock: compare in UTC
+    assert always.add_business(start, length) == utc_start + length
+    assert always.business_between(start, utc_start + length) == length

@@ -1,0 +1,300 @@
+"""ComplaintWorkflow: one complaint's clocks, enforced by one durable timer loop.
+
+The workflow only orchestrates: updates append events, a local activity asks the pure engine what is due,
+due actions are recorded as fired (exactly once, by id) and delivered by activities through an in-order outbox,
+then the loop sleeps until the engine's next due instant or the next command.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel, Field
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.evaluation import EvaluateRequest, evaluate_complaint
+    from activities.notifications import Notification, NotificationActivities
+    from sla import events as ev
+    from sla import lifecycle
+    from sla.commands import COMMAND_MODELS, Command, Extend, to_event
+    from sla.engine import Action, ActionKind, Evaluation
+    from sla.policy import ContractPolicy
+    from sla.status import ComplaintStatus, build_status
+    from sla.vocabulary import ClockState
+    from workflows import search_attributes as sa
+
+ENGINE_RETRY_AFTER = timedelta(hours=1)
+DELIVERY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=5))
+DELIVERY_GIVE_UP_AFTER = timedelta(days=1)
+
+
+class ComplaintRun(BaseModel):
+    """All of a complaint's state: the workflow input, and what continue-as-new carries forward."""
+
+    complaint_id: str
+    policy: ContractPolicy
+    events: list[ev.Event]
+    fired: dict[str, datetime] = Field(default_factory=dict)
+    continue_as_new_after_events: int | None = None  # None: when the server suggests it
+    run: int = 1
+
+
+def _update(name: str):
+    """Declare the update `name` with a validator; both delegate to the workflow's generic command path."""
+    model = COMMAND_MODELS[name]
+
+    async def handler(self: ComplaintWorkflow, command: Command) -> ComplaintStatus:
+        return await self._command(name, command)
+
+    def validator(self: ComplaintWorkflow, command: Command) -> None:
+        self._validate(name, command)
+
+    handler.__annotations__ = {"command": model, "return": ComplaintStatus}
+    validator.__annotations__ = {"command": model, "return": None}
+    handler.__name__ = validator.__name__ = name
+    definition = workflow.update(name=name)(handler)
+    definition.validator(validator)
+    return definition
+
+
+@workflow.defn(name="ComplaintWorkflow")
+class ComplaintWorkflow:
+    @workflow.init
+    def __init__(self, run: ComplaintRun) -> None:
+        self._run = run
+        self._facts = lifecycle.replay(run.events)
+        self._evaluation: Evaluation | None = None
+        self._evaluated_events = 0
+        self._events_at_start = len(run.events)
+        self._engine_error: str | None = None
+        self._outbox: list[Notification] = []
+        self._search_attributes: dict[str, Any] = {}
+        meter = workflow.metric_meter()  # workflow meters stay silent during replay
+        self._opened = meter.create_counter("cxsla_complaints_opened", "Complaints opened")
+        self._closed = meter.create_counter("cxsla_complaints_closed", "Complaints closed or withdrawn")
+        self._breaches = meter.create_counter("cxsla_breaches", "SLA clock breaches noticed")
+        self._warnings = meter.create_counter("cxsla_warnings", "SLA clock warnings sent")
+        self._escalations = meter.create_counter("cxsla_escalations", "Escalation steps fired")
+        self._failures = meter.create_counter("cxsla_notification_failures", "Notifications given up on")
+
+    # ---- main loop ----------------------------------------------------------------------------------------
+    @workflow.run
+    async def run(self, run: ComplaintRun) -> ComplaintStatus:
+        if run.run == 1:
+            self._opened.add(1, self._labels())
+        outbox = asyncio.create_task(self._deliver_outbox())
+        while True:
+            await self._evaluate()
+            if self._evaluation is not None and self._evaluation.due:
+                self._fire(self._evaluation.due)
+                continue  # re-evaluate so status shows what just fired
+            self._upsert_search_attributes()
+            if self._facts.state.terminal:
+                break
+            if self._should_continue_as_new():
+                await self._drain()
+                outbox.cancel()
+                workflow.continue_as_new(self._run.model_copy(update={"run": self._run.run + 1}))
+            await self._sleep()
+        await self._drain()
+        outbox.cancel()
+        self._closed.add(1, self._labels())
+        return self._status()
+
+    async def _evaluate(self) -> None:
+        count = len(self._run.events)
+        try:
+            self._evaluation = await workflow.execute_local_activity(
+                evaluate_complaint,
+                EvaluateRequest(policy=self._run.policy, events=self._run.events, fired=self._run.fired,
+                                now=workflow.now()),
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=RetryPolicy(maximum_attempts=5),
+            )
+            self._engine_error = None
+        except ActivityError as err:
+            self._engine_error = str(err.cause.message if isinstance(err.cause, ApplicationError) else err)
+            workflow.logger.error("engine evaluation failed: %s", self._engine_error)
+        self._evaluated_events = count
+
+    async def _sleep(self) -> None:
+        summary, timeout = "next command", None
+        if self._engine_error:
+            summary, timeout = "retry evaluation after engine error", ENGINE_RETRY_AFTER
+        elif self._evaluation and self._evaluation.next_due_at:
+            summary = f"{self._evaluation.next_action} at {self._evaluation.next_due_at.isoformat()}"
+            timeout = self._evaluation.next_due_at - workflow.now()
+            if timeout <= timedelta(0):
+                return
+        try:
+            await workflow.wait_condition(
+                lambda: len(self._run.events) > self._evaluated_events, timeout=timeout, timeout_summary=summary
+            )
+        except asyncio.TimeoutError:
+            pass
+
+    def _fire(self, actions: list[Action]) -> None:
+        now = workflow.now()
+        for action in actions:
+            self._run.fired[action.id] = now
+            self._count(action)
+            if action.kind is ActionKind.CLOSE:
+                self._append(ev.Closed(at=now, reason=action.detail or "closed"))
+            else:
+                self._outbox.append(self._notification(action, now))
+
+    async def _deliver_outbox(self) -> None:
+        """Deliver notifications one at a time, in firing order, without holding up the timer loop."""
+        while True:
+            await workflow.wait_condition(lambda: bool(self._outbox))
+            item = self._outbox[0]
+            try:
+                if item.kind is ActionKind.SEND_SURVEY:
+                    channel = await workflow.execute_activity_method(
+                        NotificationActivities.send_survey, item, start_to_close_timeout=timedelta(seconds=30),
+                        schedule_to_close_timeout=DELIVERY_GIVE_UP_AFTER, retry_policy=DELIVERY_RETRY,
+                    )
+                    self._append(ev.SurveySent(at=workflow.now(), channel=channel))
+                else:
+                    await workflow.execute_activity_method(
+                        NotificationActivities.notify, item, start_to_close_timeout=timedelta(seconds=30),
+                        schedule_to_close_timeout=DELIVERY_GIVE_UP_AFTER, retry_policy=DELIVERY_RETRY,
+                    )
+            except ActivityError as err:
+                self._failures.add(1, {**self._labels(), "kind": item.kind.value})
+                workflow.logger.warning("gave up delivering %s: %s", item.action_id, err)
+            self._outbox.pop(0)
+
+    async def _drain(self) -> None:
+        await workflow.wait_condition(lambda: not self._outbox and workflow.all_handlers_finished())
+
+    def _should_continue_as_new(self) -> bool:
+        limit = self._run.continue_as_new_after_events
+        if limit is not None and len(self._run.events) - self._events_at_start >= limit:
+            return True
+        return workflow.info().is_continue_as_new_suggested()
+
+    # ---- commands -----------------------------------------------------------------------------------------
+    acknowledge = _update("acknowledge")
+    triage = _update("triage")
+    communicate_plan = _update("communicate_plan")
+    post_progress = _update("post_progress")
+    await_customer = _update("await_customer")
+    customer_responded = _update("customer_responded")
+    extend = _update("extend")
+    reclassify = _update("reclassify")
+    resolve = _update("resolve")
+    notify_result = _update("notify_result")
+    reopen = _update("reopen")
+    record_feedback = _update("record_feedback")
+    withdraw = _update("withdraw")
+
+    def _validate(self, name: str, command: Command) -> None:
+        """Refuse an invalid command before anything is recorded (raising here rejects only the update)."""
+        try:
+            event = to_event(name, command, workflow.now())
+            lifecycle.check(self._facts, name, event)
+            if isinstance(command, Extend):
+                self._check_extension(command)
+        except ApplicationError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - every refusal must reach the caller as a message
+            raise ApplicationError(str(exc), type=type(exc).__name__, non_retryable=True) from None
+
+    def _check_extension(self, command: Extend) -> None:
+        clock = self._current_clock(command.clock.value)
+        if clock is None or clock.state not in (ClockState.RUNNING, ClockState.PAUSED):
+            state = clock.state.value if clock else "not started"
+            raise ApplicationError(
+                f"cannot extend clock {command.clock.value!r}: it is {state}; only a running or paused clock "
+                "can be extended", type="InvalidTransition", non_retryable=True,
+            )
+        if command.until <= workflow.now():
+            raise ApplicationError("extension must end in the future", type="InvalidExtension", non_retryable=True)
+        if clock.deadline is not None and command.until <= clock.deadline:
+            raise ApplicationError(
+                f"extension to {command.until.isoformat()} does not move the deadline "
+                f"{clock.deadline.isoformat()} later", type="InvalidExtension", non_retryable=True,
+            )
+
+    async def _command(self, name: str, command: Command) -> ComplaintStatus:
+        try:
+            self._append(to_event(name, command, workflow.now()))
+        except Exception as exc:  # noqa: BLE001 - never fail the workflow task on bad input
+            raise ApplicationError(str(exc), type=type(exc).__name__, non_retryable=True) from None
+        recorded = len(self._run.events)
+        await workflow.wait_condition(lambda: self._evaluated_events >= recorded)
+        return self._status()
+
+    def _append(self, event: ev._Event) -> None:
+        self._run.events.append(event)
+        self._facts = lifecycle.apply(self._facts, event)
+
+    # ---- views --------------------------------------------------------------------------------------------
+    @workflow.query
+    def status(self) -> ComplaintStatus:
+        return self._status()
+
+    def _status(self) -> ComplaintStatus:
+        evaluation = self._evaluation or Evaluation(
+            state=self._facts.state, severity=self._facts.severity, clocks=[], due=[], next_due_at=None,
+            next_deadline=None, breaches=[], escalations=[], breached=False, at_risk=False,
+        )
+        return build_status(
+            complaint_id=self._run.complaint_id, contract=self._run.policy.name,
+            policy_version=self._run.policy.version, events=self._run.events, evaluation=evaluation,
+            engine_error=self._engine_error,
+        )
+
+    def _current_clock(self, name: str):
+        clocks = [c for c in (self._evaluation.clocks if self._evaluation else []) if c.name.value == name]
+        return clocks[-1] if clocks else None
+
+    def _labels(self) -> dict[str, str]:
+        return {"contract": self._run.policy.name, "severity": self._facts.severity.value}
+
+    def _count(self, action: Action) -> None:
+        labels = self._labels()
+        if action.clock is not None:
+            labels["clock"] = action.clock.value
+        if action.kind is ActionKind.BREACH:
+            self._breaches.add(1, {**labels, "class": action.breach_class.value})
+            workflow.logger.warning("breach %s (%s)", action.id, action.breach_class.value)
+        elif action.kind is ActionKind.ESCALATE:
+            self._escalations.add(1, {**labels, "level": str(action.level)})
+        elif action.kind is ActionKind.WARN:
+            self._warnings.add(1, labels)
+
+    def _notification(self, action: Action, fired_at: datetime) -> Notification:
+        return Notification(
+            idempotency_key=f"{workflow.info().workflow_id}/{action.id}", action_id=action.id, kind=action.kind,
+            complaint_id=self._run.complaint_id, contract=self._run.policy.name,
+            severity=self._facts.severity.value, clock=action.clock, level=action.level, to=action.to,
+            breach_class=action.breach_class, deadline=action.deadline, due_at=action.due_at, fired_at=fired_at,
+            detail=action.detail,
+        )
+
+    def _upsert_search_attributes(self) -> None:
+        evaluation = self._evaluation
+        wanted = {
+            sa.STATE.name: (sa.STATE, self._facts.state.value),
+            sa.SEVERITY.name: (sa.SEVERITY, self._facts.severity.value),
+        }
+        if evaluation is not None:
+            wanted[sa.BREACHED.name] = (sa.BREACHED, evaluation.breached)
+            wanted[sa.AT_RISK.name] = (sa.AT_RISK, evaluation.at_risk and not self._facts.state.terminal)
+            wanted[sa.NEXT_DEADLINE.name] = (
+                sa.NEXT_DEADLINE, None if self._facts.state.terminal else evaluation.next_deadline
+            )
+        changes = []
+        for name, (key, value) in wanted.items():
+            if self._search_attributes.get(name, ...) != value:
+                self._search_attributes[name] = value
+                changes.append(key.value_unset() if value is None else key.value_set(value))
+        if changes:
+            workflow.upsert_search_attributes(changes)

@@ -1,0 +1,25 @@
+"""Typed search attributes: the fields that make 'open major complaints breaching soon' one visibility query."""
+
+from __future__ import annotations
+
+from temporalio.common import SearchAttributeKey
+
+CONTRACT = SearchAttributeKey.for_keyword("CxContract")
+SEVERITY = SearchAttributeKey.for_keyword("CxSeverity")
+STATE = SearchAttributeKey.for_keyword("CxState")
+BREACHED = SearchAttributeKey.for_bool("CxBreached")
+AT_RISK = SearchAttributeKey.for_bool("CxAtRisk")
+NEXT_DEADLINE = SearchAttributeKey.for_datetime("CxNextDeadline")
+RECEIVED_AT = SearchAttributeKey.for_datetime("CxReceivedAt")
+
+ALL = (CONTRACT, SEVERITY, STATE, BREACHED, AT_RISK, NEXT_DEADLINE, RECEIVED_AT)
+
+
+def cli_flags() -> list[str]:
+    """`--search-attribute Name=Type` flags for `temporal server start-dev`."""
+    kinds = {"KEYWORD": "Keyword", "BOOL": "Bool", "DATETIME": "Datetime"}
+    return [
+        arg
+        for key in ALL
+        for arg in ("--search-attribute", f"{key.name}={kinds[key.indexed_value_type.name.removeprefix('INDEXED_VALUE_TYPE_')]}")
+    ]
