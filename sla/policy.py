@@ -11,7 +11,6 @@ import json
 import tomllib
 from datetime import date, time
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -206,7 +205,7 @@ class PolicyFile(_Strict):
 
 
 def default_policy_path() -> Path:
-    return Path(str(resources.files("sla").joinpath("policies/default.toml")))
+    return Path(__file__).parent / "policies" / "default.toml"
 
 
 def load_policy(path: str | Path | None = None) -> PolicyFile:

@@ -1,0 +1,494 @@
+"""`cxsla`: run the service (server, worker, up) and work complaints from a terminal.
+
+Global options (`--address`, `--namespace`, `--task-queue`, `--policy`, `--json`) are accepted before or
+after the subcommand. With `--json` every command prints one JSON document on stdout; errors always go to
+stderr with a non-zero exit code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from sla.commands import OpenComplaint
+from sla.durations import DurationError, parse_duration
+from sla.policy import PolicyError, load_policy
+from sla.status import ComplaintStatus
+from sla.vocabulary import Channel, ClockName, Remedy, Severity
+from starter.client import ComplaintClient, CxSlaError
+from starter.settings import Settings
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__, pretty_exceptions_enable=False)
+complaint_app = typer.Typer(no_args_is_help=True, help="Open complaints and move them through their lifecycle.")
+calendar_app = typer.Typer(no_args_is_help=True, help="Ask the business calendars.")
+app.add_typer(complaint_app, name="complaint")
+app.add_typer(calendar_app, name="calendar")
+
+out = Console()
+err = Console(stderr=True)
+GLOBAL_VALUE_OPTIONS = ("--address", "--namespace", "--task-queue", "--policy")
+GLOBAL_FLAGS = ("--json",)
+
+
+@dataclass
+class Globals:
+    address: str
+    namespace: str
+    task_queue: str
+    policy: str | None
+    json: bool
+
+
+def _globals(ctx: typer.Context) -> Globals:
+    return ctx.find_root().obj
+
+
+@app.callback()
+def main_options(
+    ctx: typer.Context,
+    address: str = typer.Option(None, envvar="TEMPORAL_ADDRESS", help="Temporal frontend host:port."),
+    namespace: str = typer.Option(None, envvar="TEMPORAL_NAMESPACE", help="Temporal namespace."),
+    task_queue: str = typer.Option(None, envvar="CXSLA_TASK_QUEUE", help="Task queue of the cx-sla workers."),
+    policy: str = typer.Option(None, envvar="CXSLA_POLICY", help="Policy file (TOML); default: shipped."),
+    json_output: bool = typer.Option(False, "--json", help="Print one JSON document on stdout."),
+) -> None:
+    settings = Settings()
+    ctx.obj = Globals(
+        address=address or settings.temporal_address,
+        namespace=namespace or settings.temporal_namespace,
+        task_queue=task_queue or settings.task_queue,
+        policy=policy or settings.policy,
+        json=json_output,
+    )
+
+
+# ---- output helpers ------------------------------------------------------------------------------------------
+def fail(message: str, code: int = 1) -> None:
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def emit(g: Globals, document: Any, human: Any = None) -> None:
+    if g.json:
+        sys.stdout.write(json.dumps(document, ensure_ascii=False, indent=2, default=str) + "\n")
+    elif human is not None:
+        out.print(human)
+    else:
+        out.print_json(data=document)
+
+
+def _run(coro):
+    try:
+        return asyncio.run(coro)
+    except CxSlaError as exc:
+        fail(str(exc))
+
+
+async def _client(g: Globals) -> ComplaintClient:
+    return await ComplaintClient.connect(
+        g.address, namespace=g.namespace, task_queue=g.task_queue, policy_path=g.policy
+    )
+
+
+def _when(value: datetime | None) -> str:
+    return value.astimezone(timezone.utc).isoformat(timespec="seconds") if value else "-"
+
+
+def status_table(status: ComplaintStatus) -> Table:
+    table = Table(title=f"complaint {status.id} · {status.contract} · {status.severity.value} · {status.state.value}")
+    for column in ("clock", "state", "target", "deadline (UTC)", "met", "breached"):
+        table.add_column(column)
+    for clock in status.clocks:
+        table.add_row(
+            f"{clock.name.value}#{clock.instance}", clock.state.value, clock.target, _when(clock.deadline),
+            _when(clock.met_at), _when(clock.breached_at),
+        )
+    return table
+
+
+def _print_status(g: Globals, status: ComplaintStatus, note: str | None = None) -> None:
+    if g.json:
+        emit(g, status.public())
+        return
+    if note:
+        out.print(note)
+    out.print(status_table(status))
+    for breach in status.breaches:
+        out.print(f"  breach {breach.clock.value} ({breach.breach_class.value}) at {_when(breach.at)}")
+    for step in status.escalations:
+        out.print(f"  escalated {step.clock.value} level {step.level} → {step.to} at {_when(step.at)}")
+
+
+def parse_instant(value: str | None, option: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        fail(f"{option}: {value!r} is not an ISO-8601 timestamp (e.g. 2025-09-30T17:00:00+08:00)", 2)
+    if parsed.tzinfo is None:
+        fail(f"{option}: {value!r} has no time zone; add an offset such as +08:00 or Z", 2)
+    return parsed
+
+
+# ---- complaint commands --------------------------------------------------------------------------------------
+@complaint_app.command("open")
+def complaint_open(
+    ctx: typer.Context,
+    id: str = typer.Option(..., "--id", help="Complaint id (the desk's ticket id)."),
+    contract: str = typer.Option(..., help="Contract whose policy applies."),
+    severity: Severity = typer.Option(..., help="critical|major|normal|low"),
+    channel: Channel = typer.Option(None, help="phone|email|web|chat|social"),
+    customer_id: str = typer.Option(None, "--customer-id"),
+    summary: str = typer.Option(None),
+    received_at: str = typer.Option(None, "--received-at", help="ISO-8601 with offset; default now."),
+    by: str = typer.Option(None, "--by"),
+) -> None:
+    """Open a complaint; an existing id returns the existing complaint (exit 0)."""
+    g = _globals(ctx)
+    try:
+        request = OpenComplaint(
+            id=id, contract=contract, severity=severity, channel=channel, customer_id=customer_id,
+            summary=summary, received_at=parse_instant(received_at, "--received-at"), by=by,
+        )
+        load_policy(g.policy).contract(contract)  # refuse bad input before connecting
+        request.received(datetime.now(timezone.utc))
+    except (ValueError, PolicyError) as exc:
+        fail(str(exc), 2)
+
+    async def go():
+        client = await _client(g)
+        return await client.open(request)
+
+    opened = _run(go())
+    if g.json:
+        emit(g, {**opened.status.public(), "created": opened.created})
+    else:
+        _print_status(g, opened.status, "opened" if opened.created else f"complaint {id} already exists")
+
+
+def _send(ctx: typer.Context, complaint_id: str, name: str, payload: dict[str, Any]) -> None:
+    g = _globals(ctx)
+
+    async def go():
+        client = await _client(g)
+        return await client.command(complaint_id, name, {k: v for k, v in payload.items() if v is not None})
+
+    _print_status(g, _run(go()))
+
+
+ID = typer.Argument(..., help="Complaint id.")
+BY = typer.Option(None, "--by", help="Who acts.")
+
+
+@complaint_app.command("ack")
+def complaint_ack(ctx: typer.Context, id: str = ID, by: str = BY, note: str = typer.Option(None)) -> None:
+    """Acknowledge (first response to the customer)."""
+    _send(ctx, id, "acknowledge", {"by": by, "note": note})
+
+
+@complaint_app.command("triage")
+def complaint_triage(
+    ctx: typer.Context, id: str = ID, by: str = BY, category: str = typer.Option(None), note: str = typer.Option(None)
+) -> None:
+    """Classify and register the complaint; handling starts."""
+    _send(ctx, id, "triage", {"by": by, "category": category, "note": note})
+
+
+@complaint_app.command("plan")
+def complaint_plan(ctx: typer.Context, id: str = ID, by: str = BY, plan: str = typer.Option(None)) -> None:
+    """Record that the handling plan was told to the customer."""
+    _send(ctx, id, "communicate_plan", {"by": by, "plan": plan})
+
+
+@complaint_app.command("progress")
+def complaint_progress(
+    ctx: typer.Context, id: str = ID, by: str = BY, note: str = typer.Option(None),
+    handling_seconds: int = typer.Option(None, "--handling-seconds", min=0),
+) -> None:
+    """Post a progress update to the customer (restarts the progress clock)."""
+    _send(ctx, id, "post_progress", {"by": by, "note": note, "handling_seconds": handling_seconds})
+
+
+@complaint_app.command("await")
+def complaint_await(ctx: typer.Context, id: str = ID, by: str = BY, reason: str = typer.Option(None)) -> None:
+    """Ask the customer for information (pauses triage, plan, progress and resolve clocks)."""
+    _send(ctx, id, "await_customer", {"by": by, "reason": reason})
+
+
+@complaint_app.command("responded")
+def complaint_responded(ctx: typer.Context, id: str = ID, by: str = BY, note: str = typer.Option(None)) -> None:
+    """The customer answered (resumes the paused clocks)."""
+    _send(ctx, id, "customer_responded", {"by": by, "note": note})
+
+
+@complaint_app.command("extend")
+def complaint_extend(
+    ctx: typer.Context, id: str = ID, by: str = BY,
+    until: str = typer.Option(..., help="New deadline, ISO-8601 with offset."),
+    reason: str = typer.Option(..., help="Why (told to the customer)."),
+    clock: ClockName = typer.Option(ClockName.RESOLVE, help="Which clock to extend."),
+) -> None:
+    """Supervisor: move a deadline later, with a reason; the customer is notified."""
+    _send(ctx, id, "extend", {"by": by, "until": parse_instant(until, "--until"), "reason": reason, "clock": clock})
+
+
+@complaint_app.command("reclassify")
+def complaint_reclassify(
+    ctx: typer.Context, id: str = ID, by: str = BY, severity: Severity = typer.Option(...),
+    reason: str = typer.Option(None),
+) -> None:
+    """Change severity; targets are recomputed from the original receipt."""
+    _send(ctx, id, "reclassify", {"by": by, "severity": severity, "reason": reason})
+
+
+@complaint_app.command("resolve")
+def complaint_resolve(
+    ctx: typer.Context, id: str = ID, by: str = BY, resolution: str = typer.Option(...),
+    remedy: Remedy = typer.Option(None), first_contact: bool = typer.Option(False, "--first-contact"),
+    handling_seconds: int = typer.Option(None, "--handling-seconds", min=0),
+) -> None:
+    """Supervisor: record the solution (and remedy, for verified at-fault complaints)."""
+    _send(ctx, id, "resolve", {"by": by, "resolution": resolution, "remedy": remedy,
+                               "first_contact": first_contact, "handling_seconds": handling_seconds})
+
+
+@complaint_app.command("notify")
+def complaint_notify(ctx: typer.Context, id: str = ID, by: str = BY, note: str = typer.Option(None)) -> None:
+    """Record that the customer was told the result (the survey follows)."""
+    _send(ctx, id, "notify_result", {"by": by, "note": note})
+
+
+@complaint_app.command("reopen")
+def complaint_reopen(ctx: typer.Context, id: str = ID, by: str = BY, reason: str = typer.Option(None)) -> None:
+    """Supervisor: reopen a resolved complaint (resolve and notify clocks restart)."""
+    _send(ctx, id, "reopen", {"by": by, "reason": reason})
+
+
+@complaint_app.command("feedback")
+def complaint_feedback(
+    ctx: typer.Context, id: str = ID, by: str = BY,
+    csat: int = typer.Option(..., min=1, max=5), nps: int = typer.Option(None, min=0, max=10),
+    ces: int = typer.Option(None, min=1, max=7), comment: str = typer.Option(None),
+) -> None:
+    """Record the customer's satisfaction feedback (closes the complaint)."""
+    _send(ctx, id, "record_feedback", {"by": by, "csat": csat, "nps": nps, "ces": ces, "comment": comment})
+
+
+@complaint_app.command("withdraw")
+def complaint_withdraw(ctx: typer.Context, id: str = ID, by: str = BY, reason: str = typer.Option(None)) -> None:
+    """The customer withdrew the complaint (all clocks stop)."""
+    _send(ctx, id, "withdraw", {"by": by, "reason": reason})
+
+
+@complaint_app.command("show")
+def complaint_show(ctx: typer.Context, id: str = ID) -> None:
+    """Clocks, breaches, escalations and timeline of one complaint."""
+    g = _globals(ctx)
+
+    async def go():
+        client = await _client(g)
+        return await client.status(id)
+
+    _print_status(g, _run(go()))
+
+
+@complaint_app.command("list")
+def complaint_list(
+    ctx: typer.Context,
+    state: str = typer.Option(None, help="received|acknowledged|in_progress|awaiting_customer|resolved|closed|withdrawn"),
+    contract: str = typer.Option(None),
+    breached: bool = typer.Option(False, "--breached", help="Only complaints with a breach."),
+    at_risk: bool = typer.Option(False, "--at-risk", help="Only complaints past a warning threshold."),
+    limit: int = typer.Option(1000, min=1),
+) -> None:
+    """Complaints from Temporal visibility (search attributes)."""
+    g = _globals(ctx)
+
+    async def go():
+        client = await _client(g)
+        return await client.list(state=state, contract=contract, breached=breached, at_risk=at_risk, limit=limit)
+
+    rows = _run(go())
+    table = Table()
+    for column in ("id", "contract", "severity", "state", "breached", "at_risk", "next_deadline"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*(str(row[c]) for c in ("id", "contract", "severity", "state", "breached", "at_risk",
+                                               "next_deadline")))
+    emit(g, rows, table)
+
+
+# ---- calendar --------------------------------------------------------------------------------------------------
+def _calendar(g: Globals, name: str):
+    try:
+        policy = load_policy(g.policy)
+    except PolicyError as exc:
+        fail(str(exc))
+    spec = policy.calendars.get(name)
+    if spec is None:
+        fail(f"unknown calendar {name!r}; known: {', '.join(sorted(policy.calendars))}")
+    return spec.build(name)
+
+
+@calendar_app.command("workdays")
+def calendar_workdays(
+    ctx: typer.Context, calendar: str = typer.Option(..., help="Calendar name in the policy."),
+    start: str = typer.Option(..., "--from", help="First date (YYYY-MM-DD)."),
+    end: str = typer.Option(..., "--to", help="Last date (YYYY-MM-DD)."),
+) -> None:
+    """The working dates between two dates, both included."""
+    g = _globals(ctx)
+    cal = _calendar(g, calendar)
+    try:
+        first, last = date.fromisoformat(start), date.fromisoformat(end)
+        days = cal.working_days(first, last)
+    except ValueError as exc:
+        fail(str(exc))
+    emit(g, {"calendar": calendar, "from": start, "to": end, "workdays": [d.isoformat() for d in days]},
+         "\n".join(d.isoformat() for d in days))
+
+
+@calendar_app.command("add")
+def calendar_add(
+    ctx: typer.Context, calendar: str = typer.Option(..., help="Calendar name in the policy."),
+    start: str = typer.Option(..., "--from", help="Start instant, ISO-8601 with offset."),
+    duration: str = typer.Option(..., help="'2 working hours', '5 working days', 'PT30S', '48h'."),
+) -> None:
+    """The deadline: start plus a policy duration in the calendar's working time."""
+    g = _globals(ctx)
+    cal = _calendar(g, calendar)
+    instant = parse_instant(start, "--from")
+    try:
+        deadline = cal.add(instant, parse_duration(duration))
+    except (DurationError, ValueError) as exc:
+        fail(str(exc))
+    local = deadline.astimezone(cal.tz)
+    emit(g, {"calendar": calendar, "from": instant.isoformat(), "duration": duration,
+             "deadline": deadline.isoformat(), "deadline_local": local.isoformat()}, local.isoformat())
+
+
+# ---- service ---------------------------------------------------------------------------------------------------
+@app.command()
+def server(
+    port: int = typer.Option(7233), ui_port: int = typer.Option(8233, "--ui-port"),
+    db: str = typer.Option(".data/temporal.db", help="SQLite file; kept across restarts."),
+) -> None:
+    """Run the embedded Temporal dev server (search attributes registered, UI on)."""
+    from starter.server import DevServer
+
+    dev = DevServer(port=port, ui_port=ui_port, db=db)
+    process = dev.start()
+    err.print(f"Temporal dev server on {dev.address}, UI {dev.ui_url}")
+    try:
+        sys.exit(process.wait())
+    except KeyboardInterrupt:
+        from starter.server import stop_process
+
+        stop_process(process)
+
+
+@app.command()
+def worker(ctx: typer.Context, metrics_port: int = typer.Option(None, "--metrics-port")) -> None:
+    """Run a cx-sla worker against --address (metrics on CXSLA_METRICS_PORT)."""
+    import worker as worker_module
+
+    worker_module.main(_worker_settings(_globals(ctx), metrics_port))
+
+
+def _worker_settings(g: Globals, metrics_port: int | None) -> Settings:
+    updates: dict[str, Any] = {"temporal_address": g.address, "temporal_namespace": g.namespace,
+                               "task_queue": g.task_queue, "policy": g.policy}
+    if metrics_port:
+        updates["metrics_port"] = metrics_port
+    return Settings().model_copy(update=updates)
+
+
+@app.command()
+def up(
+    ctx: typer.Context, port: int = typer.Option(7233), ui_port: int = typer.Option(8233, "--ui-port"),
+    db: str = typer.Option(".data/temporal.db"), metrics_port: int = typer.Option(None, "--metrics-port"),
+) -> None:
+    """Embedded Temporal server + worker in one process tree; Ctrl-C stops both cleanly."""
+    import worker as worker_module
+    from starter.logs import configure_logging
+    from starter.server import DevServer, stop_process, wait_until_serving
+
+    g = _globals(ctx)
+    dev = DevServer(port=port, ui_port=ui_port, db=db, namespace=g.namespace)
+    settings = _worker_settings(g, metrics_port).model_copy(update={"temporal_address": dev.address})
+    configure_logging(settings.log_level)
+    process = dev.start()
+    try:
+        dev.wait_ready(process)
+
+        async def main() -> None:
+            await wait_until_serving(dev.address, g.namespace)
+            err.print(
+                f"[bold green]cx-sla is up[/]\n"
+                f"  Temporal   {dev.address} (namespace {g.namespace}, data {db})\n"
+                f"  Temporal UI {dev.ui_url}\n"
+                f"  metrics    http://{settings.metrics_host}:{settings.metrics_port}/metrics\n"
+                f"  try        cxsla complaint open --id demo-1 --contract demo --severity normal\n"
+                f"  stop       Ctrl-C",
+                highlight=False,
+            )
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+            await worker_module.run_worker(settings, stop)
+
+        asyncio.run(main())
+    finally:
+        stop_process(process)
+        err.print("stopped: worker and Temporal dev server")
+
+
+# ---- entry point -----------------------------------------------------------------------------------------------
+def hoist_global_options(argv: list[str]) -> list[str]:
+    """Move global options found after the subcommand to the front, where click expects them."""
+    front: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        name = arg.split("=", 1)[0]
+        if name in GLOBAL_VALUE_OPTIONS:
+            if "=" in arg:
+                front.append(arg)
+            else:
+                front.extend(argv[i : i + 2])
+                i += 1
+        elif arg in GLOBAL_FLAGS:
+            front.append(arg)
+        else:
+            rest.append(arg)
+        i += 1
+    return front + rest
+
+
+def main() -> None:
+    try:
+        app(args=hoist_global_options(sys.argv[1:]), prog_name="cxsla")
+        code = 0
+    except SystemExit as exit_:
+        code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Skip interpreter finalisation: the Temporal core runtime's threads can abort it after a failed connect.
+    os._exit(code)
+
+
+if __name__ == "__main__":
+    main()
