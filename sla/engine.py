@@ -8,20 +8,26 @@ exactly once by remembering the ids it has fired.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from enum import Enum
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from sla import events as ev
 from sla.calendar import BusinessCalendar
-from sla.durations import Duration, parse_duration
+from sla.durations import Duration, DurationKind, parse_duration
 from sla.lifecycle import Facts, apply
 from sla.policy import ContractPolicy
 from sla.vocabulary import PAUSABLE_CLOCKS, BreachClass, ClockName, ClockState, ComplaintState, Severity
 
 C = ClockName
 _ZERO = timedelta(0)
+# A wall-clock target ("PT30S", "48h") runs around the clock even on a business calendar: its pauses and
+# warnings are measured in wall time too.
+_WALL_CLOCK = BusinessCalendar(
+    name="wall-clock", tz=ZoneInfo("UTC"), windows=((time(0), None),), workdays=frozenset(range(7))
+)
 
 
 class ActionKind(str, Enum):
@@ -283,7 +289,8 @@ def evaluate(
 
     for inst in fold.instances:
         target = policy.target(inst.clock, severity)
-        _resolve_deadline(inst, target, cal)
+        clock_cal = _WALL_CLOCK if target.kind is DurationKind.WALL else cal
+        _resolve_deadline(inst, target, clock_cal)
         ended = inst.ended_at
         breach_class = policy.breach_class(inst.clock, severity)
 
@@ -294,7 +301,7 @@ def evaluate(
         warned = []
         for fraction in policy.warn_at:
             pct = round(fraction * 100)
-            when = _instant_at_fraction(inst, fraction, cal)
+            when = _instant_at_fraction(inst, fraction, clock_cal)
             if when is not None and live_at(when):
                 action_id = f"{inst.id}:warn:{pct}"
                 candidates.append(

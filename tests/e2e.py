@@ -1,0 +1,89 @@
+"""Helpers for end-to-end tests: free ports, a real webhook receiver, the cxsla CLI as a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+CXSLA = str(Path(sys.executable).parent / "cxsla")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class WebhookReceiver:
+    """A real HTTP server on loopback that records every POST (body, headers)."""
+
+    def __init__(self, fail_first: int = 0) -> None:
+        self.requests: list[dict] = []
+        self._fail_left = fail_first
+        self._lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server API
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                with receiver._lock:
+                    if receiver._fail_left > 0:
+                        receiver._fail_left -= 1
+                        self.send_response(500)
+                        self.end_headers()
+                        return
+                    receiver.requests.append({"body": body, "headers": dict(self.headers)})
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> WebhookReceiver:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def notifications(self) -> list[dict]:
+        with self._lock:
+            return [json.loads(r["body"]) for r in self.requests]
+
+
+def cli(*args: str, env: dict[str, str] | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    result = subprocess.run(
+        [CXSLA, *args], capture_output=True, text=True, timeout=60, env={**os.environ, **(env or {})}
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"cxsla {' '.join(args)} failed ({result.returncode}): {result.stderr}")
+    return result
+
+
+def cli_json(*args: str, env: dict[str, str] | None = None):
+    return json.loads(cli(*args, "--json", env=env).stdout)
+
+
+def wait_for(predicate: Callable[[], object], timeout: float, what: str, interval: float = 0.2):
+    """Poll a condition with a deadline (the system under test decides when; we only bound the wait)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
