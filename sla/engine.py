@@ -235,7 +235,9 @@ def _resolve_deadline(inst: _Instance, target: Duration, cal: BusinessCalendar) 
     """Deadline after pauses and extension; the running segments that make up the clock's budget."""
     if inst.extension:
         extended_at, deadline = inst.extension
-        pauses = [p for p in inst.pauses if p.start >= extended_at]
+        # The extension is absolute: only waiting after it moves it again (a wait still open counts from it).
+        pauses = [_Pause(max(p.start, extended_at), p.end) for p in inst.pauses
+                  if p.end is None or p.end > extended_at]
     else:
         deadline = cal.add(inst.start, target)
         pauses = inst.pauses
@@ -312,32 +314,36 @@ def evaluate(
                     warned.append(pct)
 
         breached_at = None
-        if inst.deadline is not None and live_at(inst.deadline):
-            breach_id = f"{inst.id}:breach"
+        breach_id = f"{inst.id}:breach"
+        breach_fired = fired.get(breach_id)
+        breach_live = inst.deadline is not None and live_at(inst.deadline)
+        if breach_live:
             candidates.append(
                 Action(id=breach_id, kind=ActionKind.BREACH, due_at=inst.deadline, clock=inst.clock,
                        breach_class=breach_class, deadline=inst.deadline)
             )
-            if inst.deadline <= now:
-                breached_at = fired.get(breach_id, inst.deadline)
-                breaches.append(
-                    BreachRecord(clock=inst.clock, instance=inst.index, breach_class=breach_class,
-                                 deadline=inst.deadline, at=breached_at)
-                )
-            for level, (after, to) in enumerate(ladder, start=1):
-                when = cal.add(inst.deadline, after)
-                if not live_at(when):
-                    continue
-                esc_id = f"{inst.id}:escalate:{level}"
+        # A breach that fired stands, even when a later reclassification or extension moved the deadline.
+        if (breach_live and inst.deadline <= now) or breach_fired is not None:
+            breached_at = breach_fired or inst.deadline
+            breaches.append(
+                BreachRecord(clock=inst.clock, instance=inst.index, breach_class=breach_class,
+                             deadline=inst.deadline or breached_at, at=breached_at)
+            )
+        for level, (after, to) in enumerate(ladder, start=1):
+            esc_id = f"{inst.id}:escalate:{level}"
+            when = cal.add(inst.deadline, after) if breach_live else None
+            if when is not None and live_at(when):
                 candidates.append(
                     Action(id=esc_id, kind=ActionKind.ESCALATE, due_at=when, clock=inst.clock, level=level,
                            to=to, breach_class=breach_class, deadline=inst.deadline)
                 )
-                if when <= now:
-                    escalations.append(
-                        EscalationRecord(clock=inst.clock, instance=inst.index, level=level, to=to,
-                                         at=fired.get(esc_id, when))
-                    )
+            elif esc_id not in fired:
+                continue
+            if esc_id in fired or when <= now:
+                escalations.append(
+                    EscalationRecord(clock=inst.clock, instance=inst.index, level=level, to=to,
+                                     at=fired.get(esc_id, when))
+                )
 
         state = _clock_state(inst, breached_at, now)
         if state in (ClockState.RUNNING, ClockState.PAUSED) and warned:
@@ -359,7 +365,7 @@ def evaluate(
         )
     for index, when in fold.survey_triggers:
         survey = next(i for i in fold.instances if i.clock is C.SURVEY and i.index == index)
-        if survey.met_at is None and (survey.stopped_at is None or survey.stopped_at > when):
+        if survey.open:  # not after a reopen or once feedback closed the complaint
             candidates.append(Action(id=f"survey#{index}:send", kind=ActionKind.SEND_SURVEY, due_at=when,
                                      clock=C.SURVEY))
     if fold.survey_sent_at is not None and fold.terminal_at is None:
@@ -397,3 +403,20 @@ def _clock_state(inst: _Instance, breached_at: datetime | None, now: datetime) -
     if inst.deadline is None:
         return ClockState.PAUSED
     return ClockState.RUNNING
+
+
+def check_extension(evaluation: Evaluation, clock: ClockName, until: datetime, now: datetime) -> None:
+    """Refuse an extension that would not move a live deadline later (raises ValueError with the reason)."""
+    current = [c for c in evaluation.clocks if c.name is clock]
+    status = current[-1] if current else None
+    if status is None or status.state not in (ClockState.RUNNING, ClockState.PAUSED):
+        state = status.state.value if status else "not started"
+        raise ValueError(
+            f"cannot extend clock {clock.value!r}: it is {state}; only a running or paused clock can be extended"
+        )
+    if until <= now:
+        raise ValueError(f"extension to {until.isoformat()} is not in the future")
+    if status.deadline is not None and until <= status.deadline:
+        raise ValueError(
+            f"extension to {until.isoformat()} does not move the deadline {status.deadline.isoformat()} later"
+        )

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from sla import events as ev
 from sla.calendar import YearNotPublished, published_years
-from sla.engine import ActionKind, Evaluation, evaluate
+from sla.engine import ActionKind, Evaluation, check_extension, evaluate
 from sla.lifecycle import COMMANDS, InvalidTransition, apply, check, replay
 from sla.policy import default_policy_path, load_policy, parse_policy
 from sla.vocabulary import BreachClass, ClockName, ClockState, ComplaintState, Severity
@@ -688,8 +688,8 @@ def test_second_resolution_gets_its_own_notify_and_survey():
     assert clock(result, C.SURVEY, 2).deadline == h(13)
     ids = due_ids(result)
     assert "survey#2:send" in ids
-    assert "survey#1:send" in ids  # due at 4h, before the reopen: still owed if it was never run
-    later = run(events + [survey_sent(8.5)], 8.5, fired={"survey#1:send": h(4)})
+    assert "survey#1:send" not in ids  # that resolution was reopened: its survey is no longer owed
+    later = run(events + [survey_sent(8.5)], 8.5, fired={"survey#2:send": h(8)})
     assert "survey#2:send" not in due_ids(later)
 
 
@@ -864,7 +864,7 @@ def _check_invariants(policy, events, now, fired) -> Evaluation:
         if status.state is ClockState.RUNNING:
             assert status.deadline is not None and status.deadline > now
     assert result.breached == bool(result.breaches)
-    assert all(b.deadline <= now for b in result.breaches)
+    assert all(b.deadline <= now or b.at <= now for b in result.breaches)
     assert result.state is replay(events).state
     return result
 
@@ -906,9 +906,46 @@ def test_random_valid_histories(data, policy_index):
         event = _event_for(command, now, data)
         try:
             check(facts, command, event)
-        except InvalidTransition:
+            if command == "extend":
+                check_extension(evaluate(policy, events, now, fired), event.clock, event.until, now)
+        except (InvalidTransition, ValueError):
             continue
         events.append(event)
         facts = apply(facts, event)
     _check_invariants(policy, events, now, fired)
     _check_invariants(policy, events, now + timedelta(days=60), fired)
+
+
+# ---- fixes found by review ----------------------------------------------------------------------------------------------
+def test_a_fired_breach_stands_after_a_reclassification_lengthens_the_deadline():
+    events = [received(severity=Severity.CRITICAL), ack(0.5)]
+    critical = run(events, 1000)
+    resolve_breach = [b for b in critical.breaches if b.clock is C.RESOLVE]
+    assert resolve_breach, "a critical complaint left for 1000 h breaches resolve"
+    fired = {"resolve#1:breach": resolve_breach[0].deadline}
+    downgraded = run(events + [reclassified(1001, Severity.LOW)], 1001, fired=fired)
+    kept = [b for b in downgraded.breaches if b.clock is C.RESOLVE]
+    assert kept and kept[0].at == resolve_breach[0].deadline
+    assert clock(downgraded, C.RESOLVE, 1).state is ClockState.BREACHED
+
+
+def test_extending_a_paused_clock_keeps_the_open_pause():
+    events = [received(), ack(0.5), triaged(1), await_customer(2), extended(3, C.RESOLVE, 30)]
+    paused = run(events, 4)
+    assert clock(paused, C.RESOLVE, 1).state is ClockState.PAUSED
+    resumed = run(events + [responded(6)], 6)
+    # waited from the extension (3 h) to the reply (6 h): the extended deadline moves 3 h later
+    assert clock(resumed, C.RESOLVE, 1).deadline == h(33)
+
+
+def test_check_extension_refuses_met_clocks_past_times_and_earlier_deadlines():
+    events = [received(), ack(0.5)]
+    result = run(events, 1)
+    with pytest.raises(ValueError, match="met"):
+        check_extension(result, C.ACKNOWLEDGE, h(50), h(1))
+    with pytest.raises(ValueError, match="not in the future"):
+        check_extension(result, C.RESOLVE, h(0.9), h(1))
+    resolve = clock(result, C.RESOLVE, 1)
+    with pytest.raises(ValueError, match="later"):
+        check_extension(result, C.RESOLVE, resolve.deadline, h(1))
+    check_extension(result, C.RESOLVE, resolve.deadline + timedelta(hours=1), h(1))

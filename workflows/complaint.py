@@ -22,10 +22,9 @@ with workflow.unsafe.imports_passed_through():
     from sla import events as ev
     from sla import lifecycle
     from sla.commands import COMMAND_MODELS, Command, Extend, to_event
-    from sla.engine import Action, ActionKind, Evaluation
+    from sla.engine import Action, ActionKind, Evaluation, check_extension
     from sla.policy import ContractPolicy
     from sla.status import ComplaintStatus, build_status
-    from sla.vocabulary import ClockState
     from workflows import search_attributes as sa
 
 ENGINE_RETRY_AFTER = timedelta(hours=1)
@@ -199,28 +198,12 @@ class ComplaintWorkflow:
         try:
             event = to_event(name, command, workflow.now())
             lifecycle.check(self._facts, name, event)
-            if isinstance(command, Extend):
-                self._check_extension(command)
+            if isinstance(command, Extend) and self._evaluation is not None:
+                check_extension(self._evaluation, command.clock, command.until, workflow.now())
         except ApplicationError:
             raise
         except Exception as exc:  # noqa: BLE001 - every refusal must reach the caller as a message
             raise ApplicationError(str(exc), type=type(exc).__name__, non_retryable=True) from None
-
-    def _check_extension(self, command: Extend) -> None:
-        clock = self._current_clock(command.clock.value)
-        if clock is None or clock.state not in (ClockState.RUNNING, ClockState.PAUSED):
-            state = clock.state.value if clock else "not started"
-            raise ApplicationError(
-                f"cannot extend clock {command.clock.value!r}: it is {state}; only a running or paused clock "
-                "can be extended", type="InvalidTransition", non_retryable=True,
-            )
-        if command.until <= workflow.now():
-            raise ApplicationError("extension must end in the future", type="InvalidExtension", non_retryable=True)
-        if clock.deadline is not None and command.until <= clock.deadline:
-            raise ApplicationError(
-                f"extension to {command.until.isoformat()} does not move the deadline "
-                f"{clock.deadline.isoformat()} later", type="InvalidExtension", non_retryable=True,
-            )
 
     async def _command(self, name: str, command: Command) -> ComplaintStatus:
         try:
@@ -250,10 +233,6 @@ class ComplaintWorkflow:
             policy_version=self._run.policy.version, events=self._run.events, evaluation=evaluation,
             engine_error=self._engine_error,
         )
-
-    def _current_clock(self, name: str):
-        clocks = [c for c in (self._evaluation.clocks if self._evaluation else []) if c.name.value == name]
-        return clocks[-1] if clocks else None
 
     def _labels(self) -> dict[str, str]:
         return {"contract": self._run.policy.name, "severity": self._facts.severity.value}
