@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import TimeoutError as LocalActivityTimeout
 
 with workflow.unsafe.imports_passed_through():
     from activities.evaluation import EvaluateRequest, evaluate_complaint
@@ -89,16 +90,17 @@ class ComplaintWorkflow:
         outbox = asyncio.create_task(self._deliver_outbox())
         while True:
             await self._evaluate()
-            if self._evaluation is not None and self._evaluation.due:
+            if self._due():
                 self._fire(self._evaluation.due)
                 continue  # re-evaluate so status shows what just fired
             self._upsert_search_attributes()
             if self._facts.state.terminal:
                 break
             if self._should_continue_as_new():
-                await self._drain()
-                outbox.cancel()
-                workflow.continue_as_new(self._run.model_copy(update={"run": self._run.run + 1}))
+                if await self._ready_to_hand_over():
+                    outbox.cancel()
+                    workflow.continue_as_new(self._run.model_copy(update={"run": self._run.run + 1}))
+                continue  # a command or a due instant came first: handle it, then try again
             await self._sleep()
         await self._drain()
         outbox.cancel()
@@ -116,26 +118,51 @@ class ComplaintWorkflow:
                 retry_policy=RetryPolicy(maximum_attempts=5),
             )
             self._engine_error = None
-        except ActivityError as err:
-            self._engine_error = str(err.cause.message if isinstance(err.cause, ApplicationError) else err)
+        except (ActivityError, ApplicationError, LocalActivityTimeout) as err:
+            # A failed local activity arrives as its own failure (an ApplicationError), not as an ActivityError.
+            cause = err.cause if isinstance(err, ActivityError) else err
+            self._engine_error = cause.message if isinstance(cause, ApplicationError) else str(err)
             workflow.logger.error("engine evaluation failed: %s", self._engine_error)
         self._evaluated_events = count
 
-    async def _sleep(self) -> None:
-        summary, timeout = "next command", None
+    def _wake_up(self) -> tuple[str, timedelta | None]:
+        """(timer summary, time until the loop must evaluate again; None: only a command wakes it)."""
         if self._engine_error:
-            summary, timeout = "retry evaluation after engine error", ENGINE_RETRY_AFTER
-        elif self._evaluation and self._evaluation.next_due_at:
+            return "retry evaluation after engine error", ENGINE_RETRY_AFTER
+        if self._evaluation and self._evaluation.next_due_at:
             summary = f"{self._evaluation.next_action} at {self._evaluation.next_due_at.isoformat()}"
-            timeout = self._evaluation.next_due_at - workflow.now()
-            if timeout <= timedelta(0):
-                return
+            return summary, self._evaluation.next_due_at - workflow.now()
+        return "next command", None
+
+    def _new_events(self) -> bool:
+        return len(self._run.events) > self._evaluated_events
+
+    async def _sleep(self) -> None:
+        summary, timeout = self._wake_up()
+        if timeout is not None and timeout <= timedelta(0):
+            return
         try:
-            await workflow.wait_condition(
-                lambda: len(self._run.events) > self._evaluated_events, timeout=timeout, timeout_summary=summary
-            )
+            await workflow.wait_condition(self._new_events, timeout=timeout, timeout_summary=summary)
         except asyncio.TimeoutError:
             pass
+
+    async def _ready_to_hand_over(self) -> bool:
+        """Wait for the outbox and the update handlers before continuing as new.
+
+        False when a command (its handler waits for the loop's evaluation, so waiting for it here would
+        deadlock) or a due instant comes first; the loop then handles it and tries again.
+        """
+        summary, timeout = self._wake_up()
+        if timeout is not None and timeout <= timedelta(0):
+            return False
+        drained = lambda: not self._outbox and workflow.all_handlers_finished()  # noqa: E731
+        try:
+            await workflow.wait_condition(
+                lambda: drained() or self._new_events(), timeout=timeout, timeout_summary=summary
+            )
+        except asyncio.TimeoutError:
+            return False
+        return drained() and not self._new_events()
 
     def _fire(self, actions: list[Action]) -> None:
         now = workflow.now()
@@ -211,8 +238,13 @@ class ComplaintWorkflow:
         except Exception as exc:  # noqa: BLE001 - never fail the workflow task on bad input
             raise ApplicationError(str(exc), type=type(exc).__name__, non_retryable=True) from None
         recorded = len(self._run.events)
-        await workflow.wait_condition(lambda: self._evaluated_events >= recorded)
+        # Answer once the command is evaluated and what it made due has fired (the answer shows it fired).
+        await workflow.wait_condition(lambda: self._evaluated_events >= recorded and not self._due())
         return self._status()
+
+    def _due(self) -> bool:
+        """Actions due per the current evaluation (none when it is stale after an engine error)."""
+        return self._engine_error is None and self._evaluation is not None and bool(self._evaluation.due)
 
     def _append(self, event: ev._Event) -> None:
         self._run.events.append(event)

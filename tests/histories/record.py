@@ -18,8 +18,10 @@ from contextlib import asynccontextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.enums.v1 import EventType, IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
 from temporalio.client import Client, WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 
@@ -137,6 +139,37 @@ async def result_after(env: WorkflowEnvironment, client: Client, complaint_id: s
     return await asyncio.wait_for(handle.result(), timeout=10)
 
 
+async def settle(env: WorkflowEnvironment, complaint_id: str, *, limit: int = 250) -> None:
+    """Wait until the complaint's workflow has no workflow task and no activity in flight, so what fired has
+    been delivered. Time skipping runs timers promptly but an activity's real work (an HTTP call, a busy
+    machine) can still be under way when `env.sleep` returns. Polls in 10 ms steps of server time."""
+    request = DescribeWorkflowExecutionRequest(
+        namespace=env.client.namespace, execution=WorkflowExecution(workflow_id=workflow_id(complaint_id))
+    )
+    quiet = 0
+    for _ in range(limit):
+        described = await env.client.workflow_service.describe_workflow_execution(request)
+        busy = bool(described.pending_activities) or described.HasField("pending_workflow_task")
+        quiet = 0 if busy else quiet + 1
+        if quiet == 2:
+            return
+        await env.sleep(timedelta(milliseconds=10))
+    raise AssertionError(f"complaint {complaint_id} still busy after {limit} polls")
+
+
+async def command(env: WorkflowEnvironment, c: ComplaintClient, complaint_id: str, name: str, body):
+    """`c.command`, refusing to race a timer: a command that lands within a few milliseconds of the workflow's
+    next timer can leave the time-skipping test server stuck ("invalid history builder state for action"
+    when the workflow task cancels a timer that fired meanwhile). Tests pick instants clear of due times."""
+    status = await c.status(complaint_id)
+    if status.next_due_at is not None:
+        gap = status.next_due_at - await env.get_current_time()
+        assert not timedelta(0) <= gap < timedelta(milliseconds=300), (
+            f"test timing: {name} would race {status.next_due_at.isoformat()} (in {gap}); move the test's instant"
+        )
+    return await c.command(complaint_id, name, body)
+
+
 async def assert_no_task_failures(client: Client, complaint_id: str) -> list[WorkflowHistory]:
     """No run of the complaint's workflow ever failed a workflow task (a handler raised, nondeterminism...)."""
     histories = await run_histories(client, workflow_id(complaint_id))
@@ -154,15 +187,17 @@ async def lifecycle_with_breach(env: WorkflowEnvironment, c: ComplaintClient) ->
     """Critical complaint: acknowledge breached with the full ladder, every other clock met, feedback closes."""
     cid = "golden-lifecycle"
     await c.open(OpenComplaint(id=cid, contract=CONTRACT, severity="critical", channel="phone"))
-    await env.sleep(timedelta(seconds=25))  # acknowledge breaches at 10 s; ladder at +0/+5/+10 s
-    await c.command(cid, "acknowledge", cmd.Acknowledge(by="amy"))
-    await c.command(cid, "triage", cmd.Triage(by="amy", category="billing"))
-    await c.command(cid, "communicate_plan", cmd.CommunicatePlan(by="amy", plan="refund"))
-    await c.command(cid, "post_progress", cmd.PostProgress(by="amy", note="refund approved"))
-    await c.command(cid, "resolve", cmd.Resolve(by="sam", resolution="refunded", remedy="compensation"))
-    await c.command(cid, "notify_result", cmd.NotifyResult(by="amy"))
+    await env.sleep(timedelta(seconds=27.5))  # acknowledge breaches at 10 s; ladder at +0/+5/+10 s
+    await settle(env, cid)
+    await command(env, c, cid, "acknowledge", cmd.Acknowledge(by="amy"))
+    await command(env, c, cid, "triage", cmd.Triage(by="amy", category="billing"))
+    await command(env, c, cid, "communicate_plan", cmd.CommunicatePlan(by="amy", plan="refund"))
+    await command(env, c, cid, "post_progress", cmd.PostProgress(by="amy", note="refund approved"))
+    await command(env, c, cid, "resolve", cmd.Resolve(by="sam", resolution="refunded", remedy="compensation"))
+    await command(env, c, cid, "notify_result", cmd.NotifyResult(by="amy"))
     await env.sleep(timedelta(seconds=2))  # survey goes out
-    await c.command(cid, "record_feedback", cmd.RecordFeedback(csat=4, nps=8, ces=2))
+    await settle(env, cid)
+    await command(env, c, cid, "record_feedback", cmd.RecordFeedback(csat=4, nps=8, ces=2))
     final = await result_after(env, c.client, cid)
     assert final.state.value == "closed" and final.breached
     assert [(e.clock.value, e.level) for e in final.escalations if e.clock.value == "acknowledge"] == [
@@ -175,18 +210,20 @@ async def pause_extend_reclassify(env: WorkflowEnvironment, c: ComplaintClient) 
     """Paused for the customer, extended, reclassified; the survey window closes it without feedback."""
     cid = "golden-pause-extend"
     opened = await c.open(OpenComplaint(id=cid, contract=CONTRACT, severity="normal", channel="email"))
-    await c.command(cid, "acknowledge", cmd.Acknowledge(by="amy"))
-    await c.command(cid, "triage", cmd.Triage(by="amy"))
-    await c.command(cid, "await_customer", cmd.AwaitCustomer(by="amy", reason="need invoice number"))
+    await command(env, c, cid, "acknowledge", cmd.Acknowledge(by="amy"))
+    await command(env, c, cid, "triage", cmd.Triage(by="amy"))
+    await command(env, c, cid, "await_customer", cmd.AwaitCustomer(by="amy", reason="need invoice number"))
     await env.sleep(timedelta(seconds=30))
-    await c.command(cid, "customer_responded", cmd.CustomerResponded(note="INV-1"))
-    await c.command(cid, "reclassify", cmd.Reclassify(severity="major", reason="regulator copied"))
+    await settle(env, cid)
+    await command(env, c, cid, "customer_responded", cmd.CustomerResponded(note="INV-1"))
+    await command(env, c, cid, "reclassify", cmd.Reclassify(severity="major", reason="regulator copied"))
     until = opened.status.received_at + timedelta(minutes=10)
-    await c.command(cid, "extend", cmd.Extend(clock="resolve", until=until, reason="needs a site visit"))
-    await env.sleep(timedelta(seconds=50))  # handling_plan breaches, progress_update recurs and breaches
-    await c.command(cid, "communicate_plan", cmd.CommunicatePlan())
-    await c.command(cid, "resolve", cmd.Resolve(by="sam", resolution="replaced", remedy="replacement"))
-    await c.command(cid, "notify_result", cmd.NotifyResult())
+    await command(env, c, cid, "extend", cmd.Extend(clock="resolve", until=until, reason="needs a site visit"))
+    await env.sleep(timedelta(seconds=52.5))  # handling_plan and progress_update breach (after the pause)
+    await settle(env, cid)
+    await command(env, c, cid, "communicate_plan", cmd.CommunicatePlan())
+    await command(env, c, cid, "resolve", cmd.Resolve(by="sam", resolution="replaced", remedy="replacement"))
+    await command(env, c, cid, "notify_result", cmd.NotifyResult())
     final = await result_after(env, c.client, cid, timedelta(seconds=65))  # the survey window (60 s) closes it
     kinds = [t["type"] for t in final.timeline]
     assert {"awaiting_customer", "customer_responded", "reclassified", "extended", "survey_sent"} <= set(kinds)
@@ -199,7 +236,8 @@ async def continued_as_new(env: WorkflowEnvironment, c: ComplaintClient) -> str:
     cid = "golden-continued"
     await c.open(OpenComplaint(id=cid, contract=CONTRACT, severity="major"), continue_as_new_after_events=3)
     await env.sleep(timedelta(seconds=12))
-    for name, command in [
+    await settle(env, cid)
+    for name, body in [
         ("acknowledge", cmd.Acknowledge()),
         ("triage", cmd.Triage()),
         ("communicate_plan", cmd.CommunicatePlan()),
@@ -208,9 +246,10 @@ async def continued_as_new(env: WorkflowEnvironment, c: ComplaintClient) -> str:
         ("customer_responded", cmd.CustomerResponded()),
         ("post_progress", cmd.PostProgress()),
     ]:
-        await c.command(cid, name, command)
+        await command(env, c, cid, name, body)
     await env.sleep(timedelta(seconds=5))
-    await c.command(cid, "withdraw", cmd.Withdraw(reason="customer withdrew"))
+    await settle(env, cid)
+    await command(env, c, cid, "withdraw", cmd.Withdraw(reason="customer withdrew"))
     final = await result_after(env, c.client, cid)
     assert final.state.value == "withdrawn" and len(final.timeline) == 9
     assert len(await run_histories(c.client, workflow_id(cid))) == 3
@@ -250,6 +289,7 @@ def workflow_id_of(path: Path) -> str:
 
 
 async def main(out: Path = HERE) -> None:
+    out.mkdir(parents=True, exist_ok=True)
     for old in history_files(out):
         old.unlink()
     for scenario in SCENARIOS:
