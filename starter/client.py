@@ -5,6 +5,7 @@ Everything is validated here first, so a refused request never reaches Temporal.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -94,7 +95,18 @@ class ComplaintClient:
             created = True
         except WorkflowAlreadyStartedError:
             created = False
-        return Opened(status=await self.status(request.id), created=created)
+        return Opened(status=await self._first_status(request.id), created=created)
+
+    async def _first_status(self, complaint_id: str) -> ComplaintStatus:
+        """The status once the workflow has evaluated its clocks (a query can beat its first evaluation)."""
+        delay = 0.02
+        for _ in range(40):
+            status = await self.status(complaint_id)
+            if status.clocks or status.engine_error or status.state.terminal:
+                return status
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.25)
+        return status
 
     async def command(self, complaint_id: str, name: str, command: Command | dict[str, Any]) -> ComplaintStatus:
         """Send one command (an update); invalid input or transition raises CxSlaError, nothing recorded."""
