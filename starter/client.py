@@ -5,6 +5,7 @@ Everything is validated here first, so a refused request never reaches Temporal.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Literal
@@ -155,7 +156,10 @@ class ComplaintClient:
         at_risk: bool = False, limit: int = 1000,
     ) -> list[dict[str, Any]]:
         query = list_query(state=state, contract=contract, breached=breached, at_risk=at_risk)
-        return [_row(info) async for info in self.client.list_workflows(query, limit=limit)]
+        try:
+            return [_row(info) async for info in self.client.list_workflows(query, limit=limit)]
+        except RPCError as exc:
+            raise CxSlaError(f"cannot list complaints: {exc.message}", _rpc_kind(exc)) from None
 
     async def page(
         self, *, state: str | None = None, contract: str | None = None, breached: bool = False,
@@ -176,8 +180,18 @@ class ComplaintClient:
 CONFLICTS = frozenset({"InvalidTransition"})
 
 
+FILTER_VALUE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,199}")
+
+
 def list_query(*, state: str | None, contract: str | None, breached: bool, at_risk: bool) -> str:
-    """The visibility query behind `list` and `page` (search attributes only: they never carry personal data)."""
+    """The visibility query behind `list` and `page` (search attributes only: they never carry personal data).
+
+    Filter values are names, checked before they go into the query text: quoting alone is not enough for
+    every visibility store (the SQLite one fails on some escaped quotes).
+    """
+    for option, value in (("state", state), ("contract", contract)):
+        if value is not None and not FILTER_VALUE.fullmatch(value):
+            raise CxSlaError(f"{option}: {value[:40]!r} is not a name (letters, digits, . _ : -)")
     clauses = ["WorkflowType = 'ComplaintWorkflow'"]
     if state:
         clauses.append(f"{sa.STATE.name} = {_quote(state)}")

@@ -20,6 +20,32 @@ from starter.api import create_app, serve
 from starter.codec_server import create_codec_app
 from starter.settings import Settings
 from starter.tokens import Role, config_line, new_token
+from tests.conftest import task_queue
+
+TEST_KEY = "t1:" + "QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE="
+
+
+def service_settings(
+    address: str, tmp, tokens: Tokens, *, policy: str | None = None, inbound: str | None = None, **extra
+) -> Settings:
+    """Settings for a test service: its own task queue, a fixed test key, token hashes in a file; nothing
+    from the environment or a `.env` leaks in."""
+    (tmp / "tokens").write_text(tokens.config())
+    values = dict(
+        temporal_address=address, task_queue=task_queue(), policy=None, api_tokens=None,
+        api_tokens_file=str(tmp / "tokens"), inbound_config=None, codec_keys=TEST_KEY, codec_active_key=None,
+        codec_key_file=str(tmp / "no-key-file"), require_encryption=None, temporal_api_key=None,
+        temporal_tls=None, temporal_tls_cert=None, temporal_tls_key=None, temporal_tls_ca=None,
+        temporal_tls_server_name=None, log_level="WARNING",
+    )
+    if policy:
+        (tmp / "policy.toml").write_text(policy)
+        values["policy"] = str(tmp / "policy.toml")
+    if inbound:
+        (tmp / "inbound.toml").write_text(inbound)
+        values["inbound_config"] = str(tmp / "inbound.toml")
+    values.update(extra)
+    return Settings(_env_file=None, **values)
 
 
 @dataclass

@@ -17,9 +17,7 @@ import pytest
 import pytest_asyncio
 
 from sla.commands import COMMAND_MODELS
-from starter.settings import Settings
-from tests.conftest import task_queue
-from tests.service import Service, Tokens
+from tests.service import Service, Tokens, service_settings
 
 POLICY = """
 version = "api-test"
@@ -100,20 +98,6 @@ PROBLEM = "application/problem+json"
 NAME, CONTACT = "Li Xiaoming", "li.xiaoming@example.cn"
 
 
-def service_settings(address: str, tmp, tokens: Tokens, **extra) -> Settings:
-    (tmp / "policy.toml").write_text(POLICY)
-    (tmp / "tokens").write_text(tokens.config())
-    (tmp / "inbound.toml").write_text(INBOUND)
-    values = dict(
-        temporal_address=address, task_queue=task_queue(), policy=str(tmp / "policy.toml"),
-        api_tokens=None, api_tokens_file=str(tmp / "tokens"), inbound_config=str(tmp / "inbound.toml"),
-        codec_keys="t1:" + "QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE=", codec_active_key=None,
-        require_encryption=None, log_level="WARNING",
-    )
-    values.update(extra)
-    return Settings(_env_file=None, **values)
-
-
 @pytest.fixture(scope="module")
 def tokens() -> Tokens:
     return Tokens()
@@ -125,7 +109,7 @@ async def service(dev_env, tmp_path_factory, tokens):
 
     os.environ["CXSLA_TEST_HELPDESK_SECRET"] = INBOUND_SECRET
     settings = service_settings(dev_env.client.service_client.config.target_host, tmp_path_factory.mktemp("api"),
-                                tokens)
+                                tokens, policy=POLICY, inbound=INBOUND)
     with Service(settings) as running:
         yield running
 

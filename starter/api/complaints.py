@@ -93,7 +93,7 @@ async def open_complaint(complaints_: ComplaintClient, request: OpenComplaint, r
 @router.post(
     "", response_model=OpenedComplaint, status_code=201, responses={
         200: {"model": OpenedComplaint, "description": "The complaint existed: it is returned unchanged."},
-        **responses(401, 403, 409, 422, 503),
+        **responses(400, 401, 403, 409, 422, 503),
     },
     summary="Open a complaint (agent)",
 )
@@ -126,7 +126,7 @@ async def list_(
     complaints_: Complaints,
     principal: Annotated[Principal, Depends(require(Role.AGENT))],
     state: ComplaintState | None = None,
-    contract: Annotated[str | None, Query(max_length=200)] = None,
+    contract: Annotated[str | None, Query(max_length=200, pattern=ID_PATTERN)] = None,
     breached: bool = False,
     at_risk: bool = False,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
@@ -187,7 +187,7 @@ def _add_command_route(name: str, model: type[Command]) -> None:
     ], return_annotation=ComplaintStatus)
     router.add_api_route(
         f"/{{complaint_id}}/{name}", command, methods=["POST"], response_model=ComplaintStatus,
-        responses=responses(401, 403, 404, 409, 422, 503), name=name, operation_id=name,
+        responses=responses(400, 401, 403, 404, 409, 422, 503), name=name, operation_id=name,
         summary=f"{name.replace('_', ' ').capitalize()} ({needed.value})",
         description=(model.__doc__ or "").strip() + f"\n\nNeeds role {needed.value} or higher; `by` is the "
                                                     f"token's identity.",

@@ -112,6 +112,8 @@ def install(app: FastAPI) -> None:
         detail = exc.detail if isinstance(exc.detail, str) else http.HTTPStatus(exc.status_code).phrase
         if exc.status_code == 404 and detail == "Not Found":
             detail = f"no such resource: {request.url.path}"
+        if exc.status_code == 400 and detail == "There was an error parsing the body":
+            detail = "the body could not be read as JSON (is it UTF-8 encoded?)"
         if exc.status_code == 405:
             detail = f"{request.method} is not supported on {request.url.path}"
         return problem_response(request, exc.status_code, None, detail, headers=getattr(exc, "headers", None))
