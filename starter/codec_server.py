@@ -27,6 +27,7 @@ from starter.settings import Settings
 from starter.tokens import Role, TokenStore
 
 DECODE_ROLE = Role.SUPERVISOR
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Security(bearer)]
 
 
 def create_codec_app(
@@ -54,8 +55,6 @@ def create_codec_app(
 
     def answer(payloads: list) -> JSONResponse:
         return JSONResponse(json_format.MessageToDict(Payloads(payloads=payloads)))
-
-    Credentials = Annotated[HTTPAuthorizationCredentials | None, Security(bearer)]
 
     @app.post("/encode")
     async def encode(request: Request, credentials: Credentials) -> JSONResponse:

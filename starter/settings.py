@@ -25,9 +25,13 @@ class Settings(BaseSettings):
 
     # Production connection (starter.connection): TLS / mTLS and Temporal Cloud API keys.
     temporal_tls: bool | None = Field(None, validation_alias=_env("TEMPORAL_TLS"))  # None: on when needed
-    temporal_tls_cert: str | None = Field(None, validation_alias=_env("TEMPORAL_TLS_CERT"))
-    temporal_tls_key: str | None = Field(None, validation_alias=_env("TEMPORAL_TLS_KEY"))
-    temporal_tls_ca: str | None = Field(None, validation_alias=_env("TEMPORAL_TLS_CA"))
+    # The `temporal` CLI's own variable names are accepted too, so one environment configures both.
+    temporal_tls_cert: str | None = Field(
+        None, validation_alias=AliasChoices("TEMPORAL_TLS_CERT", "TEMPORAL_TLS_CLIENT_CERT_PATH"))
+    temporal_tls_key: str | None = Field(
+        None, validation_alias=AliasChoices("TEMPORAL_TLS_KEY", "TEMPORAL_TLS_CLIENT_KEY_PATH"))
+    temporal_tls_ca: str | None = Field(
+        None, validation_alias=AliasChoices("TEMPORAL_TLS_CA", "TEMPORAL_TLS_SERVER_CA_CERT_PATH"))
     temporal_tls_server_name: str | None = Field(None, validation_alias=_env("TEMPORAL_TLS_SERVER_NAME"))
     temporal_api_key: str | None = Field(None, validation_alias=_env("TEMPORAL_API_KEY"))
 
