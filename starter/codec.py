@@ -61,11 +61,11 @@ class Keyring:
         The active key is `active` when given, else the first entry.
         """
         keys: dict[str, bytes] = {}
-        for entry in _entries(spec):
+        for number, entry in enumerate(_entries(spec), start=1):
             kid, sep, encoded = entry.partition(":")
             kid, encoded = kid.strip(), encoded.strip()
             if not sep or not kid or not encoded:
-                raise CodecError(f"{source}: entry {_redact(entry)!r} is not 'kid:base64key'")
+                raise CodecError(f"{source}: entry {number} is not 'kid:base64key'")  # never echo key material
             if kid in keys:
                 raise CodecError(f"{source}: key id {kid!r} is listed twice")
             try:
@@ -99,11 +99,6 @@ def new_key_line(kid: str | None = None) -> str:
 def _entries(text: str) -> list[str]:
     """Non-empty entries of a config text: one per line or comma-separated; `#` comments to the line's end."""
     return [e.strip() for line in text.splitlines() for e in line.split("#", 1)[0].split(",") if e.strip()]
-
-
-def _redact(entry: str) -> str:
-    kid, _, rest = entry.partition(":")
-    return f"{kid}:…" if rest else kid
 
 
 class EncryptionCodec(PayloadCodec):

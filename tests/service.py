@@ -124,14 +124,15 @@ class Service:
     async def _main(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
+        if self._worker:
+            codec = connection.payload_codec(self.settings)
+            client = await connection.connect(self.settings, plugins=[CxSlaPlugin(sink=self.sink, codec=codec)])
+            worker = Worker(client, task_queue=self.settings.task_queue)
         tasks = [serve(create_app(self.settings), self._stop, sock=self._api_sock, access_log=False)]
         if self._codec_sock:
             tasks.append(serve(create_codec_app(self.settings), self._stop, sock=self._codec_sock,
                                access_log=False))
         if self._worker:
-            codec = connection.payload_codec(self.settings)
-            client = await connection.connect(self.settings, plugins=[CxSlaPlugin(sink=self.sink, codec=codec)])
-            worker = Worker(client, task_queue=self.settings.task_queue)
             tasks.append(worker.run())
         running = [asyncio.create_task(t) for t in tasks]
         await self._until_serving()
