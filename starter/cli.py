@@ -565,7 +565,13 @@ def up(
 
         async def main() -> None:
             await wait_until_serving(dev.address, g.namespace)
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+            parts = asyncio.gather(worker_module.run_worker(settings, stop), run_api(settings, stop))
             api_url = f"http://{settings.api_host}:{settings.api_port}"
+            await _until_answering(f"{api_url}/healthz", parts)
             token_note = (f"\n  API token  {new_token}  (local-admin; shown once, hash kept in "
                           f"{settings.api_tokens_file})" if new_token else "")
             err.print(
@@ -581,16 +587,29 @@ def up(
                 f"  stop       Ctrl-C",
                 highlight=False, soft_wrap=True,
             )
-            stop = asyncio.Event()
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.add_signal_handler(sig, stop.set)
-            await asyncio.gather(worker_module.run_worker(settings, stop), run_api(settings, stop))
+            await parts
 
         asyncio.run(main())
     finally:
         stop_process(process)
         err.print("stopped: API, worker and Temporal dev server")
+
+
+async def _until_answering(url: str, running: asyncio.Future, timeout: float = 60) -> None:
+    """Wait until `url` answers (the banner then tells the truth); stop early if `running` ended (failed)."""
+    import httpx
+
+    deadline = asyncio.get_running_loop().time() + timeout
+    async with httpx.AsyncClient() as http:
+        while not running.done() and asyncio.get_running_loop().time() < deadline:
+            try:
+                if (await http.get(url, timeout=2)).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.1)
+    if running.done():
+        await running  # raises what stopped it
 
 
 # ---- entry point -----------------------------------------------------------------------------------------------
