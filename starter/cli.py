@@ -386,6 +386,10 @@ def calendar_add(
 
 
 # ---- service ---------------------------------------------------------------------------------------------------
+def _interrupt(*_: object) -> None:
+    raise KeyboardInterrupt
+
+
 @app.command()
 def server(
     port: int = typer.Option(7233), ui_port: int = typer.Option(8233, "--ui-port"),
@@ -394,14 +398,16 @@ def server(
     """Run the embedded Temporal dev server (search attributes registered, UI on)."""
     from starter.server import DevServer
 
+    from starter.server import stop_process
+
     dev = DevServer(port=port, ui_port=ui_port, db=db)
     process = dev.start()
+    # The server runs in its own session: SIGTERM to us must stop it too, or it outlives us.
+    signal.signal(signal.SIGTERM, _interrupt)
     err.print(f"Temporal dev server on {dev.address}, UI {dev.ui_url}")
     try:
         sys.exit(process.wait())
     except KeyboardInterrupt:
-        from starter.server import stop_process
-
         stop_process(process)
 
 

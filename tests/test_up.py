@@ -47,8 +47,12 @@ def test_up_prints_urls_serves_metrics_and_stops_cleanly_on_ctrl_c(tmp_path):
             process.send_signal(signal.SIGINT)
             assert process.wait(30) == 0
         finally:
-            if process.poll() is None:
-                process.kill()
+            if process.poll() is None:  # a failed assertion: still stop the dev server `up` started
+                process.send_signal(signal.SIGINT)
+                try:
+                    process.wait(30)
+                except subprocess.TimeoutExpired:
+                    process.kill()
     assert "stopped: API, worker and Temporal dev server" in log.read_text()
     assert not _listening(port) and not _listening(metrics_port) and not _listening(api_port)
 
