@@ -28,7 +28,6 @@ import sys
 import tempfile
 import time
 import uuid
-from collections import defaultdict
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -39,7 +38,6 @@ from temporalio.testing import WorkflowEnvironment
 from bench.lifecycle import Latencies, log, percentile, run_lanes
 from plugin import CxSlaPlugin
 from sla.commands import OpenComplaint
-from sla.vocabulary import Severity
 from starter.binaries import temporal_cli
 from starter.client import ComplaintClient
 from starter.codec import new_key_line

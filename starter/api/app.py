@@ -16,7 +16,7 @@ import uvicorn
 from fastapi import APIRouter, FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
-from sla.policy import PolicyError, load_policy
+from sla.policy import load_policy
 from starter import connection
 from starter.api import complaints, health, inbound, problems
 from starter.client import ComplaintClient
