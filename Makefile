@@ -19,6 +19,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(VENV)/bin/python -m bench.lifecycle
+	$(VENV)/bin/python -m bench.api_throughput
 
 clean:
 	rm -rf $(VENV) .data

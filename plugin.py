@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 
 from temporalio import activity
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes, PayloadCodec
 from temporalio.plugin import SimplePlugin
 
 from activities.evaluation import evaluate_complaint
@@ -23,17 +25,29 @@ class CxSlaPlugin(SimplePlugin):
 
     Args:
         sink: where notifications go (structured log by default, or a `WebhookSink`).
+        codec: a payload codec (e.g. `starter.codec.EncryptionCodec`) applied to every payload; failure
+            messages are then carried as encoded attributes too, so nothing a handler echoes stays in plain text.
     """
 
-    def __init__(self, *, sink: NotificationSink | None = None) -> None:
+    def __init__(self, *, sink: NotificationSink | None = None, codec: PayloadCodec | None = None) -> None:
         notifications = NotificationActivities(sink or LogSink())
         ours = [evaluate_complaint, notifications.notify, notifications.send_survey]
         super().__init__(
             "cxsla.CxSlaPlugin",
-            data_converter=pydantic_data_converter,
+            data_converter=data_converter(codec),
             workflows=_replacing(WORKFLOWS, _workflow_name),
             activities=_replacing(ours, _activity_name),
         )
+
+
+def data_converter(codec: PayloadCodec | None = None) -> DataConverter:
+    """The pydantic data converter, with `codec` on every payload when given."""
+    if codec is None:
+        return pydantic_data_converter
+    return dataclasses.replace(
+        pydantic_data_converter, payload_codec=codec,
+        failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
+    )
 
 
 def _activity_name(fn: Callable) -> str | None:

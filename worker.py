@@ -9,12 +9,12 @@ import asyncio
 import signal
 
 import structlog
-from temporalio.client import Client
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
 from activities.notifications import LogSink, NotificationSink, WebhookSink
 from plugin import CxSlaPlugin
+from starter import connection
 from starter.logs import configure_logging
 from starter.settings import Settings
 
@@ -43,11 +43,12 @@ def notification_sink(settings: Settings) -> NotificationSink:
 
 async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     runtime = metrics_runtime(settings.metrics_host, settings.metrics_port)
-    client = await Client.connect(
-        settings.temporal_address,
-        namespace=settings.temporal_namespace,
-        plugins=[CxSlaPlugin(sink=notification_sink(settings))],
-        runtime=runtime,
+    codec = connection.payload_codec(settings)
+    if codec.keyring.active is None:
+        log.warning("no active codec key: customer data is stored in Temporal unencrypted",
+                    hint="set CXSLA_CODEC_KEYS or CXSLA_CODEC_KEY_FILE (see README, Encryption)")
+    client = await connection.connect(
+        settings, plugins=[CxSlaPlugin(sink=notification_sink(settings), codec=codec)], runtime=runtime
     )
     worker = Worker(client, task_queue=settings.task_queue)
     log.info(

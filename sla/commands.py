@@ -108,15 +108,22 @@ def to_event(name: str, command: Command, at: datetime) -> ev._Event:
     return event_type(at=at, **command.model_dump())
 
 
+COMPLAINT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]*$"
+
+
 class OpenComplaint(BaseModel):
     """What a desk sends to open a complaint."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    id: str = Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")
+    id: str = Field(min_length=1, max_length=200, pattern=COMPLAINT_ID_PATTERN)
     contract: str = Field(min_length=1)
     severity: Severity
     channel: Channel | None = None
     customer_id: str | None = Field(default=None, max_length=200)
+    customer_name: str | None = Field(default=None, max_length=200, description="personal data: encrypted at rest")
+    customer_contact: str | None = Field(
+        default=None, max_length=320, description="phone or e-mail; personal data: encrypted at rest"
+    )
     summary: Text | None = None
     received_at: Instant | None = None
     by: str | None = Field(default=None, max_length=200)
@@ -128,5 +135,6 @@ class OpenComplaint(BaseModel):
             raise ValueError(f"received_at {at.isoformat()} is in the future (now {now.isoformat()})")
         return ev.Received(
             at=at, by=self.by, complaint_id=self.id, contract=self.contract, severity=self.severity,
-            channel=self.channel, customer_id=self.customer_id, summary=self.summary,
+            channel=self.channel, customer_id=self.customer_id, customer_name=self.customer_name,
+            customer_contact=self.customer_contact, summary=self.summary,
         )

@@ -33,6 +33,10 @@ class Received(_Event):
     severity: Severity
     channel: Channel | None = None
     customer_id: str | None = None
+    # Personal data: kept only in the event log (encrypted by the payload codec), never in search attributes,
+    # status views, logs or notifications.
+    customer_name: str | None = None
+    customer_contact: str | None = None
     summary: Text | None = None
 
 

@@ -14,6 +14,7 @@ import signal
 import sys
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -31,8 +32,12 @@ from starter.settings import Settings
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__, pretty_exceptions_enable=False)
 complaint_app = typer.Typer(no_args_is_help=True, help="Open complaints and move them through their lifecycle.")
 calendar_app = typer.Typer(no_args_is_help=True, help="Ask the business calendars.")
+token_app = typer.Typer(no_args_is_help=True, help="API tokens: make one, or hash one for the configuration.")
+codec_app = typer.Typer(no_args_is_help=True, help="Payload encryption keys.")
 app.add_typer(complaint_app, name="complaint")
 app.add_typer(calendar_app, name="calendar")
+app.add_typer(token_app, name="token")
+app.add_typer(codec_app, name="codec")
 
 out = Console()
 err = Console(stderr=True)
@@ -150,6 +155,8 @@ def complaint_open(
     severity: Severity = typer.Option(..., help="critical|major|normal|low"),
     channel: Channel = typer.Option(None, help="phone|email|web|chat|social"),
     customer_id: str = typer.Option(None, "--customer-id"),
+    customer_name: str = typer.Option(None, "--customer-name", help="Personal data: stored encrypted."),
+    customer_contact: str = typer.Option(None, "--customer-contact", help="Personal data: stored encrypted."),
     summary: str = typer.Option(None),
     received_at: str = typer.Option(None, "--received-at", help="ISO-8601 with offset; default now."),
     by: str = typer.Option(None, "--by"),
@@ -159,7 +166,7 @@ def complaint_open(
     try:
         request = OpenComplaint(
             id=id, contract=contract, severity=severity, channel=channel, customer_id=customer_id,
-            summary=summary, received_at=parse_instant(received_at, "--received-at"), by=by,
+            customer_name=customer_name, customer_contact=customer_contact, summary=summary, received_at=parse_instant(received_at, "--received-at"), by=by,
         )
         load_policy(g.policy).contract(contract)  # refuse bad input before connecting
         request.received(datetime.now(timezone.utc))
@@ -379,6 +386,10 @@ def calendar_add(
 
 
 # ---- service ---------------------------------------------------------------------------------------------------
+def _interrupt(*_: object) -> None:
+    raise KeyboardInterrupt
+
+
 @app.command()
 def server(
     port: int = typer.Option(7233), ui_port: int = typer.Option(8233, "--ui-port"),
@@ -387,14 +398,16 @@ def server(
     """Run the embedded Temporal dev server (search attributes registered, UI on)."""
     from starter.server import DevServer
 
+    from starter.server import stop_process
+
     dev = DevServer(port=port, ui_port=ui_port, db=db)
     process = dev.start()
+    # The server runs in its own session: SIGTERM to us must stop it too, or it outlives us.
+    signal.signal(signal.SIGTERM, _interrupt)
     err.print(f"Temporal dev server on {dev.address}, UI {dev.ui_url}")
     try:
         sys.exit(process.wait())
     except KeyboardInterrupt:
-        from starter.server import stop_process
-
         stop_process(process)
 
 
@@ -407,6 +420,7 @@ def worker(ctx: typer.Context, metrics_port: int = typer.Option(None, "--metrics
 
 
 def _worker_settings(g: Globals, metrics_port: int | None) -> Settings:
+    """Settings from the environment with the CLI's global options applied."""
     updates: dict[str, Any] = {"temporal_address": g.address, "temporal_namespace": g.namespace,
                                "task_queue": g.task_queue, "policy": g.policy}
     if metrics_port:
@@ -415,44 +429,193 @@ def _worker_settings(g: Globals, metrics_port: int | None) -> Settings:
 
 
 @app.command()
+def api(
+    ctx: typer.Context, host: str = typer.Option(None, help="Bind address (CXSLA_API_HOST)."),
+    port: int = typer.Option(None, help="Port (CXSLA_API_PORT)."),
+) -> None:
+    """Run the service-desk HTTP API against --address (OpenAPI at /openapi.json, docs at /docs)."""
+    from starter.api import run_api
+    from starter.logs import configure_logging
+
+    settings = _service_settings(_globals(ctx), api_host=host, api_port=port)
+    configure_logging(settings.log_level)
+    _serve_forever(lambda stop: run_api(settings, stop))
+
+
+@app.command("codec-server")
+def codec_server(
+    host: str = typer.Option(None, help="Bind address (CXSLA_CODEC_SERVER_HOST)."),
+    port: int = typer.Option(None, help="Port (CXSLA_CODEC_SERVER_PORT)."),
+) -> None:
+    """Serve /encode and /decode for the Temporal UI and `temporal --codec-endpoint` (supervisor token)."""
+    from starter.api import serve
+    from starter.codec_server import create_codec_app
+    from starter.logs import configure_logging
+
+    settings = _service_settings(None, codec_server_host=host, codec_server_port=port)
+    configure_logging(settings.log_level)
+    try:
+        codec_app_ = create_codec_app(settings)
+    except ValueError as exc:
+        fail(str(exc))
+    err.print(f"codec server on http://{settings.codec_server_host}:{settings.codec_server_port} "
+              f"(CORS: {settings.codec_cors_origins})", highlight=False)
+    _serve_forever(lambda stop: serve(codec_app_, stop, host=settings.codec_server_host,
+                                      port=settings.codec_server_port))
+
+
+def _service_settings(g: Globals | None, **updates: Any) -> Settings:
+    settings = _worker_settings(g, None) if g else Settings()
+    return settings.model_copy(update={k: v for k, v in updates.items() if v is not None})
+
+
+def _serve_forever(run) -> None:
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await run(stop)
+
+    try:
+        asyncio.run(main())
+    except ValueError as exc:  # configuration (tokens, keys, TLS files, inbound mapping)
+        fail(str(exc))
+
+
+@token_app.command("new")
+def token_new(
+    role: str = typer.Option(..., help="agent|supervisor|admin"),
+    identity: str = typer.Option(..., help="Who uses it; recorded as `by` in complaint events."),
+) -> None:
+    """Make a token: prints the token (once; give it to its user) and the line for CXSLA_API_TOKENS_FILE."""
+    from starter.tokens import config_line, new_token
+
+    token = new_token()
+    try:
+        line = config_line(identity, _role(role), token)
+    except ValueError as exc:
+        fail(str(exc), 2)
+    sys.stdout.write(f"token: {token}\nconfig: {line}\n")
+
+
+@token_app.command("hash")
+def token_hash(
+    role: str = typer.Option(..., help="agent|supervisor|admin"),
+    identity: str = typer.Option(..., help="Who uses it."),
+) -> None:
+    """Read a token on stdin and print its configuration line (the token itself is never stored)."""
+    from starter.tokens import config_line
+
+    token = sys.stdin.readline().strip()
+    try:
+        sys.stdout.write(config_line(identity, _role(role), token) + "\n")
+    except ValueError as exc:
+        fail(str(exc), 2)
+
+
+def _role(value: str):
+    from starter.tokens import Role
+
+    try:
+        return Role(value)
+    except ValueError:
+        fail(f"--role {value!r}: one of agent, supervisor, admin", 2)
+
+
+@codec_app.command("new-key")
+def codec_new_key(kid: str = typer.Option(None, "--id", help="Key id (default: random).")) -> None:
+    """Print a new AES-256 key as `kid:base64` for CXSLA_CODEC_KEYS or a key file."""
+    from starter.codec import new_key_line
+
+    try:
+        sys.stdout.write(new_key_line(kid) + "\n")
+    except ValueError as exc:
+        fail(str(exc), 2)
+
+
+@app.command()
 def up(
     ctx: typer.Context, port: int = typer.Option(7233), ui_port: int = typer.Option(8233, "--ui-port"),
     db: str = typer.Option(".data/temporal.db"), metrics_port: int = typer.Option(None, "--metrics-port"),
+    api_port: int = typer.Option(None, "--api-port", help="HTTP API port (CXSLA_API_PORT, default 8080)."),
 ) -> None:
-    """Embedded Temporal server + worker in one process tree; Ctrl-C stops both cleanly."""
+    """Embedded Temporal server + worker + HTTP API in one process tree; Ctrl-C stops them all cleanly.
+
+    On first start it writes a payload key (.data/codec-keys) and an admin API token (.data/api-tokens) unless
+    keys and tokens are configured; the token is printed once.
+    """
     import worker as worker_module
+    from starter.api import run_api
+    from starter.codec import load_keyring
     from starter.logs import configure_logging
     from starter.server import DevServer, stop_process, wait_until_serving
+    from starter.tokens import Role, TokenStore
 
     g = _globals(ctx)
     dev = DevServer(port=port, ui_port=ui_port, db=db, namespace=g.namespace)
     settings = _worker_settings(g, metrics_port).model_copy(update={"temporal_address": dev.address})
+    if api_port:
+        settings = settings.model_copy(update={"api_port": api_port})
     configure_logging(settings.log_level)
+    try:
+        keyring = load_keyring(settings, create=True)
+        new_token = None
+        if not settings.api_tokens and not Path(settings.api_tokens_file).exists():
+            new_token = TokenStore.create_file(settings.api_tokens_file, "local-admin", Role.ADMIN)
+    except ValueError as exc:
+        fail(str(exc))
     process = dev.start()
     try:
         dev.wait_ready(process)
 
         async def main() -> None:
             await wait_until_serving(dev.address, g.namespace)
-            err.print(
-                f"[bold green]cx-sla is up[/]\n"
-                f"  Temporal   {dev.address} (namespace {g.namespace}, data {db})\n"
-                f"  Temporal UI {dev.ui_url}\n"
-                f"  metrics    http://{settings.metrics_host}:{settings.metrics_port}/metrics\n"
-                f"  try        cxsla complaint open --id demo-1 --contract demo --severity normal\n"
-                f"  stop       Ctrl-C",
-                highlight=False,
-            )
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, stop.set)
-            await worker_module.run_worker(settings, stop)
+            parts = asyncio.gather(worker_module.run_worker(settings, stop), run_api(settings, stop))
+            api_url = f"http://{settings.api_host}:{settings.api_port}"
+            await _until_answering(f"{api_url}/healthz", parts)
+            token_note = (f"\n  API token  {new_token}  (local-admin; shown once, hash kept in "
+                          f"{settings.api_tokens_file})" if new_token else "")
+            err.print(
+                f"[bold green]cx-sla is up[/]\n"
+                f"  Temporal   {dev.address} (namespace {g.namespace}, data {db})\n"
+                f"  Temporal UI {dev.ui_url}\n"
+                f"  API        {api_url}  (docs {api_url}/docs, OpenAPI {api_url}/openapi.json)"
+                f"{token_note}\n"
+                f"  metrics    http://{settings.metrics_host}:{settings.metrics_port}/metrics\n"
+                f"  encryption key {keyring.active if keyring else '-'} "
+                f"({settings.codec_keys and 'CXSLA_CODEC_KEYS' or settings.codec_key_file})\n"
+                f"  try        cxsla complaint open --id demo-1 --contract demo --severity normal\n"
+                f"  stop       Ctrl-C",
+                highlight=False, soft_wrap=True,
+            )
+            await parts
 
         asyncio.run(main())
     finally:
         stop_process(process)
-        err.print("stopped: worker and Temporal dev server")
+        err.print("stopped: API, worker and Temporal dev server")
+
+
+async def _until_answering(url: str, running: asyncio.Future, timeout: float = 60) -> None:
+    """Wait until `url` answers (the banner then tells the truth); stop early if `running` ended (failed)."""
+    import httpx
+
+    deadline = asyncio.get_running_loop().time() + timeout
+    async with httpx.AsyncClient() as http:
+        while not running.done() and asyncio.get_running_loop().time() < deadline:
+            try:
+                if (await http.get(url, timeout=2)).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.1)
+    if running.done():
+        await running  # raises what stopped it
 
 
 # ---- entry point -----------------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Typed Python facade over Temporal for complaints: what the CLI (and later the HTTP API) call.
+"""Typed Python facade over Temporal for complaints: what the CLI and the HTTP API call.
 
 Everything is validated here first, so a refused request never reaches Temporal.
 """
@@ -6,27 +6,41 @@ Everything is validated here first, so a refused request never reaches Temporal.
 from __future__ import annotations
 
 import asyncio
+import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Literal
 
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
-from plugin import CxSlaPlugin
 from sla.calendar import CalendarError
 from sla.commands import COMMAND_MODELS, Command, OpenComplaint
 from sla.engine import evaluate
 from sla.policy import PolicyError, PolicyFile, load_policy
 from sla.status import ComplaintStatus
+from starter import connection
+from starter.codec import CodecError
+from starter.settings import Settings
 from workflows import search_attributes as sa
 from workflows.complaint import ComplaintRun, ComplaintWorkflow
 
 
+ErrorKind = Literal["invalid", "not_found", "conflict", "unavailable"]
+
+
 class CxSlaError(Exception):
-    """A request refused with a message for the person who sent it."""
+    """A request refused with a message for the person who sent it.
+
+    `kind` says why, for callers that map refusals (the HTTP API: 422, 404, 409, 503): `invalid` input,
+    `not_found` complaint, `conflict` with the complaint's state, or Temporal `unavailable`.
+    """
+
+    def __init__(self, message: str, kind: ErrorKind = "invalid") -> None:
+        super().__init__(message)
+        self.kind: ErrorKind = kind
 
 
 @dataclass(frozen=True)
@@ -47,18 +61,24 @@ class ComplaintClient:
 
     @staticmethod
     async def connect(
-        address: str = "localhost:7233", *, namespace: str = "default", task_queue: str = "cxsla",
-        policy_path: str | None = None,
+        address: str | None = None, *, namespace: str | None = None, task_queue: str | None = None,
+        policy_path: str | None = None, settings: Settings | None = None,
     ) -> ComplaintClient:
+        """Connect as every cx-sla process does (starter.connection): TLS, API key and codec keys come from
+        `settings` (default: the environment); explicit arguments override its address, namespace, queue."""
+        settings = settings or Settings()
+        overrides = {"temporal_address": address, "temporal_namespace": namespace, "task_queue": task_queue}
+        settings = settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
         try:
-            policy = load_policy(policy_path)
+            policy = load_policy(policy_path or settings.policy)
         except PolicyError as exc:
             raise CxSlaError(str(exc)) from None
         try:
-            client = await Client.connect(address, namespace=namespace, plugins=[CxSlaPlugin()])
-        except RuntimeError as exc:
-            raise CxSlaError(f"cannot reach Temporal at {address} (namespace {namespace}): {exc}") from None
-        return ComplaintClient(client, task_queue=task_queue, policy=policy)
+            client = await connection.connect(settings)
+        except (ValueError, RuntimeError) as exc:  # settings (CodecError, bad TLS files) or an unreachable server
+            raise CxSlaError(f"cannot connect to Temporal at {settings.temporal_address} "
+                             f"(namespace {settings.temporal_namespace}): {exc}", "unavailable") from None
+        return ComplaintClient(client, task_queue=settings.task_queue, policy=policy)
 
     async def open(
         self, request: OpenComplaint, *, continue_as_new_after_events: int | None = None
@@ -95,6 +115,8 @@ class ComplaintClient:
             created = True
         except WorkflowAlreadyStartedError:
             created = False
+        except RPCError as exc:
+            raise CxSlaError(_rpc_message(request.id, exc), _rpc_kind(exc)) from None
         return Opened(status=await self._first_status(request.id), created=created)
 
     async def _first_status(self, complaint_id: str) -> ComplaintStatus:
@@ -124,45 +146,89 @@ class ComplaintClient:
         except WorkflowUpdateFailedError as exc:
             cause = exc.cause
             message = cause.message if isinstance(cause, ApplicationError) else str(cause or exc)
-            raise CxSlaError(f"complaint {complaint_id}: {message}") from None
+            kind: ErrorKind = "conflict" if isinstance(cause, ApplicationError) and cause.type in CONFLICTS \
+                else "invalid"
+            raise CxSlaError(f"complaint {complaint_id}: {message}", kind) from None
         except RPCError as exc:
-            raise CxSlaError(_rpc_message(complaint_id, exc)) from None
+            raise CxSlaError(_rpc_message(complaint_id, exc), _rpc_kind(exc)) from None
+        except CodecError as exc:
+            raise CxSlaError(f"complaint {complaint_id}: {exc}", "unavailable") from None
 
     async def status(self, complaint_id: str) -> ComplaintStatus:
         handle = self.client.get_workflow_handle(workflow_id(complaint_id))
         try:
             return await handle.query(ComplaintWorkflow.status)
         except RPCError as exc:
-            raise CxSlaError(_rpc_message(complaint_id, exc)) from None
+            raise CxSlaError(_rpc_message(complaint_id, exc), _rpc_kind(exc)) from None
+        except CodecError as exc:
+            raise CxSlaError(f"complaint {complaint_id}: {exc}", "unavailable") from None
 
     async def list(
         self, *, state: str | None = None, contract: str | None = None, breached: bool = False,
         at_risk: bool = False, limit: int = 1000,
     ) -> list[dict[str, Any]]:
-        clauses = ["WorkflowType = 'ComplaintWorkflow'"]
-        if state:
-            clauses.append(f"{sa.STATE.name} = {_quote(state)}")
-        if contract:
-            clauses.append(f"{sa.CONTRACT.name} = {_quote(contract)}")
-        if breached:
-            clauses.append(f"{sa.BREACHED.name} = true")
-        if at_risk:
-            clauses.append(f"{sa.AT_RISK.name} = true")
-        rows = []
-        async for info in self.client.list_workflows(" AND ".join(clauses), limit=limit):
-            attrs = info.typed_search_attributes
-            deadline = attrs.get(sa.NEXT_DEADLINE)
-            rows.append({
-                "id": info.id.removeprefix("complaint-"),
-                "state": attrs.get(sa.STATE),
-                "severity": attrs.get(sa.SEVERITY),
-                "contract": attrs.get(sa.CONTRACT),
-                "breached": bool(attrs.get(sa.BREACHED)),
-                "at_risk": bool(attrs.get(sa.AT_RISK)),
-                "next_deadline": deadline.isoformat() if deadline else None,
-                "workflow_status": info.status.name if info.status else None,
-            })
-        return rows
+        query = list_query(state=state, contract=contract, breached=breached, at_risk=at_risk)
+        try:
+            return [_row(info) async for info in self.client.list_workflows(query, limit=limit)]
+        except RPCError as exc:
+            raise CxSlaError(f"cannot list complaints: {exc.message}", _rpc_kind(exc)) from None
+
+    async def page(
+        self, *, state: str | None = None, contract: str | None = None, breached: bool = False,
+        at_risk: bool = False, page_size: int = 50, page_token: bytes | None = None,
+    ) -> tuple[list[dict[str, Any]], bytes | None]:
+        """One page of `list`, and the token of the next page (None: this was the last)."""
+        query = list_query(state=state, contract=contract, breached=breached, at_risk=at_risk)
+        pages = self.client.list_workflows(query, page_size=page_size, next_page_token=page_token)
+        try:
+            await pages.fetch_next_page()
+        except RPCError as exc:
+            kind = "invalid" if exc.status == RPCStatusCode.INVALID_ARGUMENT else _rpc_kind(exc)
+            raise CxSlaError(f"cannot list complaints: {exc.message}", kind) from None
+        return [_row(info) for info in pages.current_page or []], pages.next_page_token
+
+
+# ApplicationError types from the workflow's validators that mean "not in this state" rather than bad input.
+CONFLICTS = frozenset({"InvalidTransition"})
+
+
+FILTER_VALUE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,199}")
+
+
+def list_query(*, state: str | None, contract: str | None, breached: bool, at_risk: bool) -> str:
+    """The visibility query behind `list` and `page` (search attributes only: they never carry personal data).
+
+    Filter values are names, checked before they go into the query text: quoting alone is not enough for
+    every visibility store (the SQLite one fails on some escaped quotes).
+    """
+    for option, value in (("state", state), ("contract", contract)):
+        if value is not None and not FILTER_VALUE.fullmatch(value):
+            raise CxSlaError(f"{option}: {value[:40]!r} is not a name (letters, digits, . _ : -)")
+    clauses = ["WorkflowType = 'ComplaintWorkflow'"]
+    if state:
+        clauses.append(f"{sa.STATE.name} = {_quote(state)}")
+    if contract:
+        clauses.append(f"{sa.CONTRACT.name} = {_quote(contract)}")
+    if breached:
+        clauses.append(f"{sa.BREACHED.name} = true")
+    if at_risk:
+        clauses.append(f"{sa.AT_RISK.name} = true")
+    return " AND ".join(clauses)
+
+
+def _row(info: Any) -> dict[str, Any]:
+    attrs = info.typed_search_attributes
+    deadline = attrs.get(sa.NEXT_DEADLINE)
+    return {
+        "id": info.id.removeprefix("complaint-"),
+        "state": attrs.get(sa.STATE),
+        "severity": attrs.get(sa.SEVERITY),
+        "contract": attrs.get(sa.CONTRACT),
+        "breached": bool(attrs.get(sa.BREACHED)),
+        "at_risk": bool(attrs.get(sa.AT_RISK)),
+        "next_deadline": deadline.isoformat() if deadline else None,
+        "workflow_status": info.status.name if info.status else None,
+    }
 
 
 def _quote(value: str) -> str:
@@ -170,6 +236,20 @@ def _quote(value: str) -> str:
 
 
 def _rpc_message(complaint_id: str, exc: RPCError) -> str:
-    if "not found" in str(exc).lower():
+    text = str(exc).lower()
+    if "not found" in text:
         return f"no complaint with id {complaint_id!r}"
+    if "already completed" in text:
+        return f"complaint {complaint_id} is closed and takes no more commands"
     return f"complaint {complaint_id}: {exc}"
+
+
+def _rpc_kind(exc: RPCError) -> ErrorKind:
+    text = str(exc).lower()
+    if "not found" in text:
+        return "not_found"
+    if "already completed" in text:
+        return "conflict"
+    if exc.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
+        return "unavailable"
+    return "invalid"

@@ -1,0 +1,114 @@
+"""The service-desk HTTP API (`cxsla api`, and part of `cxsla up`): FastAPI on uvicorn over ComplaintClient.
+
+Routers are listed in ROUTERS; a new area (assessment cycles, surveys, plans, outages) adds its router there.
+/metrics exposes the process's Prometheus registry, so this process has one scrape endpoint.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, contextmanager
+
+import structlog
+import uvicorn
+from fastapi import APIRouter, FastAPI, Response
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+
+from sla.policy import load_policy
+from starter import connection
+from starter.api import complaints, health, inbound, problems
+from starter.client import ComplaintClient
+from starter.inbound import load_sources
+from starter.settings import Settings
+from starter.tokens import TokenStore
+
+log = structlog.get_logger("cxsla.api")
+
+ROUTERS: list[APIRouter] = [health.router, complaints.router, inbound.router]
+
+DESCRIPTION = """\
+Open complaints and move them through their lifecycle from a service desk.
+
+Authenticate with `Authorization: Bearer <token>` (tokens from `cxsla token new`). Roles: **agent** opens,
+acknowledges, triages, communicates the plan, posts progress, waits for and records the customer's answer,
+notifies the result and records feedback; **supervisor** also resolves, extends, reopens, reclassifies and
+withdraws; **admin** may do everything. The acting identity is recorded as `by` in the complaint's events.
+
+Errors are RFC 9457 problem documents (`application/problem+json`).
+"""
+
+
+def create_app(settings: Settings | None = None, *, complaints_client: ComplaintClient | None = None) -> FastAPI:
+    """The API app; configuration errors (tokens, inbound mapping, policy, TLS, keys) are raised here, before
+    anything listens. Without `complaints_client` it connects (lazily) on startup with the settings."""
+    settings = settings or Settings()
+    tokens = TokenStore.from_settings(settings)
+    sources = load_sources(settings.inbound_config)
+    if complaints_client is None:
+        policy = load_policy(settings.policy)
+        plugin = connection.plugin(settings)  # codec keys are checked now, not at the first request
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if complaints_client is None:
+            client = await connection.connect(settings, plugins=[plugin], lazy=True)
+            app.state.complaints = ComplaintClient(client, task_queue=settings.task_queue, policy=policy)
+        else:
+            app.state.complaints = complaints_client
+        if not tokens:
+            log.warning("no API tokens configured: every /v1 request is refused",
+                        hint="cxsla token new --role agent --identity NAME")
+        yield
+
+    app = FastAPI(title="cx-sla service-desk API", version="1", description=DESCRIPTION, lifespan=lifespan)
+    app.state.settings = settings
+    app.state.tokens = tokens
+    app.state.inbound = sources
+    problems.install(app)
+    for router in ROUTERS:
+        app.include_router(router)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            app.openapi_schema = problems.as_problem_json(FastAPI.openapi(app))
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app
+
+
+class _Server(uvicorn.Server):
+    @contextmanager
+    def capture_signals(self):  # the process that embeds the server owns the signals
+        yield
+
+
+async def serve(
+    app: FastAPI, stop: asyncio.Event, *, host: str = "127.0.0.1", port: int = 8080,
+    sock: socket.socket | None = None, access_log: bool = True,
+) -> None:
+    """Serve `app` until `stop` is set (then finish in-flight requests); raises if it cannot start."""
+    config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=access_log, lifespan="on")
+    server = _Server(config)
+    serving = asyncio.create_task(server.serve(sockets=[sock] if sock else None))
+    stopping = asyncio.create_task(stop.wait())
+    await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    server.should_exit = True
+    stopping.cancel()
+    await serving
+    if not server.started:
+        raise RuntimeError(f"the API did not start on {host}:{port} (see the log above)")
+
+
+async def run_api(settings: Settings, stop: asyncio.Event) -> None:
+    app = create_app(settings)
+    log.info("api starting", url=f"http://{settings.api_host}:{settings.api_port}",
+             docs=f"http://{settings.api_host}:{settings.api_port}/docs")
+    await serve(app, stop, host=settings.api_host, port=settings.api_port)
+    log.info("api stopped")

@@ -1,0 +1,88 @@
+"""The one way every cx-sla process (worker, CLI, HTTP API, `cxsla up`) connects to Temporal: address and
+namespace, TLS / mTLS or a Temporal Cloud API key, and the payload codec built from the same key settings, so
+whatever one process encrypts the others can read."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from temporalio.client import Client
+from temporalio.runtime import Runtime
+from temporalio.service import TLSConfig
+
+from activities.notifications import NotificationSink
+from plugin import CxSlaPlugin
+from starter.codec import HOW_TO_CONFIGURE, CodecError, EncryptionCodec, Keyring, load_keyring
+from starter.settings import Settings
+
+
+class ConnectionSettingsError(ValueError):
+    """Connection settings that cannot work together, named by their environment variables."""
+
+
+def _read(path: str | None, variable: str) -> bytes | None:
+    if not path:
+        return None
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise ConnectionSettingsError(f"{variable}: cannot read {path}: {exc.strerror}") from None
+
+
+def tls_config(settings: Settings) -> TLSConfig | bool | None:
+    """TLSConfig from the TEMPORAL_TLS_* files; True/False/None (None: on exactly when an API key is set)."""
+    cert = _read(settings.temporal_tls_cert, "TEMPORAL_TLS_CERT")
+    key = _read(settings.temporal_tls_key, "TEMPORAL_TLS_KEY")
+    ca = _read(settings.temporal_tls_ca, "TEMPORAL_TLS_CA")
+    if bool(cert) != bool(key):
+        raise ConnectionSettingsError("mTLS needs both TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY")
+    detailed = cert or ca or settings.temporal_tls_server_name
+    if settings.temporal_tls is False:
+        if detailed:
+            raise ConnectionSettingsError("TEMPORAL_TLS=false contradicts the TEMPORAL_TLS_* certificate settings")
+        return False
+    if detailed:
+        return TLSConfig(server_root_ca_cert=ca, domain=settings.temporal_tls_server_name, client_cert=cert,
+                         client_private_key=key)
+    return settings.temporal_tls
+
+
+def encryption_required(settings: Settings) -> bool:
+    """Explicit CXSLA_REQUIRE_ENCRYPTION, else: a cluster reached over TLS or with an API key is production."""
+    if settings.require_encryption is not None:
+        return settings.require_encryption
+    return bool(settings.temporal_tls or settings.temporal_tls_cert or settings.temporal_tls_ca
+                or settings.temporal_api_key)
+
+
+def payload_codec(settings: Settings) -> EncryptionCodec:
+    """The codec from the key settings; without keys it encrypts nothing (refused where encryption is required)
+    and names the missing key when it meets an encrypted payload."""
+    keyring = load_keyring(settings)
+    if keyring is None:
+        if encryption_required(settings):
+            raise CodecError(f"customer data must be encrypted on this cluster but no codec key is configured: "
+                             f"{HOW_TO_CONFIGURE} (or CXSLA_REQUIRE_ENCRYPTION=false)")
+        keyring = Keyring()
+    return EncryptionCodec(keyring)
+
+
+def plugin(settings: Settings, *, sink: NotificationSink | None = None) -> CxSlaPlugin:
+    return CxSlaPlugin(sink=sink, codec=payload_codec(settings))
+
+
+async def connect(
+    settings: Settings, *, plugins: list | None = None, runtime: Runtime | None = None, lazy: bool = False
+) -> Client:
+    """Connect with the settings' address, namespace, TLS and API key; plugins default to the codec plugin.
+    `lazy`: connect on first use (a server may start before Temporal is reachable and report not ready)."""
+    tls = tls_config(settings)
+    return await Client.connect(
+        settings.temporal_address,
+        namespace=settings.temporal_namespace,
+        api_key=settings.temporal_api_key,
+        tls=tls,
+        plugins=plugins if plugins is not None else [plugin(settings)],
+        runtime=runtime,
+        lazy=lazy,
+    )

@@ -1,0 +1,137 @@
+"""Bearer tokens for the HTTP API and the codec server, configured only as hashes.
+
+A token is 256 random bits, shown once by `cxsla token new`; the configuration holds one line per token,
+`identity role sha256:<hex>`. A fast hash is enough for secrets of that entropy (nothing to guess; password
+stretching protects low-entropy secrets), and comparison is constant-time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import re
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+
+from starter.settings import Settings
+
+TOKEN_PREFIX = "cxsla_"
+MIN_TOKEN_LENGTH = 24
+IDENTITY_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@:-]{0,99}$")
+HASH_PATTERN = re.compile(r"^sha256:([0-9a-f]{64})$")
+
+
+class Role(str, Enum):
+    """Each role may do what the ones before it may."""
+
+    AGENT = "agent"
+    SUPERVISOR = "supervisor"
+    ADMIN = "admin"
+
+    def allows(self, needed: Role) -> bool:
+        order = list(Role)
+        return order.index(self) >= order.index(needed)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who a request acts as: the identity is what complaint events record in `by`."""
+
+    identity: str
+    role: Role
+
+
+class TokenConfigError(ValueError):
+    """A token configuration line that cannot be used (names the source and line)."""
+
+
+def _entries(text: str) -> list[str]:
+    """Non-empty entries: one per line or comma-separated; `#` comments to the line's end."""
+    return [e.strip() for line in text.splitlines() for e in line.split("#", 1)[0].split(",") if e.strip()]
+
+
+def new_token() -> str:
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def hash_token(token: str) -> str:
+    return "sha256:" + hashlib.sha256(token.encode()).hexdigest()
+
+
+def config_line(identity: str, role: Role, token: str) -> str:
+    """The line to put in CXSLA_API_TOKENS_FILE (or CXSLA_API_TOKENS) for `token`."""
+    if not IDENTITY_PATTERN.match(identity):
+        raise TokenConfigError(f"identity {identity!r}: letters, digits and . _ @ : - only (at most 100)")
+    if len(token) < MIN_TOKEN_LENGTH:
+        raise TokenConfigError(f"a token needs at least {MIN_TOKEN_LENGTH} characters; use `cxsla token new`")
+    return f"{identity} {role.value} {hash_token(token)}"
+
+
+class TokenStore:
+    def __init__(self, entries: Iterable[tuple[bytes, Principal]] = ()) -> None:
+        self._entries = list(entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @staticmethod
+    def parse(text: str, *, source: str = "CXSLA_API_TOKENS") -> TokenStore:
+        """Lines (or comma-separated entries) `identity role sha256:<hex>`; `#` starts a comment."""
+        entries: list[tuple[bytes, Principal]] = []
+        for number, line in enumerate(_entries(text), start=1):
+            where = f"{source} entry {number}"
+            parts = line.split()
+            if len(parts) != 3:
+                raise TokenConfigError(f"{where}: expected 'identity role sha256:<hex>', got {len(parts)} fields")
+            identity, role, digest = parts
+            if not IDENTITY_PATTERN.match(identity):
+                raise TokenConfigError(f"{where}: identity {identity!r} has characters other than . _ @ : -")
+            try:
+                role_ = Role(role)
+            except ValueError:
+                raise TokenConfigError(f"{where}: role {role!r} is not one of agent, supervisor, admin") from None
+            match = HASH_PATTERN.match(digest)
+            if not match:
+                raise TokenConfigError(f"{where}: {digest[:12]!r}… is not sha256:<64 hex digits> (never put a "
+                                       f"token itself here; `cxsla token hash` prints the line)")
+            entries.append((bytes.fromhex(match.group(1)), Principal(identity, role_)))
+        return TokenStore(entries)
+
+    @staticmethod
+    def from_settings(settings: Settings) -> TokenStore:
+        entries: list[tuple[bytes, Principal]] = []
+        if settings.api_tokens:
+            entries += TokenStore.parse(settings.api_tokens)._entries
+        path = Path(settings.api_tokens_file)
+        explicit = "api_tokens_file" in settings.model_fields_set
+        if explicit or path.exists():
+            try:
+                text = path.read_text()
+            except OSError as exc:
+                raise TokenConfigError(f"cannot read {path}: {exc.strerror}") from None
+            entries += TokenStore.parse(text, source=str(path))._entries
+        return TokenStore(entries)
+
+    @staticmethod
+    def create_file(path: str | Path, identity: str, role: Role) -> str:
+        """Write a new token file with one token (refuses to overwrite); returns the token, shown once."""
+        token = new_token()
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write("# cx-sla API tokens: identity role sha256:<hex>; add lines with `cxsla token new`\n")
+            handle.write(config_line(identity, role, token) + "\n")
+        return token
+
+    def authenticate(self, token: str) -> Principal | None:
+        digest = hashlib.sha256(token.encode()).digest()
+        found = None
+        for expected, principal in self._entries:  # no early exit: the time does not depend on which matched
+            if hmac.compare_digest(digest, expected):
+                found = principal
+        return found

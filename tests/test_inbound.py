@@ -1,0 +1,62 @@
+"""The inbound mapping directly: paths, value maps, constants, signature checks, configuration errors."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+import pytest
+
+from starter.inbound import InboundConfig, InboundConfigError, InboundSource, MappingError, SourceConfig, load_sources
+
+SOURCE = SourceConfig(
+    secret_env="X", fields={"id": "ticket.id", "severity": "ticket.priority", "summary": "ticket.subject",
+                            "customer_contact": "ticket.contacts.0.value", "contract": "ticket.contract"},
+    constants={"contract": "default"}, values={"severity": {"1": "critical", "urgent": "critical", "low": "low"}},
+)
+DESK = InboundSource(name="desk", config=SOURCE, secret=b"s3cret")
+
+
+def test_paths_value_maps_and_constants_make_an_open_request():
+    body = {"ticket": {"id": 42, "priority": 1, "subject": "down", "contacts": [{"value": "x@y.cn"}]}}
+    assert DESK.map(body) == {"id": "42", "severity": "critical", "summary": "down", "customer_contact": "x@y.cn",
+                              "contract": "default"}
+    body["ticket"]["contract"] = "always-on"  # a path wins over the constant when present
+    assert DESK.map(body)["contract"] == "always-on"
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    ({"ticket": {"id": 1, "priority": "p9"}}, "severity: ticket.priority = 'p9' has no entry in values.severity"),
+    ({"ticket": {"priority": "low"}}, "id: ticket.id is missing"),
+    ({"ticket": {"id": {"nested": 1}, "priority": "low"}}, "id: ticket.id is an object or list"),
+    ([1, 2], "id: ticket.id is missing"),
+])
+def test_unmappable_bodies_name_the_field_and_path(body, message):
+    with pytest.raises(MappingError, match=message):
+        DESK.map(body)
+
+
+def test_signature_is_hmac_sha256_of_the_raw_body():
+    body = b'{"ticket": {}}'
+    digest = hmac.new(b"s3cret", body, hashlib.sha256).hexdigest()
+    assert DESK.verify(body, f"sha256={digest}") and DESK.verify(body, digest.upper())
+    assert not DESK.verify(body + b" ", f"sha256={digest}")
+    assert not DESK.verify(body, None) and not DESK.verify(body, "sha256=")
+
+
+def test_configuration_errors_name_file_and_key(tmp_path, monkeypatch):
+    path = tmp_path / "inbound.toml"
+    path.write_text('[sources.desk]\nsecret_env = "DESK_SECRET"\n[sources.desk.fields]\nid = "t.id"\n')
+    with pytest.raises(InboundConfigError, match="sources.desk: .*no path or constant for contract, severity"):
+        InboundConfig.load(path)
+    path.write_text('[sources.desk]\nsecret_env = "DESK_SECRET"\n[sources.desk.fields]\nid = "t.id"\n'
+                    'severity = "t.p"\ncontract = "t..c"\n')
+    with pytest.raises(InboundConfigError, match="empty segment"):
+        InboundConfig.load(path)
+    path.write_text('[sources.desk]\nsecret_env = "DESK_SECRET"\n[sources.desk.fields]\nid = "t.id"\n'
+                    'severity = "t.p"\n[sources.desk.constants]\ncontract = "default"\n')
+    monkeypatch.delenv("DESK_SECRET", raising=False)
+    with pytest.raises(InboundConfigError, match=r"\$DESK_SECRET is not set"):
+        load_sources(path)
+    monkeypatch.setenv("DESK_SECRET", "k")
+    assert load_sources(path)["desk"].secret == b"k"
