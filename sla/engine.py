@@ -61,6 +61,9 @@ class ClockStatus(BaseModel):
     deadline: datetime | None  # None while paused
     remaining_seconds: float | None = None  # business seconds left, while paused
     met_at: datetime | None = None
+    # Working time the clock ran until it was met, pauses excluded (what "time to acknowledge" means in the
+    # agreement); None until met.
+    met_after_business_seconds: float | None = None
     breached_at: datetime | None = None
     warned: list[int] = []  # warning percentages that have fired
     extended_until: datetime | None = None
@@ -259,6 +262,16 @@ def _resolve_deadline(inst: _Instance, target: Duration, cal: BusinessCalendar) 
     inst.deadline, inst.remaining, inst.segments = deadline, remaining, segments
 
 
+def _business_used(inst: _Instance, cal: BusinessCalendar, until: datetime) -> timedelta:
+    """Working time the clock ran from its start until `until`, time spent paused excluded."""
+    used = cal.business_between(inst.start, until)
+    for pause in inst.pauses:
+        if pause.start >= until:
+            break
+        used -= cal.business_between(pause.start, min(pause.end or until, until))
+    return used
+
+
 def _instant_at_fraction(inst: _Instance, fraction: float, cal: BusinessCalendar) -> datetime | None:
     """When `fraction` of the clock's working-time budget has been used (None while not knowable yet)."""
     lengths = [cal.business_between(a, b) for a, b in inst.segments]
@@ -354,6 +367,9 @@ def evaluate(
                 deadline=inst.deadline,
                 remaining_seconds=inst.remaining.total_seconds() if inst.remaining is not None else None,
                 met_at=inst.met_at, breached_at=breached_at, warned=warned,
+                met_after_business_seconds=(
+                    _business_used(inst, clock_cal, inst.met_at).total_seconds() if inst.met_at else None
+                ),
                 extended_until=inst.extension[1] if inst.extension else None,
             )
         )

@@ -949,3 +949,27 @@ def test_check_extension_refuses_met_clocks_past_times_and_earlier_deadlines():
     with pytest.raises(ValueError, match="later"):
         check_extension(result, C.RESOLVE, resolve.deadline, h(1))
     check_extension(result, C.RESOLVE, resolve.deadline + timedelta(hours=1), h(1))
+
+
+# ---- time to meet a clock (what the time-to-acknowledge/resolve histograms record) -------------------------------------
+def test_met_clock_reports_working_time_used_excluding_pauses():
+    events = [received(), ack(0.5), triaged(1), await_customer(2), responded(5), resolved(9)]
+    result = run(events, 9)
+    assert clock(result, C.ACKNOWLEDGE).met_after_business_seconds == 0.5 * 3600
+    assert clock(result, C.TRIAGE).met_after_business_seconds == 3600
+    # resolve ran 0-2h and 5-9h: 6 working hours, though 9 hours passed on the wall clock
+    assert clock(result, C.RESOLVE).met_after_business_seconds == 6 * 3600
+    # a clock not met reports nothing
+    assert clock(result, C.NOTIFY_RESULT).met_after_business_seconds is None
+    assert clock(result, C.HANDLING_PLAN).met_after_business_seconds is None  # stopped by the resolution
+
+
+def test_working_time_used_on_a_business_calendar_skips_breaks_nights_and_weekends():
+    policy = load_policy().contract("default")
+    friday = datetime(2025, 3, 7, 16, tzinfo=SH)
+    events = [received(at=friday, contract="default"),
+              ev.Acknowledged(at=datetime(2025, 3, 10, 12, 30, tzinfo=SH))]  # Monday, in the lunch break
+    result = evaluate(policy, events, datetime(2025, 3, 10, 13, tzinfo=SH))
+    ack_clock = clock(result, C.ACKNOWLEDGE)
+    assert ack_clock.met_after_business_seconds == 5 * 3600  # Fri 16-18 and Mon 09-12
+    assert ack_clock.state is ClockState.BREACHED  # 2 working hours ran out on Monday at 09:00

@@ -24,8 +24,10 @@ with workflow.unsafe.imports_passed_through():
     from sla import lifecycle
     from sla.commands import COMMAND_MODELS, Command, Extend, to_event
     from sla.engine import Action, ActionKind, Evaluation, check_extension
+    from sla.vocabulary import ClockName, ClockState
     from sla.policy import ContractPolicy
     from sla.status import ComplaintStatus, build_status
+    from workflows import metrics as m
     from workflows import search_attributes as sa
 
 ENGINE_RETRY_AFTER = timedelta(hours=1)
@@ -42,6 +44,9 @@ class ComplaintRun(BaseModel):
     fired: dict[str, datetime] = Field(default_factory=dict)
     continue_as_new_after_events: int | None = None  # None: when the server suggests it
     run: int = 1
+    # Metric facts already counted ("acknowledge#1" outcome, "acknowledge#1:met" time), so a later run after
+    # continue-as-new never counts them again.
+    counted: list[str] = Field(default_factory=list)
 
 
 def _update(name: str):
@@ -74,22 +79,20 @@ class ComplaintWorkflow:
         self._engine_error: str | None = None
         self._outbox: list[Notification] = []
         self._search_attributes: dict[str, Any] = {}
-        meter = workflow.metric_meter()  # workflow meters stay silent during replay
-        self._opened = meter.create_counter("cxsla_complaints_opened", "Complaints opened")
-        self._closed = meter.create_counter("cxsla_complaints_closed", "Complaints closed or withdrawn")
-        self._breaches = meter.create_counter("cxsla_breaches", "SLA clock breaches noticed")
-        self._warnings = meter.create_counter("cxsla_warnings", "SLA clock warnings sent")
-        self._escalations = meter.create_counter("cxsla_escalations", "Escalation steps fired")
-        self._failures = meter.create_counter("cxsla_notification_failures", "Notifications given up on")
+        self._metrics = m.WorkflowMetrics()  # silent during replay
+        self._counted = set(run.counted)
 
     # ---- main loop ----------------------------------------------------------------------------------------
     @workflow.run
     async def run(self, run: ComplaintRun) -> ComplaintStatus:
         if run.run == 1:
-            self._opened.add(1, self._labels())
+            received = run.events[0]
+            channel = getattr(received, "channel", None)
+            self._metrics.count(m.OPENED, {**self._labels(), "channel": channel.value if channel else "unspecified"})
         outbox = asyncio.create_task(self._deliver_outbox())
         while True:
             await self._evaluate()
+            self._count_clock_outcomes()
             if self._due():
                 self._fire(self._evaluation.due)
                 continue  # re-evaluate so status shows what just fired
@@ -99,12 +102,14 @@ class ComplaintWorkflow:
             if self._should_continue_as_new():
                 if await self._ready_to_hand_over():
                     outbox.cancel()
-                    workflow.continue_as_new(self._run.model_copy(update={"run": self._run.run + 1}))
+                    workflow.continue_as_new(
+                        self._run.model_copy(update={"run": self._run.run + 1, "counted": sorted(self._counted)})
+                    )
                 continue  # a command or a due instant came first: handle it, then try again
             await self._sleep()
         await self._drain()
         outbox.cancel()
-        self._closed.add(1, self._labels())
+        self._metrics.count(m.CLOSED, self._labels())
         return self._status()
 
     async def _evaluate(self) -> None:
@@ -192,7 +197,10 @@ class ComplaintWorkflow:
                         schedule_to_close_timeout=DELIVERY_GIVE_UP_AFTER, retry_policy=DELIVERY_RETRY,
                     )
             except ActivityError as err:
-                self._failures.add(1, {**self._labels(), "kind": item.kind.value})
+                labels = {**self._labels(), "clock": item.clock.value if item.clock else ""}
+                self._metrics.count(m.NOTIFICATION_FAILURES, labels)
+                if item.kind is ActionKind.ESCALATE:
+                    self._metrics.count(m.ESCALATION_FAILURES, {**labels, "level": str(item.level)})
                 workflow.logger.warning("gave up delivering %s: %s", item.action_id, err)
             self._outbox.pop(0)
 
@@ -274,12 +282,33 @@ class ComplaintWorkflow:
         if action.clock is not None:
             labels["clock"] = action.clock.value
         if action.kind is ActionKind.BREACH:
-            self._breaches.add(1, {**labels, "class": action.breach_class.value})
+            self._metrics.count(m.BREACHES, {**labels, "class": action.breach_class.value})
             workflow.logger.warning("breach %s (%s)", action.id, action.breach_class.value)
         elif action.kind is ActionKind.ESCALATE:
-            self._escalations.add(1, {**labels, "level": str(action.level)})
+            self._metrics.count(m.ESCALATIONS, {**labels, "level": str(action.level)})
         elif action.kind is ActionKind.WARN:
-            self._warnings.add(1, labels)
+            self._metrics.count(m.WARNINGS, labels)
+
+    def _count_clock_outcomes(self) -> None:
+        """Count each clock instance once when it is decided (met in time, or breached), and the time it took to
+        acknowledge or resolve once when met. Compliance = met / (met + breached) per clock."""
+        if self._evaluation is None or self._engine_error:
+            return
+        for clock in self._evaluation.clocks:
+            key = f"{clock.name.value}#{clock.instance}"
+            labels = {**self._labels(), "clock": clock.name.value}
+            if key not in self._counted and clock.state in (ClockState.MET, ClockState.BREACHED):
+                self._counted.add(key)
+                outcome = "met" if clock.state is ClockState.MET else "breached"
+                self._metrics.count(m.CLOCK_OUTCOMES, {**labels, "outcome": outcome})
+            timed = {ClockName.ACKNOWLEDGE: (m.TIME_TO_ACK, m.TIME_TO_ACK_BUSINESS),
+                     ClockName.RESOLVE: (m.TIME_TO_RESOLVE, m.TIME_TO_RESOLVE_BUSINESS)}.get(clock.name)
+            if timed and clock.met_at is not None and f"{key}:met" not in self._counted:
+                self._counted.add(f"{key}:met")
+                wall, business = timed
+                self._metrics.observe(wall, (clock.met_at - clock.started_at).total_seconds(), self._labels())
+                if clock.met_after_business_seconds is not None:
+                    self._metrics.observe(business, clock.met_after_business_seconds, self._labels())
 
     def _notification(self, action: Action, fired_at: datetime) -> Notification:
         return Notification(

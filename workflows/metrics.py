@@ -1,0 +1,190 @@
+"""The catalogue of cx-sla's Prometheus metrics, and the replay-safe instruments workflows record through.
+
+Every `cxsla_` metric is declared here once: the workflows create their instruments from it, the worker sizes
+histogram buckets from it, the visibility collector sets its gauges from it, and the tests check the dashboard and
+alert rules against it. Names are given to the SDK meter without suffixes; the worker's Prometheus exporter
+(`counters_total_suffix`, `unit_suffix`) adds `_total` to counters and `_seconds` to metrics whose unit is seconds,
+which `MetricSpec.exported` reproduces.
+
+Labels are bounded sets only (contract, severity, clock, class, level, channel, state, outcome) — never a complaint,
+workflow or customer id.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+from temporalio import workflow
+from temporalio.common import MetricCounter, MetricHistogramFloat
+
+
+class Kind(str, Enum):
+    COUNTER = "counter"
+    HISTOGRAM = "histogram"
+    GAUGE = "gauge"
+
+
+class Source(str, Enum):
+    WORKFLOW = "workflow"  # workflow.metric_meter(): silent on replay
+    COLLECTOR = "collector"  # the worker's periodic visibility collector (starter/metrics.py)
+    RESERVED = "reserved"  # named now, emitted by later work (assessment cycles, plans, the HTTP API)
+
+
+# Seconds to about a month: acknowledgments take minutes to hours, resolutions days to weeks.
+DURATION_BUCKETS = (
+    1.0, 5.0, 15.0, 30.0, 60.0, 300.0, 900.0, 1800.0, 3600.0, 7200.0, 14400.0, 28800.0, 86400.0, 172800.0,
+    432000.0, 864000.0, 1296000.0, 2592000.0,
+)
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    name: str  # as given to the meter: no `_total` and no unit suffix
+    kind: Kind
+    help: str
+    labels: tuple[str, ...]
+    source: Source
+    unit: str | None = None
+    buckets: tuple[float, ...] | None = None
+
+    @property
+    def exported(self) -> str:
+        """The name Prometheus sees (the family name; histograms add `_bucket`, `_sum`, `_count`)."""
+        name = f"{self.name}_{self.unit}" if self.unit else self.name
+        return f"{name}_total" if self.kind is Kind.COUNTER else name
+
+    @property
+    def series(self) -> tuple[str, ...]:
+        if self.kind is Kind.HISTOGRAM:
+            return tuple(f"{self.exported}{s}" for s in ("_bucket", "_sum", "_count"))
+        return (self.exported,)
+
+
+_C, _H, _G = Kind.COUNTER, Kind.HISTOGRAM, Kind.GAUGE
+_W, _V, _R = Source.WORKFLOW, Source.COLLECTOR, Source.RESERVED
+_CS = ("contract", "severity")
+
+# ---- complaints: counted by ComplaintWorkflow once per fact, never again on replay ----------------------------
+OPENED = MetricSpec("cxsla_complaints_opened", _C, "Complaints opened", (*_CS, "channel"), _W)
+CLOSED = MetricSpec("cxsla_complaints_closed", _C, "Complaints closed or withdrawn", _CS, _W)
+CLOCK_OUTCOMES = MetricSpec(
+    "cxsla_clock_outcomes", _C, "SLA clock instances decided: outcome met (in time) or breached, once each",
+    (*_CS, "clock", "outcome"), _W,
+)
+BREACHES = MetricSpec("cxsla_breaches", _C, "SLA clock breaches noticed", (*_CS, "clock", "class"), _W)
+WARNINGS = MetricSpec("cxsla_warnings", _C, "SLA clock warnings sent", (*_CS, "clock"), _W)
+ESCALATIONS = MetricSpec("cxsla_escalations", _C, "Escalation steps fired", (*_CS, "clock", "level"), _W)
+NOTIFICATION_FAILURES = MetricSpec(
+    "cxsla_notification_failures", _C, "Notifications given up on after retrying (escalations included)",
+    (*_CS, "clock"), _W,
+)
+ESCALATION_FAILURES = MetricSpec(
+    "cxsla_escalation_failures", _C, "Escalation notices given up on after retrying", (*_CS, "clock", "level"), _W,
+)
+TIME_TO_ACK = MetricSpec(
+    "cxsla_time_to_acknowledge", _H, "Wall-clock time from receipt to acknowledgment", _CS, _W, "seconds",
+    DURATION_BUCKETS,
+)
+TIME_TO_ACK_BUSINESS = MetricSpec(
+    "cxsla_time_to_acknowledge_business", _H, "Working time from receipt to acknowledgment (the SLA's measure)",
+    _CS, _W, "seconds", DURATION_BUCKETS,
+)
+TIME_TO_RESOLVE = MetricSpec(
+    "cxsla_time_to_resolve", _H, "Wall-clock time from the start of a resolve clock (receipt or reopening) to the "
+    "resolution", _CS, _W, "seconds", DURATION_BUCKETS,
+)
+TIME_TO_RESOLVE_BUSINESS = MetricSpec(
+    "cxsla_time_to_resolve_business", _H, "Working time to resolution, time waiting for the customer excluded",
+    _CS, _W, "seconds", DURATION_BUCKETS,
+)
+
+# ---- from Temporal visibility, by the worker's collector (every worker exports the same values: use max) -------
+OPEN_COMPLAINTS = MetricSpec(
+    "cxsla_open_complaints", _G, "Running complaints by state and severity (Temporal visibility)",
+    ("state", "severity"), _V,
+)
+AT_RISK_COMPLAINTS = MetricSpec(
+    "cxsla_at_risk_complaints", _G, "Running complaints past a warning threshold and not breached", ("severity",),
+    _V,
+)
+OPEN_IMPROVEMENT_PLANS = MetricSpec(
+    "cxsla_open_improvement_plans", _G, "Running ImprovementPlanWorkflows by contract", ("contract",), _V,
+)
+COLLECTOR_FAILURES = MetricSpec(
+    "cxsla_visibility_collect_failures", _C, "Visibility collections that failed (gauges kept their last value)",
+    (), _V,
+)
+
+# ---- reserved: the last assessment cycle's KPIs per contract, plans, the HTTP API -----------------------------
+KPI_GAUGES = (
+    MetricSpec("cxsla_kpi_csat_score", _G, "CSAT of the last cycle (share of 4-5 answers, 0-100)", ("contract",), _R),
+    MetricSpec("cxsla_kpi_nps_score", _G, "NPS of the last cycle (-100..100)", ("contract",), _R),
+    MetricSpec("cxsla_kpi_ces_score", _G, "CES 2.0 mean of the last cycle (1-7)", ("contract",), _R),
+    MetricSpec("cxsla_kpi_fcr_ratio", _G, "First-contact resolution of the last cycle (0-1)", ("contract",), _R),
+    MetricSpec("cxsla_kpi_aht", _G, "Average handling time of the last cycle", ("contract",), _R, "seconds"),
+    MetricSpec("cxsla_kpi_first_response_p50", _G, "Median first response (working time), last cycle",
+               ("contract",), _R, "seconds"),
+    MetricSpec("cxsla_kpi_first_response_p90", _G, "p90 first response (working time), last cycle",
+               ("contract",), _R, "seconds"),
+    MetricSpec("cxsla_kpi_resolution_rate_ratio", _G, "Resolution rate of the last cycle (0-1)", ("contract",), _R),
+    MetricSpec("cxsla_kpi_major_resolved_in_time_ratio", _G, "Major complaints resolved in time, last cycle (0-1)",
+               ("contract",), _R),
+    MetricSpec("cxsla_kpi_clock_compliance_ratio", _G, "SLA compliance per clock of the last cycle (0-1)",
+               ("contract", "clock"), _R),
+    MetricSpec("cxsla_kpi_availability_ratio", _G, "Service availability of the last cycle (0-1)", ("contract",),
+               _R),
+    MetricSpec("cxsla_kpi_targets_missed", _G, "KPI targets missed by the last cycle", ("contract",), _R),
+)
+RESERVED = (
+    *KPI_GAUGES,
+    MetricSpec("cxsla_cycles_completed", _C, "Assessment cycles completed", ("contract",), _R),
+    MetricSpec("cxsla_improvement_plans_started", _C, "Improvement plans started for missed targets",
+               ("contract",), _R),
+    MetricSpec("cxsla_api_requests", _C, "HTTP API requests (prometheus-client in the API process)",
+               ("route", "method", "status"), _R),
+    MetricSpec("cxsla_api_request_duration", _H, "HTTP API request latency", ("route", "method"), _R, "seconds"),
+)
+
+CATALOGUE: tuple[MetricSpec, ...] = (
+    OPENED, CLOSED, CLOCK_OUTCOMES, BREACHES, WARNINGS, ESCALATIONS, NOTIFICATION_FAILURES, ESCALATION_FAILURES,
+    TIME_TO_ACK, TIME_TO_ACK_BUSINESS, TIME_TO_RESOLVE, TIME_TO_RESOLVE_BUSINESS,
+    OPEN_COMPLAINTS, AT_RISK_COMPLAINTS, OPEN_IMPROVEMENT_PLANS, COLLECTOR_FAILURES,
+    *RESERVED,
+)
+
+
+def bucket_overrides() -> dict[str, list[float]]:
+    """`PrometheusConfig(histogram_bucket_overrides=...)` for the SDK exporter (keys are meter names)."""
+    return {spec.name: list(spec.buckets) for spec in CATALOGUE if spec.buckets}
+
+
+class WorkflowMetrics:
+    """Instruments on `workflow.metric_meter()`: it records nothing while a workflow replays, so a worker that
+    rebuilds a complaint from history (restart, cache eviction, another worker taking over) never counts again.
+    Create inside workflow code only."""
+
+    def __init__(self) -> None:
+        meter = workflow.metric_meter()
+        self._counters: dict[str, MetricCounter] = {}
+        self._histograms: dict[str, MetricHistogramFloat] = {}
+        for spec in CATALOGUE:
+            if spec.source is not Source.WORKFLOW:
+                continue
+            if spec.kind is Kind.COUNTER:
+                self._counters[spec.name] = meter.create_counter(spec.name, spec.help, spec.unit)
+            else:
+                self._histograms[spec.name] = meter.create_histogram_float(spec.name, spec.help, spec.unit)
+
+    def count(self, spec: MetricSpec, labels: dict[str, str]) -> None:
+        self._counters[spec.name].add(1, _checked(spec, labels))
+
+    def observe(self, spec: MetricSpec, value: float, labels: dict[str, str]) -> None:
+        self._histograms[spec.name].record(value, _checked(spec, labels))
+
+
+def _checked(spec: MetricSpec, labels: dict[str, str]) -> dict[str, str]:
+    """Exactly the declared labels: a slip in the code must neither fail the workflow task nor add a label."""
+    if set(labels) != set(spec.labels):
+        workflow.logger.error("metric %s takes labels %s, got %s", spec.name, spec.labels, sorted(labels))
+    return {name: labels.get(name, "") for name in spec.labels}
