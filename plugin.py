@@ -11,6 +11,7 @@ from temporalio.converter import DataConverter, DefaultFailureConverterWithEncod
 from temporalio.plugin import SimplePlugin
 
 from activities.evaluation import evaluate_complaint
+from activities.log_context import LogContextInterceptor
 from activities.notifications import LogSink, NotificationActivities, NotificationSink
 from workflows.complaint import ComplaintWorkflow
 
@@ -37,6 +38,7 @@ class CxSlaPlugin(SimplePlugin):
             data_converter=data_converter(codec),
             workflows=_replacing(WORKFLOWS, _workflow_name),
             activities=_replacing(ours, _activity_name),
+            interceptors=[LogContextInterceptor()],
         )
 
 

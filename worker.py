@@ -9,30 +9,20 @@ import asyncio
 import signal
 
 import structlog
-from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
 from activities.notifications import LogSink, NotificationSink, WebhookSink
 from plugin import CxSlaPlugin
+from sla.policy import PolicyError, load_policy
 from starter import connection
 from starter.logs import configure_logging
+from starter.metrics import VisibilityCollector, complaint_gauges, improvement_plan_gauges, prometheus_runtime
 from starter.settings import Settings
 
 log = structlog.get_logger("cxsla.worker")
 
 
-def metrics_runtime(host: str, port: int) -> Runtime:
-    """SDK metrics and the workflows' domain counters, in Prometheus naming, on one endpoint."""
-    return Runtime(
-        telemetry=TelemetryConfig(
-            metrics=PrometheusConfig(
-                bind_address=f"{host}:{port}",
-                counters_total_suffix=True,
-                unit_suffix=True,
-                durations_as_seconds=True,
-            )
-        )
-    )
+metrics_runtime = prometheus_runtime  # SDK metrics, domain counters and visibility gauges on one endpoint
 
 
 def notification_sink(settings: Settings) -> NotificationSink:
@@ -42,7 +32,7 @@ def notification_sink(settings: Settings) -> NotificationSink:
 
 
 async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
-    runtime = metrics_runtime(settings.metrics_host, settings.metrics_port)
+    runtime = prometheus_runtime(settings.metrics_host, settings.metrics_port)
     codec = connection.payload_codec(settings)
     if codec.keyring.active is None:
         log.warning("no active codec key: customer data is stored in Temporal unencrypted",
@@ -59,8 +49,23 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
         metrics=f"http://{settings.metrics_host}:{settings.metrics_port}/metrics",
     )
     async with worker:
-        await stop.wait()
+        if settings.visibility_metrics_interval > 0:
+            collector = VisibilityCollector(
+                client, runtime.metric_meter, interval=settings.visibility_metrics_interval,
+                sources=[complaint_gauges, improvement_plan_gauges(_contracts(settings))],
+            )
+            await collector.run(stop)
+        else:
+            await stop.wait()
     log.info("worker stopped")
+
+
+def _contracts(settings: Settings) -> list[str]:
+    try:
+        return sorted(load_policy(settings.policy).contracts)
+    except PolicyError as exc:
+        log.warning("policy unreadable: no per-contract improvement-plan gauges", error=str(exc))
+        return []
 
 
 def main(settings: Settings | None = None) -> None:

@@ -53,7 +53,10 @@ class LogSink:
     """Default sink: one structured log line per notification."""
 
     async def deliver(self, notification: Notification) -> None:
-        log.info("notification", **notification.model_dump(mode="json", exclude_none=True))
+        fields = notification.model_dump(mode="json", exclude_none=True)
+        if notification.kind is not ActionKind.WARN:
+            fields.pop("detail", None)  # an extension's detail is the supervisor's free-text reason
+        log.info("notification", **fields)
 
 
 class WebhookSink:

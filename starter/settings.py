@@ -22,6 +22,8 @@ class Settings(BaseSettings):
     webhook_url: str | None = Field(None, validation_alias=_env("CXSLA_WEBHOOK_URL"))
     webhook_secret: str | None = Field(None, validation_alias=_env("CXSLA_WEBHOOK_SECRET"))
     log_level: str = Field("INFO", validation_alias=_env("CXSLA_LOG_LEVEL"))
+    # Seconds between the worker's visibility counts (open/at-risk gauges); 0 turns the collector off.
+    visibility_metrics_interval: float = Field(30.0, ge=0, validation_alias=_env("CXSLA_VISIBILITY_METRICS_INTERVAL"))
 
     # Production connection (starter.connection): TLS / mTLS and Temporal Cloud API keys.
     temporal_tls: bool | None = Field(None, validation_alias=_env("TEMPORAL_TLS"))  # None: on when needed

@@ -1,0 +1,230 @@
+"""Process-side metrics: the worker's Prometheus runtime, gauges read from Temporal visibility, and a bridge that
+serves the SDK's metrics through prometheus-client (for a process whose one endpoint prometheus-client serves).
+
+Every process exposes exactly one scrape endpoint:
+- the worker: the SDK runtime's exporter (`prometheus_runtime`) carries the SDK's own metrics, the workflows'
+  domain counters (workflow.metric_meter()) and the collector's gauges (runtime.metric_meter);
+- the HTTP API: prometheus-client's `/metrics`, with `PrometheusClientBridge` feeding the Temporal client's
+  metrics into the same registry under the same names as on the worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from temporalio.client import Client
+from temporalio.common import MetricMeter
+from temporalio.runtime import (
+    BUFFERED_METRIC_KIND_COUNTER,
+    BUFFERED_METRIC_KIND_GAUGE,
+    BUFFERED_METRIC_KIND_HISTOGRAM,
+    LogForwardingConfig,
+    LoggingConfig,
+    MetricBuffer,
+    MetricBufferDurationFormat,
+    PrometheusConfig,
+    Runtime,
+    TelemetryConfig,
+    TelemetryFilter,
+)
+
+from sla.vocabulary import ComplaintState, Severity
+from workflows import metrics as m
+from workflows import search_attributes as sa
+
+log = structlog.get_logger("cxsla.metrics")
+
+OPEN_STATES = tuple(s for s in ComplaintState if not s.terminal)
+
+
+def prometheus_runtime(host: str, port: int) -> Runtime:
+    """SDK metrics, domain counters and collector gauges in Prometheus naming, on one endpoint; the Rust core's
+    own log lines are forwarded to Python logging (so they come out as JSON like everything else)."""
+    return Runtime(
+        telemetry=TelemetryConfig(
+            logging=LoggingConfig(
+                filter=TelemetryFilter(core_level="WARN", other_level="ERROR"),
+                forwarding=LogForwardingConfig(logger=logging.getLogger("temporalio.core")),
+            ),
+            metrics=PrometheusConfig(
+                bind_address=f"{host}:{port}",
+                counters_total_suffix=True,
+                unit_suffix=True,
+                durations_as_seconds=True,
+                histogram_bucket_overrides=m.bucket_overrides(),
+            )
+        )
+    )
+
+
+# ---- gauges from visibility ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Sample:
+    spec: m.MetricSpec
+    labels: dict[str, str]
+    value: float
+
+
+GaugeSource = Callable[[Client], Awaitable[list[Sample]]]
+
+
+def _quote(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+async def complaint_gauges(client: Client) -> list[Sample]:
+    """Open complaints by state and severity, and at-risk ones by severity.
+
+    Temporal's visibility groups counts by ExecutionStatus only (GROUP BY on a custom search attribute is refused,
+    checked against the dev server), so each combination is one count query: 5 states x 4 severities + 4.
+    """
+    base = "WorkflowType = 'ComplaintWorkflow' AND ExecutionStatus = 'Running'"
+    queries: list[tuple[m.MetricSpec, dict[str, str], str]] = []
+    for severity in Severity:
+        sev = f"{sa.SEVERITY.name} = {_quote(severity.value)}"
+        for state in OPEN_STATES:
+            queries.append((m.OPEN_COMPLAINTS, {"state": state.value, "severity": severity.value},
+                            f"{base} AND {sa.STATE.name} = {_quote(state.value)} AND {sev}"))
+        queries.append((m.AT_RISK_COMPLAINTS, {"severity": severity.value},
+                        f"{base} AND {sa.AT_RISK.name} = true AND {sev}"))
+    return await _counts(client, queries)
+
+
+def improvement_plan_gauges(contracts: Sequence[str]) -> GaugeSource:
+    """Running ImprovementPlanWorkflows per contract (0 until plans exist; they carry CxContract)."""
+
+    async def source(client: Client) -> list[Sample]:
+        base = "WorkflowType = 'ImprovementPlanWorkflow' AND ExecutionStatus = 'Running'"
+        return await _counts(client, [
+            (m.OPEN_IMPROVEMENT_PLANS, {"contract": c}, f"{base} AND {sa.CONTRACT.name} = {_quote(c)}")
+            for c in contracts
+        ])
+
+    return source
+
+
+async def _counts(client: Client, queries: list[tuple[m.MetricSpec, dict[str, str], str]]) -> list[Sample]:
+    limit = asyncio.Semaphore(4)  # gentle on the visibility store
+
+    async def one(spec: m.MetricSpec, labels: dict[str, str], query: str) -> Sample:
+        async with limit:
+            return Sample(spec, labels, float((await client.count_workflows(query)).count))
+
+    return list(await asyncio.gather(*(one(*q) for q in queries)))
+
+
+class VisibilityCollector:
+    """Sets gauges from Temporal visibility every `interval` seconds through an SDK meter (so they appear on the
+    worker's one endpoint). Every worker replica exports the same values: aggregate them with `max`.
+
+    `sources` are async functions returning samples; later work adds its own (e.g. the last cycle's KPIs).
+    """
+
+    def __init__(self, client: Client, meter: MetricMeter, *, interval: float,
+                 sources: Iterable[GaugeSource] = (complaint_gauges,)) -> None:
+        self._client = client
+        self._interval = interval
+        self._sources = list(sources)
+        self._meter = meter
+        self._gauges: dict[str, Any] = {}
+        self._failures = meter.create_counter(m.COLLECTOR_FAILURES.name, m.COLLECTOR_FAILURES.help)
+        self.collections = 0
+
+    async def collect_once(self) -> list[Sample]:
+        samples = [s for source in self._sources for s in await source(self._client)]
+        for sample in samples:
+            gauge = self._gauges.get(sample.spec.name)
+            if gauge is None:
+                gauge = self._meter.create_gauge_float(sample.spec.name, sample.spec.help, sample.spec.unit)
+                self._gauges[sample.spec.name] = gauge
+            gauge.set(sample.value, sample.labels)
+        self.collections += 1
+        return samples
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await self.collect_once()
+            except Exception as exc:  # noqa: BLE001 - visibility hiccups must not stop the worker
+                self._failures.add(1)
+                log.warning("visibility collection failed", error=type(exc).__name__, detail=str(exc)[:200])
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=self._interval)
+            except asyncio.TimeoutError:
+                pass
+
+
+# ---- the SDK's metrics through prometheus-client ------------------------------------------------------------------
+# The SDK exporter's default duration buckets are not exposed; these cover RPC and task latencies.
+DEFAULT_SECONDS_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+
+
+class PrometheusClientBridge:
+    """A prometheus-client collector fed by a Temporal `Runtime`'s metric buffer.
+
+    Build the process's Temporal client with `bridge.runtime`; register the bridge in the registry that the
+    process's `/metrics` serves. Names follow the worker's exporter: counters `_total`, seconds `_seconds`.
+    """
+
+    def __init__(self, *, buckets: dict[str, Sequence[float]] | None = None, buffer_size: int = 100_000) -> None:
+        self.buffer = MetricBuffer(buffer_size, duration_format=MetricBufferDurationFormat.SECONDS)
+        self.runtime = Runtime(telemetry=TelemetryConfig(metrics=self.buffer))
+        self._buckets = {**m.bucket_overrides(), **(buckets or {})}
+        self._lock = threading.Lock()  # collect() may run in prometheus-client's server thread
+        self._families: dict[str, dict[str, Any]] = {}
+
+    def _drain(self) -> None:
+        for update in self.buffer.retrieve_updates():
+            metric = update.metric
+            family = self._families.setdefault(metric.name, {
+                "kind": metric.kind, "unit": metric.unit, "help": metric.description or metric.name, "series": {},
+            })
+            key = tuple(sorted((k, str(v)) for k, v in update.attributes.items()))
+            series = family["series"]
+            if metric.kind == BUFFERED_METRIC_KIND_COUNTER:
+                series[key] = series.get(key, 0) + update.value
+            elif metric.kind == BUFFERED_METRIC_KIND_GAUGE:
+                series[key] = update.value
+            else:
+                bounds = self._buckets.get(metric.name, DEFAULT_SECONDS_BUCKETS)
+                counts, total, n = series.get(key, ([0] * len(bounds), 0.0, 0))
+                counts = [c + (update.value <= b) for c, b in zip(counts, bounds)]
+                series[key] = (counts, total + update.value, n + 1)
+
+    def collect(self):
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+
+        with self._lock:
+            self._drain()
+            families = {name: {**f, "series": dict(f["series"])} for name, f in self._families.items()}
+        for name, family in sorted(families.items()):
+            unit = family["unit"]
+            full = f"{name}_seconds" if unit in ("s", "seconds") else (f"{name}_{unit}" if unit else name)
+            series = family["series"]
+            labels = sorted({k for key in series for k, _ in key})
+            if family["kind"] == BUFFERED_METRIC_KIND_COUNTER:
+                out = CounterMetricFamily(full, family["help"], labels=labels)
+            elif family["kind"] == BUFFERED_METRIC_KIND_GAUGE:
+                out = GaugeMetricFamily(full, family["help"], labels=labels)
+            else:
+                out = HistogramMetricFamily(full, family["help"], labels=labels)
+            for key, value in series.items():
+                values = [dict(key).get(label, "") for label in labels]
+                if family["kind"] == BUFFERED_METRIC_KIND_HISTOGRAM:
+                    counts, total, n = value
+                    bounds = self._buckets.get(name, DEFAULT_SECONDS_BUCKETS)
+                    buckets = [(_le(b), c) for b, c in zip(bounds, counts)] + [("+Inf", n)]
+                    out.add_metric(values, buckets, total)
+                else:
+                    out.add_metric(values, value)
+            yield out
+
+
+def _le(bound: float) -> str:
+    return repr(float(bound))
