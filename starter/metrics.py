@@ -228,3 +228,33 @@ class PrometheusClientBridge:
 
 def _le(bound: float) -> str:
     return repr(float(bound))
+
+
+# ---- the HTTP API's own metrics -----------------------------------------------------------------------------------
+class ApiMetrics:
+    """One prometheus-client registry per API app: request counts and latency by route template (bounded), plus the
+    Temporal client's SDK metrics when `bridge` is given. Serve `render()` at `/metrics`."""
+
+    def __init__(self, bridge: PrometheusClientBridge | None = None) -> None:
+        from prometheus_client import CollectorRegistry, Counter, Histogram
+
+        self.registry = CollectorRegistry()
+        requests, duration = _spec("cxsla_api_requests"), _spec("cxsla_api_request_duration")
+        self.requests = Counter(requests.name, requests.help, list(requests.labels), registry=self.registry)
+        self.duration = Histogram(f"{duration.name}_seconds", duration.help, list(duration.labels),
+                                  registry=self.registry)
+        if bridge is not None:
+            self.registry.register(bridge)
+
+    def observe(self, route: str, method: str, status: int, seconds: float) -> None:
+        self.requests.labels(route=route, method=method, status=str(status)).inc()
+        self.duration.labels(route=route, method=method).observe(seconds)
+
+    def render(self) -> tuple[bytes, str]:
+        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+
+
+def _spec(name: str) -> m.MetricSpec:
+    return next(spec for spec in m.CATALOGUE if spec.name == name)

@@ -420,3 +420,30 @@ async def test_inbound_webhook_maps_a_desk_payload_and_checks_its_signature(http
     garbage = b"not json"
     assert_problem(await http.post("/v1/inbound/helpdesk", content=garbage, headers=_sign(garbage)), 400, "JSON")
     assert await count(dev_env, other) == 0
+
+
+async def test_metrics_count_requests_by_route_template_and_carry_the_sdk_client_metrics(http, tokens):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    cid = uid("metrics")
+    agent = Tokens.header(tokens.agent)
+    opened = await http.post("/v1/complaints", headers=agent,
+                             json={"id": cid, "contract": "fast", "severity": "normal"})
+    assert opened.status_code in (200, 201), opened.text
+    assert (await http.get(f"/v1/complaints/{cid}", headers=agent)).status_code == 200
+    assert (await http.get("/v1/complaints/no-such-complaint", headers=agent)).status_code == 404
+    text = (await http.get("/metrics")).text
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for family in text_string_to_metric_families(text) for s in family.samples}
+
+    def value(name: str, **labels: str) -> float:
+        return sum(v for (n, ls), v in samples.items() if n == name and set(labels.items()) <= set(ls))
+
+    route = "/v1/complaints/{complaint_id}"
+    assert value("cxsla_api_requests_total", route=route, method="GET", status="200") >= 1
+    assert value("cxsla_api_requests_total", route=route, method="GET", status="404") >= 1
+    assert value("cxsla_api_request_duration_seconds_count", route=route, method="GET") >= 2
+    assert cid not in text  # labels carry route templates, never an id
+    # the Temporal client's SDK metrics, with the worker's names (counters _total, durations _seconds)
+    assert value("temporal_request_total", operation="StartWorkflowExecution") >= 1
+    assert value("temporal_request_latency_seconds_count", operation="StartWorkflowExecution") >= 1

@@ -1,26 +1,28 @@
 """The service-desk HTTP API (`cxsla api`, and part of `cxsla up`): FastAPI on uvicorn over ComplaintClient.
 
 Routers are listed in ROUTERS; a new area (assessment cycles, surveys, plans, outages) adds its router there.
-/metrics exposes the process's Prometheus registry, so this process has one scrape endpoint.
+/metrics serves the app's own registry: request counts and latency per route template, plus the Temporal client's
+SDK metrics (through starter.metrics.PrometheusClientBridge), so this process has one scrape endpoint.
 """
 
 from __future__ import annotations
 
 import asyncio
 import socket
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, contextmanager
 
 import structlog
 import uvicorn
-from fastapi import APIRouter, FastAPI, Response
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+from fastapi import APIRouter, FastAPI, Request, Response
 
 from sla.policy import load_policy
 from starter import connection
 from starter.api import complaints, health, inbound, problems
 from starter.client import ComplaintClient
 from starter.inbound import load_sources
+from starter.metrics import ApiMetrics, PrometheusClientBridge
 from starter.settings import Settings
 from starter.tokens import TokenStore
 
@@ -46,14 +48,17 @@ def create_app(settings: Settings | None = None, *, complaints_client: Complaint
     settings = settings or Settings()
     tokens = TokenStore.from_settings(settings)
     sources = load_sources(settings.inbound_config)
+    bridge = None
     if complaints_client is None:
         policy = load_policy(settings.policy)
         plugin = connection.plugin(settings)  # codec keys are checked now, not at the first request
+        bridge = PrometheusClientBridge()
+    api_metrics = ApiMetrics(bridge)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if complaints_client is None:
-            client = await connection.connect(settings, plugins=[plugin], lazy=True)
+            client = await connection.connect(settings, plugins=[plugin], lazy=True, runtime=bridge.runtime)
             app.state.complaints = ComplaintClient(client, task_queue=settings.task_queue, policy=policy)
         else:
             app.state.complaints = complaints_client
@@ -70,9 +75,19 @@ def create_app(settings: Settings | None = None, *, complaints_client: Complaint
     for router in ROUTERS:
         app.include_router(router)
 
+    @app.middleware("http")
+    async def count_requests(request: Request, call_next):
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        api_metrics.observe(getattr(route, "path", "unmatched"), request.method, response.status_code,
+                            time.perf_counter() - started)
+        return response
+
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:
-        return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+        body, content_type = api_metrics.render()
+        return Response(body, media_type=content_type)
 
     def openapi() -> dict:
         if app.openapi_schema is None:
