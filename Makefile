@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test bench clean
+.PHONY: run test bench clean tools
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,8 +14,21 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(VENV)/bin/cxsla up
 
-test: $(STAMP)
+test: $(STAMP) tools
 	$(VENV)/bin/python -m pytest -q
+
+# promtool (alert-rule tests) and prometheus (the end-to-end scrape test) come from Debian's prometheus package.
+# Installed when missing and we are root with apt-get; otherwise the tests that need them skip, saying why.
+tools:
+	@if command -v promtool >/dev/null 2>&1 && command -v prometheus >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "make: installing Debian's prometheus package (promtool + prometheus, for the monitoring tests)"; \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+			prometheus >/dev/null; } || echo "make: WARNING: could not install prometheus; its tests will be skipped"; \
+	else \
+		echo "make: NOTE: promtool/prometheus not found and not installable here (needs root and apt-get);" \
+			"the alert-rule and Prometheus scrape tests will be skipped"; \
+	fi
 
 bench: $(STAMP)
 	$(VENV)/bin/python -m bench.lifecycle

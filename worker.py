@@ -13,10 +13,16 @@ from temporalio.worker import Worker
 
 from activities.notifications import LogSink, NotificationSink, WebhookSink
 from plugin import CxSlaPlugin
-from sla.policy import PolicyError, load_policy
+from sla.policy import PolicyError, PolicyFile, load_policy
 from starter import connection
 from starter.logs import configure_logging
-from starter.metrics import VisibilityCollector, complaint_gauges, improvement_plan_gauges, prometheus_runtime
+from starter.metrics import (
+    VisibilityCollector,
+    complaint_gauges,
+    improvement_plan_gauges,
+    preinitialize_counters,
+    prometheus_runtime,
+)
 from starter.settings import Settings
 
 log = structlog.get_logger("cxsla.worker")
@@ -48,11 +54,15 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
         namespace=settings.temporal_namespace,
         metrics=f"http://{settings.metrics_host}:{settings.metrics_port}/metrics",
     )
+    policy = _policy(settings)
+    if policy is not None:
+        preinitialize_counters(runtime.metric_meter, namespace=settings.temporal_namespace,
+                               task_queue=settings.task_queue, policy=policy)
     async with worker:
         if settings.visibility_metrics_interval > 0:
             collector = VisibilityCollector(
                 client, runtime.metric_meter, interval=settings.visibility_metrics_interval,
-                sources=[complaint_gauges, improvement_plan_gauges(_contracts(settings))],
+                sources=[complaint_gauges, improvement_plan_gauges(sorted(policy.contracts) if policy else [])],
             )
             await collector.run(stop)
         else:
@@ -60,12 +70,13 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     log.info("worker stopped")
 
 
-def _contracts(settings: Settings) -> list[str]:
+def _policy(settings: Settings) -> PolicyFile | None:
+    """The contracts the worker pre-initialises series for (complaints carry their own policy regardless)."""
     try:
-        return sorted(load_policy(settings.policy).contracts)
+        return load_policy(settings.policy)
     except PolicyError as exc:
-        log.warning("policy unreadable: no per-contract improvement-plan gauges", error=str(exc))
-        return []
+        log.warning("policy unreadable: no pre-initialised counters or per-contract plan gauges", error=str(exc))
+        return None
 
 
 def main(settings: Settings | None = None) -> None:

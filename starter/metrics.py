@@ -34,7 +34,8 @@ from temporalio.runtime import (
     TelemetryFilter,
 )
 
-from sla.vocabulary import ComplaintState, Severity
+from sla.policy import PolicyFile
+from sla.vocabulary import ClockName, ComplaintState, Severity
 from workflows import metrics as m
 from workflows import search_attributes as sa
 
@@ -61,6 +62,36 @@ def prometheus_runtime(host: str, port: int) -> Runtime:
             )
         )
     )
+
+
+def preinitialize_counters(meter: MetricMeter, *, namespace: str, task_queue: str, policy: PolicyFile) -> int:
+    """Export the alerting counters at 0 for every contract, severity and clock before anything happens.
+
+    Prometheus cannot see the first increment of a series that appears already at 1 (`increase()` needs a
+    previous sample), and major breaches are exactly the rare first events an alert must not miss. The label set
+    matches what `workflow.metric_meter()` adds (namespace, task_queue, workflow_type), so the workflows' later
+    increments land on these very series. Returns the number of series.
+    """
+    wf = meter.with_additional_attributes(
+        {"namespace": namespace, "task_queue": task_queue, "workflow_type": "ComplaintWorkflow"}
+    )
+    counters = {spec.name: wf.create_counter(spec.name, spec.help, spec.unit) for spec in (
+        m.BREACHES, m.CLOCK_OUTCOMES, m.NOTIFICATION_FAILURES, m.ESCALATION_FAILURES)}
+    series = 0
+    for contract in policy.contracts:
+        contract_policy = policy.contract(contract)
+        levels = [str(level) for level in range(1, len(contract_policy.escalation) + 1)]
+        for severity in Severity:
+            for clock in ClockName:
+                base = {"contract": contract, "severity": severity.value, "clock": clock.value}
+                klass = contract_policy.breach_class(clock, severity).value
+                adds = [(m.BREACHES, {**base, "class": klass}), (m.NOTIFICATION_FAILURES, base)]
+                adds += [(m.CLOCK_OUTCOMES, {**base, "outcome": o}) for o in ("met", "breached")]
+                adds += [(m.ESCALATION_FAILURES, {**base, "level": level}) for level in levels]
+                for spec, labels in adds:
+                    counters[spec.name].add(0, labels)
+                    series += 1
+    return series
 
 
 # ---- gauges from visibility ---------------------------------------------------------------------------------------
