@@ -164,11 +164,13 @@ def batch_from_rows(
 def _score(raw: Any, scale: Scale, row: int, column: str) -> int:
     low, high = scale.bounds
     try:
+        if isinstance(raw, bool):  # JSON true/false: float(True) would read as a score of 1
+            raise TypeError
         value = float(raw)
         if value != int(value):
             raise ValueError
         score = int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: 'inf', '1e400'
         raise SurveyError(f"row {row}, column {column!r}: {str(raw)[:20]!r} is not a whole score") from None
     if not low <= score <= high:
         raise SurveyError(f"row {row}, column {column!r}: {score} is outside the {scale.value} scale {low}-{high}")
