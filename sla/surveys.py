@@ -13,7 +13,7 @@ from enum import Enum
 from fractions import Fraction
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 
 class Scale(str, Enum):
@@ -157,8 +157,13 @@ def batch_from_rows(
     histograms = {scale.value: ScoreHistogram.of(scale, values) if values else None for scale, values in scores.items()}
     try:
         return SurveyBatch(batch_id=batch_id, channel=channel, **histograms)
-    except ValueError as exc:
-        raise SurveyError(str(exc)) from None
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            key = ".".join(str(part) for part in err["loc"])
+            message = err["msg"].removeprefix("Value error, ")
+            problems.append(f"{key}: {message}" if key else message)
+        raise SurveyError("; ".join(problems)) from None
 
 
 def _score(raw: Any, scale: Scale, row: int, column: str) -> int:
