@@ -39,6 +39,8 @@ class Period:
 
     @staticmethod
     def parse(text: str) -> Period:
+        if not isinstance(text, str):
+            raise PeriodError(f"cannot read period {text!r}: a period is text such as '2026-11', '2026-Q3' or '2026'")
         for pattern, cadence in _PATTERNS:
             if m := pattern.match(text.strip()):
                 year = int(m["y"])
