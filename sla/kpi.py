@@ -1,0 +1,417 @@
+"""The KPI engine: complaint outcomes, survey histograms and outages of one period in, KPIs against targets out.
+
+Everything is exact (fractions, whole-second counts) and mergeable, so a cycle over 100,000 complaints folds
+them page by page in bounded memory, and any two partial tallies combine into the same result. Each KPI says
+which variant it is (000 §3.3, 001 §1.3/§5.1, 003 §2.3.2): the agreements name the KPIs but not the formulas.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from enum import Enum
+from fractions import Fraction
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from sla.outcomes import MAJOR_SEVERITIES, ClockTally, ComplaintOutcome
+from sla.surveys import Scale, ScoreHistogram, SurveyBatch, SurveyChannel, merge_all
+from sla.vocabulary import BreachClass, ClockName, Remedy, Severity
+
+
+class KpiName(str, Enum):
+    CSAT = "csat"
+    CSAT_MEAN = "csat_mean"
+    NPS = "nps"
+    CES = "ces"
+    CES_AGREE = "ces_agree"
+    THIRD_PARTY_SATISFACTION = "third_party_satisfaction"
+    FCR = "fcr"
+    AHT = "aht"
+    FIRST_RESPONSE_P50 = "first_response_p50"
+    FIRST_RESPONSE_P90 = "first_response_p90"
+    FIRST_RESPONSE_WALL_P50 = "first_response_wall_p50"
+    FIRST_RESPONSE_WALL_P90 = "first_response_wall_p90"
+    RESOLUTION_RATE = "resolution_rate"
+    MAJOR_RESOLVED_IN_TIME = "major_resolved_in_time"
+    COMPLIANCE_ACKNOWLEDGE = "compliance_acknowledge"
+    COMPLIANCE_TRIAGE = "compliance_triage"
+    COMPLIANCE_HANDLING_PLAN = "compliance_handling_plan"
+    COMPLIANCE_PROGRESS_UPDATE = "compliance_progress_update"
+    COMPLIANCE_RESOLVE = "compliance_resolve"
+    COMPLIANCE_NOTIFY_RESULT = "compliance_notify_result"
+    COMPLIANCE_SURVEY = "compliance_survey"
+    MAJOR_BREACHES = "major_breaches"
+    MINOR_BREACHES = "minor_breaches"
+    AVAILABILITY = "availability"
+
+
+class Unit(str, Enum):
+    SCORE = "score"  # 0-100 (CES: 1-7)
+    NPS = "nps"  # -100..100
+    RATIO = "ratio"  # 0-1
+    SECONDS = "seconds"
+    COUNT = "count"
+
+
+def compliance_kpi(clock: ClockName) -> KpiName:
+    return KpiName(f"compliance_{clock.value}")
+
+
+# name -> (label, unit, variant stated in the report)
+DEFINITIONS: dict[KpiName, tuple[str, Unit, str]] = {
+    KpiName.CSAT: ("Customer satisfaction (CSAT)", Unit.SCORE,
+                   "share of 4-5 answers on the 1-5 scale, x100; all channels but third-party, complaint feedback included"),
+    KpiName.CSAT_MEAN: ("CSAT mean", Unit.SCORE, "mean answer on the 1-5 scale mapped to 0-100 as (mean-1)/4x100"),
+    KpiName.NPS: ("Net Promoter Score", Unit.NPS,
+                  "% promoters (9-10) minus % detractors (0-6), rounded half away from zero to a whole number"),
+    KpiName.CES: ("Customer effort (CES 2.0)", Unit.SCORE, "mean agreement on the 1-7 scale, higher = easier"),
+    KpiName.CES_AGREE: ("CES agreement", Unit.SCORE, "share of 5-7 answers on the 1-7 scale, x100"),
+    KpiName.THIRD_PARTY_SATISFACTION: ("Third-party satisfaction score", Unit.SCORE,
+                                       "third-party survey CSAT mean on 0-100, (mean-1)/4x100 (003 §2.3.3)"),
+    KpiName.FCR: ("First-contact resolution", Unit.RATIO,
+                  "resolved at first contact and never reopened / resolved, complaints received in the period"),
+    KpiName.AHT: ("Average handling time", Unit.SECONDS,
+                  "handling seconds reported by agents (progress posts, resolutions) / complaints that reported any"),
+    KpiName.FIRST_RESPONSE_P50: ("First response, median (working time)", Unit.SECONDS,
+                                 "nearest-rank median of receipt-to-acknowledgment working seconds"),
+    KpiName.FIRST_RESPONSE_P90: ("First response, p90 (working time)", Unit.SECONDS,
+                                 "nearest-rank 90th percentile of receipt-to-acknowledgment working seconds"),
+    KpiName.FIRST_RESPONSE_WALL_P50: ("First response, median (wall clock)", Unit.SECONDS,
+                                      "nearest-rank median of receipt-to-acknowledgment wall-clock seconds"),
+    KpiName.FIRST_RESPONSE_WALL_P90: ("First response, p90 (wall clock)", Unit.SECONDS,
+                                      "nearest-rank 90th percentile of receipt-to-acknowledgment wall-clock seconds"),
+    KpiName.RESOLUTION_RATE: ("Resolution rate", Unit.RATIO,
+                              "resolved / received in the period, withdrawn complaints excluded (003 §2.3.2)"),
+    KpiName.MAJOR_RESOLVED_IN_TIME: ("Major complaints resolved in time", Unit.RATIO,
+                                     "critical+major complaints resolved without a resolve breach / those decided "
+                                     "(resolved, or a resolve deadline passed) (003 §2.3.2, §4.2.2)"),
+    **{
+        compliance_kpi(clock): (f"SLA compliance: {clock.value}", Unit.RATIO,
+                                "clock instances met in time / decided (met, or deadline passed - open breached "
+                                "items included)")
+        for clock in ClockName
+    },
+    KpiName.MAJOR_BREACHES: ("Major breaches", Unit.COUNT, "breaches classed major (003 §4.2)"),
+    KpiName.MINOR_BREACHES: ("Minor breaches", Unit.COUNT, "breaches classed minor (003 §4.1)"),
+    KpiName.AVAILABILITY: ("Service availability", Unit.RATIO,
+                           "1 - reported interruption time inside the period / period length (003 §1.3)"),
+}
+assert set(DEFINITIONS) == set(KpiName)
+
+
+class Target(BaseModel):
+    """A KPI target: at least `min` or at most `max` (in the KPI's unit), assessed with at least `min_n` data."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    min: float | None = None
+    max: float | None = None
+    min_n: int = Field(1, ge=1)
+
+    @model_validator(mode="after")
+    def _one_bound(self) -> Target:
+        if (self.min is None) == (self.max is None):
+            raise ValueError("a target has exactly one of min or max")
+        return self
+
+    def met_by(self, value: float) -> bool:
+        # A tiny tolerance: a ratio of exactly 0.95 computed from fractions must meet "min = 0.95".
+        if self.min is not None:
+            return value >= self.min - 1e-9
+        return value <= self.max + 1e-9
+
+    def __str__(self) -> str:
+        return f">= {self.min:g}" if self.min is not None else f"<= {self.max:g}"
+
+
+# ---- the tally of a period's complaints ---------------------------------------------------------------------
+class PeriodTally(BaseModel):
+    """Aggregate of complaint outcomes: `add` folds one in place, `merge` combines two (associative)."""
+
+    complaints: int = 0
+    withdrawn: int = 0
+    resolved: int = 0
+    first_contact: int = 0
+    reopened: int = 0
+    handled: int = 0
+    handling_seconds: int = 0
+    unacknowledged: int = 0
+    major_complaints: int = 0
+    major_decided: int = 0
+    major_in_time: int = 0
+    first_response_business: dict[int, int] = Field(default_factory=dict)  # whole seconds -> complaints
+    first_response_wall: dict[int, int] = Field(default_factory=dict)
+    by_severity: dict[Severity, int] = Field(default_factory=dict)
+    remedies: dict[Remedy, int] = Field(default_factory=dict)
+    clocks: dict[ClockName, ClockTally] = Field(default_factory=dict)
+    breaches: dict[BreachClass, int] = Field(default_factory=dict)
+    feedback_csat: ScoreHistogram = Field(default_factory=lambda: ScoreHistogram(scale=Scale.CSAT))
+    feedback_nps: ScoreHistogram = Field(default_factory=lambda: ScoreHistogram(scale=Scale.NPS))
+    feedback_ces: ScoreHistogram = Field(default_factory=lambda: ScoreHistogram(scale=Scale.CES))
+
+    def add(self, outcome: ComplaintOutcome) -> None:
+        self.complaints += 1
+        _bump(self.by_severity, outcome.severity)
+        if outcome.withdrawn:
+            self.withdrawn += 1
+        if outcome.resolved:
+            self.resolved += 1
+            if outcome.resolved_at_first_contact:
+                self.first_contact += 1
+        if outcome.reopened:
+            self.reopened += 1
+        if outcome.remedy is not None:
+            _bump(self.remedies, outcome.remedy)
+        if outcome.handling_seconds is not None:
+            self.handled += 1
+            self.handling_seconds += outcome.handling_seconds
+        if outcome.first_response_business_seconds is None:
+            self.unacknowledged += 1
+        else:
+            _bump(self.first_response_business, _whole(outcome.first_response_business_seconds))
+            _bump(self.first_response_wall, _whole(outcome.first_response_seconds or 0.0))
+        if outcome.severity in MAJOR_SEVERITIES:
+            self.major_complaints += 1
+            if outcome.resolved_in_time is not None:
+                self.major_decided += 1
+                self.major_in_time += outcome.resolved_in_time
+        for clock, tally in outcome.clocks.items():
+            self.clocks[clock] = self.clocks.get(clock, ClockTally()).add(tally)
+        for breach_class, count in outcome.breaches.items():
+            _bump(self.breaches, breach_class, count)
+        for scale, score in ((Scale.CSAT, outcome.csat), (Scale.NPS, outcome.nps), (Scale.CES, outcome.ces)):
+            if score is not None:
+                name = f"feedback_{scale.value}"
+                setattr(self, name, getattr(self, name).merge(ScoreHistogram(scale=scale, counts={score: 1})))
+
+    def merge(self, other: PeriodTally) -> PeriodTally:
+        out = self.model_copy(deep=True)
+        for name in ("complaints", "withdrawn", "resolved", "first_contact", "reopened", "handled",
+                     "handling_seconds", "unacknowledged", "major_complaints", "major_decided", "major_in_time"):
+            setattr(out, name, getattr(self, name) + getattr(other, name))
+        for name in ("first_response_business", "first_response_wall", "by_severity", "remedies", "breaches"):
+            target = getattr(out, name)
+            for key, count in getattr(other, name).items():
+                _bump(target, key, count)
+        for clock, tally in other.clocks.items():
+            out.clocks[clock] = out.clocks.get(clock, ClockTally()).add(tally)
+        for scale in Scale:
+            name = f"feedback_{scale.value}"
+            setattr(out, name, getattr(self, name).merge(getattr(other, name)))
+        return out
+
+    @staticmethod
+    def of(outcomes: Iterable[ComplaintOutcome]) -> PeriodTally:
+        tally = PeriodTally()
+        for outcome in outcomes:
+            tally.add(outcome)
+        return tally
+
+
+def _bump(counts: dict, key, by: int = 1) -> None:
+    counts[key] = counts.get(key, 0) + by
+
+
+def _whole(seconds: float) -> int:
+    return int(math.floor(seconds + 0.5))
+
+
+class Interruption(BaseModel):
+    """A reported service interruption (ServiceInterruptionWorkflow); open ones have no `restored_at`."""
+
+    model_config = ConfigDict(extra="ignore")
+    outage_id: str
+    contract: str
+    started_at: datetime
+    restored_at: datetime | None = None
+
+
+# ---- formulas -------------------------------------------------------------------------------------------------
+def round_half_away(value: Fraction) -> int:
+    return int(math.copysign(math.floor(abs(value) + Fraction(1, 2)), value))
+
+
+def csat_share(h: ScoreHistogram) -> Fraction | None:
+    share = h.share(4, 5)
+    return None if share is None else share * 100
+
+
+def csat_mean_score(h: ScoreHistogram) -> Fraction | None:
+    mean = h.mean()
+    return None if mean is None else (mean - 1) / 4 * 100
+
+
+def nps(h: ScoreHistogram) -> int | None:
+    if not h.n:
+        return None
+    return round_half_away((h.share(9, 10) - h.share(0, 6)) * 100)
+
+
+def ces_agree(h: ScoreHistogram) -> Fraction | None:
+    share = h.share(5, 7)
+    return None if share is None else share * 100
+
+
+def percentile(counts: Mapping[int, int], p: float) -> int | None:
+    """Nearest-rank percentile of a value->count histogram (the smallest value with rank >= ceil(p/100 n))."""
+    n = sum(counts.values())
+    if not n:
+        return None
+    rank = max(1, math.ceil(Fraction(str(p)) / 100 * n))
+    seen = 0
+    for value in sorted(counts):
+        seen += counts[value]
+        if seen >= rank:
+            return value
+    raise AssertionError("unreachable")
+
+
+def ratio(numerator: int, denominator: int) -> Fraction | None:
+    return Fraction(numerator, denominator) if denominator else None
+
+
+def availability(interruptions: Iterable[Interruption], start: datetime, end: datetime, now: datetime) -> Fraction:
+    """1 - interrupted time inside [start, min(end, now)) / that length; overlapping reports count once."""
+    horizon = min(end, now)
+    length = (horizon - start).total_seconds()
+    if length <= 0:
+        return Fraction(1)
+    spans = sorted(
+        (max(i.started_at, start), min(i.restored_at or horizon, horizon)) for i in interruptions
+    )
+    down, cursor = 0.0, start
+    for a, b in spans:
+        a = max(a, cursor)
+        if b > a:
+            down += (b - a).total_seconds()
+            cursor = b
+    return 1 - Fraction(down) / Fraction(length)
+
+
+# ---- the assessment ---------------------------------------------------------------------------------------------
+class KpiValue(BaseModel):
+    name: KpiName
+    label: str
+    unit: Unit
+    variant: str
+    value: float | None  # None: no data
+    n: int  # answers, complaints or clock instances behind the value
+    target: Target | None = None
+    met: bool | None = None  # None: no target, or not enough data to judge
+
+
+class ChannelSummary(BaseModel):
+    channel: SurveyChannel
+    batches: int
+    responses: int
+    csat: float | None
+    nps: int | None
+    ces: float | None
+
+
+class Assessment(BaseModel):
+    """A cycle's figures (seed 002 §2.3: method, results, problems, suggestions are rendered from this)."""
+
+    contract: str
+    period: str
+    start: datetime
+    end: datetime
+    computed_at: datetime
+    kpis: list[KpiValue]
+    channels: list[ChannelSummary]
+    complaints: int
+    withdrawn: int
+    resolved: int
+    by_severity: dict[Severity, int]
+    remedies: dict[Remedy, int]
+    breaches: dict[BreachClass, int]
+    interruptions: int
+    assessed: list[KpiName]  # targets checked by this cycle
+
+    @property
+    def missed(self) -> list[KpiValue]:
+        return [k for k in self.kpis if k.name in self.assessed and k.met is False]
+
+    def kpi(self, name: KpiName) -> KpiValue:
+        return next(k for k in self.kpis if k.name is name)
+
+
+def assess(
+    *, contract: str, period: str, start: datetime, end: datetime, now: datetime, tally: PeriodTally,
+    batches: Iterable[SurveyBatch], interruptions: Iterable[Interruption], targets: Mapping[KpiName, Target],
+    assessed: Iterable[KpiName],
+) -> Assessment:
+    batches = list(batches)
+    interruptions = list(interruptions)
+    assessed = [k for k in assessed if k in targets]
+    general = [b for b in batches if b.channel is not SurveyChannel.THIRD_PARTY]
+    third = [b for b in batches if b.channel is SurveyChannel.THIRD_PARTY]
+    csat = merge_all(Scale.CSAT, [*(b.csat for b in general), tally.feedback_csat])
+    nps_h = merge_all(Scale.NPS, [*(b.nps for b in general), tally.feedback_nps])
+    ces = merge_all(Scale.CES, [*(b.ces for b in general), tally.feedback_ces])
+    third_csat = merge_all(Scale.CSAT, (b.csat for b in third))
+    answered = tally.complaints - tally.unacknowledged
+    major = tally.breaches.get(BreachClass.MAJOR, 0)
+    minor = tally.breaches.get(BreachClass.MINOR, 0)
+
+    values: dict[KpiName, tuple[Fraction | int | None, int]] = {
+        KpiName.CSAT: (csat_share(csat), csat.n),
+        KpiName.CSAT_MEAN: (csat_mean_score(csat), csat.n),
+        KpiName.NPS: (nps(nps_h), nps_h.n),
+        KpiName.CES: (ces.mean(), ces.n),
+        KpiName.CES_AGREE: (ces_agree(ces), ces.n),
+        KpiName.THIRD_PARTY_SATISFACTION: (csat_mean_score(third_csat), third_csat.n),
+        KpiName.FCR: (ratio(tally.first_contact, tally.resolved), tally.resolved),
+        KpiName.AHT: (ratio(tally.handling_seconds, tally.handled), tally.handled),
+        KpiName.FIRST_RESPONSE_P50: (percentile(tally.first_response_business, 50), answered),
+        KpiName.FIRST_RESPONSE_P90: (percentile(tally.first_response_business, 90), answered),
+        KpiName.FIRST_RESPONSE_WALL_P50: (percentile(tally.first_response_wall, 50), answered),
+        KpiName.FIRST_RESPONSE_WALL_P90: (percentile(tally.first_response_wall, 90), answered),
+        KpiName.RESOLUTION_RATE: (ratio(tally.resolved, tally.complaints - tally.withdrawn),
+                                  tally.complaints - tally.withdrawn),
+        KpiName.MAJOR_RESOLVED_IN_TIME: (ratio(tally.major_in_time, tally.major_decided), tally.major_decided),
+        KpiName.MAJOR_BREACHES: (major, tally.complaints),
+        KpiName.MINOR_BREACHES: (minor, tally.complaints),
+        KpiName.AVAILABILITY: (availability(interruptions, start, end, now), len(interruptions)),
+    }
+    for clock in ClockName:
+        t = tally.clocks.get(clock, ClockTally())
+        values[compliance_kpi(clock)] = (ratio(t.met, t.met + t.breached), t.met + t.breached)
+
+    kpis = []
+    for name in KpiName:
+        label, unit, variant = DEFINITIONS[name]
+        raw, n = values[name]
+        value = None if raw is None else float(raw)
+        target = targets.get(name)
+        met = None
+        if target is not None and value is not None and n >= target.min_n:
+            met = target.met_by(value)
+        kpis.append(KpiValue(name=name, label=label, unit=unit, variant=variant, value=value, n=n, target=target,
+                             met=met))
+
+    channels = []
+    for channel in SurveyChannel:
+        of_channel = [b for b in batches if b.channel is channel]
+        if channel is SurveyChannel.COMPLAINT:
+            histograms = (tally.feedback_csat, tally.feedback_nps, tally.feedback_ces)
+            count = 0
+        else:
+            histograms = tuple(merge_all(s, (getattr(b, s.value) for b in of_channel)) for s in Scale)
+            count = len(of_channel)
+        c, p, e = histograms
+        responses = max(h.n for h in histograms)
+        if not responses:
+            continue
+        share, mean = csat_share(c), e.mean()
+        channels.append(ChannelSummary(channel=channel, batches=count, responses=responses,
+                                       csat=None if share is None else float(share), nps=nps(p),
+                                       ces=None if mean is None else float(mean)))
+
+    return Assessment(
+        contract=contract, period=period, start=start, end=end, computed_at=now, kpis=kpis, channels=channels,
+        complaints=tally.complaints, withdrawn=tally.withdrawn, resolved=tally.resolved,
+        by_severity=dict(tally.by_severity), remedies=dict(tally.remedies), breaches=dict(tally.breaches),
+        interruptions=len(interruptions), assessed=assessed,
+    )
