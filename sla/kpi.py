@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import Enum
 from fractions import Fraction
 
@@ -271,22 +271,26 @@ def ratio(numerator: int, denominator: int) -> Fraction | None:
     return Fraction(numerator, denominator) if denominator else None
 
 
+_MICROSECOND = timedelta(microseconds=1)
+
+
 def availability(interruptions: Iterable[Interruption], start: datetime, end: datetime, now: datetime) -> Fraction:
     """1 - interrupted time inside [start, min(end, now)) / that length; overlapping reports count once."""
     horizon = min(end, now)
-    length = (horizon - start).total_seconds()
-    if length <= 0:
+    length = horizon - start
+    if length <= timedelta(0):
         return Fraction(1)
     spans = sorted(
         (max(i.started_at, start), min(i.restored_at or horizon, horizon)) for i in interruptions
     )
-    down, cursor = 0.0, start
+    down, cursor = timedelta(0), start
     for a, b in spans:
         a = max(a, cursor)
         if b > a:
-            down += (b - a).total_seconds()
+            down += b - a
             cursor = b
-    return 1 - Fraction(down) / Fraction(length)
+    # whole microseconds: exact, unlike float seconds
+    return 1 - Fraction(down // _MICROSECOND, length // _MICROSECOND)
 
 
 # ---- the assessment ---------------------------------------------------------------------------------------------
