@@ -390,7 +390,9 @@ def assess(
         value = None if raw is None else float(raw)
         target = targets.get(name)
         met = None
-        if target is not None and value is not None and n >= target.min_n:
+        # Availability's n counts interruptions, not data behind the figure: a period without any is judged too.
+        enough = n >= target.min_n if target is not None and name is not KpiName.AVAILABILITY else True
+        if target is not None and value is not None and enough:
             met = target.met_by(value)
         kpis.append(KpiValue(name=name, label=label, unit=unit, variant=variant, value=value, n=n, target=target,
                              met=met))
