@@ -18,6 +18,7 @@ test: $(STAMP) tools
 	$(VENV)/bin/python -m pytest -q
 
 # promtool (alert-rule tests) and prometheus (the end-to-end scrape test) come from Debian's prometheus package.
+# chromium (Debian's) photographs the HTML report (tests/test_report_browser.py, bench/report_screenshot.py).
 # Installed when missing and we are root with apt-get; otherwise the tests that need them skip, saying why.
 tools:
 	@if command -v promtool >/dev/null 2>&1 && command -v prometheus >/dev/null 2>&1; then :; \
@@ -28,6 +29,15 @@ tools:
 	else \
 		echo "make: NOTE: promtool/prometheus not found and not installable here (needs root and apt-get);" \
 			"the alert-rule and Prometheus scrape tests will be skipped"; \
+	fi
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "make: installing Debian's chromium package (headless screenshot of the HTML report)"; \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+			chromium >/dev/null; } || echo "make: WARNING: could not install chromium; the report browser test will be skipped"; \
+	else \
+		echo "make: NOTE: /usr/bin/chromium not found and not installable here (needs root and apt-get);" \
+			"the report browser test will be skipped"; \
 	fi
 
 bench: $(STAMP)

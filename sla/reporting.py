@@ -1,0 +1,264 @@
+"""What an assessment cycle reports (002 §2.3: method, results, problems, suggestions), as data.
+
+The cycle workflow returns a `CycleResult`; reports in every format are rendered from it (activities/reports.py),
+so `cxsla report` can re-render any past cycle from Temporal without the report directory. `build_report` is
+pure: the same cycle and the same earlier cycles always give the same words, so rewriting a report is idempotent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+from sla.kpi import Assessment, KpiName, KpiValue, Target, Unit
+from sla.periods import Cadence, Period, PeriodError
+from sla.vocabulary import BreachClass
+
+
+class CycleResult(BaseModel):
+    contract: str
+    period: str
+    cadence: Cadence
+    policy_version: str
+    assessment: Assessment
+    report_files: list[str] = Field(default_factory=list)  # where the worker wrote json/md/html
+    report_due: datetime  # the report's delivery deadline
+    report_delivered_at: datetime | None = None
+    report_late: bool = False
+    plans_started: list[str] = Field(default_factory=list)  # ImprovementPlanWorkflow ids
+    plans_informed: list[str] = Field(default_factory=list)  # open plans told this cycle's figures
+
+
+class TrendPoint(BaseModel):
+    period: str
+    value: float | None
+    met: bool | None = None  # that cycle's verdict (None: no target checked, or too little data)
+
+
+class CycleReport(BaseModel):
+    """A cycle's report: the figures and the words around them."""
+
+    result: CycleResult
+    method: list[str]
+    problems: list[str]
+    suggestions: list[str]
+    # Per assessed KPI: earlier cycles of the same contract and cadence, oldest first, then this one.
+    trends: dict[KpiName, list[TrendPoint]] = Field(default_factory=dict)
+
+
+# KPIs trended in every report, assessed or not: the headline figures a reader compares across cycles.
+ALWAYS_TRENDED: tuple[KpiName, ...] = (KpiName.CSAT, KpiName.NPS, KpiName.RESOLUTION_RATE)
+
+_FIRST_LINE = ("review first-line staffing against the hours complaints arrive, route the queue so new "
+               "complaints reach a free agent at once, and acknowledge automatically where the channel allows")
+# One concrete measure per KPI, offered when its target is missed (the improvement plan's owner decides).
+SUGGESTIONS: dict[KpiName, str] = {
+    KpiName.CSAT: "run a root-cause review of the detractor comments of this period and call back the "
+                  "customers who answered 1-3 to close the loop",
+    KpiName.CSAT_MEAN: "run a root-cause review of the lowest-scored answers and follow up by phone with the "
+                       "customers behind them",
+    KpiName.NPS: "interview a sample of detractors (0-6) about the reason for their score and fix the most "
+                 "frequent reason first",
+    KpiName.CES: "map the complaint path for the steps customers repeat (re-explaining, hand-offs, chasing) "
+                 "and remove the most frequent one",
+    KpiName.CES_AGREE: "give every complaint one named contact and cut hand-offs between teams",
+    KpiName.THIRD_PARTY_SATISFACTION: "share the third-party survey's lowest-scored items with the teams "
+                                      "concerned and plan one measure per item",
+    KpiName.FCR: "extend first-line agents' authority (refund/replacement limits) and the knowledge base for "
+                 "the complaint categories most often passed on",
+    KpiName.AHT: "review the longest-handled complaints for waiting on other teams and add answer templates "
+                 "for the most frequent categories",
+    KpiName.FIRST_RESPONSE_P50: _FIRST_LINE,
+    KpiName.FIRST_RESPONSE_P90: _FIRST_LINE + "; look at the slowest tenth: which channel and hour",
+    KpiName.FIRST_RESPONSE_WALL_P50: _FIRST_LINE + "; cover evenings and weekends if complaints wait overnight",
+    KpiName.FIRST_RESPONSE_WALL_P90: _FIRST_LINE + "; cover evenings and weekends if complaints wait overnight",
+    KpiName.RESOLUTION_RATE: "hold a weekly supervisor review of every open complaint older than its "
+                             "handling-plan deadline and clear the backlog by owner",
+    KpiName.MAJOR_RESOLVED_IN_TIME: "assign a supervisor to every critical/major complaint at triage and review "
+                                    "them daily until resolved",
+    KpiName.COMPLIANCE_ACKNOWLEDGE: _FIRST_LINE,
+    KpiName.COMPLIANCE_TRIAGE: "classify complaints at intake with a short severity checklist so triage does "
+                               "not wait for a specialist",
+    KpiName.COMPLIANCE_HANDLING_PLAN: "use a handling-plan template and have the supervisor check plans due "
+                                      "within a day",
+    KpiName.COMPLIANCE_PROGRESS_UPDATE: "send progress updates from a scheduled reminder per open complaint "
+                                        "rather than on the agent's initiative",
+    KpiName.COMPLIANCE_RESOLVE: "escalate earlier (lower the resolve warning fraction) and add a supervisor "
+                                "review of ageing complaints",
+    KpiName.COMPLIANCE_NOTIFY_RESULT: "notify the customer of the result in the same step as resolving",
+    KpiName.COMPLIANCE_SURVEY: "check survey dispatch failures and send the survey automatically on close",
+    KpiName.MAJOR_BREACHES: "review every major breach with the teams involved and record one preventive "
+                            "measure each",
+    KpiName.MINOR_BREACHES: "group the minor breaches by clock and fix the clock with the most first",
+    KpiName.AVAILABILITY: "hold a post-incident review of each interruption and track its actions to closure",
+}
+assert set(SUGGESTIONS) == set(KpiName)
+
+
+# ---- formatting in a KPI's unit -------------------------------------------------------------------------------
+def format_seconds(seconds: float) -> str:
+    """`2h`, `2h 05m`, `4m 10s`, `45s`: a deadline reader thinks in hours and minutes, not in 7500 seconds."""
+    total = int(round(seconds))
+    sign = "-" if total < 0 else ""
+    total = abs(total)
+    h, rest = divmod(total, 3600)
+    m, s = divmod(rest, 60)
+    if h:
+        return f"{sign}{h}h" + (f" {m:02d}m" if m or s else "") + (f" {s:02d}s" if s else "")
+    if m:
+        return f"{sign}{m}m" + (f" {s:02d}s" if s else "")
+    return f"{sign}{s}s"
+
+
+def format_value(unit: Unit, value: float | None) -> str:
+    """A KPI value as a reader expects it: scores with 1 decimal, ratios as %, seconds as h/m/s."""
+    if value is None:
+        return "no data"
+    if unit is Unit.SCORE:
+        return f"{value:.1f}"
+    if unit is Unit.NPS:
+        return f"{value:+.0f}" if round(value) else "0"
+    if unit is Unit.RATIO:
+        return f"{value * 100:.1f} %"
+    if unit is Unit.SECONDS:
+        return format_seconds(value)
+    return f"{value:.0f}"
+
+
+def format_target(unit: Unit, target: Target | None) -> str:
+    if target is None:
+        return "–"
+    if target.min is not None:
+        return f"≥ {format_value(unit, target.min)}"
+    return f"≤ {format_value(unit, target.max)}"
+
+
+def verdict(kpi: KpiValue) -> str:
+    return "met" if kpi.met else "missed" if kpi.met is False else "not judged"
+
+
+# ---- the report ---------------------------------------------------------------------------------------------
+def build_report(result: CycleResult, previous: Iterable[CycleResult]) -> CycleReport:
+    """The report of one cycle; `previous` may hold any earlier cycles (others are ignored, order is free)."""
+    earlier = _earlier_cycles(result, previous)
+    return CycleReport(
+        result=result,
+        method=_method(result),
+        problems=_problems(result),
+        suggestions=_suggestions(result),
+        trends=_trends(result, earlier),
+    )
+
+
+def _earlier_cycles(result: CycleResult, previous: Iterable[CycleResult]) -> list[CycleResult]:
+    """Same contract and cadence, strictly earlier, one per period, oldest first."""
+    try:
+        this = Period.parse(result.period)
+    except PeriodError:
+        return []
+    by_period: dict[Period, CycleResult] = {}
+    for cycle in previous:
+        try:
+            period = Period.parse(cycle.period)
+        except PeriodError:
+            continue
+        if cycle.contract == result.contract and period.cadence is this.cadence and period < this:
+            by_period.setdefault(period, cycle)
+    return [by_period[p] for p in sorted(by_period)]
+
+
+def _method(result: CycleResult) -> list[str]:
+    a = result.assessment
+    lines = [
+        f"Period {result.period} ({result.cadence.value}): from {a.start.isoformat()} to {a.end.isoformat()} "
+        f"(UTC), computed at {a.computed_at.isoformat()} under policy version {result.policy_version}.",
+        f"Complaint data: the outcomes of the {a.complaints} complaints of contract {a.contract} received in the "
+        f"period, read from Temporal (complaint workflows' search attributes and memo); {a.resolved} resolved, "
+        f"{a.withdrawn} withdrawn." + (f" By severity: {_counts(a.by_severity)}." if a.by_severity else ""),
+        "Cohort: complaints received in the period, whatever their state at computation; an open complaint counts "
+        "as unresolved, and a clock counts as breached once its deadline has passed, open items included.",
+    ]
+    surveyed = [c for c in a.channels if c.responses]
+    if surveyed:
+        parts = [
+            f"{c.channel.value}: {c.responses} responses" + (f" in {c.batches} batches" if c.batches else "")
+            for c in surveyed
+        ]
+        lines.append("Survey data, as score histograms per channel (no personal data): " + "; ".join(parts) + ".")
+    else:
+        lines.append("Survey data: no survey answers were imported or recorded for this period.")
+    lines.append(f"Service interruptions: {a.interruptions} reported for the contract (interruption workflows); "
+                 "availability counts their time inside the period, overlaps once.")
+    if a.assessed:
+        lines.append("Targets checked this cycle: " + ", ".join(a.kpi(k).label for k in a.assessed if _has(a, k))
+                     + ".")
+    for kpi in a.kpis:
+        lines.append(f"{kpi.label}: {kpi.variant}.")
+    return lines
+
+
+def _problems(result: CycleResult) -> list[str]:
+    a = result.assessment
+    lines = [
+        f"{k.label} missed its target: {format_value(k.unit, k.value)} against {format_target(k.unit, k.target)} "
+        f"(n = {k.n})."
+        for k in a.missed
+    ]
+    major = a.breaches.get(BreachClass.MAJOR, 0)
+    if major:
+        lines.append(f"{major} major breach{'es' if major != 1 else ''} in the period (003 §4.2).")
+    late = result.report_late or (
+        result.report_delivered_at is not None and result.report_delivered_at > result.report_due)
+    if late:
+        delivered = result.report_delivered_at.isoformat() if result.report_delivered_at else "not yet"
+        lines.append(f"This report is late: due {result.report_due.isoformat()}, delivered {delivered}.")
+    for name in a.assessed:
+        if not _has(a, name):
+            continue
+        k = a.kpi(name)
+        if k.met is not None:
+            continue
+        if k.value is None:
+            lines.append(f"{k.label}: no data this period, so its target could not be judged.")
+        else:
+            need = k.target.min_n if k.target else 1
+            lines.append(f"{k.label}: too little data to judge ({format_value(k.unit, k.value)} from n = {k.n}, "
+                         f"at least {need} needed).")
+    return lines
+
+
+def _suggestions(result: CycleResult) -> list[str]:
+    a = result.assessment
+    lines = [f"{k.label}: {SUGGESTIONS[k.name]}." for k in a.missed]
+    lines += [f"An improvement plan was started: {plan}." for plan in result.plans_started]
+    if result.plans_informed:
+        lines.append("Open improvement plans given this cycle's figures, to be checked by their owners: "
+                     + ", ".join(result.plans_informed) + ".")
+    if not a.missed:
+        lines.append("Every target checked this cycle was met: keep the current measures and watch the trends.")
+    return lines
+
+
+def _trends(result: CycleResult, earlier: list[CycleResult]) -> dict[KpiName, list[TrendPoint]]:
+    a = result.assessment
+    names = [k for k in a.assessed if _has(a, k)]
+    names += [k for k in ALWAYS_TRENDED if k not in names and _has(a, k)]
+    trends: dict[KpiName, list[TrendPoint]] = {}
+    for name in names:
+        points = []
+        for cycle in [*earlier, result]:
+            kpi = next((k for k in cycle.assessment.kpis if k.name is name), None)
+            points.append(TrendPoint(period=cycle.period, value=kpi.value if kpi else None,
+                                     met=kpi.met if kpi else None))
+        trends[name] = points
+    return trends
+
+
+def _has(a: Assessment, name: KpiName) -> bool:
+    return any(k.name is name for k in a.kpis)
+
+
+def _counts(counts: dict) -> str:
+    return ", ".join(f"{getattr(key, 'value', key)} {n}" for key, n in counts.items())
