@@ -305,3 +305,73 @@ def test_24x7_add_is_plain_addition(always, start, length):
     utc_start = start.astimezone(UTC)  # aware arithmetic in one zone is wall-clock: compare in UTC
     assert always.add_business(start, length) == utc_start + length
     assert always.business_between(start, utc_start + length) == length
+
+
+# ---- calendar months -------------------------------------------------------------------------------------------------
+BERLIN = ZoneInfo("Europe/Berlin")
+
+
+def _wall_calendar(tz: ZoneInfo) -> BusinessCalendar:
+    return BusinessCalendar(name=str(tz), tz=tz, windows=((time(0), None),), workdays=frozenset(range(7)))
+
+
+@pytest.mark.parametrize(
+    ("start", "months", "expected"),
+    [
+        (sh(2026, 1, 31, 10, 0), 1, sh(2026, 2, 28, 10, 0)),  # 31 Jan + 1 month = 28 Feb
+        (sh(2028, 1, 31, 10, 0), 1, sh(2028, 2, 29, 10, 0)),  # leap year: 29 Feb
+        (sh(2026, 3, 31, 23, 30), 1, sh(2026, 4, 30, 23, 30)),
+        (sh(2026, 8, 31, 9, 0), 6, sh(2027, 2, 28, 9, 0)),  # across the year end, clamped
+        (sh(2026, 3, 15, 9, 30), 6, sh(2026, 9, 15, 9, 30)),
+        (sh(2026, 12, 31, 0, 0), 13, sh(2028, 1, 31, 0, 0)),
+        (sh(2026, 5, 20, 14, 0), 12, sh(2027, 5, 20, 14, 0)),
+        (sh(2026, 5, 20, 14, 0), 0, sh(2026, 5, 20, 14, 0)),
+    ],
+)
+def test_add_months_keeps_the_local_date_and_time(cn, start, months, expected):
+    assert cn.add_months(start, months) == expected
+    assert cn.add(start, parse_duration(f"{months} months")) == expected
+
+
+def test_add_months_in_shanghai_keeps_the_utc_time_too(cn):
+    # No daylight saving time in Shanghai: the same local time is the same UTC time of day.
+    start = datetime(2026, 1, 15, 1, 30, tzinfo=UTC)  # 09:30 in Shanghai
+    moved = cn.add_months(start, 6)
+    assert moved == datetime(2026, 7, 15, 1, 30, tzinfo=UTC)
+    assert moved.tzinfo is UTC
+    assert moved.astimezone(SH).time() == time(9, 30)
+
+
+def test_add_months_uses_the_calendar_zone_not_the_callers(cn):
+    # 31 Jan 20:00 UTC is already 1 Feb 04:00 in Shanghai: one month later is 1 Mar 04:00 there.
+    assert cn.add_months(datetime(2026, 1, 31, 20, tzinfo=UTC), 1) == sh(2026, 3, 1, 4, 0)
+
+
+def test_add_months_across_daylight_saving_time_keeps_local_time():
+    berlin = _wall_calendar(BERLIN)
+    winter = datetime(2026, 1, 15, 12, tzinfo=BERLIN)  # CET, 11:00Z
+    summer = berlin.add_months(winter, 6)
+    assert summer == datetime(2026, 7, 15, 10, tzinfo=UTC)  # 12:00 CEST
+    assert summer.astimezone(BERLIN).time() == time(12)
+
+
+def test_add_months_ignores_working_time(cn):
+    # Calendar months are wall-clock: 20:00 on a working Monday lands on 20:00 of National Day, a holiday.
+    assert cn.add_months(sh(2025, 9, 1, 20, 0), 1) == sh(2025, 10, 1, 20, 0)
+
+
+def test_add_months_refuses_naive_instants(cn):
+    with pytest.raises(CalendarError, match="no time zone"):
+        cn.add_months(datetime(2026, 1, 1), 1)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(start=instants, months=st.integers(min_value=0, max_value=36))
+def test_add_months_lands_on_the_same_or_last_day_at_the_same_time(cn, start, months):
+    local = start.astimezone(SH)
+    moved = cn.add_months(start, months).astimezone(SH)
+    assert (moved.year * 12 + moved.month) - (local.year * 12 + local.month) == months
+    assert moved.time() == local.time()
+    if moved.day != local.day:
+        assert moved.day < local.day
+        assert (moved + timedelta(days=1)).month != moved.month  # clamped to the month's last day

@@ -83,7 +83,7 @@ def test_str_is_readable_and_parses_back(text, shown):
         "2 hours working",
         "1.5 working days",  # working days must be whole
         "-5h",
-        "5 months",
+        "5.5 months",  # calendar months are whole ("5 months" is accepted since months durations exist)
         "P",
         "PT",
         "PT-5S",
@@ -120,3 +120,42 @@ def test_non_string_is_a_duration_error(value):
 def test_duration_error_is_a_value_error():
     # pydantic reports ValueErrors under the offending key; the policy file relies on it
     assert issubclass(DurationError, ValueError)
+
+
+# ---- calendar months (improvement-plan clocks: progress every 6 months, rectification within N months) ----------------
+@pytest.mark.parametrize(
+    ("text", "months"),
+    [("6 months", 6), ("1 month", 1), ("3 Months", 3), (" 12  months ", 12), ("2 calendar months", 2),
+     ("0 months", 0)],
+)
+def test_months_parse(text, months):
+    duration = parse_duration(text)
+    assert duration == Duration.calendar_months(months)
+    assert duration.kind is DurationKind.MONTHS
+    assert duration.months == months
+    assert duration.length == timedelta(0) and duration.days == 0
+
+
+@pytest.mark.parametrize(("text", "shown"), [("6 months", "6 months"), ("1 month", "1 month"),
+                                              ("2 calendar months", "2 months")])
+def test_months_str_parses_back(text, shown):
+    duration = parse_duration(text)
+    assert str(duration) == shown
+    assert parse_duration(str(duration)) == duration
+
+
+@pytest.mark.parametrize("text", ["5.5 months", "-1 months", "six months", "P6M", "6 mo", "months"])
+def test_malformed_months_are_refused(text):
+    with pytest.raises(DurationError) as info:
+        parse_duration(text)
+    assert repr(text) in str(info.value)
+
+
+def test_months_do_not_shadow_minutes():
+    assert parse_duration("6m") == Duration.wall(timedelta(minutes=6))
+    assert parse_duration("6 min") == Duration.wall(timedelta(minutes=6))
+
+
+def test_unreadable_duration_message_mentions_months():
+    with pytest.raises(DurationError, match="6 months"):
+        parse_duration("in a while")
