@@ -144,6 +144,8 @@ def batch_from_rows(
     scores: dict[Scale, list[int]] = {scale: [] for scale in Scale}
     seen_columns = False
     for number, row in enumerate(rows, start=1):
+        if not isinstance(row, Mapping):
+            raise SurveyError(f"row {number}: not a record of columns (a JSON import is a list of objects)")
         for column, raw in row.items():
             scale = SCORE_COLUMNS.get(str(column).strip().lower())
             if scale is None:
