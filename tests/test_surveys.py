@@ -247,3 +247,9 @@ def test_fingerprint_differs_for_different_content():
 def test_fingerprint_ignores_the_batch_id():
     # The id is what deduplicates; the fingerprint tells a re-sent duplicate from a conflicting reuse of the id.
     assert batch(rows(), batch_id="x").fingerprint() == batch(rows(), batch_id="y").fingerprint()
+
+
+@pytest.mark.parametrize("bad_row", [[5, 9], "5", 5, None])
+def test_a_row_that_is_not_a_record_is_refused_naming_the_row(bad_row):
+    # e.g. a JSON import written as a list of lists instead of a list of objects
+    assert survey_error([{"csat": "5"}, bad_row]).startswith("row 2: ")
