@@ -144,7 +144,7 @@ def test_prometheus_scrapes_the_worker_and_sees_what_the_scenario_did(dev_env, t
     policy = tmp_path / "policy.toml"
     policy.write_text(POLICY)
     env = {"TEMPORAL_ADDRESS": address, "CXSLA_POLICY": str(policy), "CXSLA_TASK_QUEUE": queue,
-           "CXSLA_CODEC_KEY_FILE": str(tmp_path / "no-codec-keys")}
+           "CXSLA_CODEC_KEY_FILE": str(tmp_path / "no-codec-keys"), "CXSLA_REPORT_DIR": str(tmp_path / "reports")}
     metrics_port, prom_port = free_port(), free_port()
     config = tmp_path / "prometheus.yml"
     config.write_text(PROMETHEUS_CONFIG.format(rules=json.dumps([str(p) for p in RULES]), job=JOB,
