@@ -8,6 +8,7 @@ year whose make-up days are not published yet is refused rather than guessed.
 
 from __future__ import annotations
 
+import calendar as calendar_module
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
@@ -122,10 +123,12 @@ class BusinessCalendar:
 
     def add(self, instant: datetime, duration: Duration) -> datetime:
         """Deadline arithmetic for any policy duration."""
-        if duration.length == timedelta(0) and duration.days == 0:
+        if duration.length == timedelta(0) and duration.days == 0 and duration.months == 0:
             return instant.astimezone(timezone.utc)  # "at breach" means at the breach, even after hours
         if duration.kind is DurationKind.WALL:
             return (instant + duration.length).astimezone(timezone.utc)
+        if duration.kind is DurationKind.MONTHS:
+            return self.add_months(instant, duration.months)
         if duration.kind is DurationKind.WORKING_HOURS:
             return self.add_business(instant, duration.length)
         return self.add_working_days(instant, duration.days)
@@ -141,6 +144,16 @@ class BusinessCalendar:
             day = self._next_working_day(day)
         target_open = next(iter(self._day_windows(day)))[0]
         return self.add_business(target_open, position)
+
+    def add_months(self, instant: datetime, months: int) -> datetime:
+        """The same local date and time `months` later in this calendar's zone (31 Jan + 1 month = 28/29 Feb)."""
+        _require_aware(instant)
+        local = instant.astimezone(self.tz)
+        year, month = divmod(local.month - 1 + months, 12)
+        year, month = local.year + year, month + 1
+        day = min(local.day, calendar_module.monthrange(year, month)[1])
+        moved = datetime.combine(date(year, month, day), local.timetz().replace(tzinfo=None), self.tz)
+        return moved.astimezone(timezone.utc)
 
     def _next_working_day(self, day: date) -> date:
         for _ in range(_SEARCH_LIMIT_DAYS):

@@ -16,6 +16,7 @@ class DurationKind(str, Enum):
     WORKING_HOURS = "working_hours"
     WORKING_DAYS = "working_days"
     WALL = "wall"
+    MONTHS = "months"  # calendar months: the same local date and time N months later (clamped to month end)
 
 
 class DurationError(ValueError):
@@ -25,9 +26,10 @@ class DurationError(ValueError):
 @dataclass(frozen=True, slots=True)
 class Duration:
     kind: DurationKind
-    # For WORKING_HOURS and WALL: the length. For WORKING_DAYS: days in `days`.
+    # For WORKING_HOURS and WALL: the length. For WORKING_DAYS: days in `days`. For MONTHS: `months`.
     length: timedelta = timedelta(0)
     days: int = 0
+    months: int = 0
 
     @staticmethod
     def working_hours(hours: float) -> Duration:
@@ -41,7 +43,13 @@ class Duration:
     def wall(length: timedelta) -> Duration:
         return Duration(DurationKind.WALL, length=length)
 
+    @staticmethod
+    def calendar_months(months: int) -> Duration:
+        return Duration(DurationKind.MONTHS, months=months)
+
     def __str__(self) -> str:
+        if self.kind is DurationKind.MONTHS:
+            return f"{self.months} month{'s' if self.months != 1 else ''}"
         if self.kind is DurationKind.WORKING_DAYS:
             return f"{self.days} working day{'s' if self.days != 1 else ''}"
         if self.kind is DurationKind.WORKING_HOURS:
@@ -59,6 +67,7 @@ _ISO = re.compile(
     re.I,
 )
 _SHORT = re.compile(r"^\s*(?P<n>\d+(?:\.\d+)?)\s*(?P<unit>ms|s|sec|seconds?|m|min|minutes?|h|hours?|d|days?|w|weeks?)\s*$", re.I)
+_MONTHS = re.compile(r"^\s*(?P<n>\d+)\s*(?:calendar\s+)?months?\s*$", re.I)
 _SHORT_UNITS = {
     "ms": timedelta(milliseconds=1),
     "s": timedelta(seconds=1),
@@ -88,6 +97,8 @@ def _parse_duration(text: str) -> Duration:
                 raise DurationError(f"{text!r}: working days must be a whole number")
             return Duration.working_days(int(n))
         return Duration.working_hours(n if unit == "hour" else n / 60)
+    if m := _MONTHS.match(text):
+        return Duration.calendar_months(int(m["n"]))
     if (m := _ISO.match(text.strip())) and any(m.group(g) for g in "dhms"):
         length = timedelta(
             days=float(m["d"] or 0), hours=float(m["h"] or 0), minutes=float(m["m"] or 0), seconds=float(m["s"] or 0)
@@ -99,7 +110,7 @@ def _parse_duration(text: str) -> Duration:
         return Duration.wall(float(m["n"]) * _SHORT_UNITS[key])
     raise DurationError(
         f"cannot read duration {text!r}: use '2 working hours', '5 working days', ISO-8601 like 'PT30S', "
-        "or a wall-clock length like '48h', '30s', '14 days'"
+        "a wall-clock length like '48h', '30s', '14 days', or calendar months like '6 months'"
     )
 
 

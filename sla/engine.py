@@ -28,6 +28,7 @@ _ZERO = timedelta(0)
 _WALL_CLOCK = BusinessCalendar(
     name="wall-clock", tz=ZoneInfo("UTC"), windows=((time(0), None),), workdays=frozenset(range(7))
 )
+WALL_CLOCK = _WALL_CLOCK
 
 
 class ActionKind(str, Enum):

@@ -255,6 +255,8 @@ def ces_agree(h: ScoreHistogram) -> Fraction | None:
 
 def percentile(counts: Mapping[int, int], p: float) -> int | None:
     """Nearest-rank percentile of a value->count histogram (the smallest value with rank >= ceil(p/100 n))."""
+    if not 0 <= p <= 100:
+        raise ValueError(f"percentile {p} is not within 0..100")
     n = sum(counts.values())
     if not n:
         return None

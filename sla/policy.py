@@ -18,7 +18,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from sla.calendar import BusinessCalendar
-from sla.durations import Duration, parse_duration
+from sla.durations import Duration, DurationKind, parse_duration
+from sla.kpi import KpiName, Target, Unit, DEFINITIONS
+from sla.periods import Cadence
 from sla.vocabulary import BreachClass, ClockName, Severity
 
 _WEEKDAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -115,6 +117,58 @@ class SeverityRules(_Strict):
     major_breach: list[ClockName] = Field(default_factory=list)
 
 
+class TargetSpec(_Strict):
+    """`{ min = 85 }`, `{ max = 0.05 }`, or for time KPIs a duration: `{ max = "2 working hours" }`."""
+
+    min: float | str | None = None
+    max: float | str | None = None
+    min_n: int = Field(1, ge=1)  # fewer answers/complaints than this: reported, not judged
+
+
+def _seconds(value: float | str | None, key: str) -> float | None:
+    if value is None or not isinstance(value, str):
+        return value
+    duration = parse_duration(value)
+    if duration.kind not in (DurationKind.WALL, DurationKind.WORKING_HOURS):
+        raise ValueError(f"{key}: {value!r} has no fixed length in seconds; use hours, e.g. '16 working hours'")
+    return duration.length.total_seconds()
+
+
+def _target(name: KpiName, spec: TargetSpec) -> Target:
+    unit = DEFINITIONS[name][1]
+    if unit is not Unit.SECONDS and (isinstance(spec.min, str) or isinstance(spec.max, str)):
+        raise ValueError(f"{name.value}: a duration bound only fits a time KPI; give a number")
+    try:
+        return Target(min=_seconds(spec.min, "min"), max=_seconds(spec.max, "max"), min_n=spec.min_n)
+    except ValidationError as exc:
+        raise ValueError("; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())) from None
+
+
+class CycleSpec(_Strict):
+    """One assessment cadence of a contract (001 §5.2 monthly report, 000 §3.4 quarterly, 003 §2.3.3 annual)."""
+
+    grace: DurationText = "1 working day"  # after period end, for late survey batches and in-flight complaints
+    report_within: DurationText = "5 working days"  # the report's own delivery deadline, from period end
+    assess: list[KpiName] = Field(default_factory=list)  # targets checked (all KPIs are reported regardless)
+    start_plans: bool = True  # a missed target starts an ImprovementPlanWorkflow
+
+
+class ImprovementSpec(_Strict):
+    """Improvement-plan clocks (000 §5.2-5.4, 003 §4.2.3)."""
+
+    submit_within: DurationText = "15 working days"  # after the report
+    progress_every: DurationText = "6 months"
+    rectify_within: DurationText = "3 months"  # after the report; missed: major breach
+    on_major_complaint_breach: bool = True  # a critical/major complaint missing `resolve` starts one too
+
+
+class InterruptionSpec(_Strict):
+    major_after: DurationText = "4h"  # 003 §1.3, §4.2.1: longer is a major breach
+
+
+ASSESSMENT_KEYS = {"kpi_targets", "cycles", "improvement", "interruption"}
+
+
 class ContractSpec(_Strict):
     """A contract as written in the file (calendar by name)."""
 
@@ -124,6 +178,29 @@ class ContractSpec(_Strict):
     warn_at: list[float] = Field(default_factory=lambda: [0.5, 0.8])
     escalation: list[EscalationStep] = Field(default_factory=list)
     survey_window: DurationText = "14 days"
+    kpi_targets: dict[KpiName, TargetSpec] = Field(default_factory=dict)
+    cycles: dict[Cadence, CycleSpec] = Field(default_factory=dict)
+    improvement: ImprovementSpec = Field(default_factory=ImprovementSpec)
+    interruption: InterruptionSpec = Field(default_factory=InterruptionSpec)
+
+    @field_validator("kpi_targets")
+    @classmethod
+    def _targets_fit_their_kpi(cls, value: dict[KpiName, TargetSpec]) -> dict[KpiName, TargetSpec]:
+        for name, spec in value.items():
+            try:
+                _target(name, spec)
+            except ValueError as exc:
+                message = str(exc).removeprefix("Value error, ")
+                raise ValueError(f"{name.value}: {message}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _assessed_targets_exist(self) -> ContractSpec:
+        for cadence, cycle in self.cycles.items():
+            missing = [k.value for k in cycle.assess if k not in self.kpi_targets]
+            if missing:
+                raise ValueError(f"cycles.{cadence.value}.assess: no kpi_targets for {missing}")
+        return self
 
     @field_validator("warn_at")
     @classmethod
@@ -171,6 +248,31 @@ class ContractPolicy(_Strict):
         return BreachClass.MAJOR if rules and clock in rules.major_breach else BreachClass.MINOR
 
 
+class AssessmentPolicy(_Strict):
+    """What assessment cycles, improvement plans and interruptions of one contract carry (a snapshot)."""
+
+    name: str
+    version: str
+    calendar_name: str
+    calendar: CalendarSpec
+    warn_at: list[float]
+    escalation: list[EscalationStep]
+    targets: dict[KpiName, Target]
+    cycles: dict[Cadence, CycleSpec]
+    improvement: ImprovementSpec
+    interruption: InterruptionSpec
+
+    def business_calendar(self) -> BusinessCalendar:
+        return self.calendar.build(self.calendar_name)
+
+    def cycle(self, cadence: Cadence) -> CycleSpec:
+        spec = self.cycles.get(cadence)
+        if spec is None:
+            known = ", ".join(c.value for c in self.cycles) or "none"
+            raise PolicyError(f"contract {self.name!r} has no {cadence.value} cycle (configured: {known})")
+        return spec
+
+
 class PolicyFile(_Strict):
     version: str = "unversioned"
     calendars: dict[str, CalendarSpec]
@@ -190,7 +292,7 @@ class PolicyFile(_Strict):
         spec = self.contracts.get(name)
         if spec is None:
             raise PolicyError(f"unknown contract {name!r}; known contracts: {', '.join(sorted(self.contracts))}")
-        body = spec.model_dump(mode="json", exclude={"calendar"})
+        body = spec.model_dump(mode="json", exclude={"calendar", *ASSESSMENT_KEYS})
         calendar = self.calendars[spec.calendar]
         digest = hashlib.sha256(
             json.dumps([body, calendar.model_dump(mode="json")], sort_keys=True).encode()
@@ -202,6 +304,26 @@ class PolicyFile(_Strict):
             calendar=calendar,
             **body,
         )
+
+
+    def assessment(self, name: str) -> AssessmentPolicy:
+        spec = self.contracts.get(name)
+        if spec is None:
+            raise PolicyError(f"unknown contract {name!r}; known contracts: {', '.join(sorted(self.contracts))}")
+        calendar = self.calendars[spec.calendar]
+        body = {
+            "warn_at": spec.warn_at,
+            "escalation": [step.model_dump() for step in spec.escalation],
+            "targets": {k.value: _target(k, t).model_dump() for k, t in spec.kpi_targets.items()},
+            "cycles": {c.value: cycle.model_dump(mode="json") for c, cycle in spec.cycles.items()},
+            "improvement": spec.improvement.model_dump(),
+            "interruption": spec.interruption.model_dump(),
+        }
+        digest = hashlib.sha256(
+            json.dumps([body, calendar.model_dump(mode="json")], sort_keys=True).encode()
+        ).hexdigest()[:12]
+        return AssessmentPolicy(name=name, version=f"{self.version}+{digest}", calendar_name=spec.calendar,
+                                calendar=calendar, **body)
 
 
 def default_policy_path() -> Path:

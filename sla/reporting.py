@@ -17,6 +17,11 @@ from sla.periods import Cadence, Period, PeriodError
 from sla.vocabulary import BreachClass
 
 
+def cycle_workflow_id(contract: str, period: str) -> str:
+    """One cycle per contract and period: `cycle-default-2026-Q3`."""
+    return f"cycle-{contract}-{period}"
+
+
 class CycleResult(BaseModel):
     contract: str
     period: str

@@ -462,7 +462,6 @@ def test_bound_without_a_fixed_length_in_seconds_is_refused(raw_default, bound):
     assert f"{bound!r} has no fixed length in seconds" in message
 
 
-@pytest.mark.xfail(strict=True, reason="policy.py: _seconds/Target errors inside kpi_targets do not name the KPI")
 def test_bound_error_names_the_kpi(raw_default):
     message = _error(_mutated(raw_default, lambda r: _default(r)["kpi_targets"].__setitem__(
         "aht", {"max": "3 working days"})))

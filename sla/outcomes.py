@@ -1,0 +1,132 @@
+"""A complaint's outcome for assessment: the facts the KPIs need, without personal data.
+
+`outcome_of` derives it from the event log and the engine's evaluation; the complaint workflow keeps it in its
+memo, so an assessment cycle reads every complaint of a period from Temporal visibility without replaying one.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from sla import events as ev
+from sla.vocabulary import BreachClass, Channel, ClockName, ClockState, ComplaintState, Remedy, Severity
+
+if TYPE_CHECKING:  # the engine imports the policy, which imports the KPI targets, which import this
+    from sla.engine import Evaluation
+
+MEMO_KEY = "cxsla.outcome"
+MAJOR_SEVERITIES = frozenset({Severity.CRITICAL, Severity.MAJOR})
+
+
+class ClockTally(BaseModel):
+    """Decided instances of one clock: met in time, or breached (a breach stands once its deadline passed)."""
+
+    model_config = ConfigDict(extra="forbid")
+    met: int = 0
+    breached: int = 0
+
+    def add(self, other: ClockTally) -> ClockTally:
+        return ClockTally(met=self.met + other.met, breached=self.breached + other.breached)
+
+
+class ComplaintOutcome(BaseModel):
+    model_config = ConfigDict(extra="ignore")  # memos written by newer workers may carry more
+
+    complaint_id: str
+    contract: str
+    severity: Severity
+    channel: Channel | None = None
+    received_at: datetime
+    state: ComplaintState
+    acknowledged_at: datetime | None = None
+    first_response_seconds: float | None = None  # wall clock, receipt to acknowledgment
+    first_response_business_seconds: float | None = None  # working time (the agreement's measure)
+    resolutions: int = 0
+    reopened: int = 0
+    first_contact: bool = False  # the last resolution was at first contact
+    remedy: Remedy | None = None
+    handling_seconds: int | None = None  # reported by agents on progress posts and resolutions
+    # None until decided: False once any resolve deadline passed unmet, True once resolved without a breach.
+    resolved_in_time: bool | None = None
+    clocks: dict[ClockName, ClockTally] = Field(default_factory=dict)
+    breaches: dict[BreachClass, int] = Field(default_factory=dict)
+    csat: int | None = None
+    nps: int | None = None
+    ces: int | None = None
+
+    @property
+    def withdrawn(self) -> bool:
+        return self.state is ComplaintState.WITHDRAWN
+
+    @property
+    def resolved(self) -> bool:
+        """Resolved now (a reopened complaint counts again only once it is resolved again)."""
+        return self.resolutions > 0 and self.state in (ComplaintState.RESOLVED, ComplaintState.CLOSED)
+
+    @property
+    def resolved_at_first_contact(self) -> bool:
+        return self.resolved and self.first_contact and self.reopened == 0
+
+
+def outcome_of(events: list, evaluation: Evaluation) -> ComplaintOutcome:
+    received = events[0]
+    if not isinstance(received, ev.Received):
+        raise ValueError("a complaint's event log starts with a Received event")
+    handling: int | None = None
+    resolutions = reopened = 0
+    first_contact = False
+    remedy = None
+    feedback: ev.FeedbackRecorded | None = None
+    for event in events:
+        seconds = getattr(event, "handling_seconds", None)
+        if seconds is not None:
+            handling = (handling or 0) + seconds
+        match event:
+            case ev.Resolved():
+                resolutions += 1
+                first_contact, remedy = event.first_contact, event.remedy
+            case ev.Reopened():
+                reopened += 1
+            case ev.FeedbackRecorded():
+                feedback = event
+
+    clocks: dict[ClockName, ClockTally] = {}
+    for clock in evaluation.clocks:
+        tally = clocks.setdefault(clock.name, ClockTally())
+        if clock.state is ClockState.MET:
+            tally.met += 1
+        elif clock.state is ClockState.BREACHED:
+            tally.breached += 1
+    breaches: dict[BreachClass, int] = {}
+    for breach in evaluation.breaches:
+        breaches[breach.breach_class] = breaches.get(breach.breach_class, 0) + 1
+
+    ack = next((c for c in evaluation.clocks if c.name is ClockName.ACKNOWLEDGE and c.met_at), None)
+    resolve = clocks.get(ClockName.RESOLVE, ClockTally())
+    resolved_now = resolutions > 0 and evaluation.state in (ComplaintState.RESOLVED, ComplaintState.CLOSED)
+    in_time = False if resolve.breached else (True if resolved_now else None)
+    return ComplaintOutcome(
+        complaint_id=received.complaint_id,
+        contract=received.contract,
+        severity=evaluation.severity,
+        channel=received.channel,
+        received_at=received.at,
+        state=evaluation.state,
+        acknowledged_at=ack.met_at if ack else None,
+        first_response_seconds=(ack.met_at - ack.started_at).total_seconds() if ack else None,
+        first_response_business_seconds=ack.met_after_business_seconds if ack else None,
+        resolutions=resolutions,
+        reopened=reopened,
+        first_contact=first_contact,
+        remedy=remedy,
+        handling_seconds=handling,
+        resolved_in_time=in_time,
+        clocks=clocks,
+        breaches=breaches,
+        csat=feedback.csat if feedback else None,
+        nps=feedback.nps if feedback else None,
+        ces=feedback.ces if feedback else None,
+    )
