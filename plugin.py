@@ -10,12 +10,27 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes, PayloadCodec
 from temporalio.plugin import SimplePlugin
 
-from activities.evaluation import evaluate_complaint
+from activities.assessment import AssessmentActivities, SourceFactory
+from activities.evaluation import (
+    current_period,
+    evaluate_complaint,
+    evaluate_improvement_plan,
+    evaluate_service_interruption,
+    plan_cycle,
+)
 from activities.log_context import LogContextInterceptor
 from activities.notifications import LogSink, NotificationActivities, NotificationSink
+from activities.reports import ReportActivities
 from workflows.complaint import ComplaintWorkflow
+from workflows.cycle import AssessmentCycleWorkflow, ScheduledCycleWorkflow
+from workflows.interruption import ServiceInterruptionWorkflow
+from workflows.plan import ImprovementPlanWorkflow
 
-WORKFLOWS: list[type] = [ComplaintWorkflow]
+WORKFLOWS: list[type] = [
+    ComplaintWorkflow, AssessmentCycleWorkflow, ScheduledCycleWorkflow, ImprovementPlanWorkflow,
+    ServiceInterruptionWorkflow,
+]
+DEFAULT_REPORT_DIR = ".data/reports"
 
 
 class CxSlaPlugin(SimplePlugin):
@@ -28,11 +43,25 @@ class CxSlaPlugin(SimplePlugin):
         sink: where notifications go (structured log by default, or a `WebhookSink`).
         codec: a payload codec (e.g. `starter.codec.EncryptionCodec`) applied to every payload; failure
             messages are then carried as encoded attributes too, so nothing a handler echoes stays in plain text.
+        policy_path: the policy file whose assessment settings scheduled cycles and complaint-opened plans take
+            (the shipped default when None); complaints and cycles started by a client carry their own.
+        report_dir: where assessment reports are written (json, md, html per cycle).
+        memo_source: where cycles read complaint and interruption memos (Temporal visibility by default).
     """
 
-    def __init__(self, *, sink: NotificationSink | None = None, codec: PayloadCodec | None = None) -> None:
+    def __init__(
+        self, *, sink: NotificationSink | None = None, codec: PayloadCodec | None = None,
+        policy_path: str | None = None, report_dir: str | None = None, memo_source: SourceFactory | None = None,
+    ) -> None:
         notifications = NotificationActivities(sink or LogSink())
-        ours = [evaluate_complaint, notifications.notify, notifications.send_survey]
+        assessment = AssessmentActivities(policy_path=policy_path, source=memo_source)
+        reports = ReportActivities(report_dir or DEFAULT_REPORT_DIR)
+        ours = [
+            evaluate_complaint, evaluate_improvement_plan, evaluate_service_interruption, plan_cycle, current_period,
+            notifications.notify, notifications.notify_notice, notifications.send_survey,
+            assessment.collect_and_assess, assessment.inform_plans, assessment.open_plan_for_complaint,
+            assessment.assessment_policy, reports.write_report,
+        ]
         super().__init__(
             "cxsla.CxSlaPlugin",
             data_converter=data_converter(codec),

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from datetime import timedelta
 
 import structlog
 from temporalio.worker import Worker
@@ -20,6 +21,7 @@ from starter.metrics import (
     VisibilityCollector,
     complaint_gauges,
     improvement_plan_gauges,
+    kpi_gauges,
     preinitialize_counters,
     prometheus_runtime,
 )
@@ -44,9 +46,11 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
         log.warning("no active codec key: customer data is stored in Temporal unencrypted",
                     hint="set CXSLA_CODEC_KEYS or CXSLA_CODEC_KEY_FILE (see README, Encryption)")
     client = await connection.connect(
-        settings, plugins=[CxSlaPlugin(sink=notification_sink(settings), codec=codec)], runtime=runtime
+        settings, plugins=[CxSlaPlugin(
+        sink=notification_sink(settings), codec=codec, policy_path=settings.policy, report_dir=settings.report_dir)], runtime=runtime
     )
-    worker = Worker(client, task_queue=settings.task_queue)
+    worker = Worker(client, task_queue=settings.task_queue,
+                    graceful_shutdown_timeout=timedelta(seconds=settings.worker_shutdown_grace))
     log.info(
         "worker started",
         task_queue=settings.task_queue,
@@ -60,9 +64,10 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
                                task_queue=settings.task_queue, policy=policy)
     async with worker:
         if settings.visibility_metrics_interval > 0:
+            contracts = sorted(policy.contracts) if policy else []
             collector = VisibilityCollector(
                 client, runtime.metric_meter, interval=settings.visibility_metrics_interval,
-                sources=[complaint_gauges, improvement_plan_gauges(sorted(policy.contracts) if policy else [])],
+                sources=[complaint_gauges, improvement_plan_gauges(contracts), kpi_gauges(contracts)],
             )
             await collector.run(stop)
         else:

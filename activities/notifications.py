@@ -10,7 +10,7 @@ import hashlib
 import hmac
 import json
 from datetime import datetime
-from typing import Protocol
+from typing import Literal, Protocol
 
 import httpx
 import structlog
@@ -45,14 +45,37 @@ class Notification(BaseModel):
     detail: str | None = None
 
 
+class Notice(BaseModel):
+    """A deadline notice about an improvement plan, an assessment report or a service interruption.
+
+    Same delivery (sinks, idempotency key) and meaning of kind/level/class as a complaint's notification; the
+    subject says what it is about. No personal data.
+    """
+
+    idempotency_key: str
+    action_id: str
+    kind: ActionKind
+    subject: Literal["improvement_plan", "assessment_report", "interruption"]
+    subject_id: str
+    contract: str
+    clock: str
+    level: int | None = None
+    to: str | None = None
+    breach_class: BreachClass | None = None
+    deadline: datetime | None = None
+    due_at: datetime
+    fired_at: datetime
+    detail: str | None = None
+
+
 class NotificationSink(Protocol):
-    async def deliver(self, notification: Notification) -> None: ...
+    async def deliver(self, notification: Notification | Notice) -> None: ...
 
 
 class LogSink:
     """Default sink: one structured log line per notification."""
 
-    async def deliver(self, notification: Notification) -> None:
+    async def deliver(self, notification: Notification | Notice) -> None:
         fields = notification.model_dump(mode="json", exclude_none=True)
         if notification.kind is not ActionKind.WARN:
             fields.pop("detail", None)  # an extension's detail is the supervisor's free-text reason
@@ -67,7 +90,7 @@ class WebhookSink:
         self._secret = secret.encode() if secret else None
         self._timeout = timeout
 
-    async def deliver(self, notification: Notification) -> None:
+    async def deliver(self, notification: Notification | Notice) -> None:
         body = json.dumps(notification.model_dump(mode="json"), sort_keys=True).encode()
         headers = {"Content-Type": "application/json", IDEMPOTENCY_HEADER: notification.idempotency_key}
         if self._secret:
@@ -90,6 +113,10 @@ class NotificationActivities:
     @activity.defn(name="cxsla.notify")
     async def notify(self, notification: Notification) -> None:
         await self._sink.deliver(notification)
+
+    @activity.defn(name="cxsla.notify_notice")
+    async def notify_notice(self, notice: Notice) -> None:
+        await self._sink.deliver(notice)
 
     @activity.defn(name="cxsla.send_survey")
     async def send_survey(self, notification: Notification) -> str:

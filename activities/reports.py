@@ -18,8 +18,9 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Literal
 
+import structlog
 from temporalio import activity
-from temporalio.client import WorkflowExecutionStatus
+from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError
 
 from sla.kpi import DEFINITIONS, KpiName, KpiValue, Target, Unit
@@ -29,10 +30,13 @@ from sla.reporting import (
     CycleResult,
     TrendPoint,
     build_report,
+    cycle_workflow_id,
     format_seconds,
     format_target,
     format_value,
 )
+
+log = structlog.get_logger("cxsla.reports")
 
 Format = Literal["json", "md", "html"]
 FORMATS: tuple[Format, ...] = ("json", "md", "html")
@@ -475,10 +479,6 @@ def write_reports(report: CycleReport, report_dir: str | Path) -> list[str]:
     return [str(path) for path in paths.values()]
 
 
-def cycle_workflow_id(contract: str, period: str) -> str:
-    return f"cycle-{contract}-{period}"
-
-
 class ReportActivities:
     """Writes a cycle's reports under `report_dir`; rewriting the same cycle gives the same files."""
 
@@ -487,27 +487,27 @@ class ReportActivities:
 
     @activity.defn(name="cxsla.write_report")
     async def write_report(self, result: CycleResult) -> list[str]:
-        previous = await self._previous_cycles(result)
+        previous = await previous_cycles(activity.client(), result)
         report = build_report(result, previous)
         return await asyncio.to_thread(write_reports, report, self.report_dir)
 
-    async def _previous_cycles(self, result: CycleResult) -> list[CycleResult]:
-        """Up to `TREND_CYCLES` completed earlier cycles; a missing, running or unreadable one is left out."""
+
+async def previous_cycles(client: Client, result: CycleResult) -> list[CycleResult]:
+    """Up to `TREND_CYCLES` completed earlier cycles; a missing, running or unreadable one is left out."""
+    try:
+        period = Period.parse(result.period)
+    except PeriodError:
+        return []
+    found: list[CycleResult] = []
+    for _ in range(TREND_CYCLES):
+        period = period.previous()
+        handle = client.get_workflow_handle(cycle_workflow_id(result.contract, str(period)), result_type=CycleResult)
         try:
-            period = Period.parse(result.period)
-        except PeriodError:
-            return []
-        client = activity.client()
-        found: list[CycleResult] = []
-        for _ in range(TREND_CYCLES):
-            period = period.previous()
-            handle = client.get_workflow_handle(cycle_workflow_id(result.contract, str(period)), result_type=CycleResult)
-            try:
-                if (await handle.describe()).status != WorkflowExecutionStatus.COMPLETED:
-                    continue
-                found.append(await handle.result())
-            except RPCError as exc:
-                activity.logger.debug("no earlier cycle %s: %s", handle.id, exc)
-            except ValueError as exc:  # a result this version cannot read (pydantic): no trend point
-                activity.logger.warning("earlier cycle %s unreadable: %s", handle.id, exc)
-        return found
+            if (await handle.describe()).status != WorkflowExecutionStatus.COMPLETED:
+                continue
+            found.append(await handle.result())
+        except RPCError as exc:
+            log.debug("no earlier cycle %s: %s", handle.id, exc)
+        except ValueError as exc:  # a result this version cannot read (pydantic): no trend point
+            log.warning("earlier cycle %s unreadable: %s", handle.id, exc)
+    return found

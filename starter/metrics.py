@@ -140,6 +140,51 @@ def improvement_plan_gauges(contracts: Sequence[str]) -> GaugeSource:
     return source
 
 
+# gauge of the last cycle's value -> KPI (per-clock compliance is one gauge with a `clock` label)
+KPI_OF_GAUGE = {
+    "cxsla_kpi_csat_score": "csat", "cxsla_kpi_nps_score": "nps", "cxsla_kpi_ces_score": "ces",
+    "cxsla_kpi_fcr_ratio": "fcr", "cxsla_kpi_aht": "aht", "cxsla_kpi_first_response_p50": "first_response_p50",
+    "cxsla_kpi_first_response_p90": "first_response_p90", "cxsla_kpi_resolution_rate_ratio": "resolution_rate",
+    "cxsla_kpi_major_resolved_in_time_ratio": "major_resolved_in_time",
+    "cxsla_kpi_availability_ratio": "availability",
+}
+RECENT_CYCLES = 12  # how far back a KPI without data in the latest cycles is looked for
+
+
+def kpi_gauges(contracts: Sequence[str]) -> GaugeSource:
+    """Each contract's KPIs from its most recent completed cycles (the cycle's memo): per KPI, the latest cycle
+    that had data for it, so a monthly report without surveys does not blank the quarterly CSAT."""
+    specs = {spec.name: spec for spec in m.KPI_GAUGES}
+
+    async def source(client: Client) -> list[Sample]:
+        samples: list[Sample] = []
+        for contract in contracts:
+            query = (f"WorkflowType = 'AssessmentCycleWorkflow' AND ExecutionStatus = 'Completed' "
+                     f"AND {sa.CONTRACT.name} = {_quote(contract)}")
+            latest: dict[str, float] = {}
+            missed: float | None = None
+            async for info in client.list_workflows(query, limit=RECENT_CYCLES):
+                memo = (await info.memo()).get("cxsla.kpis") or {}
+                if missed is None and "missed" in memo:
+                    missed = float(memo["missed"])
+                for kpi, value in (memo.get("kpis") or {}).items():
+                    if value is not None:
+                        latest.setdefault(kpi, float(value))
+            for gauge, kpi in KPI_OF_GAUGE.items():
+                if kpi in latest:
+                    samples.append(Sample(specs[gauge], {"contract": contract}, latest[kpi]))
+            for clock in ClockName:
+                value = latest.get(f"compliance_{clock.value}")
+                if value is not None:
+                    samples.append(Sample(specs["cxsla_kpi_clock_compliance_ratio"],
+                                          {"contract": contract, "clock": clock.value}, value))
+            if missed is not None:
+                samples.append(Sample(specs["cxsla_kpi_targets_missed"], {"contract": contract}, missed))
+        return samples
+
+    return source
+
+
 async def _counts(client: Client, queries: list[tuple[m.MetricSpec, dict[str, str], str]]) -> list[Sample]:
     limit = asyncio.Semaphore(4)  # gentle on the visibility store
 

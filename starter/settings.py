@@ -22,6 +22,10 @@ class Settings(BaseSettings):
     webhook_url: str | None = Field(None, validation_alias=_env("CXSLA_WEBHOOK_URL"))
     webhook_secret: str | None = Field(None, validation_alias=_env("CXSLA_WEBHOOK_SECRET"))
     log_level: str = Field("INFO", validation_alias=_env("CXSLA_LOG_LEVEL"))
+    report_dir: str = Field(".data/reports", validation_alias=_env("CXSLA_REPORT_DIR"))
+    # Seconds a stopping worker lets running activities finish (deliveries, a cycle's collection) before
+    # cancelling them; keep it below the orchestrator's grace period (Kubernetes: terminationGracePeriodSeconds).
+    worker_shutdown_grace: float = Field(30.0, ge=0, validation_alias=_env("CXSLA_WORKER_SHUTDOWN_GRACE"))
     # Seconds between the worker's visibility counts (open/at-risk gauges); 0 turns the collector off.
     visibility_metrics_interval: float = Field(30.0, ge=0, validation_alias=_env("CXSLA_VISIBILITY_METRICS_INTERVAL"))
 

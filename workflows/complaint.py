@@ -18,13 +18,18 @@ from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.exceptions import TimeoutError as LocalActivityTimeout
 
 with workflow.unsafe.imports_passed_through():
+    from activities.assessment import AssessmentActivities, OpenPlanRequest
     from activities.evaluation import EvaluateRequest, evaluate_complaint
     from activities.notifications import Notification, NotificationActivities
     from sla import events as ev
     from sla import lifecycle
     from sla.commands import COMMAND_MODELS, Command, Extend, to_event
     from sla.engine import Action, ActionKind, Evaluation, check_extension
-    from sla.vocabulary import ClockName, ClockState
+    from sla.kpi import KpiName
+    from sla.outcomes import MEMO_KEY, outcome_of
+    from sla.plans import Miss, Trigger
+    from sla.simulation import RecordedComplaint, without_personal_data
+    from sla.vocabulary import BreachClass, ClockName, ClockState
     from sla.policy import ContractPolicy
     from sla.status import ComplaintStatus, build_status
     from workflows import metrics as m
@@ -33,6 +38,9 @@ with workflow.unsafe.imports_passed_through():
 ENGINE_RETRY_AFTER = timedelta(hours=1)
 DELIVERY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=5))
 DELIVERY_GIVE_UP_AFTER = timedelta(days=1)
+# Workflow changes after the first release (see README, upgrading): histories recorded before them replay unchanged.
+OUTCOME_MEMO_PATCH = "outcome-memo"  # the KPI outcome rides in the memo for assessment cycles
+PLAN_ON_MAJOR_BREACH_PATCH = "plan-on-major-breach"  # a major resolve breach opens an improvement plan
 
 
 class ComplaintRun(BaseModel):
@@ -47,6 +55,8 @@ class ComplaintRun(BaseModel):
     # Metric facts already counted ("acknowledge#1" outcome, "acknowledge#1:met" time), so a later run after
     # continue-as-new never counts them again.
     counted: list[str] = Field(default_factory=list)
+    # Imported history (ComplaintClient.import_history): it happened elsewhere, so it adds to no live counter.
+    imported: bool = False
 
 
 def _update(name: str):
@@ -77,14 +87,20 @@ class ComplaintWorkflow:
         self._evaluated_events = 0
         self._events_at_start = len(run.events)
         self._engine_error: str | None = None
-        self._outbox: list[Notification] = []
+        self._outbox: list[Notification | OpenPlanRequest] = []
+        self._outcome_memo: dict | None = None
+        self._memo_outcomes = self._plans_on_breach = False  # set by run(): see the patches there
         self._search_attributes: dict[str, Any] = {}
-        self._metrics = m.WorkflowMetrics()  # silent during replay
+        self._metrics = m.WorkflowMetrics(enabled=not run.imported)  # silent during replay
         self._counted = set(run.counted)
 
     # ---- main loop ----------------------------------------------------------------------------------------
     @workflow.run
     async def run(self, run: ComplaintRun) -> ComplaintStatus:
+        # Decided once, in the run's first activation: a patch asked for later could land in a different
+        # workflow task on replay than when it was recorded (a local activity may finish after its task).
+        self._memo_outcomes = workflow.patched(OUTCOME_MEMO_PATCH)
+        self._plans_on_breach = workflow.patched(PLAN_ON_MAJOR_BREACH_PATCH)
         if run.run == 1:
             received = run.events[0]
             channel = getattr(received, "channel", None)
@@ -178,12 +194,23 @@ class ComplaintWorkflow:
                 self._append(ev.Closed(at=now, reason=action.detail or "closed"))
             else:
                 self._outbox.append(self._notification(action, now))
+            if (action.kind is ActionKind.BREACH and action.clock is ClockName.RESOLVE
+                    and action.breach_class is BreachClass.MAJOR and self._plans_on_breach):
+                self._outbox.append(OpenPlanRequest(
+                    contract=self._run.policy.name, kpi=KpiName.MAJOR_RESOLVED_IN_TIME.value, at=now,
+                    miss=Miss(trigger=Trigger.COMPLAINT, complaint_id=self._run.complaint_id),
+                    task_queue=workflow.info().task_queue,
+                ))
 
     async def _deliver_outbox(self) -> None:
         """Deliver notifications one at a time, in firing order, without holding up the timer loop."""
         while True:
             await workflow.wait_condition(lambda: bool(self._outbox))
             item = self._outbox[0]
+            if isinstance(item, OpenPlanRequest):
+                await self._open_plan(item)
+                self._outbox.pop(0)
+                continue
             try:
                 if item.kind is ActionKind.SEND_SURVEY:
                     channel = await workflow.execute_activity_method(
@@ -203,6 +230,15 @@ class ComplaintWorkflow:
                     self._metrics.count(m.ESCALATION_FAILURES, {**labels, "level": str(item.level)})
                 workflow.logger.warning("gave up delivering %s: %s", item.action_id, err)
             self._outbox.pop(0)
+
+    async def _open_plan(self, request: OpenPlanRequest) -> None:
+        try:
+            await workflow.execute_activity_method(
+                AssessmentActivities.open_plan_for_complaint, request, start_to_close_timeout=timedelta(seconds=30),
+                schedule_to_close_timeout=DELIVERY_GIVE_UP_AFTER, retry_policy=DELIVERY_RETRY,
+            )
+        except ActivityError as err:
+            workflow.logger.warning("gave up opening an improvement plan for %s: %s", request.miss.key, err)
 
     async def _drain(self) -> None:
         await workflow.wait_condition(lambda: not self._outbox and workflow.all_handlers_finished())
@@ -263,6 +299,12 @@ class ComplaintWorkflow:
     def status(self) -> ComplaintStatus:
         return self._status()
 
+    @workflow.query
+    def recorded(self) -> RecordedComplaint:
+        """Events (personal data removed), policy and fired actions: the input of what-if simulation."""
+        return RecordedComplaint(complaint_id=self._run.complaint_id, policy=self._run.policy,
+                                 events=without_personal_data(self._run.events), fired=self._run.fired)
+
     def _status(self) -> ComplaintStatus:
         evaluation = self._evaluation or Evaluation(
             state=self._facts.state, severity=self._facts.severity, clocks=[], due=[], next_due_at=None,
@@ -319,7 +361,17 @@ class ComplaintWorkflow:
             detail=action.detail,
         )
 
+    def _upsert_outcome(self) -> None:
+        """Keep the KPI outcome in the memo, so a cycle reads the complaint from visibility without replaying it."""
+        if not self._memo_outcomes or self._evaluation is None or self._engine_error:
+            return
+        outcome = outcome_of(self._run.events, self._evaluation).model_dump(mode="json")
+        if self._memo_outcomes and outcome != self._outcome_memo:
+            self._outcome_memo = outcome
+            workflow.upsert_memo({MEMO_KEY: outcome})
+
     def _upsert_search_attributes(self) -> None:
+        self._upsert_outcome()
         evaluation = self._evaluation
         wanted = {
             sa.STATE.name: (sa.STATE, self._facts.state.value),

@@ -99,6 +99,14 @@ TIME_TO_RESOLVE_BUSINESS = MetricSpec(
     _CS, _W, "seconds", DURATION_BUCKETS,
 )
 
+# ---- assessment: counted by AssessmentCycleWorkflow / ImprovementPlanWorkflow (breaches of plans, reports and
+# interruptions count in cxsla_breaches_total too, with clock plan_*/report_delivery/interruption, severity "") ----
+CYCLES_COMPLETED = MetricSpec("cxsla_cycles_completed", _C, "Assessment cycles completed", ("contract",), _W)
+PLANS_STARTED = MetricSpec(
+    "cxsla_improvement_plans_started", _C, "Improvement plans started (missed targets, major complaint breaches)",
+    ("contract",), _W,
+)
+
 # ---- from Temporal visibility, by the worker's collector (every worker exports the same values: use max) -------
 OPEN_COMPLAINTS = MetricSpec(
     "cxsla_open_complaints", _G, "Running complaints by state and severity (Temporal visibility)",
@@ -116,31 +124,27 @@ COLLECTOR_FAILURES = MetricSpec(
     (), _V,
 )
 
-# ---- reserved: the last assessment cycle's KPIs per contract, plans, the HTTP API -----------------------------
+# ---- the last completed assessment cycle's KPIs per contract, from visibility (the collector) ---------------
 KPI_GAUGES = (
-    MetricSpec("cxsla_kpi_csat_score", _G, "CSAT of the last cycle (share of 4-5 answers, 0-100)", ("contract",), _R),
-    MetricSpec("cxsla_kpi_nps_score", _G, "NPS of the last cycle (-100..100)", ("contract",), _R),
-    MetricSpec("cxsla_kpi_ces_score", _G, "CES 2.0 mean of the last cycle (1-7)", ("contract",), _R),
-    MetricSpec("cxsla_kpi_fcr_ratio", _G, "First-contact resolution of the last cycle (0-1)", ("contract",), _R),
-    MetricSpec("cxsla_kpi_aht", _G, "Average handling time of the last cycle", ("contract",), _R, "seconds"),
+    MetricSpec("cxsla_kpi_csat_score", _G, "CSAT of the last cycle (share of 4-5 answers, 0-100)", ("contract",), _V),
+    MetricSpec("cxsla_kpi_nps_score", _G, "NPS of the last cycle (-100..100)", ("contract",), _V),
+    MetricSpec("cxsla_kpi_ces_score", _G, "CES 2.0 mean of the last cycle (1-7)", ("contract",), _V),
+    MetricSpec("cxsla_kpi_fcr_ratio", _G, "First-contact resolution of the last cycle (0-1)", ("contract",), _V),
+    MetricSpec("cxsla_kpi_aht", _G, "Average handling time of the last cycle", ("contract",), _V, "seconds"),
     MetricSpec("cxsla_kpi_first_response_p50", _G, "Median first response (working time), last cycle",
-               ("contract",), _R, "seconds"),
+               ("contract",), _V, "seconds"),
     MetricSpec("cxsla_kpi_first_response_p90", _G, "p90 first response (working time), last cycle",
-               ("contract",), _R, "seconds"),
-    MetricSpec("cxsla_kpi_resolution_rate_ratio", _G, "Resolution rate of the last cycle (0-1)", ("contract",), _R),
+               ("contract",), _V, "seconds"),
+    MetricSpec("cxsla_kpi_resolution_rate_ratio", _G, "Resolution rate of the last cycle (0-1)", ("contract",), _V),
     MetricSpec("cxsla_kpi_major_resolved_in_time_ratio", _G, "Major complaints resolved in time, last cycle (0-1)",
-               ("contract",), _R),
+               ("contract",), _V),
     MetricSpec("cxsla_kpi_clock_compliance_ratio", _G, "SLA compliance per clock of the last cycle (0-1)",
-               ("contract", "clock"), _R),
+               ("contract", "clock"), _V),
     MetricSpec("cxsla_kpi_availability_ratio", _G, "Service availability of the last cycle (0-1)", ("contract",),
-               _R),
-    MetricSpec("cxsla_kpi_targets_missed", _G, "KPI targets missed by the last cycle", ("contract",), _R),
+               _V),
+    MetricSpec("cxsla_kpi_targets_missed", _G, "KPI targets missed by the last cycle", ("contract",), _V),
 )
 RESERVED = (
-    *KPI_GAUGES,
-    MetricSpec("cxsla_cycles_completed", _C, "Assessment cycles completed", ("contract",), _R),
-    MetricSpec("cxsla_improvement_plans_started", _C, "Improvement plans started for missed targets",
-               ("contract",), _R),
     MetricSpec("cxsla_api_requests", _C, "HTTP API requests (prometheus-client in the API process)",
                ("route", "method", "status"), _R),
     MetricSpec("cxsla_api_request_duration", _H, "HTTP API request latency", ("route", "method"), _R, "seconds"),
@@ -149,7 +153,9 @@ RESERVED = (
 CATALOGUE: tuple[MetricSpec, ...] = (
     OPENED, CLOSED, CLOCK_OUTCOMES, BREACHES, WARNINGS, ESCALATIONS, NOTIFICATION_FAILURES, ESCALATION_FAILURES,
     TIME_TO_ACK, TIME_TO_ACK_BUSINESS, TIME_TO_RESOLVE, TIME_TO_RESOLVE_BUSINESS,
+    CYCLES_COMPLETED, PLANS_STARTED,
     OPEN_COMPLAINTS, AT_RISK_COMPLAINTS, OPEN_IMPROVEMENT_PLANS, COLLECTOR_FAILURES,
+    *KPI_GAUGES,
     *RESERVED,
 )
 
@@ -164,7 +170,8 @@ class WorkflowMetrics:
     rebuilds a complaint from history (restart, cache eviction, another worker taking over) never counts again.
     Create inside workflow code only."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, enabled: bool = True) -> None:
+        self._enabled = enabled
         meter = workflow.metric_meter()
         self._counters: dict[str, MetricCounter] = {}
         self._histograms: dict[str, MetricHistogramFloat] = {}
@@ -177,10 +184,12 @@ class WorkflowMetrics:
                 self._histograms[spec.name] = meter.create_histogram_float(spec.name, spec.help, spec.unit)
 
     def count(self, spec: MetricSpec, labels: dict[str, str]) -> None:
-        self._counters[spec.name].add(1, _checked(spec, labels))
+        if self._enabled:
+            self._counters[spec.name].add(1, _checked(spec, labels))
 
     def observe(self, spec: MetricSpec, value: float, labels: dict[str, str]) -> None:
-        self._histograms[spec.name].record(value, _checked(spec, labels))
+        if self._enabled:
+            self._histograms[spec.name].record(value, _checked(spec, labels))
 
 
 def _checked(spec: MetricSpec, labels: dict[str, str]) -> dict[str, str]:

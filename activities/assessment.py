@@ -1,0 +1,218 @@
+"""Assessment I/O: a period's complaint outcomes and interruptions read from Temporal, plans told of results.
+
+Complaint outcomes ride in each complaint's memo (sla/outcomes.py), so a cycle pages through visibility and folds
+them into a bounded tally without replaying a single complaint. The pure KPI engine runs in the same activity:
+only the small `Assessment` comes back into the cycle's history, never the 100,000-row input.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime
+from typing import Any, Protocol
+
+import structlog
+from pydantic import BaseModel, ValidationError
+from temporalio import activity
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError
+
+from sla.kpi import Assessment, Interruption, KpiName, PeriodTally, assess
+from sla.outcomes import MEMO_KEY, ComplaintOutcome
+from sla.periods import Period
+from sla.plans import Miss, PlanRun, RecordCycleResult, new_plan_run, plan_id
+from sla.policy import AssessmentPolicy, PolicyError, load_policy
+from sla.surveys import SurveyBatch
+from workflows import search_attributes as sa
+
+log = structlog.get_logger("cxsla.assessment")
+
+INTERRUPTION_MEMO_KEY = "cxsla.interruption"
+PAGE_SIZE = 1000
+PLAN_WORKFLOW = "ImprovementPlanWorkflow"
+
+
+def plan_search_attributes(run: PlanRun) -> TypedSearchAttributes:
+    """A new plan's attributes (the workflow keeps state and breach flag current)."""
+    return TypedSearchAttributes([
+        SearchAttributePair(sa.CONTRACT, run.policy.name),
+        SearchAttributePair(sa.STATE, "awaiting_plan"),
+        SearchAttributePair(sa.BREACHED, False),
+    ])
+
+
+def quote(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _instant(value: datetime) -> str:
+    return value.isoformat().replace("+00:00", "Z")
+
+
+def complaints_query(contract: str, start: datetime, end: datetime) -> str:
+    """Complaints received in [start, end) under `contract` (CxReceivedAt is set when a complaint opens)."""
+    return (f"WorkflowType = 'ComplaintWorkflow' AND {sa.CONTRACT.name} = {quote(contract)} "
+            f"AND {sa.RECEIVED_AT.name} >= '{_instant(start)}' AND {sa.RECEIVED_AT.name} < '{_instant(end)}'")
+
+
+def interruptions_query(contract: str, end: datetime) -> str:
+    """Interruptions of `contract` that started before `end` (CxReceivedAt holds the start)."""
+    return (f"WorkflowType = 'ServiceInterruptionWorkflow' AND {sa.CONTRACT.name} = {quote(contract)} "
+            f"AND {sa.RECEIVED_AT.name} < '{_instant(end)}'")
+
+
+class MemoSource(Protocol):
+    """Pages of workflow memos matching a visibility query."""
+
+    def pages(self, query: str) -> AsyncIterator[list[dict[str, Any]]]: ...
+
+
+class VisibilitySource:
+    """Production source: `ListWorkflowExecutions`, `PAGE_SIZE` at a time, memos decoded by the client's codec."""
+
+    def __init__(self, client: Client, page_size: int = PAGE_SIZE) -> None:
+        self._client = client
+        self._page_size = page_size
+
+    async def pages(self, query: str) -> AsyncIterator[list[dict[str, Any]]]:
+        token: bytes | None = None
+        while True:
+            listing = self._client.list_workflows(query, page_size=self._page_size, next_page_token=token)
+            await listing.fetch_next_page()
+            yield [await info.memo() for info in listing.current_page or []]
+            token = listing.next_page_token
+            if not token:
+                return
+
+
+SourceFactory = Callable[[Client], MemoSource]
+
+
+class CollectRequest(BaseModel):
+    policy: AssessmentPolicy
+    period: str
+    start: datetime
+    end: datetime
+    now: datetime
+    batches: list[SurveyBatch]
+
+
+class Collected(BaseModel):
+    assessment: Assessment
+    complaints_listed: int
+    without_outcome: int  # complaints whose memo carries no outcome (opened by a worker before outcomes existed)
+    pages: int
+    seconds: float
+
+
+class InformPlans(BaseModel):
+    contract: str
+    period: str
+    results: list[tuple[str, float | None, bool | None]]  # (kpi, value, met) for every assessed target
+
+
+class OpenPlanRequest(BaseModel):
+    contract: str
+    kpi: str
+    miss: Miss
+    at: datetime  # when the complaint breached
+    task_queue: str
+
+
+class AssessmentActivities:
+    def __init__(self, *, policy_path: str | None = None, source: SourceFactory | None = None) -> None:
+        self._policy_path = policy_path
+        self._source = source or VisibilitySource
+
+    @activity.defn(name="cxsla.collect_and_assess")
+    async def collect_and_assess(self, request: CollectRequest) -> Collected:
+        """Reads only: a retry starts the listing over and gets the same answer (heartbeats show progress)."""
+        started = time.monotonic()
+        source = self._source(activity.client())
+        tally, listed, missing, pages = PeriodTally(), 0, 0, 0
+        contract = request.policy.name
+        async for memos in source.pages(complaints_query(contract, request.start, request.end)):
+            pages += 1
+            for memo in memos:
+                listed += 1
+                raw = memo.get(MEMO_KEY)
+                try:
+                    outcome = ComplaintOutcome.model_validate(raw) if raw is not None else None
+                except ValidationError:
+                    outcome = None
+                if outcome is None:
+                    missing += 1
+                    continue
+                if outcome.contract != contract or not request.start <= outcome.received_at < request.end:
+                    continue  # the query selects these already; a memo is checked all the same
+                tally.add(outcome)
+            activity.heartbeat({"pages": pages, "complaints": listed})
+        interruptions = []
+        async for memos in source.pages(interruptions_query(contract, request.end)):
+            for memo in memos:
+                raw = memo.get(INTERRUPTION_MEMO_KEY)
+                if raw is not None and raw.get("contract") == contract:
+                    interruptions.append(Interruption.model_validate(raw))
+        interruptions = [i for i in interruptions if i.started_at < request.end
+                         and (i.restored_at is None or i.restored_at > request.start)]
+        cadence = Period.parse(request.period).cadence
+        assessment = assess(
+            contract=contract, period=request.period, start=request.start, end=request.end, now=request.now,
+            tally=tally, batches=request.batches, interruptions=interruptions, targets=request.policy.targets,
+            assessed=request.policy.cycle(cadence).assess,
+        )
+        if missing:
+            log.warning("complaints without an outcome memo were left out", contract=contract,
+                        period=request.period, count=missing)
+        return Collected(assessment=assessment, complaints_listed=listed, without_outcome=missing, pages=pages,
+                         seconds=round(time.monotonic() - started, 3))
+
+    @activity.defn(name="cxsla.inform_plans")
+    async def inform_plans(self, request: InformPlans) -> list[str]:
+        """Tell each open plan of the contract its KPI's figure; returns the plans that took it."""
+        client = activity.client()
+        informed = []
+        for kpi, value, met in request.results:
+            pid = plan_id(request.contract, KpiName(kpi))
+            handle = client.get_workflow_handle(pid)
+            try:
+                await handle.execute_update(
+                    "record_cycle_result", RecordCycleResult(period=request.period, value=value, met=met, by="assessment-cycle"))
+            except RPCError as exc:
+                if "not found" in str(exc).lower() or "already completed" in str(exc).lower():
+                    continue  # no open plan for this KPI
+                raise
+            except WorkflowUpdateFailedError as exc:
+                log.info("plan refused the cycle result", plan=pid, reason=str(exc.cause))
+                continue
+            informed.append(pid)
+        return informed
+
+    @activity.defn(name="cxsla.open_plan_for_complaint")
+    async def open_plan_for_complaint(self, request: OpenPlanRequest) -> str | None:
+        """Start the KPI's plan, or record the miss on the open one (signal-with-start); None when the contract
+        does not start plans on complaint breaches."""
+        policy = self._assessment_policy(request.contract)
+        if not policy.improvement.on_major_complaint_breach:
+            return None
+        run = new_plan_run(policy=policy, kpi=KpiName(request.kpi), miss=request.miss, at=request.at)
+        await activity.client().start_workflow(
+            PLAN_WORKFLOW, run, id=run.plan_id, task_queue=request.task_queue,
+            start_signal="record_miss", start_signal_args=[request.miss],
+            search_attributes=plan_search_attributes(run),
+        )
+        return run.plan_id
+
+    @activity.defn(name="cxsla.assessment_policy")
+    async def assessment_policy(self, contract: str) -> AssessmentPolicy:
+        """The contract's assessment settings from this worker's policy file (a snapshot for the cycle)."""
+        return self._assessment_policy(contract)
+
+    def _assessment_policy(self, contract: str) -> AssessmentPolicy:
+        try:
+            return load_policy(self._policy_path).assessment(contract)
+        except PolicyError as exc:
+            raise ApplicationError(str(exc), type="PolicyError", non_retryable=True) from None
