@@ -653,5 +653,7 @@ def main() -> None:
     os._exit(code)
 
 
+from starter import cli_assessment  # noqa: E402,F401 - registers cycle, survey, plan, outage, report, simulate
+
 if __name__ == "__main__":
     main()

@@ -19,7 +19,7 @@ from fastapi import APIRouter, FastAPI, Request, Response
 
 from sla.policy import load_policy
 from starter import connection
-from starter.api import complaints, health, inbound, problems
+from starter.api import assessment, complaints, health, inbound, problems
 from starter.client import ComplaintClient
 from starter.inbound import load_sources
 from starter.metrics import ApiMetrics, PrometheusClientBridge
@@ -28,7 +28,7 @@ from starter.tokens import TokenStore
 
 log = structlog.get_logger("cxsla.api")
 
-ROUTERS: list[APIRouter] = [health.router, complaints.router, inbound.router]
+ROUTERS: list[APIRouter] = [health.router, complaints.router, assessment.router, inbound.router]
 
 DESCRIPTION = """\
 Open complaints and move them through their lifecycle from a service desk.
@@ -37,6 +37,10 @@ Authenticate with `Authorization: Bearer <token>` (tokens from `cxsla token new`
 acknowledges, triages, communicates the plan, posts progress, waits for and records the customer's answer,
 notifies the result and records feedback; **supervisor** also resolves, extends, reopens, reclassifies and
 withdraws; **admin** may do everything. The acting identity is recorded as `by` in the complaint's events.
+
+Assessment: anyone with a token reads cycles, reports, plans and interruptions; **supervisors** import survey
+answers, submit and report on improvement plans, report and restore service interruptions; **admins** start
+cycles and manage their schedules.
 
 Errors are RFC 9457 problem documents (`application/problem+json`).
 """

@@ -1,0 +1,222 @@
+"""/v1/cycles, /v1/plans, /v1/outages: assessment cycles and survey imports, improvement plans, interruptions.
+
+Roles: anyone with a token reads; supervisors import surveys, submit and report on plans, report and restore
+interruptions; admins start cycles and manage their schedules. Survey rows are reduced to score histograms here,
+so personal columns in an export never reach Temporal.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi.responses import HTMLResponse, PlainTextResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from sla.commands import COMPLAINT_ID_PATTERN
+from sla.interruptions import OUTAGE_ID_PATTERN, ReportInterruption, Restore
+from sla.plans import Measure, PlanStatus, ReportProgress, SubmitPlan
+from sla.surveys import SurveyChannel, SurveyError, batch_from_rows
+from starter.api.problems import ProblemError, responses
+from starter.api.security import require
+from starter.assessment_client import AssessmentClient
+from starter.client import ComplaintClient
+from starter.tokens import Principal, Role
+from workflows.cycle import BatchReceipt, CycleStatus
+from workflows.interruption import InterruptionStatus
+
+router = APIRouter(prefix="/v1", tags=["assessment"])
+
+Name = Annotated[str, Path(min_length=1, max_length=200, pattern=COMPLAINT_ID_PATTERN)]
+PeriodText = Annotated[str, Path(min_length=4, max_length=7, pattern=r"^\d{4}(-(0[1-9]|1[0-2]|Q[1-4]))?$",
+                                 description="2026-11 (month), 2026-Q3 (quarter) or 2026 (year)")]
+
+
+def assessments(request: Request) -> AssessmentClient:
+    complaints: ComplaintClient = request.app.state.complaints
+    return AssessmentClient.of(complaints)
+
+
+Assessments = Annotated[AssessmentClient, Depends(assessments)]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StartCycle(_Body):
+    contract: str = Field(min_length=1, max_length=200, pattern=COMPLAINT_ID_PATTERN)
+    period: str = Field(pattern=r"^\d{4}(-(0[1-9]|1[0-2]|Q[1-4]))?$", description="2026-11, 2026-Q3 or 2026")
+
+
+class StartedCycle(CycleStatus):
+    created: bool
+
+
+class SurveyImport(_Body):
+    """Survey answers as exported (rows); only the csat, nps and ces columns are read, everything else dropped."""
+
+    channel: SurveyChannel
+    batch_id: str | None = Field(default=None, min_length=1, max_length=200, pattern=COMPLAINT_ID_PATTERN,
+                                 description="Default: derived from the rows' content (a repeat is a no-op).")
+    responses: list[dict[str, Any]] = Field(min_length=1, max_length=100_000)
+
+
+class Schedules(_Body):
+    contracts: list[str] | None = Field(default=None, description="Default: every contract in the policy.")
+
+
+class ScheduleRow(BaseModel):
+    schedule_id: str
+    contract: str
+    cadence: str
+    created: bool
+
+
+class SubmitPlanBody(_Body):
+    root_cause: str = Field(min_length=1, max_length=4000)
+    measures: list[Measure] = Field(min_length=1)
+    expected_effect: str = Field(min_length=1, max_length=4000)
+
+
+class ProgressBody(_Body):
+    summary: str = Field(min_length=1, max_length=4000)
+    measures_done: list[int] = Field(default_factory=list)
+
+
+class ReportOutageBody(_Body):
+    id: str = Field(min_length=1, max_length=200, pattern=OUTAGE_ID_PATTERN)
+    contract: str = Field(min_length=1, max_length=200, pattern=COMPLAINT_ID_PATTERN)
+    started_at: ReportInterruption.model_fields["started_at"].annotation = None  # type: ignore[valid-type]
+    summary: str | None = Field(default=None, max_length=4000)
+
+
+class ReportedOutage(InterruptionStatus):
+    created: bool
+
+
+class RestoreBody(_Body):
+    restored_at: Restore.model_fields["restored_at"].annotation = None  # type: ignore[valid-type]
+    note: str | None = Field(default=None, max_length=4000)
+
+
+class PlanRow(BaseModel):
+    plan_id: str
+    contract: str | None
+    state: str | None
+    breached: bool
+    workflow_status: str | None
+
+
+# ---- cycles ----------------------------------------------------------------------------------------------------
+@router.post("/cycles", response_model=StartedCycle, status_code=201,
+             responses={200: {"model": StartedCycle, "description": "The cycle existed."},
+                        **responses(401, 403, 409, 422, 503)},
+             summary="Start the assessment cycle of a contract and period (admin)")
+async def start_cycle(body: StartCycle, response: Response, client: Assessments,
+                      principal: Annotated[Principal, Depends(require(Role.ADMIN))]) -> StartedCycle:
+    status, created = await client.start_cycle(body.contract, body.period)
+    response.status_code = 201 if created else 200
+    return StartedCycle(**dict(status), created=created)
+
+
+@router.post("/cycles/schedules", response_model=list[ScheduleRow], responses=responses(401, 403, 422, 503),
+             summary="Create or update the Temporal Schedules that start cycles (admin, idempotent)")
+async def schedule(body: Schedules, client: Assessments,
+                   principal: Annotated[Principal, Depends(require(Role.ADMIN))]) -> list[ScheduleRow]:
+    return [ScheduleRow(**row) for row in await client.schedule_cycles(body.contracts)]
+
+
+@router.get("/cycles/{contract}/{period}", response_model=CycleStatus, responses=responses(401, 403, 404, 422, 503),
+            summary="A cycle's phase, survey batches and KPIs (agent)")
+async def cycle(contract: Name, period: PeriodText, client: Assessments,
+                principal: Annotated[Principal, Depends(require(Role.AGENT))]) -> CycleStatus:
+    return await client.cycle_status(contract, period)
+
+
+@router.get("/cycles/{contract}/{period}/report", responses={
+    200: {"content": {"text/markdown": {}, "text/html": {}, "application/json": {}},
+          "description": "The report in the requested format."},
+    **responses(401, 403, 404, 409, 422, 503)},
+    summary="A finished cycle's report: method, results, problems, suggestions, trends (agent)")
+async def report(contract: Name, period: PeriodText, client: Assessments,
+                 principal: Annotated[Principal, Depends(require(Role.AGENT))],
+                 format: Annotated[Literal["json", "md", "html"], Query()] = "md") -> Response:
+    text = await client.report(contract, period, format)
+    if format == "html":
+        return HTMLResponse(text)
+    if format == "json":
+        return Response(text, media_type="application/json")
+    return PlainTextResponse(text, media_type="text/markdown")
+
+
+@router.post("/cycles/{contract}/{period}/surveys", response_model=BatchReceipt,
+             responses=responses(401, 403, 404, 409, 422, 503),
+             summary="Import survey answers into the cycle (supervisor; a repeated batch changes nothing)")
+async def import_survey(contract: Name, period: PeriodText, body: SurveyImport, client: Assessments,
+                        principal: Annotated[Principal, Depends(require(Role.SUPERVISOR))]) -> BatchReceipt:
+    batch_id = body.batch_id or f"{body.channel.value}-" + hashlib.sha256(
+        json.dumps(body.responses, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    try:
+        batch = batch_from_rows(body.responses, channel=body.channel, batch_id=batch_id)
+    except SurveyError as exc:
+        raise ProblemError(422, "validation-error", f"responses: {exc}") from None
+    return await client.import_survey(contract, period, batch)
+
+
+# ---- plans -----------------------------------------------------------------------------------------------------
+@router.get("/plans", response_model=list[PlanRow], responses=responses(401, 403, 422, 503),
+            summary="Improvement plans from Temporal visibility (agent)")
+async def plans(client: Assessments, principal: Annotated[Principal, Depends(require(Role.AGENT))],
+                contract: Annotated[str | None, Query(max_length=200, pattern=COMPLAINT_ID_PATTERN)] = None,
+                include_closed: bool = False) -> list[PlanRow]:
+    return [PlanRow(**row) for row in await client.list_plans(contract=contract, open_only=not include_closed)]
+
+
+@router.get("/plans/{plan_id}", response_model=PlanStatus, responses=responses(401, 403, 404, 422, 503),
+            summary="A plan's clocks, misses, cycle results and escalations (agent)")
+async def plan(plan_id: Name, client: Assessments,
+               principal: Annotated[Principal, Depends(require(Role.AGENT))]) -> PlanStatus:
+    return await client.plan_status(plan_id)
+
+
+@router.post("/plans/{plan_id}/submit", response_model=PlanStatus, responses=responses(401, 403, 404, 409, 422, 503),
+             summary="Submit the plan: root cause, measures with owner and due date, expected effect (supervisor)")
+async def submit_plan(plan_id: Name, body: SubmitPlanBody, client: Assessments,
+                      principal: Annotated[Principal, Depends(require(Role.SUPERVISOR))]) -> PlanStatus:
+    return await client.submit_plan(plan_id, SubmitPlan(**body.model_dump(), by=principal.identity))
+
+
+@router.post("/plans/{plan_id}/progress", response_model=PlanStatus,
+             responses=responses(401, 403, 404, 409, 422, 503), summary="Report progress on a plan (supervisor)")
+async def plan_progress(plan_id: Name, body: ProgressBody, client: Assessments,
+                        principal: Annotated[Principal, Depends(require(Role.SUPERVISOR))]) -> PlanStatus:
+    return await client.report_progress(plan_id, ReportProgress(**body.model_dump(), by=principal.identity))
+
+
+# ---- interruptions ---------------------------------------------------------------------------------------------
+@router.post("/outages", response_model=ReportedOutage, status_code=201,
+             responses={200: {"model": ReportedOutage, "description": "The interruption existed."},
+                        **responses(401, 403, 409, 422, 503)},
+             summary="Report a service interruption (supervisor)")
+async def report_outage(body: ReportOutageBody, response: Response, client: Assessments,
+                        principal: Annotated[Principal, Depends(require(Role.SUPERVISOR))]) -> ReportedOutage:
+    status, created = await client.report_outage(ReportInterruption(**body.model_dump(), by=principal.identity))
+    response.status_code = 201 if created else 200
+    return ReportedOutage(**dict(status), created=created)
+
+
+@router.get("/outages/{outage_id}", response_model=InterruptionStatus, responses=responses(401, 403, 404, 422, 503),
+            summary="An interruption's state, duration and breach (agent)")
+async def outage(outage_id: Name, client: Assessments,
+                 principal: Annotated[Principal, Depends(require(Role.AGENT))]) -> InterruptionStatus:
+    return await client.outage_status(outage_id)
+
+
+@router.post("/outages/{outage_id}/restore", response_model=InterruptionStatus,
+             responses=responses(401, 403, 404, 409, 422, 503), summary="The service is back (supervisor)")
+async def restore_outage(outage_id: Name, body: RestoreBody, client: Assessments,
+                         principal: Annotated[Principal, Depends(require(Role.SUPERVISOR))]) -> InterruptionStatus:
+    return await client.restore_outage(outage_id, Restore(**body.model_dump(), by=principal.identity))

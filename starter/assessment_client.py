@@ -1,0 +1,345 @@
+"""Typed facade for assessment cycles, survey imports, improvement plans and service interruptions.
+
+The CLI and the HTTP API call this; like `ComplaintClient`, it validates everything before Temporal is called,
+so a refused request changes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import Any
+
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
+from temporalio.client import (
+    Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleAlreadyRunningError,
+    ScheduleCalendarSpec,
+    ScheduleRange,
+    ScheduleSpec,
+    ScheduleUpdate,
+    ScheduleUpdateInput,
+    WorkflowExecutionStatus,
+    WorkflowUpdateFailedError,
+)
+from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from activities.assessment import complaints_query
+from activities.reports import Format, previous_cycles, render
+from sla.interruptions import InterruptionRecord, ReportInterruption, Restore, interruption_workflow_id
+from sla.periods import Cadence, Period, PeriodError
+from sla.plans import PlanStatus, ReportProgress, SubmitPlan
+from sla.policy import AssessmentPolicy, PolicyError, PolicyFile
+from sla.reporting import CycleResult, build_report, cycle_workflow_id
+from sla.simulation import RecordedComplaint, Simulation, simulate
+from sla.surveys import SurveyBatch
+from starter.client import FILTER_VALUE, ComplaintClient, CxSlaError, ErrorKind
+from workflows import search_attributes as sa
+from workflows.cycle import AssessmentCycleWorkflow, BatchReceipt, CycleRun, CycleStatus, LaunchCycle, \
+    ScheduledCycleWorkflow, cycle_search_attributes
+from workflows.interruption import InterruptionRun, InterruptionStatus, ServiceInterruptionWorkflow
+from workflows.plan import ImprovementPlanWorkflow
+
+# When each cadence's schedule fires, in the contract's time zone: just after the period begins.
+SCHEDULE_MONTHS = {
+    Cadence.MONTHLY: [ScheduleRange(1, 12)],
+    Cadence.QUARTERLY: [ScheduleRange(1), ScheduleRange(4), ScheduleRange(7), ScheduleRange(10)],
+    Cadence.ANNUAL: [ScheduleRange(1)],
+}
+
+
+def schedule_id(contract: str, cadence: Cadence) -> str:
+    return f"cxsla-cycle-{contract}-{cadence.value}"
+
+
+class AssessmentClient:
+    def __init__(self, client: Client, *, task_queue: str = "cxsla", policy: PolicyFile,
+                 clock: Callable[[], datetime] | None = None) -> None:
+        self.client = client
+        self.task_queue = task_queue
+        self.policy = policy
+        self.clock = clock or (lambda: datetime.now(timezone.utc))
+
+    @staticmethod
+    def of(complaints: ComplaintClient) -> AssessmentClient:
+        """Share a connected ComplaintClient's connection, queue, policy and clock."""
+        return AssessmentClient(complaints.client, task_queue=complaints.task_queue, policy=complaints.policy,
+                                clock=complaints.clock)
+
+    # ---- cycles ---------------------------------------------------------------------------------------------
+    def _cycle_policy(self, contract: str, period: str) -> tuple[AssessmentPolicy, Period]:
+        _check_name("contract", contract)
+        try:
+            parsed = Period.parse(period)
+            policy = self.policy.assessment(contract)
+            policy.cycle(parsed.cadence)
+        except (PeriodError, PolicyError) as exc:
+            raise CxSlaError(str(exc)) from None
+        return policy, parsed
+
+    async def start_cycle(self, contract: str, period: str) -> tuple[CycleStatus, bool]:
+        """Start the cycle `cycle-{contract}-{period}`; an existing one is returned (`created` False)."""
+        created = await self._ensure_cycle(contract, period)
+        return await self.cycle_status(contract, period), created
+
+    async def _ensure_cycle(self, contract: str, period: str) -> bool:
+        policy, parsed = self._cycle_policy(contract, period)
+        created = True
+        try:
+            await self.client.start_workflow(
+                AssessmentCycleWorkflow.run, CycleRun(contract=contract, period=str(parsed), policy=policy),
+                id=cycle_workflow_id(contract, str(parsed)), task_queue=self.task_queue,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                search_attributes=cycle_search_attributes(contract),
+                static_summary=f"{parsed.cadence.value} assessment of {contract} for {parsed}",
+            )
+        except WorkflowAlreadyStartedError:
+            created = False
+        except RPCError as exc:
+            raise _rpc_error(cycle_workflow_id(contract, str(parsed)), exc) from None
+        return created
+
+    async def cycle_status(self, contract: str, period: str) -> CycleStatus:
+        _, parsed = self._cycle_policy(contract, period)
+        handle = self.client.get_workflow_handle(cycle_workflow_id(contract, str(parsed)))
+        try:
+            return await handle.query(AssessmentCycleWorkflow.status)
+        except RPCError as exc:
+            raise _rpc_error(handle.id, exc) from None
+
+    async def cycle_result(self, contract: str, period: str) -> CycleResult:
+        """The finished cycle's figures; refused while the cycle is still running."""
+        _, parsed = self._cycle_policy(contract, period)
+        handle = self.client.get_workflow_handle(cycle_workflow_id(contract, str(parsed)), result_type=CycleResult)
+        try:
+            description = await handle.describe()
+            if description.status == WorkflowExecutionStatus.RUNNING:
+                status = await handle.query(AssessmentCycleWorkflow.status)
+                raise CxSlaError(f"cycle {handle.id} is still {status.phase.replace('_', ' ')} (collects at "
+                                 f"{status.collect_at.isoformat() if status.collect_at else '?'})", "conflict")
+            if description.status != WorkflowExecutionStatus.COMPLETED:
+                raise CxSlaError(f"cycle {handle.id} ended {description.status.name.lower()}", "conflict")
+            return await handle.result()
+        except RPCError as exc:
+            raise _rpc_error(handle.id, exc) from None
+
+    async def import_survey(self, contract: str, period: str, batch: SurveyBatch) -> BatchReceipt:
+        """Add a batch to the period's cycle (starting the cycle if needed); a repeated batch id is a no-op."""
+        await self._ensure_cycle(contract, period)
+        _, parsed = self._cycle_policy(contract, period)
+        handle = self.client.get_workflow_handle(cycle_workflow_id(contract, str(parsed)))
+        return await _update(handle, "add_survey_batch", batch, BatchReceipt)
+
+    async def report(self, contract: str, period: str, fmt: Format) -> str:
+        """Render a finished cycle's report from Temporal (trends from the earlier cycles), any format."""
+        result = await self.cycle_result(contract, period)
+        return render(build_report(result, await previous_cycles(self.client, result)), fmt)
+
+    async def schedule_cycles(self, contracts: list[str] | None = None) -> list[dict[str, Any]]:
+        """Create or update one Temporal Schedule per contract and cadence (idempotent)."""
+        names = contracts or sorted(self.policy.contracts)
+        done = []
+        for contract in names:
+            try:
+                policy = self.policy.assessment(contract)
+            except PolicyError as exc:
+                raise CxSlaError(str(exc)) from None
+            for cadence in policy.cycles:
+                sid = schedule_id(contract, cadence)
+                schedule = Schedule(
+                    action=ScheduleActionStartWorkflow(
+                        ScheduledCycleWorkflow.run, LaunchCycle(contract=contract, cadence=cadence),
+                        id=f"cycle-launch-{contract}-{cadence.value}", task_queue=self.task_queue,
+                    ),
+                    spec=ScheduleSpec(
+                        calendars=[ScheduleCalendarSpec(
+                            second=[ScheduleRange(0)], minute=[ScheduleRange(5)], hour=[ScheduleRange(0)],
+                            day_of_month=[ScheduleRange(1)], month=SCHEDULE_MONTHS[cadence],
+                            comment=f"{cadence.value} assessment of {contract}",
+                        )],
+                        time_zone_name=policy.calendar.timezone,
+                    ),
+                )
+                try:
+                    await self.client.create_schedule(sid, schedule)
+                    done.append({"schedule_id": sid, "contract": contract, "cadence": cadence.value,
+                                 "created": True})
+                except ScheduleAlreadyRunningError:
+                    async def replace(_: ScheduleUpdateInput, schedule: Schedule = schedule) -> ScheduleUpdate:
+                        return ScheduleUpdate(schedule=schedule)
+
+                    await self.client.get_schedule_handle(sid).update(replace)
+                    done.append({"schedule_id": sid, "contract": contract, "cadence": cadence.value,
+                                 "created": False})
+                except RPCError as exc:
+                    raise _rpc_error(sid, exc) from None
+        return done
+
+    # ---- improvement plans ----------------------------------------------------------------------------------
+    async def plan_status(self, pid: str) -> PlanStatus:
+        _check_name("plan", pid)
+        handle = self.client.get_workflow_handle(pid)
+        try:
+            return await handle.query(ImprovementPlanWorkflow.status)
+        except RPCError as exc:
+            raise _rpc_error(pid, exc) from None
+
+    async def submit_plan(self, pid: str, command: SubmitPlan) -> PlanStatus:
+        _check_name("plan", pid)
+        return await _update(self.client.get_workflow_handle(pid), "submit_plan", command, PlanStatus)
+
+    async def report_progress(self, pid: str, command: ReportProgress) -> PlanStatus:
+        _check_name("plan", pid)
+        return await _update(self.client.get_workflow_handle(pid), "report_progress", command, PlanStatus)
+
+    async def list_plans(self, *, contract: str | None = None, open_only: bool = True) -> list[dict[str, Any]]:
+        clauses = ["WorkflowType = 'ImprovementPlanWorkflow'"]
+        if contract:
+            _check_name("contract", contract)
+            clauses.append(f"{sa.CONTRACT.name} = '{contract}'")
+        if open_only:
+            clauses.append("ExecutionStatus = 'Running'")
+        try:
+            return [{
+                "plan_id": info.id, "contract": info.typed_search_attributes.get(sa.CONTRACT),
+                "state": info.typed_search_attributes.get(sa.STATE),
+                "breached": bool(info.typed_search_attributes.get(sa.BREACHED)),
+                "workflow_status": info.status.name if info.status else None,
+            } async for info in self.client.list_workflows(" AND ".join(clauses), limit=1000)]
+        except RPCError as exc:
+            raise CxSlaError(f"cannot list plans: {exc.message}", _kind(exc)) from None
+
+    # ---- service interruptions ------------------------------------------------------------------------------
+    async def report_outage(self, request: ReportInterruption) -> tuple[InterruptionStatus, bool]:
+        now = self.clock()
+        try:
+            policy = self.policy.assessment(request.contract)
+            record = InterruptionRecord(
+                outage_id=request.id, contract=request.contract, started_at=request.started_at or now,
+                reported_at=now, summary=request.summary, reported_by=request.by)
+        except (PolicyError, ValueError) as exc:
+            raise CxSlaError(str(exc)) from None
+        wid = interruption_workflow_id(request.id)
+        created = True
+        try:
+            await self.client.start_workflow(
+                ServiceInterruptionWorkflow.run, InterruptionRun(record=record, policy=policy), id=wid,
+                task_queue=self.task_queue, id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                search_attributes=TypedSearchAttributes([
+                    SearchAttributePair(sa.CONTRACT, request.contract),
+                    SearchAttributePair(sa.STATE, "ongoing"),
+                    SearchAttributePair(sa.BREACHED, False),
+                    SearchAttributePair(sa.RECEIVED_AT, record.started_at),
+                ]),
+                static_summary=f"service interruption {request.id} of {request.contract}",
+            )
+        except WorkflowAlreadyStartedError:
+            created = False
+        except RPCError as exc:
+            raise _rpc_error(wid, exc) from None
+        return await self.outage_status(request.id), created
+
+    async def restore_outage(self, outage_id: str, command: Restore) -> InterruptionStatus:
+        _check_name("outage", outage_id)
+        handle = self.client.get_workflow_handle(interruption_workflow_id(outage_id))
+        return await _update(handle, "restored", command, InterruptionStatus)
+
+    async def outage_status(self, outage_id: str) -> InterruptionStatus:
+        _check_name("outage", outage_id)
+        handle = self.client.get_workflow_handle(interruption_workflow_id(outage_id))
+        try:
+            return await handle.query(ServiceInterruptionWorkflow.status)
+        except RPCError as exc:
+            raise _rpc_error(handle.id, exc) from None
+
+
+def _check_name(option: str, value: str) -> None:
+    if not FILTER_VALUE.fullmatch(value or ""):
+        raise CxSlaError(f"{option}: {str(value)[:40]!r} is not a name (letters, digits, . _ : -)")
+
+
+async def _update(handle, name: str, argument, result_type):
+    try:
+        return await handle.execute_update(name, argument, result_type=result_type)
+    except WorkflowUpdateFailedError as exc:
+        cause = exc.cause
+        message = cause.message if isinstance(cause, ApplicationError) else str(cause or exc)
+        kind: ErrorKind = "conflict" if isinstance(cause, ApplicationError) and cause.type in (
+            "InvalidTransition", "PlanRejected") else "invalid"
+        raise CxSlaError(f"{handle.id}: {message}", kind) from None
+    except RPCError as exc:
+        if _kind(exc) == "not_found" and (closed := await _closed_status(handle)):
+            # servers differ: an update to a closed workflow can be refused as "not found"
+            raise CxSlaError(f"{handle.id} is closed ({closed}) and takes no more commands", "conflict") from None
+        raise _rpc_error(handle.id, exc) from None
+
+
+async def _closed_status(handle) -> str | None:
+    """How the workflow ended, or None if it is running or does not exist."""
+    try:
+        response = await handle._client.workflow_service.describe_workflow_execution(
+            DescribeWorkflowExecutionRequest(namespace=handle._client.namespace,
+                                             execution=WorkflowExecution(workflow_id=handle.id)))
+    except RPCError:
+        return None
+    status = response.workflow_execution_info.status
+    if status == WorkflowExecutionStatus.RUNNING.value:
+        return None
+    return WorkflowExecutionStatus(status).name.lower()
+
+
+def _kind(exc: RPCError) -> ErrorKind:
+    text = str(exc).lower()
+    if "not found" in text:
+        return "not_found"
+    if "already completed" in text:
+        return "conflict"
+    if exc.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
+        return "unavailable"
+    return "invalid"
+
+
+def _rpc_error(workflow_id: str, exc: RPCError) -> CxSlaError:
+    kind = _kind(exc)
+    if kind == "not_found":
+        return CxSlaError(f"no workflow {workflow_id!r}", kind)
+    if kind == "conflict":
+        return CxSlaError(f"{workflow_id} is closed and takes no more commands", kind)
+    return CxSlaError(f"{workflow_id}: {exc}", kind)
+
+
+
+
+async def _recorded(client: Client, workflow_id: str, limit: asyncio.Semaphore) -> RecordedComplaint:
+    async with limit:
+        return await client.get_workflow_handle(workflow_id).query("recorded", result_type=RecordedComplaint)
+
+
+async def simulate_period(assessments: AssessmentClient, proposed: PolicyFile, contract: str, period: str) -> Simulation:
+    """Replay the period's complaints (from Temporal) under `proposed`; see sla/simulation.py."""
+    current, parsed = assessments._cycle_policy(contract, period)
+    try:
+        new_contract = proposed.contract(contract)
+        new_assessment = proposed.assessment(contract)
+    except PolicyError as exc:
+        raise CxSlaError(f"proposed policy: {exc}") from None
+    tz = current.business_calendar().tz
+    start, end = parsed.start(tz), parsed.end(tz)
+    try:
+        ids = [info.id async for info in assessments.client.list_workflows(complaints_query(contract, start, end))]
+        limit = asyncio.Semaphore(16)
+        recorded = await asyncio.gather(*(_recorded(assessments.client, wid, limit) for wid in ids))
+    except RPCError as exc:
+        raise CxSlaError(f"cannot read the period's complaints: {exc.message}", _kind(exc)) from None
+    assessed = current.cycles[parsed.cadence].assess
+    return simulate(
+        list(recorded), proposed=new_contract, contract=contract, period=str(parsed), start=start, end=end,
+        now=assessments.clock(), targets_before=current.targets, targets_after=new_assessment.targets,
+        assessed=assessed,
+    )
