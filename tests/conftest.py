@@ -21,8 +21,7 @@ from starter.binaries import temporal_cli, test_server
 from workflows import search_attributes as sa
 
 
-@pytest_asyncio.fixture(scope="session")
-async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+async def start_time_skipping() -> WorkflowEnvironment:
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=test_server(), plugins=[CxSlaPlugin()]
     )
@@ -33,6 +32,21 @@ async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
             search_attributes={key.name: IndexedValueType.ValueType(key.indexed_value_type) for key in sa.ALL},
         )
     )
+    return env
+
+
+@pytest_asyncio.fixture(scope="session")
+async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await start_time_skipping()
+    yield env
+    await env.shutdown()
+
+
+@pytest_asyncio.fixture
+async def own_time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    """A time-skipping server for one test. Time skips only when no workflow has a task waiting, so workflows a
+    test leaves running on a queue nobody polls any more would stall the next test's skips on a shared server."""
+    env = await start_time_skipping()
     yield env
     await env.shutdown()
 

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 
 from temporalio.worker import Worker
 
-from activities.notifications import Notification
 from plugin import CxSlaPlugin
 from starter import connection
 from starter.api import create_app, serve
@@ -21,6 +20,7 @@ from starter.codec_server import create_codec_app
 from starter.settings import Settings
 from starter.tokens import Role, config_line, new_token
 from tests.conftest import task_queue
+from tests.sinks import RecordingSink
 
 TEST_KEY = "t1:" + "QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE="
 
@@ -36,7 +36,7 @@ def service_settings(
         api_tokens_file=str(tmp / "tokens"), inbound_config=None, codec_keys=TEST_KEY, codec_active_key=None,
         codec_key_file=str(tmp / "no-key-file"), require_encryption=None, temporal_api_key=None,
         temporal_tls=None, temporal_tls_cert=None, temporal_tls_key=None, temporal_tls_ca=None,
-        temporal_tls_server_name=None, log_level="WARNING",
+        temporal_tls_server_name=None, log_level="WARNING", report_dir=str(tmp / "reports"),
     )
     if policy:
         (tmp / "policy.toml").write_text(policy)
@@ -64,14 +64,6 @@ class Tokens:
     @staticmethod
     def header(token: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {token}"}
-
-
-class RecordingSink:
-    def __init__(self) -> None:
-        self.notifications: list[Notification] = []
-
-    async def deliver(self, notification: Notification) -> None:
-        self.notifications.append(notification)
 
 
 def _listen() -> socket.socket:
@@ -126,7 +118,9 @@ class Service:
         self._stop = asyncio.Event()
         if self._worker:
             codec = connection.payload_codec(self.settings)
-            client = await connection.connect(self.settings, plugins=[CxSlaPlugin(sink=self.sink, codec=codec)])
+            plugin = CxSlaPlugin(sink=self.sink, codec=codec, policy_path=self.settings.policy,
+                                 report_dir=self.settings.report_dir)
+            client = await connection.connect(self.settings, plugins=[plugin])
             worker = Worker(client, task_queue=self.settings.task_queue)
         tasks = [serve(create_app(self.settings), self._stop, sock=self._api_sock, access_log=False)]
         if self._codec_sock:

@@ -1,0 +1,221 @@
+"""Benchmark: an assessment cycle over 10,000 and 100,000 closed complaints on a dev server.
+
+For each size, one dev server (its own, started here) holds that many closed complaints of one past month,
+imported with their own history (ComplaintClient.import_history: the same workflows and memos a live desk leaves
+behind). Then, in the same run and on the same server, two measurements:
+
+  (a) baseline: list the month's complaints through visibility and decode every memo — the I/O any assessment
+      must do, and nothing else;
+  (b) the cycle: AssessmentCycleWorkflow for that month, end to end (collection + KPI fold + plans + report).
+
+Reported: seconds and complaints per second of each, the cycle's collection time as recorded by its activity,
+and the process's peak RSS above its level before the phase (the worker and its activity run in this process;
+sampled every 20 ms from /proc). Nothing asserts a time; figures go to stdout and bench/results/cycle.json.
+
+    python -m bench.cycle                 # 10,000 and 100,000
+    python -m bench.cycle --sizes 2000    # quick look
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import sys
+import threading
+import time
+import uuid
+import warnings
+from datetime import datetime, timedelta, timezone
+from importlib import metadata
+from pathlib import Path
+
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from activities.assessment import VisibilitySource, complaints_query
+from bench.sinks import NullSink
+from plugin import CxSlaPlugin
+from sla import events as ev
+from sla.policy import load_policy
+from sla.reporting import CycleResult, cycle_workflow_id
+from sla.vocabulary import Severity
+from starter.assessment_client import AssessmentClient
+from starter.binaries import temporal_cli
+from starter.client import ComplaintClient
+from workflows import search_attributes as sa
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results" / "cycle.json"
+CONTRACT = "always-on"
+MONTH = datetime(2026, 6, 1, tzinfo=timezone.utc)
+PERIOD = "2026-06"
+H = timedelta(hours=1)
+
+
+def log(message: str) -> None:
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+def history(i: int) -> list[ev._Event]:
+    """A varied closed complaint: acknowledged in 1-3 h, resolved in 1-6 days, some at first contact, feedback."""
+    received = MONTH + timedelta(minutes=(i * 37) % (29 * 24 * 60))
+    severity = list(Severity)[i % 4]
+    ack = received + H * (1 + i % 3)
+    resolved = received + timedelta(days=1 + i % 6)
+    return [
+        ev.Received(at=received, complaint_id=f"bench-{i:06d}", contract=CONTRACT, severity=severity, channel="web"),
+        ev.Acknowledged(at=ack),
+        ev.Triaged(at=ack + H),
+        ev.Resolved(at=resolved, resolution="fixed", first_contact=i % 3 == 0, handling_seconds=300 + i % 900),
+        ev.ResultNotified(at=resolved + H),
+        ev.FeedbackRecorded(at=resolved + 2 * H, csat=1 + i % 5, nps=i % 11),
+    ]
+
+
+class PeakRss:
+    """Peak resident memory of this process above its level at start, sampled from /proc/self/statm."""
+
+    def __init__(self) -> None:
+        self._page = os.sysconf("SC_PAGE_SIZE")
+        self._stop = threading.Event()
+        self.start = self.peak = self._rss()
+
+    def _rss(self) -> int:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * self._page
+
+    def __enter__(self) -> PeakRss:
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.02):
+            self.peak = max(self.peak, self._rss())
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self._rss())
+
+    @property
+    def above_start_mb(self) -> float:
+        return round((self.peak - self.start) / 2**20, 1)
+
+
+async def import_all(complaints: ComplaintClient, n: int, concurrency: int = 64) -> float:
+    started = time.perf_counter()
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for i in range(n):
+        queue.put_nowait(i)
+
+    async def lane() -> None:
+        while not queue.empty():
+            i = queue.get_nowait()
+            await complaints.import_history(history(i))
+            if i and i % 5000 == 0:
+                log(f"  imported {i}")
+
+    await asyncio.gather(*(lane() for _ in range(concurrency)))
+    return time.perf_counter() - started
+
+
+async def wait_listed(env: WorkflowEnvironment, query: str, n: int) -> None:
+    for _ in range(3000):
+        if (await env.client.count_workflows(f"{query} AND ExecutionStatus = 'Completed'")).count >= n:
+            return
+        await asyncio.sleep(0.2)
+    raise RuntimeError("visibility never listed every imported complaint")
+
+
+async def one_size(n: int) -> dict:
+    log(f"size {n}: starting a dev server")
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=temporal_cli(), plugins=[CxSlaPlugin()], search_attributes=list(sa.ALL),
+        dev_server_log_level="error",
+    )
+    queue = f"bench-cycle-{uuid.uuid4().hex[:8]}"
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "The same plugin type", UserWarning)
+            worker = Worker(env.client, task_queue=queue, plugins=[CxSlaPlugin(
+                sink=NullSink(), report_dir=str(ROOT / "bench" / "results" / "reports"))],
+                max_concurrent_activities=200)
+        async with worker:
+            complaints = ComplaintClient(env.client, task_queue=queue, policy=load_policy())
+            import_seconds = await import_all(complaints, n)
+            log(f"size {n}: imported in {import_seconds:.1f} s")
+            query = complaints_query(CONTRACT, MONTH, MONTH + timedelta(days=30))
+            await wait_listed(env, query, n)
+
+            with PeakRss() as baseline_rss:
+                started = time.perf_counter()
+                listed = 0
+                async for page in VisibilitySource(env.client).pages(query):
+                    listed += len(page)
+                baseline_seconds = time.perf_counter() - started
+            assert listed == n, listed
+            log(f"size {n}: baseline listing {baseline_seconds:.1f} s")
+
+            cycles = AssessmentClient.of(complaints)
+            with PeakRss() as cycle_rss:
+                started = time.perf_counter()
+                await cycles.start_cycle(CONTRACT, PERIOD)
+                result: CycleResult = await env.client.get_workflow_handle(
+                    cycle_workflow_id(CONTRACT, PERIOD), result_type=CycleResult).result()
+                cycle_seconds = time.perf_counter() - started
+            assert result.assessment.complaints == n, result.assessment.complaints
+            log(f"size {n}: cycle {cycle_seconds:.1f} s")
+            history_events = len([e async for e in env.client.get_workflow_handle(
+                cycle_workflow_id(CONTRACT, PERIOD)).fetch_history_events()])
+    finally:
+        await env.shutdown()
+    return {
+        "complaints": n,
+        "import": {"seconds": round(import_seconds, 1), "per_second": round(n / import_seconds, 1)},
+        "baseline_listing": {"seconds": round(baseline_seconds, 2), "per_second": round(n / baseline_seconds),
+                             "peak_rss_above_start_mb": baseline_rss.above_start_mb},
+        "cycle": {"seconds": round(cycle_seconds, 2), "per_second": round(n / cycle_seconds),
+                  "peak_rss_above_start_mb": cycle_rss.above_start_mb, "history_events": history_events,
+                  "kpis": {k.name.value: k.value for k in result.assessment.kpis if k.value is not None}},
+        "cycle_over_baseline": round(cycle_seconds / baseline_seconds, 2),
+    }
+
+
+def report(results: dict) -> str:
+    lines = [f"cx-sla cycle benchmark ({results['environment']['cpus']} CPUs, temporalio "
+             f"{results['environment']['temporalio']})", "",
+             f"{'complaints':>12}{'import/s':>10}{'listing s':>11}{'cycle s':>9}{'cycle/listing':>15}"
+             f"{'listing MB':>12}{'cycle MB':>10}{'events':>8}"]
+    for r in results["sizes"]:
+        lines.append(f"{r['complaints']:>12,}{r['import']['per_second']:>10}{r['baseline_listing']['seconds']:>11}"
+                     f"{r['cycle']['seconds']:>9}{r['cycle_over_baseline']:>15}"
+                     f"{r['baseline_listing']['peak_rss_above_start_mb']:>12}"
+                     f"{r['cycle']['peak_rss_above_start_mb']:>10}{r['cycle']['history_events']:>8}")
+    lines.append("")
+    lines.append("MB: peak RSS of the bench process (worker + activity) above its level before the phase.")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    sys.dont_write_bytecode = False  # the sandbox re-imports workflow modules: let them be cached (see lifecycle)
+    parser = argparse.ArgumentParser(prog="python -m bench.cycle", description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    args = parser.parse_args(argv)
+    sizes = [asyncio.run(one_size(n)) for n in args.sizes]
+    results = {
+        "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "environment": {"python": platform.python_version(), "cpus": os.cpu_count(),
+                        "temporalio": metadata.version("temporalio")},
+        "sizes": sizes,
+    }
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(results, indent=2))
+    print(report(results))
+
+
+if __name__ == "__main__":
+    main()
