@@ -619,15 +619,23 @@ async def _until_answering(url: str, running: asyncio.Future, timeout: float = 6
 
 
 # ---- entry point -----------------------------------------------------------------------------------------------
+# Subcommands whose own option shares a global option's name: after them, the name is theirs.
+OWN_OPTIONS = {"simulate": {"--policy"}}
+
+
 def hoist_global_options(argv: list[str]) -> list[str]:
     """Move global options found after the subcommand to the front, where click expects them."""
     front: list[str] = []
     rest: list[str] = []
+    own: set[str] = set()
     i = 0
     while i < len(argv):
         arg = argv[i]
         name = arg.split("=", 1)[0]
-        if name in GLOBAL_VALUE_OPTIONS:
+        own |= OWN_OPTIONS.get(arg, set()) if not arg.startswith("-") else set()
+        if name in own:
+            rest.append(arg)
+        elif name in GLOBAL_VALUE_OPTIONS:
             if "=" in arg:
                 front.append(arg)
             else:

@@ -19,7 +19,7 @@ from sla.commands import COMPLAINT_ID_PATTERN
 from sla.interruptions import OUTAGE_ID_PATTERN, ReportInterruption, Restore
 from sla.plans import Measure, PlanStatus, ReportProgress, SubmitPlan
 from sla.surveys import SurveyChannel, SurveyError, batch_from_rows
-from starter.api.problems import ProblemError, responses
+from starter.api.problems import ProblemError, known_query_only, responses
 from starter.api.security import require
 from starter.assessment_client import AssessmentClient
 from starter.client import ComplaintClient
@@ -27,7 +27,7 @@ from starter.tokens import Principal, Role
 from workflows.cycle import BatchReceipt, CycleStatus
 from workflows.interruption import InterruptionStatus
 
-router = APIRouter(prefix="/v1", tags=["assessment"])
+router = APIRouter(prefix="/v1", tags=["assessment"], dependencies=[Depends(known_query_only)])
 
 Name = Annotated[str, Path(min_length=1, max_length=200, pattern=COMPLAINT_ID_PATTERN)]
 PeriodText = Annotated[str, Path(min_length=4, max_length=7, pattern=r"^\d{4}(-(0[1-9]|1[0-2]|Q[1-4]))?$",
@@ -113,7 +113,7 @@ class PlanRow(BaseModel):
 # ---- cycles ----------------------------------------------------------------------------------------------------
 @router.post("/cycles", response_model=StartedCycle, status_code=201,
              responses={200: {"model": StartedCycle, "description": "The cycle existed."},
-                        **responses(401, 403, 409, 422, 503)},
+                        **responses(400, 401, 403, 409, 422, 503)},
              summary="Start the assessment cycle of a contract and period (admin)")
 async def start_cycle(body: StartCycle, response: Response, client: Assessments,
                       principal: Annotated[Principal, Depends(require(Role.ADMIN))]) -> StartedCycle:
@@ -122,7 +122,7 @@ async def start_cycle(body: StartCycle, response: Response, client: Assessments,
     return StartedCycle(**dict(status), created=created)
 
 
-@router.post("/cycles/schedules", response_model=list[ScheduleRow], responses=responses(401, 403, 422, 503),
+@router.post("/cycles/schedules", response_model=list[ScheduleRow], responses=responses(400, 401, 403, 422, 503),
              summary="Create or update the Temporal Schedules that start cycles (admin, idempotent)")
 async def schedule(body: Schedules, client: Assessments,
                    principal: Annotated[Principal, Depends(require(Role.ADMIN))]) -> list[ScheduleRow]:
@@ -153,7 +153,7 @@ async def report(contract: Name, period: PeriodText, client: Assessments,
 
 
 @router.post("/cycles/{contract}/{period}/surveys", response_model=BatchReceipt,
-             responses=responses(401, 403, 404, 409, 422, 503),
+             responses=responses(400, 401, 403, 404, 409, 422, 503),
              summary="Import survey answers into the cycle (supervisor; a repeated batch changes nothing)")
 async def import_survey(contract: Name, period: PeriodText, body: SurveyImport, client: Assessments,
                         principal: Annotated[Principal, Depends(require(Role.SUPERVISOR))]) -> BatchReceipt:
@@ -182,7 +182,8 @@ async def plan(plan_id: Name, client: Assessments,
     return await client.plan_status(plan_id)
 
 
-@router.post("/plans/{plan_id}/submit", response_model=PlanStatus, responses=responses(401, 403, 404, 409, 422, 503),
+@router.post("/plans/{plan_id}/submit", response_model=PlanStatus,
+             responses=responses(400, 401, 403, 404, 409, 422, 503),
              summary="Submit the plan: root cause, measures with owner and due date, expected effect (supervisor)")
 async def submit_plan(plan_id: Name, body: SubmitPlanBody, client: Assessments,
                       principal: Annotated[Principal, Depends(require(Role.SUPERVISOR))]) -> PlanStatus:
@@ -190,7 +191,7 @@ async def submit_plan(plan_id: Name, body: SubmitPlanBody, client: Assessments,
 
 
 @router.post("/plans/{plan_id}/progress", response_model=PlanStatus,
-             responses=responses(401, 403, 404, 409, 422, 503), summary="Report progress on a plan (supervisor)")
+             responses=responses(400, 401, 403, 404, 409, 422, 503), summary="Report progress on a plan (supervisor)")
 async def plan_progress(plan_id: Name, body: ProgressBody, client: Assessments,
                         principal: Annotated[Principal, Depends(require(Role.SUPERVISOR))]) -> PlanStatus:
     return await client.report_progress(plan_id, ReportProgress(**body.model_dump(), by=principal.identity))
@@ -199,7 +200,7 @@ async def plan_progress(plan_id: Name, body: ProgressBody, client: Assessments,
 # ---- interruptions ---------------------------------------------------------------------------------------------
 @router.post("/outages", response_model=ReportedOutage, status_code=201,
              responses={200: {"model": ReportedOutage, "description": "The interruption existed."},
-                        **responses(401, 403, 409, 422, 503)},
+                        **responses(400, 401, 403, 409, 422, 503)},
              summary="Report a service interruption (supervisor)")
 async def report_outage(body: ReportOutageBody, response: Response, client: Assessments,
                         principal: Annotated[Principal, Depends(require(Role.SUPERVISOR))]) -> ReportedOutage:
@@ -216,7 +217,7 @@ async def outage(outage_id: Name, client: Assessments,
 
 
 @router.post("/outages/{outage_id}/restore", response_model=InterruptionStatus,
-             responses=responses(401, 403, 404, 409, 422, 503), summary="The service is back (supervisor)")
+             responses=responses(400, 401, 403, 404, 409, 422, 503), summary="The service is back (supervisor)")
 async def restore_outage(outage_id: Name, body: RestoreBody, client: Assessments,
                          principal: Annotated[Principal, Depends(require(Role.SUPERVISOR))]) -> InterruptionStatus:
     return await client.restore_outage(outage_id, Restore(**body.model_dump(), by=principal.identity))

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 from sla.commands import COMMAND_MODELS, COMPLAINT_ID_PATTERN, Command, OpenComplaint
 from sla.status import ComplaintStatus
 from sla.vocabulary import ComplaintState
-from starter.api.problems import ProblemError, responses
+from starter.api.problems import ProblemError, known_query_only, responses
 from starter.api.security import require, role_for_command
 from starter.client import ComplaintClient, Opened
 from starter.tokens import Principal, Role
@@ -30,7 +30,7 @@ ID_PATTERN = COMPLAINT_ID_PATTERN
 ComplaintId = Annotated[str, Path(min_length=1, max_length=200, pattern=ID_PATTERN,
                                   description="The complaint id (the desk's ticket id).")]
 
-router = APIRouter(prefix="/v1/complaints", tags=["complaints"])
+router = APIRouter(prefix="/v1/complaints", tags=["complaints"], dependencies=[Depends(known_query_only)])
 
 
 def complaints(request: Request) -> ComplaintClient:
