@@ -12,7 +12,8 @@ from datetime import timedelta
 import structlog
 from temporalio.worker import Worker
 
-from activities.notifications import LogSink, NotificationSink, WebhookSink
+from activities.email import SmtpSink
+from activities.notifications import FanoutSink, LogSink, NotificationSink, WebhookSink
 from plugin import CxSlaPlugin
 from sla.policy import PolicyError, PolicyFile, load_policy
 from starter import connection
@@ -34,9 +35,20 @@ metrics_runtime = prometheus_runtime  # SDK metrics, domain counters and visibil
 
 
 def notification_sink(settings: Settings) -> NotificationSink:
+    """Webhook and/or e-mail when configured (both: each gets every notification), else the log."""
+    sinks: list[NotificationSink] = []
     if settings.webhook_url:
-        return WebhookSink(settings.webhook_url, settings.webhook_secret)
-    return LogSink()
+        sinks.append(WebhookSink(settings.webhook_url, settings.webhook_secret))
+    if settings.smtp_host:
+        sinks.append(SmtpSink(
+            settings.smtp_host, port=settings.smtp_port_or_default, security=settings.smtp_security,
+            sender=settings.smtp_from or "", default_to=settings.smtp_to, routes=settings.smtp_routes,
+            username=settings.smtp_user,
+            password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+        ))
+    if not sinks:
+        return LogSink()
+    return sinks[0] if len(sinks) == 1 else FanoutSink(sinks)
 
 
 async def run_worker(settings: Settings, stop: asyncio.Event) -> None:

@@ -75,6 +75,8 @@ class NotificationSink(Protocol):
 class LogSink:
     """Default sink: one structured log line per notification."""
 
+    channel = "log"
+
     async def deliver(self, notification: Notification | Notice) -> None:
         fields = notification.model_dump(mode="json", exclude_none=True)
         if notification.kind is not ActionKind.WARN:
@@ -84,6 +86,8 @@ class LogSink:
 
 class WebhookSink:
     """POSTs JSON signed with HMAC-SHA256 of the raw body (header `X-Cxsla-Signature: sha256=<hex>`)."""
+
+    channel = "webhook"
 
     def __init__(self, url: str, secret: str | None, *, timeout: float = 10.0) -> None:
         self.url = url
@@ -106,6 +110,45 @@ def sign(secret: bytes, body: bytes) -> str:
     return hmac.new(secret, body, hashlib.sha256).hexdigest()
 
 
+class FanoutSink:
+    """Delivers to every sink; if any fails, raises after trying them all, so Temporal retries the activity.
+
+    A retry skips the sinks that already delivered: their names are heartbeated after each success and a retried
+    attempt reads them back from the previous attempt's heartbeat details. That is best effort (a worker that dies
+    before its heartbeat reaches the server loses it), so every sink carries the idempotency key to its receiver
+    (webhook `Idempotency-Key` header and body field, e-mail `Message-ID` and `X-Cxsla-Idempotency-Key`, log field):
+    a second delivery can always be recognised and dropped.
+    """
+
+    def __init__(self, sinks: list[NotificationSink]) -> None:
+        self.sinks = sinks
+        channels = [getattr(s, "channel", type(s).__name__) for s in sinks]
+        self.names = [f"{i}:{channel}" for i, channel in enumerate(channels)]  # what a retry skips
+        self.channel = "+".join(channels)
+
+    async def deliver(self, notification: Notification | Notice) -> None:
+        done = _delivered_by_previous_attempt()
+        errors = []
+        for name, sink in zip(self.names, self.sinks):
+            if name in done:
+                continue
+            try:
+                await sink.deliver(notification)
+            except Exception as exc:  # noqa: BLE001 - every sink gets its chance; the failures are raised below
+                errors.append(f"{name}: {type(exc).__name__}: {exc}")
+                continue
+            done.add(name)
+            if activity.in_activity():
+                activity.heartbeat(sorted(done))
+        if errors:
+            raise RuntimeError(f"{len(errors)} of {len(self.sinks)} sinks failed: " + "; ".join(errors))
+
+
+def _delivered_by_previous_attempt() -> set[str]:
+    details = activity.info().heartbeat_details if activity.in_activity() else []
+    return {str(name) for name in details[-1]} if details and isinstance(details[-1], list) else set()
+
+
 class NotificationActivities:
     def __init__(self, sink: NotificationSink) -> None:
         self._sink = sink
@@ -122,4 +165,4 @@ class NotificationActivities:
     async def send_survey(self, notification: Notification) -> str:
         """Sends the satisfaction survey link through the same sink; returns the channel used."""
         await self._sink.deliver(notification)
-        return "webhook" if isinstance(self._sink, WebhookSink) else "log"
+        return getattr(self._sink, "channel", "log")
