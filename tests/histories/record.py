@@ -1,7 +1,11 @@
-"""Golden histories of ComplaintWorkflow, and what the workflow tests share (test policy, a fresh server).
+"""Golden histories of every cx-sla workflow, and what the workflow tests share (test policy, a fresh server).
 
-Regenerate the histories (only when a workflow change is meant to break replay, which then needs
-`workflow.patched`) with:
+Record the history of a new scenario (the other files stay byte-identical) with:
+
+    .venv/bin/python -m tests.histories.record --only NAME [--only NAME ...]
+
+Regenerate every history (only when a workflow change is meant to break replay, which then needs
+`workflow.patched`; it rewrites the old files, so the histories recorded before a patch are gone) with:
 
     .venv/bin/python -m tests.histories.record
 
@@ -11,10 +15,15 @@ named `<workflow id>.run<N>.json` (a complaint that continued as new has several
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import glob
+import json
 import sys
+import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -22,19 +31,42 @@ from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.enums.v1 import EventType, IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
-from temporalio.client import Client, WorkflowHistory
+from temporalio.client import Client, WorkflowHistory, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
+from activities.assessment import plan_search_attributes
 from plugin import CxSlaPlugin
 from sla import commands as cmd
 from sla.commands import OpenComplaint
+from sla.interruptions import ReportInterruption, Restore, interruption_workflow_id
+from sla.kpi import KpiName, Target
+from sla.outcomes import MEMO_KEY
+from sla.periods import Cadence, Period
+from sla.plans import (
+    Measure,
+    Miss,
+    PlanState,
+    RecordCycleResult,
+    ReportProgress,
+    SubmitPlan,
+    Trigger,
+    new_plan_run,
+    plan_id,
+)
 from sla.policy import PolicyFile, parse_policy
 from sla.status import ComplaintStatus
+from sla.surveys import Scale, ScoreHistogram, SurveyBatch, SurveyChannel
+from starter.assessment_client import AssessmentClient
 from starter.binaries import test_server
 from starter.client import ComplaintClient, workflow_id
+from tests.assessment_support import KnownWorkflows, assessment_worker, result_of, write_policy
 from tests.conftest import cxsla_worker
 from tests.sinks import RecordingSink
 from workflows import search_attributes as sa
+from workflows.complaint import OUTCOME_MEMO_PATCH, PLAN_ON_MAJOR_BREACH_PATCH
+from workflows.cycle import AssessmentCycleWorkflow, CycleRun, cycle_search_attributes
+from workflows.interruption import InterruptionStatus
+from workflows.plan import ImprovementPlanWorkflow
 
 HERE = Path(__file__).parent
 CONTRACT = "fast"
@@ -172,7 +204,12 @@ async def command(env: WorkflowEnvironment, c: ComplaintClient, complaint_id: st
 
 async def assert_no_task_failures(client: Client, complaint_id: str) -> list[WorkflowHistory]:
     """No run of the complaint's workflow ever failed a workflow task (a handler raised, nondeterminism...)."""
-    histories = await run_histories(client, workflow_id(complaint_id))
+    return await assert_no_workflow_task_failures(client, workflow_id(complaint_id))
+
+
+async def assert_no_workflow_task_failures(client: Client, wid: str) -> list[WorkflowHistory]:
+    """No run of the workflow `wid` (any type) ever failed a workflow task; returns its runs' histories."""
+    histories = await run_histories(client, wid)
     for history in histories:
         failed = [e for e in history.events if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED]
         assert not failed, (
@@ -256,22 +293,355 @@ async def continued_as_new(env: WorkflowEnvironment, c: ComplaintClient) -> str:
     return cid
 
 
-SCENARIOS: list[Callable[[WorkflowEnvironment, ComplaintClient], Awaitable[str]]] = [
-    lifecycle_with_breach,
-    pause_extend_reclassify,
-    continued_as_new,
+# ---- the assessment side: a complaint that opens a plan, a cycle, a plan, an interruption ------------------
+GOLDEN_CONTRACT = "golden"
+H = timedelta(hours=1)
+MIN = timedelta(minutes=1)
+
+# One contract with hour-scale clocks on a 24x7 UTC calendar, complaint and assessment sections alike. The
+# scenarios below run a worker that reads it from a policy file, so a plan opened by a complaint breach (an
+# activity: it takes the worker's policy) gets these settings too. Commands land minutes away from every clock's
+# instants: the time-skipping server rejects a workflow task that cancels a timer firing at that very instant.
+GOLDEN_POLICY_RAW: dict = {
+    "version": "golden-1",
+    "calendars": {
+        "24x7": {
+            "timezone": "UTC",
+            "hours": ["00:00-24:00"],
+            "workdays": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
+        }
+    },
+    "contracts": {
+        GOLDEN_CONTRACT: {
+            "calendar": "24x7",
+            "warn_at": [0.5, 0.8],
+            "survey_window": "PT12H",
+            "escalation": [
+                {"after": "PT0S", "to": "team-lead"},
+                {"after": "PT1H", "to": "supervisor"},
+                {"after": "PT2H", "to": "manager"},
+            ],
+            "targets": {
+                "acknowledge": "PT1H",
+                "triage": "PT4H",
+                "handling_plan": "PT8H",
+                "progress_update": "PT6H",
+                "resolve": "PT48H",
+                "notify_result": "PT2H",
+                "survey": "PT4H",
+            },
+            "severity": {
+                "critical": {"targets": {"resolve": "PT3H"}, "major_breach": ["resolve"]},
+                "major": {"targets": {"resolve": "PT5H"}, "major_breach": ["resolve"]},
+            },
+            "kpi_targets": {
+                "csat": {"min": 85},
+                "resolution_rate": {"min": 0.95},
+                "major_resolved_in_time": {"min": 1.0},
+            },
+            "cycles": {
+                # the report is written at period end + 6 h, before its own clock's first warning (+24 h)
+                "monthly": {"grace": "PT6H", "report_within": "PT48H",
+                            "assess": ["csat", "resolution_rate", "major_resolved_in_time"], "start_plans": True},
+            },
+            "improvement": {"submit_within": "PT10H", "progress_every": "PT20H", "rectify_within": "PT60H",
+                            "on_major_complaint_breach": True},
+            "interruption": {"major_after": "PT4H"},
+        }
+    },
+}
+
+
+def golden_policy() -> PolicyFile:
+    return parse_policy(GOLDEN_POLICY_RAW, source="golden policy")
+
+
+@dataclass
+class Stage:
+    """What a scenario plays with: a fresh time-skipping server and clients on a worker's task queue."""
+
+    env: WorkflowEnvironment
+    complaints: ComplaintClient
+    assessments: AssessmentClient
+    known: KnownWorkflows  # the memos an assessment cycle reads (the test server has no visibility listing)
+    sink: RecordingSink
+
+    async def now(self) -> datetime:
+        """The server's time, which the clients then take as theirs (they stamp receipts and reports with it)."""
+        now = await self.env.get_current_time()
+        self.complaints.clock = self.assessments.clock = lambda: now
+        return now
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str  # for `--only NAME`
+    play: Callable[[Stage], Awaitable[str]]  # returns the id of the workflow whose runs are recorded
+    golden_policy: bool = False  # GOLDEN_POLICY_RAW from a policy file, a report directory, known memos
+
+
+def _complaint_scenario(name: str, play: Callable[[WorkflowEnvironment, ComplaintClient], Awaitable[str]]) -> Scenario:
+    async def run(stage: Stage) -> str:
+        return workflow_id(await play(stage.env, stage.complaints))
+
+    return Scenario(name, run)
+
+
+async def skip_to(env: WorkflowEnvironment, instant: datetime) -> None:
+    now = await env.get_current_time()
+    if instant > now:
+        await env.sleep(instant - now)
+
+
+async def settle_workflow(env: WorkflowEnvironment, wid: str, *, limit: int = 250) -> None:
+    """`settle` for any workflow id."""
+    request = DescribeWorkflowExecutionRequest(namespace=env.client.namespace,
+                                               execution=WorkflowExecution(workflow_id=wid))
+    quiet = 0
+    for _ in range(limit):
+        described = await env.client.workflow_service.describe_workflow_execution(request)
+        busy = bool(described.pending_activities) or described.HasField("pending_workflow_task")
+        quiet = 0 if busy else quiet + 1
+        if quiet == 2:
+            return
+        await env.sleep(timedelta(milliseconds=10))
+    raise AssertionError(f"{wid} still busy after {limit} polls")
+
+
+async def clear_of_timers(env: WorkflowEnvironment, next_due_at: datetime | None, what: str) -> None:
+    """Refuse to send a command within a minute before a workflow's next timer (see `command`)."""
+    if next_due_at is not None:
+        gap = next_due_at - await env.get_current_time()
+        assert not timedelta(0) <= gap < MIN, (
+            f"test timing: {what} would race {next_due_at.isoformat()} (in {gap}); move the scenario's instant")
+
+
+async def memo_of(client: Client, wid: str) -> dict:
+    """A workflow's memo, decoded (a raw describe: the typed one chokes on the test server's datetime attributes)."""
+    response = await client.workflow_service.describe_workflow_execution(DescribeWorkflowExecutionRequest(
+        namespace=client.namespace, execution=WorkflowExecution(workflow_id=wid)))
+    fields = response.workflow_execution_info.memo.fields
+    return {key: (await client.data_converter.decode([payload]))[0] for key, payload in fields.items()}
+
+
+def patches_of(history: WorkflowHistory) -> list[str]:
+    """The `workflow.patched` ids recorded in a history (its patch markers), in order."""
+    ids = []
+    for event in history.events:
+        if event.event_type == EventType.EVENT_TYPE_MARKER_RECORDED:
+            attributes = event.marker_recorded_event_attributes
+            if attributes.marker_name == "core_patch":
+                ids.append(json.loads(attributes.details["patch-data"].payloads[0].data)["id"])
+    return ids
+
+
+def activity_types_of(history: WorkflowHistory) -> list[str]:
+    return [e.activity_task_scheduled_event_attributes.activity_type.name for e in history.events
+            if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED]
+
+
+def event_types_of(history: WorkflowHistory) -> set[str]:
+    return {EventType.Name(e.event_type) for e in history.events}
+
+
+async def complaint_major_breach(stage: Stage) -> str:
+    """Critical complaint whose resolve deadline passes: a major breach with the full ladder, which opens an
+    improvement plan (activity `cxsla.open_plan_for_complaint`, signal-with-start); the KPI outcome rides in the
+    memo all along. Resolved late, result notified, feedback closes it. Records both patches of ComplaintWorkflow
+    (outcome-memo, plan-on-major-breach) in a live history."""
+    env, c = stage.env, stage.complaints
+    cid = "golden-major-breach"
+    await stage.now()
+    opened = await c.open(OpenComplaint(id=cid, contract=GOLDEN_CONTRACT, severity="critical", channel="phone"))
+    received = opened.status.received_at
+    steps = [
+        (17 * MIN, "acknowledge", cmd.Acknowledge(by="amy")),
+        (27 * MIN, "triage", cmd.Triage(by="amy", category="network")),
+        (37 * MIN, "communicate_plan", cmd.CommunicatePlan(by="amy", plan="replace the router")),
+        (H + 7 * MIN, "post_progress", cmd.PostProgress(by="amy", note="router ordered")),
+        # resolve (3 h) breached at 3 h: major; ladder at +0/+1/+2 h
+        (5 * H + 17 * MIN, "resolve", cmd.Resolve(by="sam", resolution="router replaced", remedy="compensation")),
+        (5 * H + 27 * MIN, "notify_result", cmd.NotifyResult(by="amy")),
+        (5 * H + 37 * MIN, "record_feedback", cmd.RecordFeedback(csat=2, nps=3, ces=5)),  # the survey went out
+    ]
+    for at, name, body in steps:
+        await skip_to(env, received + at)
+        await settle(env, cid)
+        await command(env, c, cid, name, body)
+    final = await result_after(env, c.client, cid)
+    assert final.state.value == "closed"
+    assert [(b.clock.value, b.breach_class.value) for b in final.breaches] == [("resolve", "major")]
+    assert [(e.clock.value, e.level) for e in final.escalations] == [("resolve", 1), ("resolve", 2), ("resolve", 3)]
+    wid = workflow_id(cid)
+    outcome = (await memo_of(c.client, wid))[MEMO_KEY]
+    assert (outcome["complaint_id"], outcome["state"], outcome["resolved_in_time"], outcome["csat"]) == (
+        cid, "closed", False, 2)
+    plan = await stage.assessments.plan_status(plan_id(GOLDEN_CONTRACT, KpiName.MAJOR_RESOLVED_IN_TIME))
+    assert [(m.trigger.value, m.complaint_id) for m in plan.misses] == [("complaint", cid)]
+    (history,) = await run_histories(c.client, wid)
+    assert patches_of(history) == [OUTCOME_MEMO_PATCH, PLAN_ON_MAJOR_BREACH_PATCH]
+    assert "cxsla.open_plan_for_complaint" in activity_types_of(history)
+    assert "EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED" in event_types_of(history)  # upsert_memo
+    return wid
+
+
+CSAT_EMAIL = SurveyBatch(batch_id="golden-email", channel=SurveyChannel.EMAIL,
+                         csat=ScoreHistogram(scale=Scale.CSAT, counts={5: 4, 4: 2, 2: 3, 1: 1}),
+                         nps=ScoreHistogram(scale=Scale.NPS, counts={10: 2, 8: 3, 3: 5}))
+CSAT_SMS = SurveyBatch(batch_id="golden-sms", channel=SurveyChannel.SMS,
+                       csat=ScoreHistogram(scale=Scale.CSAT, counts={5: 2, 3: 2}),
+                       ces=ScoreHistogram(scale=Scale.CES, counts={6: 2, 2: 2}))
+CSAT_WEB = SurveyBatch(batch_id="golden-web", channel=SurveyChannel.WEB,
+                       csat=ScoreHistogram(scale=Scale.CSAT, counts={4: 3, 1: 3}))
+
+
+async def cycle_missed_target(stage: Stage) -> str:
+    """A monthly cycle of this month: three survey batches (one sent twice, one refused for other content under
+    its id), CSAT 55 misses 85, so the cycle starts the CSAT improvement plan (a child) and writes its report."""
+    env, a = stage.env, stage.assessments
+    now = await stage.now()
+    policy = a.policy.assessment(GOLDEN_CONTRACT)
+    period = str(Period.containing(now, Cadence.MONTHLY, policy.business_calendar().tz))
+    wid = "cycle-golden-missed-target"  # not cycle_workflow_id(...): a golden file's name must not carry a date
+    handle = await env.client.start_workflow(
+        AssessmentCycleWorkflow.run, CycleRun(contract=GOLDEN_CONTRACT, period=period, policy=policy), id=wid,
+        task_queue=a.task_queue, search_attributes=cycle_search_attributes(GOLDEN_CONTRACT),
+    )
+    receipt = await handle.execute_update(AssessmentCycleWorkflow.add_survey_batch, CSAT_EMAIL)
+    assert not receipt.duplicate and receipt.responses == 10
+    receipt = await handle.execute_update(AssessmentCycleWorkflow.add_survey_batch, CSAT_SMS)
+    assert not receipt.duplicate and receipt.batches == 2
+    assert (await handle.execute_update(AssessmentCycleWorkflow.add_survey_batch, CSAT_EMAIL)).duplicate
+    try:
+        await handle.execute_update(AssessmentCycleWorkflow.add_survey_batch,
+                                    CSAT_EMAIL.model_copy(update={"csat": CSAT_WEB.csat}))
+        raise AssertionError("a batch id imported with other content was accepted")
+    except WorkflowUpdateFailedError as exc:
+        assert "other content" in str(exc.cause)
+    await env.sleep(H)  # collection is at period end + 6 h: later batches still count
+    receipt = await handle.execute_update(AssessmentCycleWorkflow.add_survey_batch, CSAT_WEB)
+    assert receipt.batches == 3 and receipt.responses == 20
+    result = await asyncio.wait_for(handle.result(), timeout=60)
+    csat = result.assessment.kpi(KpiName.CSAT)
+    assert csat.value == 55.0 and csat.met is False  # 11 of 20 answers 4 or 5
+    assert [k.name for k in result.assessment.missed] == [KpiName.CSAT]
+    pid = plan_id(GOLDEN_CONTRACT, KpiName.CSAT)
+    assert result.plans_started == [pid] and result.report_files and not result.report_late
+    plan = await a.plan_status(pid)
+    assert plan.state is PlanState.AWAITING_PLAN and plan.misses[0].period == period
+    return wid
+
+
+async def plan_breach_then_effective(stage: Stage) -> str:
+    """An improvement plan: a complaint's miss signalled, submitted in time (after a warning), one progress report,
+    a cycle still missing the target, the next progress report missed (minor breach, full ladder), then a cycle
+    meeting the target closes it as effective before the rectification deadline."""
+    env, a = stage.env, stage.assessments
+    policy = a.policy.assessment(GOLDEN_CONTRACT)
+    t0 = await stage.now()
+    month = Period.containing(t0, Cadence.MONTHLY, policy.business_calendar().tz)
+    miss = Miss(trigger=Trigger.CYCLE, period=str(month.previous()), value=0.8, target=Target(min=0.95))
+    run = new_plan_run(policy=policy, kpi=KpiName.RESOLUTION_RATE, miss=miss, at=t0)
+    handle = await env.client.start_workflow(ImprovementPlanWorkflow.run, run, id=run.plan_id,
+                                             task_queue=a.task_queue, search_attributes=plan_search_attributes(run))
+
+    async def at(offset: timedelta, what: str) -> None:
+        await skip_to(env, t0 + offset)
+        await settle_workflow(env, handle.id)
+        await clear_of_timers(env, (await handle.query(ImprovementPlanWorkflow.status)).next_due_at, what)
+
+    await at(7 * MIN, "record_miss")
+    await handle.signal(ImprovementPlanWorkflow.record_miss, Miss(trigger=Trigger.COMPLAINT, complaint_id="golden-x"))
+    await at(6 * H + 7 * MIN, "submit_plan")  # submission (10 h) warned at 5 h
+    submitted = await a.submit_plan(handle.id, SubmitPlan(
+        root_cause="tickets wait for a second-line queue nobody owns", expected_effect="95 % resolved again",
+        measures=[Measure(action="give the queue an owner", owner="desk manager", due=(t0 + 48 * H).date()),
+                  Measure(action="weekend shift", owner="ops lead", due=(t0 + 96 * H).date())], by="pat"))
+    assert submitted.state is PlanState.IN_PROGRESS and len(submitted.misses) == 2
+    await at(12 * H + 7 * MIN, "report_progress")
+    progress = await a.report_progress(handle.id, ReportProgress(summary="queue owned", measures_done=[0], by="pat"))
+    assert progress.progress_reports == 1
+    await at(14 * H + 7 * MIN, "record_cycle_result (missed)")
+    await handle.execute_update(ImprovementPlanWorkflow.record_cycle_result,
+                                RecordCycleResult(period=str(month), value=0.9, met=False, by="assessment-cycle"))
+    # the next progress report (20 h after the first) is never made: breached at ~32 h, ladder at +0/+1/+2 h
+    await at(35 * H + 7 * MIN, "record_cycle_result (met)")
+    status = await handle.query(ImprovementPlanWorkflow.status)
+    assert [(e.clock, e.level) for e in status.escalations] == [("plan_progress", 1), ("plan_progress", 2),
+                                                               ("plan_progress", 3)]
+    await handle.execute_update(ImprovementPlanWorkflow.record_cycle_result,
+                                RecordCycleResult(period=str(month.next()), value=0.97, met=True,
+                                                  by="assessment-cycle"))
+    closed = await asyncio.wait_for(handle.result(), timeout=60)
+    assert closed.state is PlanState.EFFECTIVE and [r.met for r in closed.cycle_results] == [False, True]
+    assert {b.clock: b.breach_class.value for b in closed.breaches} == {"plan_progress": "minor"}
+    return handle.id
+
+
+async def outage_major_breach(stage: Stage) -> str:
+    """A service interruption reported an hour after it began (and reported again: the same one), past its 4 h
+    threshold: warnings, a major breach and the full ladder; restored, it ends with its duration."""
+    env, a = stage.env, stage.assessments
+    t0 = await stage.now()
+    outage = "golden-major"
+    _, created = await a.report_outage(ReportInterruption(
+        id=outage, contract=GOLDEN_CONTRACT, started_at=t0 - H, summary="core router down", by="noc"))
+    assert created
+    wid = interruption_workflow_id(outage)
+    await settle_workflow(env, wid)  # the status answered with the start can precede the first evaluation
+    status = await a.outage_status(outage)
+    assert status.state == "ongoing" and status.clock.deadline == t0 + 3 * H
+    _, created = await a.report_outage(ReportInterruption(id=outage, contract=GOLDEN_CONTRACT))
+    assert not created
+    await skip_to(env, t0 + 5 * H + 30 * MIN)  # warnings at 1 h and 2.2 h, breach at 3 h, ladder at 3 h, 4 h, 5 h
+    await settle_workflow(env, wid)
+    status = await a.outage_status(outage)
+    assert status.major_breach and status.escalations == [f"interruption#1:escalate:{n}" for n in (1, 2, 3)]
+    await stage.now()
+    restored = await a.restore_outage(outage, Restore(note="router replaced", by="noc"))
+    assert restored.state == "restored" and restored.duration_seconds >= 6.5 * 3600
+    final = await result_of(env, wid, InterruptionStatus)
+    assert final.restored_at == restored.restored_at and final.major_breach
+    assert "EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED" in event_types_of((await run_histories(env.client, wid))[0])
+    return wid
+
+
+SCENARIOS: list[Scenario] = [
+    _complaint_scenario("lifecycle", lifecycle_with_breach),
+    _complaint_scenario("pause-extend", pause_extend_reclassify),
+    _complaint_scenario("continued", continued_as_new),
+    Scenario("major-breach", complaint_major_breach, golden_policy=True),
+    Scenario("cycle", cycle_missed_target, golden_policy=True),
+    Scenario("plan", plan_breach_then_effective, golden_policy=True),
+    Scenario("outage", outage_major_breach, golden_policy=True),
 ]
 
 
-async def record(
-    scenario: Callable[[WorkflowEnvironment, ComplaintClient], Awaitable[str]], out: Path
-) -> list[Path]:
-    """Run one scenario on a fresh server; write and return one JSON file per run."""
+@asynccontextmanager
+async def _stage(env: WorkflowEnvironment, scenario: Scenario) -> AsyncIterator[Stage]:
+    sink = RecordingSink()
+    known = KnownWorkflows(env.client, [])
+    if not scenario.golden_policy:  # the complaint scenarios' worker, exactly as it always was
+        async with cxsla_worker(env.client, sink=sink) as queue:
+            complaints = ComplaintClient(env.client, task_queue=queue, policy=test_policy())
+            yield Stage(env, complaints, AssessmentClient.of(complaints), known, sink)
+        return
+    with tempfile.TemporaryDirectory(prefix="cxsla-golden-") as tmp:
+        path, policy = write_policy(GOLDEN_POLICY_RAW, Path(tmp) / "policy.toml")
+        async with assessment_worker(env.client, policy_path=path, report_dir=Path(tmp) / "reports", known=known,
+                                     sink=sink) as (queue, _):
+            complaints = ComplaintClient(env.client, task_queue=queue, policy=policy)
+            yield Stage(env, complaints, AssessmentClient.of(complaints), known, sink)
+
+
+async def record(scenario: Scenario, out: Path) -> list[Path]:
+    """Run one scenario on a fresh server; write and return one JSON file per run (replacing that workflow's)."""
     async with time_skipping_server() as env:
-        async with cxsla_worker(env.client, sink=RecordingSink()) as queue:
-            client = ComplaintClient(env.client, task_queue=queue, policy=test_policy())
-            cid = await scenario(env, client)
-            histories = await assert_no_task_failures(env.client, cid)
+        async with _stage(env, scenario) as stage:
+            wid = await scenario.play(stage)
+            histories = await assert_no_workflow_task_failures(env.client, wid)
+    for stale in out.glob(f"{glob.escape(wid)}.run*.json"):
+        stale.unlink()
     written = []
     for n, history in enumerate(histories, start=1):
         path = out / f"{history.workflow_id}.run{n}.json"
@@ -288,14 +658,30 @@ def workflow_id_of(path: Path) -> str:
     return path.name.split(".run")[0]
 
 
-async def main(out: Path = HERE) -> None:
+async def main(out: Path = HERE, only: list[str] | None = None) -> None:
+    """Record the scenarios named in `only` (their files replaced, every other file untouched), or all of them
+    into an emptied directory."""
     out.mkdir(parents=True, exist_ok=True)
-    for old in history_files(out):
-        old.unlink()
-    for scenario in SCENARIOS:
-        for path in await record(scenario, out):
-            print(f"{datetime.now(timezone.utc):%H:%M:%S} wrote {path}", file=sys.stderr)
+    if only is None:
+        for old in history_files(out):
+            old.unlink()
+    for s in SCENARIOS:
+        if only is None or s.name in only:
+            for path in await record(s, out):
+                print(f"{datetime.now(timezone.utc):%H:%M:%S} wrote {path}", file=sys.stderr)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.histories.record",
+        description="Record golden workflow histories. Without --only every file in OUT is deleted and re-recorded.")
+    parser.add_argument("out", nargs="?", type=Path, default=HERE, help=f"directory (default {HERE})")
+    parser.add_argument("--only", action="append", metavar="NAME", choices=[s.name for s in SCENARIOS],
+                        help="record this scenario only, leaving the other files as they are (repeatable): "
+                             + ", ".join(s.name for s in SCENARIOS))
+    return parser.parse_args(argv)
 
 
 if __name__ == "__main__":
-    asyncio.run(main(Path(sys.argv[1]) if len(sys.argv) > 1 else HERE))
+    args = parse_args()
+    asyncio.run(main(args.out, args.only))
