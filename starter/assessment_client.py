@@ -28,7 +28,7 @@ from temporalio.client import (
 )
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.service import RPCError
 
 from activities.assessment import complaints_query
 from activities.reports import Format, previous_cycles, render
@@ -39,7 +39,7 @@ from sla.policy import AssessmentPolicy, PolicyError, PolicyFile
 from sla.reporting import CycleResult, build_report, cycle_workflow_id
 from sla.simulation import RecordedComplaint, Simulation, simulate
 from sla.surveys import SurveyBatch
-from starter.client import FILTER_VALUE, ComplaintClient, CxSlaError, ErrorKind
+from starter.client import FILTER_VALUE, ComplaintClient, CxSlaError, ErrorKind, rpc_kind
 from workflows import search_attributes as sa
 from workflows.cycle import AssessmentCycleWorkflow, BatchReceipt, CycleRun, CycleStatus, LaunchCycle, \
     ScheduledCycleWorkflow, cycle_search_attributes
@@ -213,7 +213,7 @@ class AssessmentClient:
                 "workflow_status": info.status.name if info.status else None,
             } async for info in self.client.list_workflows(" AND ".join(clauses), limit=1000)]
         except RPCError as exc:
-            raise CxSlaError(f"cannot list plans: {exc.message}", _kind(exc)) from None
+            raise CxSlaError(f"cannot list plans: {exc.message}", rpc_kind(exc)) from None
 
     # ---- service interruptions ------------------------------------------------------------------------------
     async def report_outage(self, request: ReportInterruption) -> tuple[InterruptionStatus, bool]:
@@ -243,7 +243,18 @@ class AssessmentClient:
             created = False
         except RPCError as exc:
             raise _rpc_error(wid, exc) from None
-        return await self.outage_status(request.id), created
+        return await self._first_outage_status(request.id), created
+
+    async def _first_outage_status(self, outage_id: str) -> InterruptionStatus:
+        """The status once the workflow has evaluated its clock (a query can beat its first evaluation)."""
+        delay = 0.02
+        for _ in range(40):
+            status = await self.outage_status(outage_id)
+            if status.clock is not None or status.engine_error:
+                return status
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.25)
+        return status
 
     async def restore_outage(self, outage_id: str, command: Restore) -> InterruptionStatus:
         _check_name("outage", outage_id)
@@ -274,7 +285,7 @@ async def _update(handle, name: str, argument, result_type):
             "InvalidTransition", "PlanRejected") else "invalid"
         raise CxSlaError(f"{handle.id}: {message}", kind) from None
     except RPCError as exc:
-        if _kind(exc) == "not_found" and (closed := await _closed_status(handle)):
+        if rpc_kind(exc) == "not_found" and (closed := await _closed_status(handle)):
             # servers differ: an update to a closed workflow can be refused as "not found"
             raise CxSlaError(f"{handle.id} is closed ({closed}) and takes no more commands", "conflict") from None
         raise _rpc_error(handle.id, exc) from None
@@ -294,19 +305,8 @@ async def _closed_status(handle) -> str | None:
     return WorkflowExecutionStatus(status).name.lower()
 
 
-def _kind(exc: RPCError) -> ErrorKind:
-    text = str(exc).lower()
-    if "not found" in text:
-        return "not_found"
-    if "already completed" in text:
-        return "conflict"
-    if exc.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
-        return "unavailable"
-    return "invalid"
-
-
 def _rpc_error(workflow_id: str, exc: RPCError) -> CxSlaError:
-    kind = _kind(exc)
+    kind = rpc_kind(exc)
     if kind == "not_found":
         return CxSlaError(f"no workflow {workflow_id!r}", kind)
     if kind == "conflict":
@@ -336,7 +336,7 @@ async def simulate_period(assessments: AssessmentClient, proposed: PolicyFile, c
         limit = asyncio.Semaphore(16)
         recorded = await asyncio.gather(*(_recorded(assessments.client, wid, limit) for wid in ids))
     except RPCError as exc:
-        raise CxSlaError(f"cannot read the period's complaints: {exc.message}", _kind(exc)) from None
+        raise CxSlaError(f"cannot read the period's complaints: {exc.message}", rpc_kind(exc)) from None
     assessed = current.cycles[parsed.cadence].assess
     return simulate(
         list(recorded), proposed=new_contract, contract=contract, period=str(parsed), start=start, end=end,

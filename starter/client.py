@@ -125,13 +125,14 @@ class ComplaintClient:
         except WorkflowAlreadyStartedError:
             created = False
         except RPCError as exc:
-            raise CxSlaError(_rpc_message(request.id, exc), _rpc_kind(exc)) from None
+            raise CxSlaError(_rpc_message(request.id, exc), rpc_kind(exc)) from None
         return Opened(status=await self._first_status(request.id), created=created)
 
-    async def import_history(self, events: list) -> Opened:
+    async def import_history(self, events: list, *, wait: bool = True) -> Opened | None:
         """Import a complaint handled elsewhere (a desk's history) with its own timestamps, so cycles, reports and
         what-if simulation see it. Actions already due are recorded as having happened at their due time, not
         sent now: nobody is escalated for last year. The same id imported twice returns the existing one.
+        With `wait` False (bulk imports) it returns None as soon as the workflow is started.
         """
         now = self.clock()
         try:
@@ -172,7 +173,9 @@ class ComplaintClient:
         except WorkflowAlreadyStartedError:
             created = False
         except RPCError as exc:
-            raise CxSlaError(_rpc_message(received.complaint_id, exc), _rpc_kind(exc)) from None
+            raise CxSlaError(_rpc_message(received.complaint_id, exc), rpc_kind(exc)) from None
+        if not wait:
+            return None
         return Opened(status=await self._settled_status(received.complaint_id), created=created)
 
     async def _settled_status(self, complaint_id: str) -> ComplaintStatus:
@@ -182,7 +185,7 @@ class ComplaintClient:
             if (await handle.describe()).status == WorkflowExecutionStatus.COMPLETED:
                 return await handle.result()
         except RPCError as exc:
-            raise CxSlaError(_rpc_message(complaint_id, exc), _rpc_kind(exc)) from None
+            raise CxSlaError(_rpc_message(complaint_id, exc), rpc_kind(exc)) from None
         return await self._first_status(complaint_id)
 
     async def _first_status(self, complaint_id: str) -> ComplaintStatus:
@@ -216,7 +219,7 @@ class ComplaintClient:
                 else "invalid"
             raise CxSlaError(f"complaint {complaint_id}: {message}", kind) from None
         except RPCError as exc:
-            raise CxSlaError(_rpc_message(complaint_id, exc), _rpc_kind(exc)) from None
+            raise CxSlaError(_rpc_message(complaint_id, exc), rpc_kind(exc)) from None
         except CodecError as exc:
             raise CxSlaError(f"complaint {complaint_id}: {exc}", "unavailable") from None
 
@@ -225,7 +228,7 @@ class ComplaintClient:
         try:
             return await handle.query(ComplaintWorkflow.status)
         except RPCError as exc:
-            raise CxSlaError(_rpc_message(complaint_id, exc), _rpc_kind(exc)) from None
+            raise CxSlaError(_rpc_message(complaint_id, exc), rpc_kind(exc)) from None
         except CodecError as exc:
             raise CxSlaError(f"complaint {complaint_id}: {exc}", "unavailable") from None
 
@@ -237,7 +240,7 @@ class ComplaintClient:
         try:
             return [_row(info) async for info in self.client.list_workflows(query, limit=limit)]
         except RPCError as exc:
-            raise CxSlaError(f"cannot list complaints: {exc.message}", _rpc_kind(exc)) from None
+            raise CxSlaError(f"cannot list complaints: {exc.message}", rpc_kind(exc)) from None
 
     async def page(
         self, *, state: str | None = None, contract: str | None = None, breached: bool = False,
@@ -249,7 +252,7 @@ class ComplaintClient:
         try:
             await pages.fetch_next_page()
         except RPCError as exc:
-            kind = "invalid" if exc.status == RPCStatusCode.INVALID_ARGUMENT else _rpc_kind(exc)
+            kind = "invalid" if exc.status == RPCStatusCode.INVALID_ARGUMENT else rpc_kind(exc)
             raise CxSlaError(f"cannot list complaints: {exc.message}", kind) from None
         return [_row(info) for info in pages.current_page or []], pages.next_page_token
 
@@ -321,7 +324,7 @@ def _rpc_message(complaint_id: str, exc: RPCError) -> str:
     return f"complaint {complaint_id}: {exc}"
 
 
-def _rpc_kind(exc: RPCError) -> ErrorKind:
+def rpc_kind(exc: RPCError) -> ErrorKind:
     text = str(exc).lower()
     if "not found" in text:
         return "not_found"

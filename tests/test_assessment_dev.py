@@ -241,3 +241,44 @@ async def test_schedules_are_idempotent_and_a_triggered_one_starts_the_current_c
     finally:
         for row in first:
             await dev_env.client.get_schedule_handle(row["schedule_id"]).delete()
+
+
+async def test_the_cli_imports_surveys_without_personal_columns_and_works_outages(service, contract, dev_env, tmp_path):
+    _, _, queue, path = service
+    env = {"TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host, "CXSLA_TASK_QUEUE": queue,
+           "CXSLA_POLICY": path, "CXSLA_CODEC_KEY_FILE": str(tmp_path / "none")}
+
+    async def run(*args, check=True):
+        return await asyncio.to_thread(cli, *args, env=env, check=check)
+
+    answers = tmp_path / "answers.csv"
+    answers.write_text("name,phone,CSAT,nps,comment\nZhao Lei,+86 137 0000 1111,5,9,fast\n"
+                       "Qian Li,+86 137 0000 2222,2,,too slow\n", encoding="utf-8")
+    args = ("survey", "import", str(answers), "--contract", contract, "--period", "2031-05", "--channel", "sms")
+    first = json.loads((await run(*args, "--json")).stdout)
+    assert first["duplicate"] is False and first["answers_in_file"] == 2
+    assert json.loads((await run(*args, "--json")).stdout)["duplicate"] is True  # same file: nothing changes
+    shown = (await run("cycle", "show", "--contract", contract, "--period", "2031-05", "--json")).stdout
+    assert json.loads(shown)["responses"] == 2
+    for secret in ("Zhao Lei", "137 0000", "too slow"):
+        assert secret not in shown
+    raw = json.dumps([str(e) async for e in dev_env.client.get_workflow_handle(
+        cycle_workflow_id(contract, "2031-05")).fetch_history_events()])
+    for secret in ("Zhao Lei", "137 0000", "too slow"):  # not even inside the raw history
+        assert secret not in raw
+    bad = tmp_path / "bad.csv"
+    bad.write_text("csat\n6\n")
+    refused = await run("survey", "import", str(bad), "--contract", contract, "--period", "2031-05", "--channel",
+                        "sms", check=False)
+    assert refused.returncode == 2 and "row 1" in refused.stderr and "csat" in refused.stderr
+
+    opened = json.loads((await run("outage", "open", "--id", f"{contract}-o1", "--contract", contract,
+                                   "--summary", "gateway down", "--json")).stdout)
+    assert opened["created"] is True and opened["clock"]["state"] == "running"
+    restored = json.loads((await run("outage", "restore", f"{contract}-o1", "--json")).stdout)
+    assert restored["state"] == "restored" and restored["duration_seconds"] >= 0
+    again = await run("outage", "restore", f"{contract}-o1", check=False)
+    assert again.returncode == 1 and "closed" in again.stderr
+    missing = await run("plan", "show", f"plan-{contract}-csat", check=False)
+    assert missing.returncode == 1 and "no workflow" in missing.stderr
+    await dev_env.client.get_workflow_handle(cycle_workflow_id(contract, "2031-05")).terminate("test over")
