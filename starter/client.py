@@ -317,7 +317,7 @@ def _quote(value: str) -> str:
 
 def _rpc_message(complaint_id: str, exc: RPCError) -> str:
     text = str(exc).lower()
-    if "not found" in text:
+    if "not found" in text and exc.status == RPCStatusCode.NOT_FOUND:
         return f"no complaint with id {complaint_id!r}"
     if "already completed" in text:
         return f"complaint {complaint_id} is closed and takes no more commands"
