@@ -1,7 +1,7 @@
 """Benchmark: an assessment cycle over 10,000 and 100,000 closed complaints on a dev server.
 
-For each size, one dev server (its own, started here) holds that many closed complaints of one past month,
-imported with their own history (ComplaintClient.import_history: the same workflows and memos a live desk leaves
+For each size, one dev server (its own, started here, SQLite on disk) holds that many closed complaints of one
+past month, imported with their own history (ComplaintClient.import_history: the same workflows and memos a live desk leaves
 behind). Then, in the same run and on the same server, two measurements:
 
   (a) baseline: list the month's complaints through visibility and decode every memo — the I/O any assessment
@@ -23,7 +23,9 @@ import asyncio
 import json
 import os
 import platform
+import shutil
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -153,9 +155,11 @@ async def listing(env: WorkflowEnvironment, query: str, n: int) -> tuple[float, 
 
 async def one_size(n: int) -> dict:
     log(f"size {n}: starting a dev server")
+    # On disk, not in memory: 100,000 closed workflows outgrow an in-memory SQLite on a 24 GB machine.
+    folder = tempfile.mkdtemp(prefix="cxsla-bench-")
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=temporal_cli(), plugins=[CxSlaPlugin()], search_attributes=list(sa.ALL),
-        dev_server_log_level="error",
+        dev_server_log_level="error", dev_server_extra_args=["--db-filename", f"{folder}/temporal.db"],
     )
     queue = f"bench-cycle-{uuid.uuid4().hex[:8]}"
     try:
@@ -188,11 +192,14 @@ async def one_size(n: int) -> dict:
             log(f"size {n}: baseline listing again {again_seconds:.1f} s")
             history_events = len([e async for e in env.client.get_workflow_handle(
                 cycle_workflow_id(CONTRACT, PERIOD)).fetch_history_events()])
+        db_bytes = sum(p.stat().st_size for p in Path(folder).iterdir())
     finally:
         await env.shutdown()
+        shutil.rmtree(folder, ignore_errors=True)
     return {
         "complaints": n,
         "import": {"seconds": round(import_seconds, 1), "per_second": round(n / import_seconds, 1)},
+        "server_db_mb": round(db_bytes / 2**20),
         "baseline_listing": {"seconds": round((baseline_seconds + again_seconds) / 2, 2),
                              "runs_seconds": [round(baseline_seconds, 2), round(again_seconds, 2)],
                              "per_second": round(2 * n / (baseline_seconds + again_seconds)),
