@@ -15,7 +15,8 @@ from pydantic import BaseModel, Field
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
-from temporalio.exceptions import TimeoutError as LocalActivityTimeout
+
+from workflows.engine_loop import RETRY_SUMMARY, evaluate_recorded, sleep_until
 
 with workflow.unsafe.imports_passed_through():
     from activities.assessment import AssessmentActivities, OpenPlanRequest
@@ -130,26 +131,20 @@ class ComplaintWorkflow:
 
     async def _evaluate(self) -> None:
         count = len(self._run.events)
-        try:
-            self._evaluation = await workflow.execute_local_activity(
-                evaluate_complaint,
-                EvaluateRequest(policy=self._run.policy, events=self._run.events, fired=self._run.fired,
-                                now=workflow.now()),
-                start_to_close_timeout=timedelta(seconds=30),
-                retry_policy=RetryPolicy(maximum_attempts=5),
-            )
-            self._engine_error = None
-        except (ActivityError, ApplicationError, LocalActivityTimeout) as err:
-            # A failed local activity arrives as its own failure (an ApplicationError), not as an ActivityError.
-            cause = err.cause if isinstance(err, ActivityError) else err
-            self._engine_error = cause.message if isinstance(cause, ApplicationError) else str(err)
-            workflow.logger.error("engine evaluation failed: %s", self._engine_error)
+        answer, self._engine_error = await evaluate_recorded(
+            evaluate_complaint,
+            EvaluateRequest(policy=self._run.policy, events=self._run.events, fired=self._run.fired,
+                            now=workflow.now()),
+            "engine",
+        )
+        if answer is not None:
+            self._evaluation = answer
         self._evaluated_events = count
 
     def _wake_up(self) -> tuple[str, timedelta | None]:
         """(timer summary, time until the loop must evaluate again; None: only a command wakes it)."""
         if self._engine_error:
-            return "retry evaluation after engine error", ENGINE_RETRY_AFTER
+            return RETRY_SUMMARY, ENGINE_RETRY_AFTER
         if self._evaluation and self._evaluation.next_due_at:
             summary = f"{self._evaluation.next_action} at {self._evaluation.next_due_at.isoformat()}"
             return summary, self._evaluation.next_due_at - workflow.now()
@@ -160,12 +155,7 @@ class ComplaintWorkflow:
 
     async def _sleep(self) -> None:
         summary, timeout = self._wake_up()
-        if timeout is not None and timeout <= timedelta(0):
-            return
-        try:
-            await workflow.wait_condition(self._new_events, timeout=timeout, timeout_summary=summary)
-        except asyncio.TimeoutError:
-            pass
+        await sleep_until(timeout, summary, self._new_events)
 
     async def _ready_to_hand_over(self) -> bool:
         """Wait for the outbox and the update handlers before continuing as new.

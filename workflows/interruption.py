@@ -10,9 +10,9 @@ import asyncio
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
-from temporalio.exceptions import TimeoutError as LocalActivityTimeout
+from temporalio.exceptions import ApplicationError
+
+from workflows.engine_loop import RETRY_SUMMARY, evaluate_recorded, sleep_until
 
 with workflow.unsafe.imports_passed_through():
     from datetime import datetime
@@ -85,18 +85,14 @@ class ServiceInterruptionWorkflow:
 
     async def _evaluate(self) -> None:
         version = self._version
-        try:
-            self._evaluation = await workflow.execute_local_activity(
-                evaluate_service_interruption,
-                InterruptionEvaluateRequest(policy=self._run.policy, record=self._run.record, fired=self._run.fired,
-                                            now=workflow.now()),
-                start_to_close_timeout=timedelta(seconds=30), retry_policy=RetryPolicy(maximum_attempts=5),
-            )
-            self._engine_error = None
-        except (ActivityError, ApplicationError, LocalActivityTimeout) as err:
-            cause = err.cause if isinstance(err, ActivityError) else err
-            self._engine_error = cause.message if isinstance(cause, ApplicationError) else str(err)
-            workflow.logger.error("interruption evaluation failed: %s", self._engine_error)
+        answer, self._engine_error = await evaluate_recorded(
+            evaluate_service_interruption,
+            InterruptionEvaluateRequest(policy=self._run.policy, record=self._run.record, fired=self._run.fired,
+                                        now=workflow.now()),
+            "interruption",
+        )
+        if answer is not None:
+            self._evaluation = answer
         self._evaluated_version = version
 
     def _due(self) -> bool:
@@ -104,19 +100,13 @@ class ServiceInterruptionWorkflow:
 
     async def _sleep(self) -> None:
         if self._engine_error:
-            summary, timeout = "retry evaluation after engine error", ENGINE_RETRY_AFTER
+            summary, timeout = RETRY_SUMMARY, ENGINE_RETRY_AFTER
         elif self._evaluation and self._evaluation.next_due_at:
             summary = f"interruption clock due at {self._evaluation.next_due_at.isoformat()}"
             timeout = self._evaluation.next_due_at - workflow.now()
         else:
             summary, timeout = "restored", None
-        if timeout is not None and timeout <= timedelta(0):
-            return
-        try:
-            await workflow.wait_condition(lambda: self._version > self._evaluated_version, timeout=timeout,
-                                          timeout_summary=summary)
-        except asyncio.TimeoutError:
-            pass
+        await sleep_until(timeout, summary, lambda: self._version > self._evaluated_version)
 
     @workflow.update
     async def restored(self, command: Restore) -> InterruptionStatus:

@@ -11,9 +11,9 @@ import asyncio
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
-from temporalio.exceptions import TimeoutError as LocalActivityTimeout
+from temporalio.exceptions import ApplicationError
+
+from workflows.engine_loop import RETRY_SUMMARY, evaluate_recorded, sleep_until
 
 with workflow.unsafe.imports_passed_through():
     from activities.evaluation import PlanEvaluateRequest, evaluate_improvement_plan
@@ -62,18 +62,14 @@ class ImprovementPlanWorkflow:
 
     async def _evaluate(self) -> None:
         count = len(self._run.events)
-        try:
-            self._evaluation = await workflow.execute_local_activity(
-                evaluate_improvement_plan,
-                PlanEvaluateRequest(policy=self._run.policy, events=self._run.events, fired=self._run.fired,
-                                    now=workflow.now()),
-                start_to_close_timeout=timedelta(seconds=30), retry_policy=RetryPolicy(maximum_attempts=5),
-            )
-            self._engine_error = None
-        except (ActivityError, ApplicationError, LocalActivityTimeout) as err:
-            cause = err.cause if isinstance(err, ActivityError) else err
-            self._engine_error = cause.message if isinstance(cause, ApplicationError) else str(err)
-            workflow.logger.error("plan evaluation failed: %s", self._engine_error)
+        answer, self._engine_error = await evaluate_recorded(
+            evaluate_improvement_plan,
+            PlanEvaluateRequest(policy=self._run.policy, events=self._run.events, fired=self._run.fired,
+                                now=workflow.now()),
+            "plan",
+        )
+        if answer is not None:
+            self._evaluation = answer
         self._evaluated_events = count
 
     def _due(self) -> bool:
@@ -81,19 +77,13 @@ class ImprovementPlanWorkflow:
 
     async def _sleep(self) -> None:
         if self._engine_error:
-            summary, timeout = "retry evaluation after engine error", ENGINE_RETRY_AFTER
+            summary, timeout = RETRY_SUMMARY, ENGINE_RETRY_AFTER
         elif self._evaluation and self._evaluation.next_due_at:
             summary = f"plan clock due at {self._evaluation.next_due_at.isoformat()}"
             timeout = self._evaluation.next_due_at - workflow.now()
         else:
             summary, timeout = "next command", None
-        if timeout is not None and timeout <= timedelta(0):
-            return
-        try:
-            await workflow.wait_condition(lambda: len(self._run.events) > self._evaluated_events, timeout=timeout,
-                                          timeout_summary=summary)
-        except asyncio.TimeoutError:
-            pass
+        await sleep_until(timeout, summary, lambda: len(self._run.events) > self._evaluated_events)
 
     # ---- commands -------------------------------------------------------------------------------------------
     def _check(self, event: p._PlanEvent) -> bool:
