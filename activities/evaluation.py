@@ -6,6 +6,8 @@ complaints that are already running: replay reads the recorded answer instead of
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 
 from pydantic import BaseModel
@@ -24,6 +26,16 @@ from sla.policy import AssessmentPolicy, ContractPolicy
 from sla.vocabulary import BreachClass
 
 
+@contextmanager
+def engine_errors() -> Iterator[None]:
+    """A calendar or policy error becomes non-retryable: retrying cannot help until the deployment changes, so
+    the workflow records the message and tries again later."""
+    try:
+        yield
+    except (CalendarError, ValueError) as exc:
+        raise ApplicationError(str(exc), type=type(exc).__name__, non_retryable=True) from exc
+
+
 class EvaluateRequest(BaseModel):
     policy: ContractPolicy
     events: list[Event]
@@ -34,11 +46,8 @@ class EvaluateRequest(BaseModel):
 @activity.defn(name="cxsla.evaluate_complaint")
 async def evaluate_complaint(request: EvaluateRequest) -> Evaluation:
     """Async on purpose: a few milliseconds of pure CPU, no executor needed by plugin users."""
-    try:
+    with engine_errors():
         return evaluate(request.policy, request.events, request.now, request.fired)
-    except (CalendarError, ValueError) as exc:
-        # Retrying cannot help until the deployment changes; the workflow records it and retries later.
-        raise ApplicationError(str(exc), type=type(exc).__name__, non_retryable=True) from exc
 
 
 # ---- the other pure evaluations, recorded the same way -----------------------------------------------------------
@@ -51,10 +60,8 @@ class PlanEvaluateRequest(BaseModel):
 
 @activity.defn(name="cxsla.evaluate_plan")
 async def evaluate_improvement_plan(request: PlanEvaluateRequest) -> PlanEvaluation:
-    try:
+    with engine_errors():
         return evaluate_plan(request.policy, request.events, request.now, request.fired)
-    except (CalendarError, ValueError) as exc:
-        raise ApplicationError(str(exc), type=type(exc).__name__, non_retryable=True) from exc
 
 
 class InterruptionEvaluateRequest(BaseModel):
@@ -66,10 +73,8 @@ class InterruptionEvaluateRequest(BaseModel):
 
 @activity.defn(name="cxsla.evaluate_interruption")
 async def evaluate_service_interruption(request: InterruptionEvaluateRequest) -> InterruptionEvaluation:
-    try:
+    with engine_errors():
         return evaluate_interruption(request.policy, request.record, request.now, request.fired)
-    except (CalendarError, ValueError) as exc:
-        raise ApplicationError(str(exc), type=type(exc).__name__, non_retryable=True) from exc
 
 
 class CycleTimesRequest(BaseModel):
@@ -93,7 +98,7 @@ REPORT_CLOCK = "report_delivery"
 
 @activity.defn(name="cxsla.plan_cycle")
 async def plan_cycle(request: CycleTimesRequest) -> CycleTimes:
-    try:
+    with engine_errors():
         period = Period.parse(request.period)
         spec = request.policy.cycle(period.cadence)
         cal = request.policy.business_calendar()
@@ -104,8 +109,6 @@ async def plan_cycle(request: CycleTimesRequest) -> CycleTimes:
             warn_at=request.policy.warn_at, ladder=Ladder.of(request.policy.escalation),
             breach_class=BreachClass.MINOR, fired={}, now=request.now,
         )
-    except (CalendarError, ValueError) as exc:
-        raise ApplicationError(str(exc), type=type(exc).__name__, non_retryable=True) from exc
     return CycleTimes(start=start, end=end, collect_at=collect_at, report_due=status.deadline,
                       report_actions=sorted(actions, key=lambda a: (a.due_at, a.id)))
 
