@@ -13,11 +13,11 @@ and the process's peak RSS above its level before the phase (the worker and its 
 sampled every 20 ms from /proc). Nothing asserts a time; figures go to stdout and bench/results/cycle.json.
 
 On 2 cores the server completes imported complaints at 15-25 a second, so 100,000 take about two hours
-(import ~30 min, the rest completing them); 10,000 take about seven minutes.
+(import ~30 min, the rest completing them); 10,000 took 7 to 13 minutes.
 
     python -m bench.cycle                 # 10,000 and 100,000
     python -m bench.cycle --sizes 2000    # quick look
-    python -m bench.cycle --db-dir /dev/shm   # server file in tmpfs when the disk is slow (~3.5 GB at 100k)
+    python -m bench.cycle --db-dir /dev/shm   # server file in tmpfs when the disk is slow (3 GB or more at 100k)
 """
 
 from __future__ import annotations
@@ -154,8 +154,8 @@ async def wait_listed(env: WorkflowEnvironment, query: str, n: int) -> float:
         if time.perf_counter() - last_log > 60:
             log(f"  {done} of {n} completed")
             last_log = time.perf_counter()
-        # A count scans the SQLite visibility table (0.7 s of server CPU at 100,000 rows): polled every second
-        # it took a third of the server away from completing the imports.
+        # A count scans the SQLite visibility table (0.7 s at 100,000 rows): counted every second, the server
+        # spent a large share of its one busy core answering the bench instead of completing imports.
         await asyncio.sleep(1.0 if n - done < 2_000 else 15.0)
 
 

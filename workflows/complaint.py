@@ -131,14 +131,12 @@ class ComplaintWorkflow:
 
     async def _evaluate(self) -> None:
         count = len(self._run.events)
-        answer, self._engine_error = await evaluate_recorded(
+        self._evaluation, self._engine_error = await evaluate_recorded(
             evaluate_complaint,
             EvaluateRequest(policy=self._run.policy, events=self._run.events, fired=self._run.fired,
                             now=workflow.now()),
-            "engine",
+            "engine", self._evaluation,
         )
-        if answer is not None:
-            self._evaluation = answer
         self._evaluated_events = count
 
     def _wake_up(self) -> tuple[str, timedelta | None]:
@@ -164,14 +162,8 @@ class ComplaintWorkflow:
         deadlock) or a due instant comes first; the loop then handles it and tries again.
         """
         summary, timeout = self._wake_up()
-        if timeout is not None and timeout <= timedelta(0):
-            return False
         drained = lambda: not self._outbox and workflow.all_handlers_finished()  # noqa: E731
-        try:
-            await workflow.wait_condition(
-                lambda: drained() or self._new_events(), timeout=timeout, timeout_summary=summary
-            )
-        except asyncio.TimeoutError:
+        if not await sleep_until(timeout, summary, lambda: drained() or self._new_events()):
             return False
         return drained() and not self._new_events()
 

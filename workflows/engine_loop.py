@@ -20,8 +20,9 @@ from temporalio.exceptions import TimeoutError as LocalActivityTimeout
 RETRY_SUMMARY = "retry evaluation after engine error"
 
 
-async def evaluate_recorded(activity: Callable[[Any], Any], request: Any, what: str) -> tuple[Any | None, str | None]:
-    """(the engine's answer, None) or (None, why it failed); the caller keeps its previous answer on failure."""
+async def evaluate_recorded(activity: Callable[[Any], Any], request: Any, what: str,
+                            previous: Any) -> tuple[Any, str | None]:
+    """(the engine's answer, None), or (previous, why it failed): a failure keeps the last good answer."""
     try:
         answer = await workflow.execute_local_activity(
             activity, request, start_to_close_timeout=timedelta(seconds=30),
@@ -33,7 +34,7 @@ async def evaluate_recorded(activity: Callable[[Any], Any], request: Any, what: 
         cause = err.cause if isinstance(err, ActivityError) else err
         message = cause.message if isinstance(cause, ApplicationError) else str(err)
         workflow.logger.error("%s evaluation failed: %s", what, message)
-        return None, message
+        return previous, message
 
 
 async def sleep_until(timeout: timedelta | None, summary: str, woken: Callable[[], bool]) -> bool:

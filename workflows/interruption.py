@@ -85,14 +85,12 @@ class ServiceInterruptionWorkflow:
 
     async def _evaluate(self) -> None:
         version = self._version
-        answer, self._engine_error = await evaluate_recorded(
+        self._evaluation, self._engine_error = await evaluate_recorded(
             evaluate_service_interruption,
             InterruptionEvaluateRequest(policy=self._run.policy, record=self._run.record, fired=self._run.fired,
                                         now=workflow.now()),
-            "interruption",
+            "interruption", self._evaluation,
         )
-        if answer is not None:
-            self._evaluation = answer
         self._evaluated_version = version
 
     def _due(self) -> bool:

@@ -62,14 +62,12 @@ class ImprovementPlanWorkflow:
 
     async def _evaluate(self) -> None:
         count = len(self._run.events)
-        answer, self._engine_error = await evaluate_recorded(
+        self._evaluation, self._engine_error = await evaluate_recorded(
             evaluate_improvement_plan,
             PlanEvaluateRequest(policy=self._run.policy, events=self._run.events, fired=self._run.fired,
                                 now=workflow.now()),
-            "plan",
+            "plan", self._evaluation,
         )
-        if answer is not None:
-            self._evaluation = answer
         self._evaluated_events = count
 
     def _due(self) -> bool:
