@@ -60,6 +60,7 @@ class CxSlaPlugin(SimplePlugin):
             evaluate_complaint, evaluate_improvement_plan, evaluate_service_interruption, plan_cycle, current_period,
             notifications.notify, notifications.notify_notice, notifications.send_survey,
             assessment.collect_and_assess, assessment.inform_plans, assessment.open_plan_for_complaint,
+            assessment.open_plans_for_feedback,
             assessment.assessment_policy, reports.write_report,
         ]
         super().__init__(

@@ -23,7 +23,7 @@ from temporalio.service import RPCError
 from sla.kpi import Assessment, Interruption, KpiName, PeriodTally, assess
 from sla.outcomes import MEMO_KEY, ComplaintOutcome
 from sla.periods import Period
-from sla.plans import Miss, PlanRun, RecordCycleResult, new_plan_run, plan_id
+from sla.plans import Miss, PlanRun, RecordCycleResult, negative_feedback_misses, new_plan_run, plan_id
 from sla.policy import AssessmentPolicy, PolicyError, load_policy
 from sla.surveys import SurveyBatch
 from workflows import search_attributes as sa
@@ -122,6 +122,17 @@ class OpenPlanRequest(BaseModel):
     task_queue: str
 
 
+class FeedbackPlanRequest(BaseModel):
+    """A complaint's recorded feedback; the worker's policy decides whether it is significantly negative."""
+
+    contract: str
+    complaint_id: str
+    csat: int | None
+    nps: int | None
+    at: datetime  # when the feedback was recorded
+    task_queue: str
+
+
 class AssessmentActivities:
     def __init__(self, *, policy_path: str | None = None, source: SourceFactory | None = None) -> None:
         self._policy_path = policy_path
@@ -193,15 +204,30 @@ class AssessmentActivities:
 
     @activity.defn(name="cxsla.open_plan_for_complaint")
     async def open_plan_for_complaint(self, request: OpenPlanRequest) -> str | None:
-        """Start the KPI's plan, or record the miss on the open one (signal-with-start); None when the contract
-        does not start plans on complaint breaches."""
+        """Start the KPI's plan, or record the miss on the open one; None when the contract does not start plans
+        on complaint breaches."""
         policy = self._assessment_policy(request.contract)
         if not policy.improvement.on_major_complaint_breach:
             return None
-        run = new_plan_run(policy=policy, kpi=KpiName(request.kpi), miss=request.miss, at=request.at)
+        return await self._start_or_record(policy, KpiName(request.kpi), request.miss, request.at,
+                                           request.task_queue)
+
+    @activity.defn(name="cxsla.open_plans_for_feedback")
+    async def open_plans_for_feedback(self, request: FeedbackPlanRequest) -> list[str]:
+        """The plans a significantly negative answer starts or adds to (000 §5.2); none for other answers."""
+        policy = self._assessment_policy(request.contract)
+        misses = negative_feedback_misses(policy.improvement.on_negative_feedback, policy.targets,
+                                          complaint_id=request.complaint_id, csat=request.csat, nps=request.nps)
+        return [await self._start_or_record(policy, kpi, miss, request.at, request.task_queue)
+                for kpi, miss in misses.items()]
+
+    async def _start_or_record(self, policy: AssessmentPolicy, kpi: KpiName, miss: Miss, at: datetime,
+                               task_queue: str) -> str:
+        """Signal-with-start: a new plan, or the miss recorded on the one already open for this KPI."""
+        run = new_plan_run(policy=policy, kpi=kpi, miss=miss, at=at)
         await activity.client().start_workflow(
-            PLAN_WORKFLOW, run, id=run.plan_id, task_queue=request.task_queue,
-            start_signal="record_miss", start_signal_args=[request.miss],
+            PLAN_WORKFLOW, run, id=run.plan_id, task_queue=task_queue,
+            start_signal="record_miss", start_signal_args=[miss],
             search_attributes=plan_search_attributes(run),
         )
         return run.plan_id

@@ -1,6 +1,7 @@
 """Improvement plans (000 §5.2-5.4, 003 §4.2.3): events in, clocks and due actions out, like a complaint.
 
-A plan opens when a cycle misses a target (or a critical/major complaint misses `resolve`). It must be submitted
+A plan opens when a cycle misses a target, a critical/major complaint misses `resolve`, or a customer's feedback
+is significantly negative. It must be submitted
 (root cause, measures with owner and due date, expected effect) within `submit_within` of the report, report
 progress at least every `progress_every`, and see the target met again within `rectify_within`, else a major
 breach. It closes as effective when a later cycle meets the target.
@@ -8,6 +9,7 @@ breach. It closes as effective when a later cycle meets the target.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime
 from enum import Enum
 from typing import Annotated, Literal
@@ -18,7 +20,7 @@ from sla.deadlines import DeadlineStatus, Due, Ladder, evaluate_deadline, split_
 from sla.engine import ActionKind
 from sla.events import Instant, Text
 from sla.kpi import KpiName, Target
-from sla.policy import AssessmentPolicy
+from sla.policy import AssessmentPolicy, NegativeFeedbackSpec
 from sla.vocabulary import BreachClass, ClockState
 
 SUBMISSION, PROGRESS, RECTIFICATION = "plan_submission", "plan_progress", "plan_rectification"
@@ -42,6 +44,7 @@ class PlanState(str, Enum):
 class Trigger(str, Enum):
     CYCLE = "cycle"  # an assessment cycle missed the target
     COMPLAINT = "complaint"  # a critical/major complaint missed its resolve deadline
+    FEEDBACK = "feedback"  # a complaint's customer answered at or below the contract's negative-feedback score
 
 
 class _PlanEvent(BaseModel):
@@ -72,6 +75,16 @@ class Miss(BaseModel):
     @property
     def key(self) -> str:
         return f"{self.trigger.value}:{self.period or self.complaint_id}"
+
+
+def negative_feedback_misses(spec: NegativeFeedbackSpec, targets: Iterable[KpiName], *, complaint_id: str,
+                             csat: int | None, nps: int | None) -> dict[KpiName, Miss]:
+    """The plans one complaint's feedback starts (000 §5.2): each KPI answered at or below its negative score,
+    among those the contract has a target for (a plan closes only when a later cycle meets that target)."""
+    answers = {KpiName.CSAT: (csat, spec.csat), KpiName.NPS: (nps, spec.nps)}
+    return {kpi: Miss(trigger=Trigger.FEEDBACK, complaint_id=complaint_id, value=score)
+            for kpi, (score, at_most) in answers.items()
+            if score is not None and at_most is not None and score <= at_most and kpi in set(targets)}
 
 
 class PlanOpened(_PlanEvent):

@@ -153,6 +153,16 @@ class CycleSpec(_Strict):
     start_plans: bool = True  # a missed target starts an ImprovementPlanWorkflow
 
 
+class NegativeFeedbackSpec(_Strict):
+    """Significant negative feedback (000 §5.2): a complaint's answer at or below a score starts that KPI's plan.
+
+    Written `{ csat = 1 }` (1 = very dissatisfied on 1-5); `nps` (0-10) may be added; `{}` starts none.
+    """
+
+    csat: int | None = Field(None, ge=1, le=5)
+    nps: int | None = Field(None, ge=0, le=10)
+
+
 class ImprovementSpec(_Strict):
     """Improvement-plan clocks (000 §5.2-5.4, 003 §4.2.3)."""
 
@@ -160,6 +170,7 @@ class ImprovementSpec(_Strict):
     progress_every: DurationText = "6 months"
     rectify_within: DurationText = "3 months"  # after the report; missed: major breach
     on_major_complaint_breach: bool = True  # a critical/major complaint missing `resolve` starts one too
+    on_negative_feedback: NegativeFeedbackSpec = Field(default_factory=lambda: NegativeFeedbackSpec(csat=1))
 
 
 class InterruptionSpec(_Strict):

@@ -16,11 +16,12 @@ from temporalio.worker import Replayer
 
 import plugin
 from tests.histories import record
-from workflows.complaint import OUTCOME_MEMO_PATCH, PLAN_ON_MAJOR_BREACH_PATCH
+from workflows.complaint import OUTCOME_MEMO_PATCH, PLAN_ON_MAJOR_BREACH_PATCH, PLAN_ON_NEGATIVE_FEEDBACK_PATCH
 
 GOLDEN = record.history_files()
 WORKFLOW_TYPES = {getattr(cls, "__temporal_workflow_definition").name for cls in plugin.WORKFLOWS}
-# Recorded before OUTCOME_MEMO_PATCH and PLAN_ON_MAJOR_BREACH_PATCH: they keep replaying down the unpatched paths.
+# Recorded before OUTCOME_MEMO_PATCH and PLAN_ON_MAJOR_BREACH_PATCH: they keep replaying down the unpatched paths
+# (and complaint-golden-major-breach down the path without PLAN_ON_NEGATIVE_FEEDBACK_PATCH).
 BEFORE_PATCHES = {
     "complaint-golden-lifecycle.run1.json",  # a full lifecycle with a breach
     "complaint-golden-pause-extend.run1.json",  # pause/extend/reclassify
@@ -28,6 +29,7 @@ BEFORE_PATCHES = {
 }
 AFTER_PATCHES = {
     "complaint-golden-major-breach.run1.json": "ComplaintWorkflow",  # major resolve breach opens a plan; memo
+    "complaint-golden-negative-feedback.run1.json": "ComplaintWorkflow",  # a 1-of-5 answer opens the CSAT plan
     "cycle-golden-missed-target.run1.json": "AssessmentCycleWorkflow",  # batches, a missed target, a plan started
     "plan-golden-resolution_rate.run1.json": "ImprovementPlanWorkflow",  # submitted, progress, breach, effective
     "outage-golden-major.run1.json": "ServiceInterruptionWorkflow",  # major breach with the ladder, restored
@@ -67,6 +69,11 @@ def test_golden_complaint_histories_cover_both_sides_of_the_patches():
     assert record.patches_of(major) == [OUTCOME_MEMO_PATCH, PLAN_ON_MAJOR_BREACH_PATCH]
     assert "cxsla.open_plan_for_complaint" in record.activity_types_of(major)
     assert "EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED" in record.event_types_of(major)  # the outcome memo
+    assert "cxsla.open_plans_for_feedback" not in record.activity_types_of(major)  # recorded before that patch
+    feedback = _history(record.HERE / "complaint-golden-negative-feedback.run1.json")
+    assert record.patches_of(feedback) == [OUTCOME_MEMO_PATCH, PLAN_ON_MAJOR_BREACH_PATCH,
+                                           PLAN_ON_NEGATIVE_FEEDBACK_PATCH]
+    assert "cxsla.open_plans_for_feedback" in record.activity_types_of(feedback)
 
 
 @pytest.mark.parametrize("path", GOLDEN, ids=[p.name for p in GOLDEN])

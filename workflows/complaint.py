@@ -19,7 +19,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 from workflows.engine_loop import RETRY_SUMMARY, evaluate_recorded, sleep_until
 
 with workflow.unsafe.imports_passed_through():
-    from activities.assessment import AssessmentActivities, OpenPlanRequest
+    from activities.assessment import AssessmentActivities, FeedbackPlanRequest, OpenPlanRequest
     from activities.evaluation import EvaluateRequest, evaluate_complaint
     from activities.notifications import Notification, NotificationActivities
     from sla import events as ev
@@ -42,6 +42,7 @@ DELIVERY_GIVE_UP_AFTER = timedelta(days=1)
 # Workflow changes after the first release (see README, upgrading): histories recorded before them replay unchanged.
 OUTCOME_MEMO_PATCH = "outcome-memo"  # the KPI outcome rides in the memo for assessment cycles
 PLAN_ON_MAJOR_BREACH_PATCH = "plan-on-major-breach"  # a major resolve breach opens an improvement plan
+PLAN_ON_NEGATIVE_FEEDBACK_PATCH = "plan-on-negative-feedback"  # significantly negative feedback opens one too
 
 
 class ComplaintRun(BaseModel):
@@ -88,9 +89,9 @@ class ComplaintWorkflow:
         self._evaluated_events = 0
         self._events_at_start = len(run.events)
         self._engine_error: str | None = None
-        self._outbox: list[Notification | OpenPlanRequest] = []
+        self._outbox: list[Notification | OpenPlanRequest | FeedbackPlanRequest] = []
         self._outcome_memo: dict | None = None
-        self._memo_outcomes = self._plans_on_breach = False  # set by run(): see the patches there
+        self._memo_outcomes = self._plans_on_breach = self._plans_on_feedback = False  # set by run(): patches
         self._search_attributes: dict[str, Any] = {}
         self._metrics = m.WorkflowMetrics(enabled=not run.imported)  # silent during replay
         self._counted = set(run.counted)
@@ -102,6 +103,7 @@ class ComplaintWorkflow:
         # workflow task on replay than when it was recorded (a local activity may finish after its task).
         self._memo_outcomes = workflow.patched(OUTCOME_MEMO_PATCH)
         self._plans_on_breach = workflow.patched(PLAN_ON_MAJOR_BREACH_PATCH)
+        self._plans_on_feedback = workflow.patched(PLAN_ON_NEGATIVE_FEEDBACK_PATCH)
         if run.run == 1:
             received = run.events[0]
             channel = getattr(received, "channel", None)
@@ -189,7 +191,7 @@ class ComplaintWorkflow:
         while True:
             await workflow.wait_condition(lambda: bool(self._outbox))
             item = self._outbox[0]
-            if isinstance(item, OpenPlanRequest):
+            if isinstance(item, OpenPlanRequest | FeedbackPlanRequest):
                 await self._open_plan(item)
                 self._outbox.pop(0)
                 continue
@@ -213,14 +215,17 @@ class ComplaintWorkflow:
                 workflow.logger.warning("gave up delivering %s: %s", item.action_id, err)
             self._outbox.pop(0)
 
-    async def _open_plan(self, request: OpenPlanRequest) -> None:
+    async def _open_plan(self, request: OpenPlanRequest | FeedbackPlanRequest) -> None:
+        opener = (AssessmentActivities.open_plan_for_complaint if isinstance(request, OpenPlanRequest)
+                  else AssessmentActivities.open_plans_for_feedback)
         try:
             await workflow.execute_activity_method(
-                AssessmentActivities.open_plan_for_complaint, request, start_to_close_timeout=timedelta(seconds=30),
+                opener, request, start_to_close_timeout=timedelta(seconds=30),
                 schedule_to_close_timeout=DELIVERY_GIVE_UP_AFTER, retry_policy=DELIVERY_RETRY,
             )
         except ActivityError as err:
-            workflow.logger.warning("gave up opening an improvement plan for %s: %s", request.miss.key, err)
+            workflow.logger.warning("gave up opening an improvement plan for %s: %s",
+                                    self._run.complaint_id, err)
 
     async def _drain(self) -> None:
         await workflow.wait_condition(lambda: not self._outbox and workflow.all_handlers_finished())
@@ -264,6 +269,11 @@ class ComplaintWorkflow:
         except Exception as exc:  # noqa: BLE001 - never fail the workflow task on bad input
             raise ApplicationError(str(exc), type=type(exc).__name__, non_retryable=True) from None
         recorded = len(self._run.events)
+        if name == "record_feedback" and self._plans_on_feedback:
+            self._outbox.append(FeedbackPlanRequest(
+                contract=self._run.policy.name, complaint_id=self._run.complaint_id, csat=command.csat,
+                nps=command.nps, at=workflow.now(), task_queue=workflow.info().task_queue,
+            ))
         # Answer once the command is evaluated and what it made due has fired (the answer shows it fired).
         await workflow.wait_condition(lambda: self._evaluated_events >= recorded and not self._due())
         return self._status()

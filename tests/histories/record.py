@@ -63,7 +63,7 @@ from tests.assessment_support import KnownWorkflows, assessment_worker, result_o
 from tests.conftest import cxsla_worker
 from tests.sinks import RecordingSink
 from workflows import search_attributes as sa
-from workflows.complaint import OUTCOME_MEMO_PATCH, PLAN_ON_MAJOR_BREACH_PATCH
+from workflows.complaint import OUTCOME_MEMO_PATCH, PLAN_ON_MAJOR_BREACH_PATCH, PLAN_ON_NEGATIVE_FEEDBACK_PATCH
 from workflows.cycle import AssessmentCycleWorkflow, CycleRun, cycle_search_attributes
 from workflows.interruption import InterruptionStatus
 from workflows.plan import ImprovementPlanWorkflow
@@ -478,9 +478,40 @@ async def complaint_major_breach(stage: Stage) -> str:
     plan = await stage.assessments.plan_status(plan_id(GOLDEN_CONTRACT, KpiName.MAJOR_RESOLVED_IN_TIME))
     assert [(m.trigger.value, m.complaint_id) for m in plan.misses] == [("complaint", cid)]
     (history,) = await run_histories(c.client, wid)
-    assert patches_of(history) == [OUTCOME_MEMO_PATCH, PLAN_ON_MAJOR_BREACH_PATCH]
+    # the golden file has these two; recorded today, the later plan-on-negative-feedback patch follows them
+    assert patches_of(history)[:2] == [OUTCOME_MEMO_PATCH, PLAN_ON_MAJOR_BREACH_PATCH]
     assert "cxsla.open_plan_for_complaint" in activity_types_of(history)
     assert "EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED" in event_types_of(history)  # upsert_memo
+    return wid
+
+
+async def complaint_negative_feedback(stage: Stage) -> str:
+    """A normal complaint handled in time whose customer answers 1 of 5: significant negative feedback (000 §5.2)
+    starts the CSAT improvement plan (activity `cxsla.open_plans_for_feedback`, signal-with-start). Records the
+    plan-on-negative-feedback patch after the two earlier ones."""
+    env, c = stage.env, stage.complaints
+    cid = "golden-negative-feedback"
+    await stage.now()
+    opened = await c.open(OpenComplaint(id=cid, contract=GOLDEN_CONTRACT, severity="normal", channel="web"))
+    received = opened.status.received_at
+    steps = [
+        (17 * MIN, "acknowledge", cmd.Acknowledge(by="amy")),
+        (37 * MIN, "resolve", cmd.Resolve(by="sam", resolution="refunded", first_contact=True)),
+        (47 * MIN, "notify_result", cmd.NotifyResult(by="amy")),
+        (57 * MIN, "record_feedback", cmd.RecordFeedback(csat=1, nps=0, comment="never again")),
+    ]
+    for at, name, body in steps:
+        await skip_to(env, received + at)
+        await settle(env, cid)
+        await command(env, c, cid, name, body)
+    final = await result_after(env, c.client, cid)
+    assert final.state.value == "closed" and not final.breaches
+    plan = await stage.assessments.plan_status(plan_id(GOLDEN_CONTRACT, KpiName.CSAT))
+    assert [(m.trigger.value, m.complaint_id, m.value) for m in plan.misses] == [("feedback", cid, 1)]
+    wid = workflow_id(cid)
+    (history,) = await run_histories(c.client, wid)
+    assert patches_of(history) == [OUTCOME_MEMO_PATCH, PLAN_ON_MAJOR_BREACH_PATCH, PLAN_ON_NEGATIVE_FEEDBACK_PATCH]
+    assert "cxsla.open_plans_for_feedback" in activity_types_of(history)
     return wid
 
 
@@ -610,6 +641,7 @@ SCENARIOS: list[Scenario] = [
     _complaint_scenario("pause-extend", pause_extend_reclassify),
     _complaint_scenario("continued", continued_as_new),
     Scenario("major-breach", complaint_major_breach, golden_policy=True),
+    Scenario("negative-feedback", complaint_negative_feedback, golden_policy=True),
     Scenario("cycle", cycle_missed_target, golden_policy=True),
     Scenario("plan", plan_breach_then_effective, golden_policy=True),
     Scenario("outage", outage_major_breach, golden_policy=True),
