@@ -26,6 +26,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.enums.v1 import EventType, IndexedValueType
@@ -443,17 +444,26 @@ def event_types_of(history: WorkflowHistory) -> set[str]:
     return {EventType.Name(e.event_type) for e in history.events}
 
 
+async def play_complaint(stage: Stage, cid: str, severity: str, steps: list[tuple[timedelta, str, Any]]):
+    """Open a golden-contract complaint, send each command at its offset from receipt, and return its result."""
+    env, c = stage.env, stage.complaints
+    await stage.now()
+    opened = await c.open(OpenComplaint(id=cid, contract=GOLDEN_CONTRACT, severity=severity, channel="phone"))
+    for at, name, body in steps:
+        await skip_to(env, opened.status.received_at + at)
+        await settle(env, cid)
+        await command(env, c, cid, name, body)
+    return await result_after(env, c.client, cid)
+
+
 async def complaint_major_breach(stage: Stage) -> str:
     """Critical complaint whose resolve deadline passes: a major breach with the full ladder, which opens an
     improvement plan (activity `cxsla.open_plan_for_complaint`, signal-with-start); the KPI outcome rides in the
     memo all along. Resolved late, result notified, feedback closes it. Records both patches of ComplaintWorkflow
     (outcome-memo, plan-on-major-breach) in a live history."""
-    env, c = stage.env, stage.complaints
+    c = stage.complaints
     cid = "golden-major-breach"
-    await stage.now()
-    opened = await c.open(OpenComplaint(id=cid, contract=GOLDEN_CONTRACT, severity="critical", channel="phone"))
-    received = opened.status.received_at
-    steps = [
+    final = await play_complaint(stage, cid, "critical", [
         (17 * MIN, "acknowledge", cmd.Acknowledge(by="amy")),
         (27 * MIN, "triage", cmd.Triage(by="amy", category="network")),
         (37 * MIN, "communicate_plan", cmd.CommunicatePlan(by="amy", plan="replace the router")),
@@ -462,12 +472,7 @@ async def complaint_major_breach(stage: Stage) -> str:
         (5 * H + 17 * MIN, "resolve", cmd.Resolve(by="sam", resolution="router replaced", remedy="compensation")),
         (5 * H + 27 * MIN, "notify_result", cmd.NotifyResult(by="amy")),
         (5 * H + 37 * MIN, "record_feedback", cmd.RecordFeedback(csat=2, nps=3, ces=5)),  # the survey went out
-    ]
-    for at, name, body in steps:
-        await skip_to(env, received + at)
-        await settle(env, cid)
-        await command(env, c, cid, name, body)
-    final = await result_after(env, c.client, cid)
+    ])
     assert final.state.value == "closed"
     assert [(b.clock.value, b.breach_class.value) for b in final.breaches] == [("resolve", "major")]
     assert [(e.clock.value, e.level) for e in final.escalations] == [("resolve", 1), ("resolve", 2), ("resolve", 3)]
@@ -489,22 +494,14 @@ async def complaint_negative_feedback(stage: Stage) -> str:
     """A normal complaint handled in time whose customer answers 1 of 5: significant negative feedback (000 §5.2)
     starts the CSAT improvement plan (activity `cxsla.open_plans_for_feedback`, signal-with-start). Records the
     plan-on-negative-feedback patch after the two earlier ones."""
-    env, c = stage.env, stage.complaints
+    c = stage.complaints
     cid = "golden-negative-feedback"
-    await stage.now()
-    opened = await c.open(OpenComplaint(id=cid, contract=GOLDEN_CONTRACT, severity="normal", channel="web"))
-    received = opened.status.received_at
-    steps = [
+    final = await play_complaint(stage, cid, "normal", [
         (17 * MIN, "acknowledge", cmd.Acknowledge(by="amy")),
         (37 * MIN, "resolve", cmd.Resolve(by="sam", resolution="refunded", first_contact=True)),
         (47 * MIN, "notify_result", cmd.NotifyResult(by="amy")),
         (57 * MIN, "record_feedback", cmd.RecordFeedback(csat=1, nps=0, comment="never again")),
-    ]
-    for at, name, body in steps:
-        await skip_to(env, received + at)
-        await settle(env, cid)
-        await command(env, c, cid, name, body)
-    final = await result_after(env, c.client, cid)
+    ])
     assert final.state.value == "closed" and not final.breaches
     plan = await stage.assessments.plan_status(plan_id(GOLDEN_CONTRACT, KpiName.CSAT))
     assert [(m.trigger.value, m.complaint_id, m.value) for m in plan.misses] == [("feedback", cid, 1)]
