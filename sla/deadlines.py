@@ -66,6 +66,8 @@ def evaluate_deadline(
     """The clock's status at `now` and every action it has (fired or not, due or future).
 
     `ended_at` is when the clock was met (or stopped when `stopped`); an action after that never becomes due.
+    A warning not sent by the time the deadline passes (a cycle started for a long-past period, a worker down)
+    is dropped: the breach supersedes it.
     """
     duration = parse_duration(target) if isinstance(target, str) else target
     if duration.kind is DurationKind.WALL:
@@ -81,8 +83,10 @@ def evaluate_deadline(
     for fraction in warn_at:
         pct = round(fraction * 100)
         when = calendar.add_business(start, budget * fraction) if budget.total_seconds() > 0 else start
-        if live(when):
-            actions.append(Due(id=f"{prefix}:warn:{pct}", kind=ActionKind.WARN, due_at=when, clock=name,
+        action_id = f"{prefix}:warn:{pct}"
+        superseded = deadline <= now and action_id not in fired and live(deadline)
+        if live(when) and not superseded:
+            actions.append(Due(id=action_id, kind=ActionKind.WARN, due_at=when, clock=name,
                                deadline=deadline, detail=f"{pct}% of {duration} used"))
     breached_at = None
     if live(deadline):

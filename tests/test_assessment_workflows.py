@@ -204,3 +204,23 @@ async def test_a_cycle_dedupes_batches_refuses_conflicts_and_closes_its_door_whe
             f"{period}.html", f"{period}.json", f"{period}.md"]
         report = await cycles.report(CONTRACT, period, "md")
         assert "CSAT" in report or "satisfaction" in report.lower()
+
+
+async def test_a_cycle_for_a_long_past_period_reports_late_without_stale_warnings(own_time_skipping_env, tmp_path,
+                                                                                  policy):
+    env, (path, parsed) = own_time_skipping_env, policy
+    async with assessment_worker(env.client, policy_path=path, report_dir=tmp_path / "r",
+                                 known=KnownWorkflows(env.client, [])) as (queue, sink):
+        now = await env.get_current_time()
+        past = now - timedelta(days=100)
+        period = f"{past.year}-{past.month:02d}"
+        cycles = AssessmentClient(env.client, task_queue=queue, policy=parsed)
+        await cycles.start_cycle(CONTRACT, period)
+        result = await result_of(env, cycle_workflow_id(CONTRACT, period), CycleResult)
+        assert result.report_late and result.report_delivered_at > result.report_due
+        # the breach and every ladder step are due at once; the 50 %/80 % warnings would only be noise now
+        ladder = parsed.assessment(CONTRACT).escalation
+        fired = (await cycles.cycle_status(CONTRACT, period)).report_notices
+        assert fired == sorted(
+            ["report_delivery#1:breach"] + [f"report_delivery#1:escalate:{n}" for n in range(1, len(ladder) + 1)])
+        assert sorted(n.action_id for n in notices(sink, cycle_workflow_id(CONTRACT, period))) == fired

@@ -1,0 +1,74 @@
+"""The simple deadline clock of plans, reports and outages: hand-worked instants on a 24x7 UTC calendar, and a
+warning that was never sent before its deadline passed is dropped (the breach supersedes it)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from sla.deadlines import Ladder, evaluate_deadline, split_due
+from sla.engine import ActionKind
+from sla.policy import parse_policy
+from sla.vocabulary import BreachClass, ClockState
+
+T0 = datetime(2027, 3, 1, tzinfo=timezone.utc)
+H = timedelta(hours=1)
+CAL = parse_policy({"calendars": {"utc": {"timezone": "UTC", "hours": ["00:00-24:00"],
+                                          "workdays": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]}},
+                    "contracts": {}}).calendars["utc"].build("utc")
+LADDER = Ladder(steps=[("PT0S", "team-lead"), ("PT1H", "supervisor")])
+
+
+def clock(now: datetime, fired: dict[str, datetime] | None = None, ended_at: datetime | None = None):
+    """A 10-hour clock from T0 with warnings at 50 % and 80 %."""
+    return evaluate_deadline(name="report_delivery", instance=1, start=T0, target="10 working hours", calendar=CAL,
+                             ended_at=ended_at, warn_at=[0.5, 0.8], ladder=LADDER,
+                             breach_class=BreachClass.MINOR, fired=fired or {}, now=now)
+
+
+def timeline(actions) -> list[tuple[str, datetime]]:
+    return [(a.id.removeprefix("report_delivery#1:"), a.due_at) for a in sorted(actions, key=lambda a: (a.due_at, a.id))]
+
+
+def ids(actions) -> list[str]:
+    return [action_id for action_id, _ in timeline(actions)]
+
+
+def test_a_running_clock_has_its_warnings_breach_and_ladder_at_hand_worked_instants():
+    status, actions = clock(T0 + H)
+    assert status.state is ClockState.RUNNING and status.deadline == T0 + 10 * H
+    assert timeline(actions) == [
+        ("warn:50", T0 + 5 * H), ("warn:80", T0 + 8 * H), ("breach", T0 + 10 * H),
+        ("escalate:1", T0 + 10 * H), ("escalate:2", T0 + 11 * H)]
+    assert split_due(actions, {}, T0 + 6 * H) == ([a for a in actions if a.id.endswith("warn:50")], T0 + 8 * H)
+
+
+def test_warnings_not_sent_by_the_deadline_are_dropped_and_the_breach_fires():
+    # evaluated for the first time after the deadline: a cycle started for a long-past period, a worker down
+    status, actions = clock(T0 + 10.5 * H)
+    assert ids(actions) == ["breach", "escalate:1", "escalate:2"]
+    due, next_at = split_due(actions, {}, T0 + 10.5 * H)
+    assert [a.kind for a in due] == [ActionKind.BREACH, ActionKind.ESCALATE]
+    assert next_at == T0 + 11 * H
+    assert status.state is ClockState.BREACHED and status.warned == []
+
+
+def test_warnings_already_sent_stay_recorded_after_the_deadline():
+    fired = {"report_delivery#1:warn:50": T0 + 5 * H}
+    status, actions = clock(T0 + 12 * H, fired=fired)
+    assert ids(actions) == ["warn:50", "breach", "escalate:1", "escalate:2"]
+    assert status.warned == [50]
+    assert [a.id for a in split_due(actions, fired, T0 + 12 * H)[0]] == [
+        "report_delivery#1:breach", "report_delivery#1:escalate:1", "report_delivery#1:escalate:2"]
+
+
+def test_a_clock_met_in_time_keeps_its_earlier_warnings_and_has_no_breach():
+    status, actions = clock(T0 + 20 * H, ended_at=T0 + 9 * H)
+    assert ids(actions) == ["warn:50", "warn:80"] and status.state is ClockState.MET
+    status, actions = clock(T0 + 20 * H, ended_at=T0 + 6 * H)
+    assert ids(actions) == ["warn:50"]
+
+
+def test_a_clock_met_late_is_a_breach_whose_unsent_warnings_are_dropped():
+    status, actions = clock(T0 + 20 * H, ended_at=T0 + 10.5 * H)
+    assert ids(actions) == ["breach", "escalate:1"]  # the second step came after it was met
+    assert status.state is ClockState.BREACHED and status.met_at == T0 + 10.5 * H
