@@ -29,7 +29,8 @@ from starter import connection
 from starter.codec import CodecError
 from starter.settings import Settings
 from workflows import search_attributes as sa
-from workflows.complaint import ComplaintRun, ComplaintWorkflow
+from workflows.complaint import ComplaintWorkflow
+from workflows.complaint_run import ComplaintRun
 
 
 ErrorKind = Literal["invalid", "not_found", "conflict", "unavailable"]

@@ -11,7 +11,6 @@ import asyncio
 from datetime import datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel, Field
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
@@ -31,10 +30,10 @@ with workflow.unsafe.imports_passed_through():
     from sla.plans import Miss, Trigger
     from sla.simulation import RecordedComplaint, without_personal_data
     from sla.vocabulary import BreachClass, ClockName, ClockState
-    from sla.policy import ContractPolicy
     from sla.status import ComplaintStatus, build_status
     from workflows import metrics as m
     from workflows import search_attributes as sa
+    from workflows.complaint_run import ComplaintRun
 
 ENGINE_RETRY_AFTER = timedelta(hours=1)
 DELIVERY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=5))
@@ -43,22 +42,6 @@ DELIVERY_GIVE_UP_AFTER = timedelta(days=1)
 OUTCOME_MEMO_PATCH = "outcome-memo"  # the KPI outcome rides in the memo for assessment cycles
 PLAN_ON_MAJOR_BREACH_PATCH = "plan-on-major-breach"  # a major resolve breach opens an improvement plan
 PLAN_ON_NEGATIVE_FEEDBACK_PATCH = "plan-on-negative-feedback"  # significantly negative feedback opens one too
-
-
-class ComplaintRun(BaseModel):
-    """All of a complaint's state: the workflow input, and what continue-as-new carries forward."""
-
-    complaint_id: str
-    policy: ContractPolicy
-    events: list[ev.Event]
-    fired: dict[str, datetime] = Field(default_factory=dict)
-    continue_as_new_after_events: int | None = None  # None: when the server suggests it
-    run: int = 1
-    # Metric facts already counted ("acknowledge#1" outcome, "acknowledge#1:met" time), so a later run after
-    # continue-as-new never counts them again.
-    counted: list[str] = Field(default_factory=list)
-    # Imported history (ComplaintClient.import_history): it happened elsewhere, so it adds to no live counter.
-    imported: bool = False
 
 
 def _update(name: str):
