@@ -96,8 +96,8 @@ async def run(*, complaints: int, concurrency: int, rounds: int, warmup: int, ou
     token = new_token()
     workdir = Path(tempfile.mkdtemp(prefix="cxsla-bench-api-"))
     log("starting dev server")
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=temporal_cli(), plugins=[CxSlaPlugin()], search_attributes=list(sa.ALL),
+    env = await WorkflowEnvironment.start_local(dev_server_existing_path=temporal_cli(),
+        plugins=[CxSlaPlugin()], search_attributes=list(sa.ALL),
         dev_server_log_level="error",
     )
     processes: list[subprocess.Popen] = []

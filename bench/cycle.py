@@ -189,8 +189,8 @@ async def one_size(n: int, db_dir: str | None) -> dict:
     # A file, not the server's in-memory SQLite: 100,000 closed workflows outgrew that at 24 GB. On a slow disk
     # the server waits on fsync (imports fell from 88/s to 17/s); --db-dir /dev/shm keeps the file in tmpfs.
     folder = tempfile.mkdtemp(prefix="cxsla-bench-", dir=db_dir)
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=temporal_cli(), plugins=[CxSlaPlugin()], search_attributes=list(sa.ALL),
+    env = await WorkflowEnvironment.start_local(dev_server_existing_path=temporal_cli(),
+        plugins=[CxSlaPlugin()], search_attributes=list(sa.ALL),
         dev_server_log_level="error", dev_server_extra_args=["--db-filename", f"{folder}/temporal.db", *PRAGMAS],
     )
     queue = f"bench-cycle-{uuid.uuid4().hex[:8]}"

@@ -439,8 +439,8 @@ async def run(
     async with AsyncExitStack() as stack:
         if client is None:
             log("starting dev server")
-            env = await WorkflowEnvironment.start_local(
-                dev_server_existing_path=temporal_cli(), plugins=[CxSlaPlugin()], search_attributes=list(sa.ALL),
+            env = await WorkflowEnvironment.start_local(dev_server_existing_path=temporal_cli(),
+                plugins=[CxSlaPlugin()], search_attributes=list(sa.ALL),
                 dev_server_log_level="error",
             )
             stack.push_async_callback(env.shutdown)

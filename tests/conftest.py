@@ -53,8 +53,8 @@ async def own_time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
 
 @pytest_asyncio.fixture(scope="session")
 async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=temporal_cli(), plugins=[CxSlaPlugin()], search_attributes=list(sa.ALL),
+    env = await WorkflowEnvironment.start_local(dev_server_existing_path=temporal_cli(),
+        plugins=[CxSlaPlugin()], search_attributes=list(sa.ALL),
         dev_server_log_level="error",
     )
     yield env
