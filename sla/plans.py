@@ -1,10 +1,9 @@
 """Improvement plans (000 §5.2-5.4, 003 §4.2.3): events in, clocks and due actions out, like a complaint.
 
 A plan opens when a cycle misses a target, a critical/major complaint misses `resolve`, or a customer's feedback
-is significantly negative. It must be submitted
-(root cause, measures with owner and due date, expected effect) within `submit_within` of the report, report
-progress at least every `progress_every`, and see the target met again within `rectify_within`, else a major
-breach. It closes as effective when a later cycle meets the target.
+is significantly negative. It must be submitted (root cause, measures with owner and due date, expected effect)
+within `submit_within` of the report, report progress at least every `progress_every`, and see the target met
+again within `rectify_within`, else a major breach. It closes as effective when a later cycle meets the target.
 """
 
 from __future__ import annotations
@@ -82,9 +81,10 @@ def negative_feedback_misses(spec: NegativeFeedbackSpec, targets: Iterable[KpiNa
     """The plans one complaint's feedback starts (000 §5.2): each KPI answered at or below its negative score,
     among those the contract has a target for (a plan closes only when a later cycle meets that target)."""
     answers = {KpiName.CSAT: (csat, spec.csat), KpiName.NPS: (nps, spec.nps)}
+    targeted = set(targets)
     return {kpi: Miss(trigger=Trigger.FEEDBACK, complaint_id=complaint_id, value=score)
             for kpi, (score, at_most) in answers.items()
-            if score is not None and at_most is not None and score <= at_most and kpi in set(targets)}
+            if kpi in targeted and score is not None and at_most is not None and score <= at_most}
 
 
 class PlanOpened(_PlanEvent):

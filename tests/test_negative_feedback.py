@@ -8,7 +8,6 @@ import time
 from datetime import timedelta
 
 import pytest
-from pydantic import ValidationError
 from temporalio.api.enums.v1 import EventType
 
 from sla import commands as cmd
@@ -65,13 +64,13 @@ def test_the_section_is_optional_and_an_empty_table_turns_it_off():
     assert policy.assessment("always-on").improvement.on_negative_feedback == NegativeFeedbackSpec()
 
 
-@pytest.mark.parametrize(("value", "message"), [
+@pytest.mark.parametrize(("value", "key"), [
     ({"csat": 6}, "csat"), ({"nps": -1}, "nps"), ({"ces": 2}, "ces"), ({"csat": "low"}, "csat"),
 ])
-def test_bad_scores_are_refused_naming_the_key(value, message):
+def test_bad_scores_are_refused_naming_the_key(value, key):
     raw = default_raw()
     raw["contracts"]["default"]["improvement"]["on_negative_feedback"] = value
-    with pytest.raises((PolicyError, ValidationError), match=f"on_negative_feedback.*{message}|{message}.*"):
+    with pytest.raises(PolicyError, match=rf"contracts\.default\.improvement\.on_negative_feedback\.{key}:"):
         parse_policy(raw)
 
 

@@ -1,7 +1,8 @@
 """ComplaintRun: a complaint's whole state, the workflow's input and what continue-as-new carries forward.
 
 Its own module, imported by the workflow with pass-through: the sandbox re-imports the workflow module for every
-run, and building this model's pydantic schema each time was the larger part of that import.
+run, which rebuilt this model's pydantic schema each time (about 7 ms) and kept a copy per cached run (about 49 KB
+of worker memory per open complaint, bench/lifecycle).
 """
 
 from __future__ import annotations
