@@ -11,6 +11,7 @@ from temporalio.converter import DataConverter, DefaultFailureConverterWithEncod
 from temporalio.plugin import SimplePlugin
 
 from activities.assessment import AssessmentActivities, SourceFactory
+from activities.calendars import resolve_calendar
 from activities.evaluation import (
     current_period,
     evaluate_complaint,
@@ -57,11 +58,12 @@ class CxSlaPlugin(SimplePlugin):
         assessment = AssessmentActivities(policy_path=policy_path, source=memo_source)
         reports = ReportActivities(report_dir or DEFAULT_REPORT_DIR)
         ours = [
-            evaluate_complaint, evaluate_improvement_plan, evaluate_service_interruption, plan_cycle, current_period,
-            notifications.notify, notifications.notify_notice, notifications.send_survey,
+            notifications.deliver, resolve_calendar,
             assessment.collect_and_assess, assessment.inform_plans, assessment.open_plan_for_complaint,
-            assessment.open_plans_for_feedback,
-            assessment.assessment_policy, reports.write_report,
+            assessment.open_plans_for_feedback, assessment.launch_settings, reports.write_report,
+            # What runs recorded by earlier releases still call (workflows/legacy/).
+            evaluate_complaint, evaluate_improvement_plan, evaluate_service_interruption, plan_cycle, current_period,
+            notifications.notify, notifications.notify_notice, notifications.send_survey, assessment.assessment_policy,
         ]
         super().__init__(
             "cxsla.CxSlaPlugin",

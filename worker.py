@@ -20,6 +20,7 @@ from starter import connection
 from starter.logs import configure_logging
 from starter.metrics import (
     VisibilityCollector,
+    calendar_gauges,
     complaint_gauges,
     improvement_plan_gauges,
     kpi_gauges,
@@ -79,7 +80,8 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
             contracts = sorted(policy.contracts) if policy else []
             collector = VisibilityCollector(
                 client, runtime.metric_meter, interval=settings.visibility_metrics_interval,
-                sources=[complaint_gauges, improvement_plan_gauges(contracts), kpi_gauges(contracts)],
+                sources=[complaint_gauges, improvement_plan_gauges(contracts), kpi_gauges(contracts),
+                         *([calendar_gauges(policy)] if policy else [])],
             )
             await collector.run(stop)
         else:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Callable
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Protocol
 
 import structlog
@@ -20,6 +20,9 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
+from sla.interruptions import MEMO_KEY as INTERRUPTION_MEMO_KEY
+from sla.calendar import CalendarData
+from sla.official_calendar import resolve_at
 from sla.kpi import Assessment, Interruption, KpiName, PeriodTally, assess
 from sla.outcomes import MEMO_KEY, ComplaintOutcome
 from sla.periods import Period
@@ -30,7 +33,6 @@ from workflows import search_attributes as sa
 
 log = structlog.get_logger("cxsla.assessment")
 
-INTERRUPTION_MEMO_KEY = "cxsla.interruption"
 PAGE_SIZE = 1000
 PLAN_WORKFLOW = "ImprovementPlanWorkflow"
 
@@ -118,8 +120,11 @@ class OpenPlanRequest(BaseModel):
     contract: str
     kpi: str
     miss: Miss
-    at: datetime  # when the complaint breached
+    at: datetime  # when the complaint breached (or its customer answered)
     task_queue: str
+    # True: the complaint decided from its own policy snapshot; False (requests of earlier runs): the worker's
+    # policy decides whether major breaches start plans.
+    decided: bool = False
 
 
 class FeedbackPlanRequest(BaseModel):
@@ -131,6 +136,13 @@ class FeedbackPlanRequest(BaseModel):
     nps: int | None
     at: datetime  # when the feedback was recorded
     task_queue: str
+
+
+class LaunchSettings(BaseModel):
+    """What a scheduled cycle starts with: the worker's assessment policy and its calendar as data."""
+
+    policy: AssessmentPolicy
+    calendar: CalendarData
 
 
 class AssessmentActivities:
@@ -207,7 +219,7 @@ class AssessmentActivities:
         """Start the KPI's plan, or record the miss on the open one; None when the contract does not start plans
         on complaint breaches."""
         policy = self._assessment_policy(request.contract)
-        if not policy.improvement.on_major_complaint_breach:
+        if not request.decided and not policy.improvement.on_major_complaint_breach:
             return None
         return await self._start_or_record(policy, KpiName(request.kpi), request.miss, request.at,
                                            request.task_queue)
@@ -224,13 +236,21 @@ class AssessmentActivities:
     async def _start_or_record(self, policy: AssessmentPolicy, kpi: KpiName, miss: Miss, at: datetime,
                                task_queue: str) -> str:
         """Signal-with-start: a new plan, or the miss recorded on the one already open for this KPI."""
-        run = new_plan_run(policy=policy, kpi=kpi, miss=miss, at=at)
+        calendar = resolve_at(policy.calendar_name, policy.calendar, at)
+        run = new_plan_run(policy=policy, kpi=kpi, miss=miss, at=at, calendar=calendar)
         await activity.client().start_workflow(
             PLAN_WORKFLOW, run, id=run.plan_id, task_queue=task_queue,
             start_signal="record_miss", start_signal_args=[miss],
             search_attributes=plan_search_attributes(run),
         )
         return run.plan_id
+
+    @activity.defn(name="cxsla.launch_settings")
+    async def launch_settings(self, contract: str) -> LaunchSettings:
+        """The contract's assessment settings and calendar, resolved now (a scheduled cycle's snapshot)."""
+        policy = self._assessment_policy(contract)
+        calendar = resolve_at(policy.calendar_name, policy.calendar, datetime.now(timezone.utc))
+        return LaunchSettings(policy=policy, calendar=calendar)
 
     @activity.defn(name="cxsla.assessment_policy")
     async def assessment_policy(self, contract: str) -> AssessmentPolicy:

@@ -26,8 +26,8 @@ from email.policy import SMTP as SMTP_POLICY
 from email.utils import format_datetime
 from typing import Literal
 
-from activities.notifications import Notice, Notification
-from sla.engine import ActionKind
+from activities.notifications import Notice
+from sla.deadlines import ActionKind
 
 Security = Literal["starttls", "tls", "none"]
 IDEMPOTENCY_HEADER = "X-Cxsla-Idempotency-Key"
@@ -41,20 +41,19 @@ def message_id(idempotency_key: str, domain: str) -> str:
     return f"<cxsla.{hashlib.sha256(idempotency_key.encode()).hexdigest()[:40]}@{domain}>"
 
 
-def subject(n: Notification | Notice) -> str:
+def subject(n: Notice) -> str:
     """`[cx-sla] BREACH acknowledge (minor) complaint T-1 / default`,
     `[cx-sla] ESCALATE acknowledge (minor) level 2 to supervisor complaint T-1 / default`,
     `[cx-sla] BREACH plan_rectification (major) improvement_plan plan-default-csat`."""
-    clock = n.clock.value if isinstance(n, Notification) and n.clock is not None else n.clock
     parts = [SUBJECT_PREFIX, n.kind.value.upper()]
-    if clock:
-        parts.append(str(clock))
+    if n.clock:
+        parts.append(n.clock)
     if n.breach_class is not None:
         parts.append(f"({n.breach_class.value})")
     if n.kind is ActionKind.ESCALATE and n.level is not None:
         parts.append(f"level {n.level}" + (f" to {n.to}" if n.to else ""))
-    if isinstance(n, Notification):
-        parts += ["complaint", n.complaint_id, "/", n.contract]
+    if n.subject == "complaint":
+        parts += ["complaint", n.subject_id, "/", n.contract]
     else:
         parts += [n.subject, n.subject_id]
     return " ".join(parts).replace("\r", " ").replace("\n", " ")
@@ -64,12 +63,11 @@ def _utc(instant: datetime | None) -> str | None:
     return None if instant is None else instant.astimezone(timezone.utc).isoformat()
 
 
-def body_fields(n: Notification | Notice) -> dict[str, str]:
+def body_fields(n: Notice) -> dict[str, str]:
     """What the body says, in order: ids, contract, clock, class, deadline and times (UTC ISO-8601)."""
     fields: dict[str, str | int | None] = {"kind": n.kind.value}
-    if isinstance(n, Notification):
-        fields |= {"complaint_id": n.complaint_id, "contract": n.contract, "severity": n.severity,
-                   "clock": n.clock.value if n.clock else None}
+    if n.subject == "complaint":
+        fields |= {"complaint_id": n.subject_id, "contract": n.contract, "severity": n.severity, "clock": n.clock}
     else:
         fields |= {"subject": n.subject, "subject_id": n.subject_id, "contract": n.contract, "clock": n.clock}
     fields |= {
@@ -79,15 +77,15 @@ def body_fields(n: Notification | Notice) -> dict[str, str]:
         "deadline": _utc(n.deadline),
         "due_at": _utc(n.due_at),
         "fired_at": _utc(n.fired_at),
-        # Only a warning's detail is the engine's own words; others (an extension's reason) are free text.
-        "detail": n.detail if n.kind is ActionKind.WARN else None,
+        "detail": n.public()["detail"],
         "action_id": n.action_id,
+        "sequence": n.sequence,
         "idempotency_key": n.idempotency_key,
     }
     return {k: str(v) for k, v in fields.items() if v is not None}
 
 
-def body(n: Notification | Notice) -> str:
+def body(n: Notice) -> str:
     return "".join(f"{k}: {v}\n" for k, v in body_fields(n).items())
 
 
@@ -128,11 +126,11 @@ class SmtpSink:
         self._ssl_context = ssl_context
         self._domain = sender.rsplit("@", 1)[1].strip(">").strip() or "cx-sla"
 
-    def recipients(self, notification: Notification | Notice) -> list[str]:
+    def recipients(self, notification: Notice) -> list[str]:
         routed = self.routes.get(notification.to) if notification.to else None
         return list(routed or self.default_to)
 
-    def message(self, notification: Notification | Notice) -> EmailMessage:
+    def message(self, notification: Notice) -> EmailMessage:
         msg = EmailMessage(policy=POLICY)
         msg["From"] = self.sender
         msg["To"] = ", ".join(self.recipients(notification))
@@ -145,7 +143,7 @@ class SmtpSink:
         msg.set_content(text, charset="utf-8", cte="7bit" if text.isascii() else "quoted-printable")
         return msg
 
-    async def deliver(self, notification: Notification | Notice) -> None:
+    async def deliver(self, notification: Notice) -> None:
         msg = self.message(notification)
         await asyncio.to_thread(self._send, msg, self.recipients(notification))
 

@@ -1,29 +1,29 @@
-"""Engine evaluation as a local activity, so each result is recorded in history.
+"""Engine evaluations as local activities: how runs recorded by an earlier release asked the engine.
 
-Recording it means a newer engine, `holidays` release or tzdata can ship without breaking the replay of
-complaints that are already running: replay reads the recorded answer instead of recomputing it.
+Those runs recorded each answer in history, so replaying them reads the recorded answer and never recomputes it;
+while they are still running they keep asking here. The calendar is resolved from the policy snapshot they carry,
+leniently: a year nobody has published is provisional, never an error that freezes their clocks.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timezone
 
 from pydantic import BaseModel
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from sla.calendar import CalendarError
-from sla.deadlines import Due, Ladder, evaluate_deadline
-from sla.durations import parse_duration
+from sla.calendar import BusinessCalendar, CalendarError, compiled
+from sla.cycles import REPORT_CLOCK, CycleTimes, cycle_times
 from sla.engine import Evaluation, evaluate
 from sla.events import Event
 from sla.interruptions import InterruptionEvaluation, InterruptionRecord, evaluate_interruption
+from sla.official_calendar import resolve
 from sla.periods import Cadence, Period
 from sla.plans import PlanEvaluation, PlanEvent, evaluate_plan
-from sla.policy import AssessmentPolicy, ContractPolicy
-from sla.vocabulary import BreachClass
+from sla.policy import AssessmentPolicy, CalendarSpec, ContractPolicy
 
 
 @contextmanager
@@ -34,6 +34,13 @@ def engine_errors() -> Iterator[None]:
         yield
     except (CalendarError, ValueError) as exc:
         raise ApplicationError(str(exc), type=type(exc).__name__, non_retryable=True) from exc
+
+
+def snapshot_calendar(name: str, spec: CalendarSpec, first: datetime, last: datetime) -> BusinessCalendar:
+    """The calendar of a policy snapshot for the years from `first` to two years after `last`."""
+    start = first.astimezone(timezone.utc).year - 1
+    end = last.astimezone(timezone.utc).year + 2
+    return compiled(resolve(name, spec, range(start, end + 1)))
 
 
 class EvaluateRequest(BaseModel):
@@ -47,10 +54,11 @@ class EvaluateRequest(BaseModel):
 async def evaluate_complaint(request: EvaluateRequest) -> Evaluation:
     """Async on purpose: a few milliseconds of pure CPU, no executor needed by plugin users."""
     with engine_errors():
-        return evaluate(request.policy, request.events, request.now, request.fired)
+        policy = request.policy
+        calendar = snapshot_calendar(policy.calendar_name, policy.calendar, request.events[0].at, request.now)
+        return evaluate(policy, request.events, request.now, request.fired, calendar=calendar)
 
 
-# ---- the other pure evaluations, recorded the same way -----------------------------------------------------------
 class PlanEvaluateRequest(BaseModel):
     policy: AssessmentPolicy
     events: list[PlanEvent]
@@ -61,7 +69,9 @@ class PlanEvaluateRequest(BaseModel):
 @activity.defn(name="cxsla.evaluate_plan")
 async def evaluate_improvement_plan(request: PlanEvaluateRequest) -> PlanEvaluation:
     with engine_errors():
-        return evaluate_plan(request.policy, request.events, request.now, request.fired)
+        policy = request.policy
+        calendar = snapshot_calendar(policy.calendar_name, policy.calendar, request.events[0].at, request.now)
+        return evaluate_plan(policy, request.events, request.now, request.fired, calendar=calendar)
 
 
 class InterruptionEvaluateRequest(BaseModel):
@@ -74,7 +84,9 @@ class InterruptionEvaluateRequest(BaseModel):
 @activity.defn(name="cxsla.evaluate_interruption")
 async def evaluate_service_interruption(request: InterruptionEvaluateRequest) -> InterruptionEvaluation:
     with engine_errors():
-        return evaluate_interruption(request.policy, request.record, request.now, request.fired)
+        policy = request.policy
+        calendar = snapshot_calendar(policy.calendar_name, policy.calendar, request.record.started_at, request.now)
+        return evaluate_interruption(policy, request.record, request.now, request.fired, calendar=calendar)
 
 
 class CycleTimesRequest(BaseModel):
@@ -83,34 +95,13 @@ class CycleTimesRequest(BaseModel):
     now: datetime
 
 
-class CycleTimes(BaseModel):
-    """A cycle's instants: the period, when to collect (end + grace), and its report clock's actions."""
-
-    start: datetime
-    end: datetime
-    collect_at: datetime
-    report_due: datetime
-    report_actions: list[Due]
-
-
-REPORT_CLOCK = "report_delivery"
-
-
 @activity.defn(name="cxsla.plan_cycle")
 async def plan_cycle(request: CycleTimesRequest) -> CycleTimes:
     with engine_errors():
         period = Period.parse(request.period)
-        spec = request.policy.cycle(period.cadence)
-        cal = request.policy.business_calendar()
-        start, end = period.start(cal.tz), period.end(cal.tz)
-        collect_at = cal.add(end, parse_duration(spec.grace))
-        status, actions = evaluate_deadline(
-            name=REPORT_CLOCK, instance=1, start=end, target=spec.report_within, calendar=cal, ended_at=None,
-            warn_at=request.policy.warn_at, ladder=Ladder.of(request.policy.escalation),
-            breach_class=BreachClass.MINOR, fired={}, now=request.now,
-        )
-    return CycleTimes(start=start, end=end, collect_at=collect_at, report_due=status.deadline,
-                      report_actions=sorted(actions, key=lambda a: (a.due_at, a.id)))
+        policy = request.policy
+        calendar = snapshot_calendar(policy.calendar_name, policy.calendar, period.start(_UTC_ZONE), request.now)
+        return cycle_times(policy, request.period, calendar, request.now)
 
 
 class PeriodRequest(BaseModel):
@@ -122,4 +113,9 @@ class PeriodRequest(BaseModel):
 @activity.defn(name="cxsla.current_period")
 async def current_period(request: PeriodRequest) -> str:
     """The period of `cadence` containing `now` in the contract's time zone (what a schedule's run assesses)."""
-    return str(Period.containing(request.now, request.cadence, request.policy.business_calendar().tz))
+    policy = request.policy
+    calendar = snapshot_calendar(policy.calendar_name, policy.calendar, request.now, request.now)
+    return str(Period.containing(request.now, request.cadence, calendar))
+
+
+_UTC_ZONE = timezone.utc

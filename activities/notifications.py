@@ -1,7 +1,9 @@
-"""Outbound notifications (warnings, breaches, escalations, customer notices, surveys) through a pluggable sink.
+"""Outbound notices (warnings, breaches, escalations, customer notices, surveys) through a pluggable sink.
 
-Every message carries an idempotency key made of the workflow id and the engine's action id, so a retried
-activity or a re-delivered webhook can be recognised by the receiver.
+Every notice carries an idempotency key made of the workflow id, the id of the first run of that workflow and the
+engine's action id: the same across retries and continue-as-new, different for a second plan or a complaint id
+reused after retention, so a receiver can drop what it has seen. It also carries a per-subject sequence number,
+so a receiver can put notices back in firing order when a retry delivers one late.
 """
 
 from __future__ import annotations
@@ -9,16 +11,18 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from datetime import datetime
-from typing import Literal, Protocol
+from typing import Protocol
 
 import httpx
 import structlog
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from temporalio import activity
 
-from sla.engine import ActionKind
-from sla.vocabulary import BreachClass, ClockName
+from sla.deadlines import ActionKind
+from sla.notices import Notice, Pending, Subject, Undelivered
+
+__all__ = ["Notice", "Pending", "Subject", "Undelivered", "NotificationSink", "LogSink", "WebhookSink", "FanoutSink",
+           "DeliveryBatch", "DeliveryReport", "NotificationActivities", "sign"]
 
 log = structlog.get_logger("cxsla.notify")
 
@@ -26,66 +30,25 @@ SIGNATURE_HEADER = "X-Cxsla-Signature"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 
-class Notification(BaseModel):
-    """No personal data: ids, contract, clock and times only."""
-
-    idempotency_key: str
-    action_id: str
-    kind: ActionKind
-    complaint_id: str
-    contract: str
-    severity: str
-    clock: ClockName | None = None
-    level: int | None = None
-    to: str | None = None
-    breach_class: BreachClass | None = None
-    deadline: datetime | None = None
-    due_at: datetime
-    fired_at: datetime
-    detail: str | None = None
-
-
-class Notice(BaseModel):
-    """A deadline notice about an improvement plan, an assessment report or a service interruption.
-
-    Same delivery (sinks, idempotency key) and meaning of kind/level/class as a complaint's notification; the
-    subject says what it is about. No personal data.
-    """
-
-    idempotency_key: str
-    action_id: str
-    kind: ActionKind
-    subject: Literal["improvement_plan", "assessment_report", "interruption"]
-    subject_id: str
-    contract: str
-    clock: str
-    level: int | None = None
-    to: str | None = None
-    breach_class: BreachClass | None = None
-    deadline: datetime | None = None
-    due_at: datetime
-    fired_at: datetime
-    detail: str | None = None
-
-
 class NotificationSink(Protocol):
-    async def deliver(self, notification: Notification | Notice) -> None: ...
+    async def deliver(self, notice: Notice) -> None: ...
 
 
 class LogSink:
-    """Default sink: one structured log line per notification."""
+    """Default sink: one structured log line per notice."""
 
     channel = "log"
 
-    async def deliver(self, notification: Notification | Notice) -> None:
-        fields = notification.model_dump(mode="json", exclude_none=True)
-        if notification.kind is not ActionKind.WARN:
-            fields.pop("detail", None)  # an extension's detail is the supervisor's free-text reason
-        log.info("notification", **fields)
+    async def deliver(self, notice: Notice) -> None:
+        log.info("notification", **{k: v for k, v in notice.public().items() if v is not None})
 
 
 class WebhookSink:
-    """POSTs JSON signed with HMAC-SHA256 of the raw body (header `X-Cxsla-Signature: sha256=<hex>`)."""
+    """POSTs JSON signed with HMAC-SHA256 of the raw body (header `X-Cxsla-Signature: sha256=<hex>`).
+
+    One HTTP client (and its connection pool) serves every delivery of the worker: a breach at the deadline should
+    not wait for a new TCP and TLS handshake.
+    """
 
     channel = "webhook"
 
@@ -93,17 +56,30 @@ class WebhookSink:
         self.url = url
         self._secret = secret.encode() if secret else None
         self._timeout = timeout
+        self._client: httpx.AsyncClient | None = None
 
-    async def deliver(self, notification: Notification | Notice) -> None:
-        body = json.dumps(notification.model_dump(mode="json"), sort_keys=True).encode()
-        headers = {"Content-Type": "application/json", IDEMPOTENCY_HEADER: notification.idempotency_key}
+    def _http(self) -> httpx.AsyncClient:
+        if self._client is None or self._client.is_closed:
+            self._client = httpx.AsyncClient(timeout=self._timeout,
+                                             limits=httpx.Limits(max_connections=64, max_keepalive_connections=16))
+        return self._client
+
+    async def deliver(self, notice: Notice) -> None:
+        body = json.dumps(notice.public(), sort_keys=True).encode()
+        headers = {"Content-Type": "application/json", IDEMPOTENCY_HEADER: notice.idempotency_key}
         if self._secret:
             headers[SIGNATURE_HEADER] = "sha256=" + sign(self._secret, body)
-        async with httpx.AsyncClient(timeout=self._timeout) as client:
-            response = await client.post(self.url, content=body, headers=headers)
+        response = await self._http().post(self.url, content=body, headers=headers)
         if response.status_code >= 300:
-            # Raising lets Temporal retry with backoff; the receiver dedupes on the idempotency key.
-            raise RuntimeError(f"webhook {self.url} answered {response.status_code}")
+            raise DeliveryError(f"webhook {self.url} answered {response.status_code}")
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+
+
+class DeliveryError(RuntimeError):
+    """A receiver refused or could not be reached; the notice is tried again later."""
 
 
 def sign(secret: bytes, body: bytes) -> str:
@@ -111,7 +87,7 @@ def sign(secret: bytes, body: bytes) -> str:
 
 
 class FanoutSink:
-    """Delivers to every sink; if any fails, raises after trying them all, so Temporal retries the activity.
+    """Delivers to every sink; if any fails, raises after trying them all, so the notice is tried again.
 
     A retry skips the sinks that already delivered: their names are heartbeated after each success and a retried
     attempt reads them back from the previous attempt's heartbeat details. That is best effort (a worker that dies
@@ -126,43 +102,81 @@ class FanoutSink:
         self.names = [f"{i}:{channel}" for i, channel in enumerate(channels)]  # what a retry skips
         self.channel = "+".join(channels)
 
-    async def deliver(self, notification: Notification | Notice) -> None:
-        done = _delivered_by_previous_attempt()
+    async def deliver(self, notice: Notice) -> None:
+        done = _delivered_by_previous_attempt(notice.action_id)
         errors = []
         for name, sink in zip(self.names, self.sinks):
             if name in done:
                 continue
             try:
-                await sink.deliver(notification)
+                await sink.deliver(notice)
             except Exception as exc:  # noqa: BLE001 - every sink gets its chance; the failures are raised below
                 errors.append(f"{name}: {type(exc).__name__}: {exc}")
                 continue
             done.add(name)
             if activity.in_activity():
-                activity.heartbeat(sorted(done))
+                activity.heartbeat({"action_id": notice.action_id, "sinks": sorted(done)})
         if errors:
-            raise RuntimeError(f"{len(errors)} of {len(self.sinks)} sinks failed: " + "; ".join(errors))
+            raise DeliveryError(f"{len(errors)} of {len(self.sinks)} sinks failed: " + "; ".join(errors))
 
 
-def _delivered_by_previous_attempt() -> set[str]:
+def _delivered_by_previous_attempt(action_id: str) -> set[str]:
     details = activity.info().heartbeat_details if activity.in_activity() else []
-    return {str(name) for name in details[-1]} if details and isinstance(details[-1], list) else set()
+    last = details[-1] if details else None
+    if isinstance(last, list):  # the shape heartbeated before batches existed
+        return {str(name) for name in last}
+    if isinstance(last, dict) and last.get("action_id") == action_id:
+        return {str(name) for name in last.get("sinks", [])}
+    return set()
+
+
+class DeliveryBatch(BaseModel):
+    notices: list[Notice] = Field(min_length=1)
+
+
+class DeliveryReport(BaseModel):
+    """Per notice of a batch: delivered (with the channel used) or not (with why)."""
+
+    delivered: dict[str, str] = Field(default_factory=dict)  # action id -> channel
+    failed: dict[str, str] = Field(default_factory=dict)  # action id -> error
 
 
 class NotificationActivities:
     def __init__(self, sink: NotificationSink) -> None:
         self._sink = sink
 
+    @property
+    def channel(self) -> str:
+        return getattr(self._sink, "channel", "log")
+
+    @activity.defn(name="cxsla.deliver")
+    async def deliver(self, batch: DeliveryBatch) -> DeliveryReport:
+        """Deliver a batch in firing order. A notice that fails does not hold up the ones after it (each carries
+        its sequence number); when every one fails the receiver is down, so the activity raises and Temporal
+        retries it with backoff before the workflow records the error and tries again later."""
+        report = DeliveryReport()
+        for notice in batch.notices:
+            try:
+                await self._sink.deliver(notice)
+            except Exception as exc:  # noqa: BLE001 - reported per notice; the workflow keeps it and retries
+                report.failed[notice.action_id] = f"{type(exc).__name__}: {exc}"[:500]
+            else:
+                report.delivered[notice.action_id] = self.channel
+        if not report.delivered:
+            raise DeliveryError("; ".join(dict.fromkeys(report.failed.values())))
+        return report
+
+    # ---- one notice per activity: what workflows recorded before batches schedule, kept for their replay ----
     @activity.defn(name="cxsla.notify")
-    async def notify(self, notification: Notification) -> None:
-        await self._sink.deliver(notification)
+    async def notify(self, notice: Notice) -> None:
+        await self._sink.deliver(notice)
 
     @activity.defn(name="cxsla.notify_notice")
     async def notify_notice(self, notice: Notice) -> None:
         await self._sink.deliver(notice)
 
     @activity.defn(name="cxsla.send_survey")
-    async def send_survey(self, notification: Notification) -> str:
+    async def send_survey(self, notice: Notice) -> str:
         """Sends the satisfaction survey link through the same sink; returns the channel used."""
-        await self._sink.deliver(notification)
-        return getattr(self._sink, "channel", "log")
+        await self._sink.deliver(notice)
+        return self.channel

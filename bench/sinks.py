@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from activities.notifications import Notification
+from activities.notifications import Notice
 
 
 class NullSink:
     def __init__(self) -> None:
         self.delivered = 0
 
-    async def deliver(self, notification: Notification) -> None:
+    async def deliver(self, notice: Notice) -> None:
         self.delivered += 1

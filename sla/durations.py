@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import Enum
+from functools import lru_cache
 
 
 class DurationKind(str, Enum):
@@ -80,6 +81,14 @@ _SHORT_UNITS = {
 
 def parse_duration(text: str) -> Duration:
     """Read a policy duration; raises DurationError with the accepted forms on anything else."""
+    if not isinstance(text, str):
+        raise DurationError(f"a duration is text like '2 working hours', not {type(text).__name__}")
+    return _cached(text)
+
+
+@lru_cache(maxsize=2048)
+def _cached(text: str) -> Duration:
+    """Parsed once per process: clocks evaluate their policy's durations on every step."""
     try:
         return _parse_duration(text)
     except OverflowError as exc:  # e.g. '99999999999 days' does not fit a timedelta

@@ -8,49 +8,21 @@ exactly once by remembering the ids it has fired.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
-from enum import Enum
-from zoneinfo import ZoneInfo
+from datetime import datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from sla import events as ev
-from sla.calendar import BusinessCalendar
-from sla.durations import Duration, DurationKind, parse_duration
+from sla.calendar import WALL_CLOCK, BusinessCalendar
+from sla.deadlines import ActionKind, Due, Span, duration, evaluate_clock
 from sla.lifecycle import Facts, apply
 from sla.policy import ContractPolicy
 from sla.vocabulary import PAUSABLE_CLOCKS, BreachClass, ClockName, ClockState, ComplaintState, Severity
 
 C = ClockName
 _ZERO = timedelta(0)
-# A wall-clock target ("PT30S", "48h") runs around the clock even on a business calendar: its pauses and
-# warnings are measured in wall time too.
-_WALL_CLOCK = BusinessCalendar(
-    name="wall-clock", tz=ZoneInfo("UTC"), windows=((time(0), None),), workdays=frozenset(range(7))
-)
-WALL_CLOCK = _WALL_CLOCK
-
-
-class ActionKind(str, Enum):
-    WARN = "warn"
-    BREACH = "breach"
-    ESCALATE = "escalate"
-    NOTIFY_EXTENSION = "notify_extension"  # tell the customer a deadline moved (000 §4.4)
-    SEND_SURVEY = "send_survey"
-    CLOSE = "close"
-
-
-class Action(BaseModel):
-    model_config = ConfigDict(frozen=True)
-    id: str
-    kind: ActionKind
-    due_at: datetime
-    clock: ClockName | None = None
-    level: int | None = None
-    to: str | None = None
-    breach_class: BreachClass | None = None
-    deadline: datetime | None = None
-    detail: str | None = None
+Action = Due  # a complaint's actions are the same model as every other clock's
+__all__ = ["Action", "ActionKind", "WALL_CLOCK", "evaluate", "check_extension"]
 
 
 class ClockStatus(BaseModel):
@@ -68,6 +40,7 @@ class ClockStatus(BaseModel):
     breached_at: datetime | None = None
     warned: list[int] = []  # warning percentages that have fired
     extended_until: datetime | None = None
+    provisional: bool = False  # computed on a calendar year nobody has published yet
 
 
 class BreachRecord(BaseModel):
@@ -99,39 +72,7 @@ class Evaluation(BaseModel):
     escalations: list[EscalationRecord]
     breached: bool
     at_risk: bool  # a running clock has passed a warning threshold and is not breached
-
-
-@dataclass
-class _Pause:
-    start: datetime
-    end: datetime | None = None
-
-
-@dataclass
-class _Instance:
-    clock: ClockName
-    index: int
-    start: datetime
-    pauses: list[_Pause] = field(default_factory=list)
-    extension: tuple[datetime, datetime] | None = None  # (extended at, until)
-    met_at: datetime | None = None
-    stopped_at: datetime | None = None
-    # filled by _resolve_deadline
-    deadline: datetime | None = None
-    remaining: timedelta | None = None
-    segments: list[tuple[datetime, datetime]] = field(default_factory=list)
-
-    @property
-    def id(self) -> str:
-        return f"{self.clock.value}#{self.index}"
-
-    @property
-    def ended_at(self) -> datetime | None:
-        return self.met_at or self.stopped_at
-
-    @property
-    def open(self) -> bool:
-        return self.ended_at is None
+    provisional: bool = False  # a running clock's deadline lies in a year the calendar does not know officially
 
 
 @dataclass
@@ -139,22 +80,22 @@ class _Fold:
     """Clock instances and action sources built from the event log."""
 
     facts: Facts = field(default_factory=Facts)
-    instances: list[_Instance] = field(default_factory=list)
+    instances: list[Span] = field(default_factory=list)
     extension_notices: list[tuple[int, ev.Extended]] = field(default_factory=list)
     survey_triggers: list[tuple[int, datetime]] = field(default_factory=list)  # (survey instance, when)
     survey_sent_at: datetime | None = None
     terminal_at: datetime | None = None
 
-    def current(self, clock: ClockName) -> _Instance | None:
+    def current(self, clock: ClockName) -> Span | None:
         for inst in reversed(self.instances):
-            if inst.clock is clock:
+            if inst.name == clock.value:
                 return inst
         return None
 
     def start(self, clock: ClockName, at: datetime) -> None:
         previous = self.current(clock)
         index = previous.index + 1 if previous else 1
-        self.instances.append(_Instance(clock, index, at))
+        self.instances.append(Span(clock.value, index, at))
 
     def meet(self, clock: ClockName, at: datetime) -> None:
         inst = self.current(clock)
@@ -165,11 +106,14 @@ class _Fold:
         inst = self.current(clock)
         if inst and inst.open:
             inst.stopped_at = at
-            if inst.pauses and inst.pauses[-1].end is None:
-                inst.pauses[-1].end = at
+            if inst.pauses and inst.pauses[-1][1] is None:
+                inst.pauses[-1][1] = at
 
-    def open_instances(self) -> list[_Instance]:
+    def open_instances(self) -> list[Span]:
         return [inst for inst in self.instances if inst.open]
+
+
+_PAUSABLE = frozenset(c.value for c in PAUSABLE_CLOCKS)
 
 
 def _fold(events: list) -> _Fold:
@@ -191,8 +135,8 @@ def _fold(events: list) -> _Fold:
                 fold.start(C.PROGRESS_UPDATE, at)
             case ev.AwaitingCustomer():
                 for inst in fold.open_instances():
-                    if inst.clock in PAUSABLE_CLOCKS:
-                        inst.pauses.append(_Pause(at))
+                    if inst.name in _PAUSABLE:
+                        inst.pauses.append([at, None])
             case ev.CustomerResponded():
                 _resume_all(fold, at)
             case ev.Extended(clock=clock, until=until):
@@ -212,9 +156,11 @@ def _fold(events: list) -> _Fold:
                 survey = fold.current(C.SURVEY)
                 if survey and survey.open:
                     fold.survey_triggers.append((survey.index, at))
-            case ev.SurveySent():
-                fold.meet(C.SURVEY, at)
-                fold.survey_sent_at = at
+            case ev.SurveySent(instance=instance):
+                survey = fold.current(C.SURVEY)
+                if survey and survey.open and instance in (None, survey.index):
+                    fold.meet(C.SURVEY, at)
+                    fold.survey_sent_at = at
             case ev.Reopened():
                 fold.stop(C.NOTIFY_RESULT, at)
                 fold.stop(C.SURVEY, at)
@@ -223,7 +169,7 @@ def _fold(events: list) -> _Fold:
                 fold.start(C.PROGRESS_UPDATE, at)
             case ev.FeedbackRecorded() | ev.Closed() | ev.Withdrawn():
                 for inst in fold.open_instances():
-                    fold.stop(inst.clock, at)
+                    fold.stop(ClockName(inst.name), at)
                 fold.terminal_at = at
         fold.facts = apply(fold.facts, event)
     return fold
@@ -231,164 +177,71 @@ def _fold(events: list) -> _Fold:
 
 def _resume_all(fold: _Fold, at: datetime) -> None:
     for inst in fold.open_instances():
-        if inst.pauses and inst.pauses[-1].end is None:
-            inst.pauses[-1].end = at
-
-
-def _resolve_deadline(inst: _Instance, target: Duration, cal: BusinessCalendar) -> None:
-    """Deadline after pauses and extension; the running segments that make up the clock's budget."""
-    if inst.extension:
-        extended_at, deadline = inst.extension
-        # The extension is absolute: only waiting after it moves it again (a wait still open counts from it).
-        pauses = [_Pause(max(p.start, extended_at), p.end) for p in inst.pauses
-                  if p.end is None or p.end > extended_at]
-    else:
-        deadline = cal.add(inst.start, target)
-        pauses = inst.pauses
-    segments: list[tuple[datetime, datetime]] = []
-    cursor = inst.start
-    remaining = None
-    for pause in pauses:
-        if pause.start >= deadline:
-            break  # paused after breaching: the breach stands
-        segments.append((cursor, pause.start))
-        left = cal.business_between(pause.start, deadline)
-        if pause.end is None:
-            remaining, deadline = left, None
-            break
-        cursor = pause.end
-        deadline = cal.add_business(pause.end, left)
-    if deadline is not None:
-        segments.append((cursor, deadline))
-    inst.deadline, inst.remaining, inst.segments = deadline, remaining, segments
-
-
-def _business_used(inst: _Instance, cal: BusinessCalendar, until: datetime) -> timedelta:
-    """Working time the clock ran from its start until `until`, time spent paused excluded."""
-    used = cal.business_between(inst.start, until)
-    for pause in inst.pauses:
-        if pause.start >= until:
-            break
-        used -= cal.business_between(pause.start, min(pause.end or until, until))
-    return used
-
-
-def _instant_at_fraction(inst: _Instance, fraction: float, cal: BusinessCalendar) -> datetime | None:
-    """When `fraction` of the clock's working-time budget has been used (None while not knowable yet)."""
-    lengths = [cal.business_between(a, b) for a, b in inst.segments]
-    budget = sum(lengths, _ZERO) + (inst.remaining or _ZERO)
-    goal = budget * fraction
-    for (a, _), length in zip(inst.segments, lengths):
-        if goal <= length:
-            return cal.add_business(a, goal) if goal > _ZERO else a
-        goal -= length
-    return None
+        if inst.pauses and inst.pauses[-1][1] is None:
+            inst.pauses[-1][1] = at
 
 
 def evaluate(
-    policy: ContractPolicy, events: list, now: datetime, fired: dict[str, datetime] | None = None
+    policy: ContractPolicy, events: list, now: datetime, fired: dict[str, datetime] | None = None, *,
+    calendar: BusinessCalendar,
 ) -> Evaluation:
-    """Evaluate a complaint's event log at `now`. `fired` maps action ids already run to when they ran."""
+    """Evaluate a complaint's event log at `now` on `calendar` (the data the complaint carries).
+
+    `fired` maps action ids already run to when they ran.
+    """
     fired = fired or {}
     if not events or not isinstance(events[0], ev.Received):
         raise ValueError("a complaint's event log starts with a Received event")
-    cal = policy.business_calendar()
     fold = _fold(events)
     severity = fold.facts.severity
-    ladder = [(parse_duration(step.after), step.to) for step in policy.escalation]
+    ladder = [(duration(step.after), step.to) for step in policy.escalation]
 
     candidates: list[Action] = []
     clocks: list[ClockStatus] = []
     breaches: list[BreachRecord] = []
     escalations: list[EscalationRecord] = []
-    at_risk = False
+    at_risk = provisional = False
 
     for inst in fold.instances:
-        target = policy.target(inst.clock, severity)
-        clock_cal = _WALL_CLOCK if target.kind is DurationKind.WALL else cal
-        _resolve_deadline(inst, target, clock_cal)
-        ended = inst.ended_at
-        breach_class = policy.breach_class(inst.clock, severity)
-
-        def live_at(instant: datetime, *, ended=ended) -> bool:
-            """Was the clock still unmet and not stopped at `instant`?"""
-            return ended is None or ended > instant
-
-        warned = []
-        for fraction in policy.warn_at:
-            pct = round(fraction * 100)
-            when = _instant_at_fraction(inst, fraction, clock_cal)
-            if when is not None and live_at(when):
-                action_id = f"{inst.id}:warn:{pct}"
-                candidates.append(
-                    Action(id=action_id, kind=ActionKind.WARN, due_at=when, clock=inst.clock,
-                           deadline=inst.deadline, detail=f"{pct}% of {target} used")
-                )
-                if action_id in fired:
-                    warned.append(pct)
-
-        breached_at = None
-        breach_id = f"{inst.id}:breach"
-        breach_fired = fired.get(breach_id)
-        breach_live = inst.deadline is not None and live_at(inst.deadline)
-        if breach_live:
-            candidates.append(
-                Action(id=breach_id, kind=ActionKind.BREACH, due_at=inst.deadline, clock=inst.clock,
-                       breach_class=breach_class, deadline=inst.deadline)
-            )
-        # A breach that fired stands, even when a later reclassification or extension moved the deadline.
-        if (breach_live and inst.deadline <= now) or breach_fired is not None:
-            breached_at = breach_fired or inst.deadline
-            breaches.append(
-                BreachRecord(clock=inst.clock, instance=inst.index, breach_class=breach_class,
-                             deadline=inst.deadline or breached_at, at=breached_at)
-            )
-        for level, (after, to) in enumerate(ladder, start=1):
-            esc_id = f"{inst.id}:escalate:{level}"
-            when = cal.add(inst.deadline, after) if breach_live else None
-            if when is not None and live_at(when):
-                candidates.append(
-                    Action(id=esc_id, kind=ActionKind.ESCALATE, due_at=when, clock=inst.clock, level=level,
-                           to=to, breach_class=breach_class, deadline=inst.deadline)
-                )
-            elif esc_id not in fired:
-                continue
-            if esc_id in fired or when <= now:
-                escalations.append(
-                    EscalationRecord(clock=inst.clock, instance=inst.index, level=level, to=to,
-                                     at=fired.get(esc_id, when))
-                )
-
-        state = _clock_state(inst, breached_at, now)
-        if state in (ClockState.RUNNING, ClockState.PAUSED) and warned:
-            at_risk = True
+        clock = ClockName(inst.name)
+        target = policy.target(clock, severity)
+        result = evaluate_clock(inst, target=target, calendar=calendar, warn_at=policy.warn_at, ladder=ladder,
+                                breach_class=policy.breach_class(clock, severity), fired=fired, now=now)
+        candidates.extend(result.actions)
+        if result.breached_at is not None:
+            breaches.append(BreachRecord(clock=clock, instance=inst.index, breach_class=result.breach_class,
+                                         deadline=result.deadline or result.breached_at, at=result.breached_at))
+        escalations.extend(EscalationRecord(clock=clock, instance=inst.index, level=level, to=to, at=when)
+                           for level, to, when in result.escalations)
+        if result.state in (ClockState.RUNNING, ClockState.PAUSED):
+            at_risk = at_risk or bool(result.warned)
+            provisional = provisional or result.provisional
         clocks.append(
             ClockStatus(
-                name=inst.clock, instance=inst.index, state=state, started_at=inst.start, target=str(target),
-                deadline=inst.deadline,
-                remaining_seconds=inst.remaining.total_seconds() if inst.remaining is not None else None,
-                met_at=inst.met_at, breached_at=breached_at, warned=warned,
-                met_after_business_seconds=(
-                    _business_used(inst, clock_cal, inst.met_at).total_seconds() if inst.met_at else None
-                ),
-                extended_until=inst.extension[1] if inst.extension else None,
+                name=clock, instance=inst.index, state=result.state, started_at=inst.start, target=str(target),
+                deadline=result.deadline,
+                remaining_seconds=result.remaining.total_seconds() if result.remaining is not None else None,
+                met_at=inst.met_at, breached_at=result.breached_at, warned=result.warned,
+                met_after_business_seconds=result.met_after.total_seconds() if result.met_after is not None else None,
+                extended_until=inst.extension[1] if inst.extension else None, provisional=result.provisional,
             )
         )
 
     for position, extended in fold.extension_notices:
         candidates.append(
             Action(id=f"extension:{position}:notify_customer", kind=ActionKind.NOTIFY_EXTENSION,
-                   due_at=extended.at, clock=extended.clock, deadline=extended.until, detail=extended.reason)
+                   due_at=extended.at, clock=extended.clock.value, deadline=extended.until, detail=extended.reason)
         )
     for index, when in fold.survey_triggers:
-        survey = next(i for i in fold.instances if i.clock is C.SURVEY and i.index == index)
+        survey = next(i for i in fold.instances if i.name == C.SURVEY.value and i.index == index)
         if survey.open:  # not after a reopen or once feedback closed the complaint
             candidates.append(Action(id=f"survey#{index}:send", kind=ActionKind.SEND_SURVEY, due_at=when,
-                                     clock=C.SURVEY))
+                                     clock=C.SURVEY.value))
     if fold.survey_sent_at is not None and fold.terminal_at is None:
         candidates.append(
-            Action(id="close", kind=ActionKind.CLOSE, due_at=cal.add(fold.survey_sent_at,
-                   parse_duration(policy.survey_window)), detail="survey window ended without feedback")
+            Action(id="close", kind=ActionKind.CLOSE,
+                   due_at=calendar.add(fold.survey_sent_at, duration(policy.survey_window)),
+                   detail="survey window ended without feedback")
         )
 
     candidates.sort(key=lambda a: (a.due_at, a.id))
@@ -407,19 +260,8 @@ def evaluate(
         escalations=escalations,
         breached=bool(breaches),
         at_risk=at_risk,
+        provisional=provisional,
     )
-
-
-def _clock_state(inst: _Instance, breached_at: datetime | None, now: datetime) -> ClockState:
-    if breached_at is not None:
-        return ClockState.BREACHED
-    if inst.met_at is not None:
-        return ClockState.MET
-    if inst.stopped_at is not None:
-        return ClockState.STOPPED
-    if inst.deadline is None:
-        return ClockState.PAUSED
-    return ClockState.RUNNING
 
 
 def check_extension(evaluation: Evaluation, clock: ClockName, until: datetime, now: datetime) -> None:

@@ -101,6 +101,18 @@ class ResultNotified(_Event):
 class SurveySent(_Event):
     type: Literal["survey_sent"] = "survey_sent"
     channel: str | None = None
+    # The survey clock instance it was sent for; a send that returns after a reopen is stale and changes no clock.
+    # None in events recorded before instances were tracked: those meet whatever survey clock is open.
+    instance: int | None = None
+
+
+class CalendarUpdated(_Event):
+    """Newer calendar data (an official year published) reached this complaint; its clocks were recomputed."""
+
+    type: Literal["calendar_updated"] = "calendar_updated"
+    calendar: str
+    digest: str
+    years: list[int]  # the official years the complaint's calendar now knows
 
 
 class FeedbackRecorded(_Event):
@@ -142,6 +154,7 @@ Event = Annotated[
     | FeedbackRecorded
     | Reopened
     | Withdrawn
-    | Closed,
+    | Closed
+    | CalendarUpdated,
     Field(discriminator="type"),
 ]

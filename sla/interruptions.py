@@ -9,13 +9,16 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from sla.calendar import BusinessCalendar, CalendarData
 from sla.deadlines import DeadlineStatus, Due, Ladder, evaluate_deadline, split_due
 from sla.events import Instant, Text
 from sla.kpi import Interruption
+from sla.notices import Pending, Undelivered
 from sla.policy import AssessmentPolicy
 from sla.vocabulary import BreachClass
 
 CLOCK = "interruption"
+MEMO_KEY = "cxsla.interruption"
 OUTAGE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]*$"
 
 
@@ -72,12 +75,44 @@ class InterruptionEvaluation(BaseModel):
     next_due_at: datetime | None
     duration_seconds: float | None
 
+    @property
+    def provisional(self) -> bool:
+        return self.clock.provisional
+
+
+class InterruptionRun(BaseModel):
+    """The ServiceInterruptionWorkflow's whole state: its input, and what continue-as-new carries."""
+
+    record: InterruptionRecord
+    policy: AssessmentPolicy
+    fired: dict[str, datetime] = Field(default_factory=dict)
+    # The contract calendar as data (None in runs started before calendars travelled with their clocks).
+    calendar: CalendarData | None = None
+    pending: list[Pending] = Field(default_factory=list)
+    sequence: int = 0
+    calendar_updates: list[dict] = Field(default_factory=list)  # timeline entries of calendar refreshes
+
+
+class InterruptionStatus(BaseModel):
+    outage_id: str
+    contract: str
+    state: str  # ongoing | restored
+    started_at: datetime
+    restored_at: datetime | None
+    duration_seconds: float | None
+    clock: DeadlineStatus | None
+    major_breach: bool
+    escalations: list[str]
+    engine_error: str | None = None
+    provisional: bool = False
+    undelivered: list[Undelivered] = Field(default_factory=list)
+
 
 def evaluate_interruption(policy: AssessmentPolicy, record: InterruptionRecord, now: datetime,
-                          fired: dict[str, datetime]) -> InterruptionEvaluation:
+                          fired: dict[str, datetime], *, calendar: BusinessCalendar) -> InterruptionEvaluation:
     status, actions = evaluate_deadline(
         name=CLOCK, instance=1, start=record.started_at, target=policy.interruption.major_after,
-        calendar=policy.business_calendar(), ended_at=record.restored_at, warn_at=policy.warn_at,
+        calendar=calendar, ended_at=record.restored_at, warn_at=policy.warn_at,
         ladder=Ladder.of(policy.escalation), breach_class=BreachClass.MAJOR, fired=fired, now=now,
     )
     due, next_due_at = split_due(actions, fired, now)

@@ -9,9 +9,23 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, time, timezone
+from datetime import date, datetime, time, timezone, tzinfo
 from enum import Enum
-from zoneinfo import ZoneInfo
+
+from sla.calendar import BusinessCalendar
+
+# A period's bounds are local midnights: of a calendar (its carried offsets, inside workflows) or of a zone.
+Zone = BusinessCalendar | tzinfo
+
+
+def _local(instant: datetime, zone: Zone) -> datetime:
+    return zone.local(instant) if isinstance(zone, BusinessCalendar) else instant.astimezone(zone)
+
+
+def _midnight(day: date, zone: Zone) -> datetime:
+    if isinstance(zone, BusinessCalendar):
+        return zone.to_utc(datetime.combine(day, time(0)))
+    return datetime.combine(day, time(0), zone).astimezone(timezone.utc)
 
 
 class Cadence(str, Enum):
@@ -51,8 +65,8 @@ class Period:
         raise PeriodError(f"cannot read period {text!r}: use 2026-11 (month), 2026-Q3 (quarter) or 2026 (year)")
 
     @staticmethod
-    def containing(instant: datetime, cadence: Cadence, tz: ZoneInfo) -> Period:
-        local = instant.astimezone(tz)
+    def containing(instant: datetime, cadence: Cadence, tz: Zone) -> Period:
+        local = _local(instant, tz)
         if cadence is Cadence.MONTHLY:
             return Period(local.year, cadence, local.month)
         if cadence is Cadence.QUARTERLY:
@@ -89,13 +103,13 @@ class Period:
         return Period(self.year - 1, self.cadence, last) if self.index == 1 else Period(
             self.year, self.cadence, self.index - 1)
 
-    def start(self, tz: ZoneInfo) -> datetime:
+    def start(self, tz: Zone) -> datetime:
         """First instant of the period (UTC), local midnight of its first day."""
-        return datetime.combine(self.first_day(), time(0), tz).astimezone(timezone.utc)
+        return _midnight(self.first_day(), tz)
 
-    def end(self, tz: ZoneInfo) -> datetime:
+    def end(self, tz: Zone) -> datetime:
         """First instant after the period (UTC): the next period's start."""
         return self.next().start(tz)
 
-    def contains(self, instant: datetime, tz: ZoneInfo) -> bool:
+    def contains(self, instant: datetime, tz: Zone) -> bool:
         return self.start(tz) <= instant < self.end(tz)

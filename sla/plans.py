@@ -15,10 +15,11 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from sla.deadlines import DeadlineStatus, Due, Ladder, evaluate_deadline, split_due
-from sla.engine import ActionKind
+from sla.calendar import BusinessCalendar, CalendarData
+from sla.deadlines import ActionKind, DeadlineStatus, Due, Ladder, evaluate_deadline, split_due
 from sla.events import Instant, Text
 from sla.kpi import KpiName, Target
+from sla.notices import Pending, Undelivered
 from sla.policy import AssessmentPolicy, NegativeFeedbackSpec
 from sla.vocabulary import BreachClass, ClockState
 
@@ -127,8 +128,17 @@ class CycleResultRecorded(_PlanEvent):
     met: bool | None  # None: not enough data to judge
 
 
+class PlanCalendarUpdated(_PlanEvent):
+    """Newer calendar data reached the plan; its clocks were recomputed."""
+
+    type: Literal["calendar_updated"] = "calendar_updated"
+    calendar: str
+    digest: str
+    years: list[int]
+
+
 PlanEvent = Annotated[
-    PlanOpened | MissRecorded | PlanSubmitted | ProgressReported | CycleResultRecorded,
+    PlanOpened | MissRecorded | PlanSubmitted | ProgressReported | CycleResultRecorded | PlanCalendarUpdated,
     Field(discriminator="type"),
 ]
 
@@ -212,12 +222,13 @@ class PlanEvaluation(BaseModel):
     next_due_at: datetime | None
     breached: bool
     major_breached: bool
+    provisional: bool = False
 
 
-def evaluate_plan(policy: AssessmentPolicy, events: list, now: datetime,
-                  fired: dict[str, datetime]) -> PlanEvaluation:
+def evaluate_plan(policy: AssessmentPolicy, events: list, now: datetime, fired: dict[str, datetime], *,
+                  calendar: BusinessCalendar) -> PlanEvaluation:
     plan = facts(events)
-    cal = policy.business_calendar()
+    cal = calendar
     spec = policy.improvement
     ladder = Ladder.of(policy.escalation)
     common = dict(calendar=cal, warn_at=policy.warn_at, ladder=ladder, fired=fired, now=now)
@@ -252,22 +263,29 @@ def evaluate_plan(policy: AssessmentPolicy, events: list, now: datetime,
     return PlanEvaluation(
         state=plan.state, clocks=clocks, due=due, next_due_at=next_due_at, breached=bool(breached),
         major_breached=any(c.breach_class is BreachClass.MAJOR for c in breached),
+        provisional=any(c.provisional for c in clocks if c.state is ClockState.RUNNING),
     )
 
 
 class PlanRun(BaseModel):
-    """All of a plan's state: the ImprovementPlanWorkflow's input and what continue-as-new would carry."""
+    """All of a plan's state: the ImprovementPlanWorkflow's input and what continue-as-new carries."""
 
     plan_id: str
     policy: AssessmentPolicy
     events: list[PlanEvent]
     fired: dict[str, datetime] = Field(default_factory=dict)
     counted: list[str] = Field(default_factory=list)  # metric facts already counted
+    # The contract calendar as data (None in runs started before calendars travelled with their clocks).
+    calendar: CalendarData | None = None
+    pending: list[Pending] = Field(default_factory=list)  # notices not delivered yet
+    sequence: int = 0
+    run: int = 1
 
 
-def new_plan_run(*, policy: AssessmentPolicy, kpi: KpiName, miss: Miss, at: datetime) -> PlanRun:
+def new_plan_run(*, policy: AssessmentPolicy, kpi: KpiName, miss: Miss, at: datetime,
+                 calendar: CalendarData | None = None) -> PlanRun:
     pid = plan_id(policy.name, kpi)
-    return PlanRun(plan_id=pid, policy=policy,
+    return PlanRun(plan_id=pid, policy=policy, calendar=calendar,
                    events=[PlanOpened(at=at, plan_id=pid, contract=policy.name, kpi=kpi, miss=miss)])
 
 
@@ -308,12 +326,16 @@ class PlanStatus(BaseModel):
     escalations: list[PlanEscalation]
     next_due_at: datetime | None
     engine_error: str | None = None
+    provisional: bool = False  # a running clock touches a calendar year nobody has published yet
+    undelivered: list[Undelivered] = Field(default_factory=list)
+    timeline: list[dict] = Field(default_factory=list)
 
     def public(self) -> dict:
         return self.model_dump(mode="json", by_alias=True)
 
 
-def plan_status(run: PlanRun, evaluation: PlanEvaluation | None, engine_error: str | None = None) -> PlanStatus:
+def plan_status(run: PlanRun, evaluation: PlanEvaluation | None, engine_error: str | None = None,
+                undelivered: list[Undelivered] | None = None) -> PlanStatus:
     plan = facts(run.events)
     clocks = evaluation.clocks if evaluation else []
     ladder = {level: step.to for level, step in enumerate(run.policy.escalation, start=1)}
@@ -332,7 +354,9 @@ def plan_status(run: PlanRun, evaluation: PlanEvaluation | None, engine_error: s
         progress_reports=len(plan.progress), last_progress_at=plan.progress[-1].at if plan.progress else None,
         cycle_results=plan.cycle_results, effective_at=plan.effective_at, clocks=clocks, breaches=breaches,
         escalations=escalations, next_due_at=evaluation.next_due_at if evaluation else None,
-        engine_error=engine_error,
+        engine_error=engine_error, provisional=bool(evaluation and evaluation.provisional),
+        undelivered=undelivered or [],
+        timeline=[{"type": e.type, "at": e.at.isoformat(), "by": e.by} for e in run.events],
     )
 
 

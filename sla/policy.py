@@ -10,14 +10,12 @@ import hashlib
 import json
 import tomllib
 from datetime import date, time
-from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from sla.calendar import BusinessCalendar
 from sla.durations import Duration, DurationKind, parse_duration
 from sla.kpi import KpiName, Target, Unit, DEFINITIONS
 from sla.periods import Cadence
@@ -42,6 +40,20 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class YearSpec(_Strict):
+    """One year's official schedule as the operator publishes it (before the `holidays` package has it)."""
+
+    holidays: tuple[date, ...] = ()  # official days off
+    workdays: tuple[date, ...] = ()  # weekend days worked instead (make-up workdays)
+
+    @model_validator(mode="after")
+    def _disjoint(self) -> YearSpec:
+        both = sorted(set(self.holidays) & set(self.workdays))
+        if both:
+            raise ValueError(f"{[d.isoformat() for d in both]} are both holidays and workdays")
+        return self
+
+
 class CalendarSpec(_Strict):
     timezone: str = "UTC"
     hours: tuple[str, ...] = ("00:00-24:00",)
@@ -49,6 +61,7 @@ class CalendarSpec(_Strict):
     holidays: str | None = None
     extra_holidays: tuple[date, ...] = ()
     extra_workdays: tuple[date, ...] = ()
+    years: dict[int, YearSpec] = Field(default_factory=dict)  # official schedules the policy publishes itself
 
     @field_validator("timezone")
     @classmethod
@@ -65,12 +78,14 @@ class CalendarSpec(_Strict):
         bad = [d for d in value if d.lower()[:3] not in _WEEKDAYS]
         if bad:
             raise ValueError(f"unknown weekday(s) {bad}; use {_WEEKDAYS}")
+        if not value:
+            raise ValueError("at least one weekday must be a working day")
         return tuple(d.lower()[:3] for d in value)
 
     @field_validator("hours")
     @classmethod
     def _windows(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        parsed = [_parse_window(w) for w in value]
+        parsed = [parse_window(w) for w in value]
         if not parsed:
             raise ValueError("at least one working-hours window is needed")
         for (_, prev_close), (nxt_open, _) in zip(parsed, parsed[1:]):
@@ -78,11 +93,19 @@ class CalendarSpec(_Strict):
                 raise ValueError("working-hours windows must be in order and must not overlap")
         return value
 
-    def build(self, name: str = "calendar") -> BusinessCalendar:
-        return _build_calendar(name, self)
+    @field_validator("years")
+    @classmethod
+    def _years(cls, value: dict[int, YearSpec]) -> dict[int, YearSpec]:
+        for year, spec in value.items():
+            if not 2000 <= year <= 2100:
+                raise ValueError(f"{year}: a year from 2000 to 2100")
+            strays = [d.isoformat() for d in (*spec.holidays, *spec.workdays) if d.year != year]
+            if strays:
+                raise ValueError(f"{year}: {strays} are not in {year}")
+        return dict(sorted(value.items()))
 
 
-def _parse_window(text: str) -> tuple[time, time | None]:
+def parse_window(text: str) -> tuple[time, time | None]:
     try:
         start_text, end_text = (part.strip() for part in text.split("-"))
         start = time.fromisoformat(start_text)
@@ -92,19 +115,6 @@ def _parse_window(text: str) -> tuple[time, time | None]:
     if end is not None and end <= start:
         raise ValueError(f"working-hours window {text!r} ends before it starts")
     return start, end
-
-
-@lru_cache(maxsize=64)
-def _build_calendar(name: str, spec: CalendarSpec) -> BusinessCalendar:
-    return BusinessCalendar(
-        name=name,
-        tz=ZoneInfo(spec.timezone),
-        windows=tuple(_parse_window(w) for w in spec.hours),
-        workdays=frozenset(_WEEKDAYS.index(d) for d in spec.workdays),
-        country=spec.holidays,
-        extra_holidays=frozenset(spec.extra_holidays),
-        extra_workdays=frozenset(spec.extra_workdays),
-    )
 
 
 class EscalationStep(_Strict):
@@ -245,9 +255,9 @@ class ContractPolicy(_Strict):
     warn_at: list[float]
     escalation: list[EscalationStep]
     survey_window: DurationText
-
-    def business_calendar(self) -> BusinessCalendar:
-        return self.calendar.build(self.calendar_name)
+    # What the complaint itself decides about improvement plans (None in snapshots taken before it did).
+    plan_on_major_breach: bool | None = None  # a critical/major complaint missing `resolve` opens one
+    plans_on_negative_feedback: dict[KpiName, int] | None = None  # KPI -> score at or below which an answer opens one
 
     def target(self, clock: ClockName, severity: Severity) -> Duration:
         rules = self.severity.get(severity)
@@ -273,9 +283,6 @@ class AssessmentPolicy(_Strict):
     improvement: ImprovementSpec
     interruption: InterruptionSpec
 
-    def business_calendar(self) -> BusinessCalendar:
-        return self.calendar.build(self.calendar_name)
-
     def cycle(self, cadence: Cadence) -> CycleSpec:
         spec = self.cycles.get(cadence)
         if spec is None:
@@ -288,6 +295,19 @@ class PolicyFile(_Strict):
     version: str = "unversioned"
     calendars: dict[str, CalendarSpec]
     contracts: dict[str, ContractSpec]
+
+    @field_validator("calendars")
+    @classmethod
+    def _known_countries(cls, value: dict[str, CalendarSpec]) -> dict[str, CalendarSpec]:
+        # Checked here, where a file is read, not on CalendarSpec: that model is also decoded inside workflows,
+        # which must never import the holidays package.
+        from sla.official_calendar import known_country
+
+        for name, spec in value.items():
+            if spec.holidays is not None and not known_country(spec.holidays):
+                raise ValueError(f"{name}.holidays: unknown holiday country {spec.holidays!r} "
+                                 "(a code of the 'holidays' package, e.g. 'CN')")
+        return value
 
     @model_validator(mode="after")
     def _calendars_exist(self) -> PolicyFile:
@@ -304,6 +324,14 @@ class PolicyFile(_Strict):
         if spec is None:
             raise PolicyError(f"unknown contract {name!r}; known contracts: {', '.join(sorted(self.contracts))}")
         body = spec.model_dump(mode="json", exclude={"calendar", *ASSESSMENT_KEYS})
+        negative = spec.improvement.on_negative_feedback
+        # Only for a KPI the contract has a target for: a plan closes when a later cycle meets it.
+        body["plan_on_major_breach"] = (spec.improvement.on_major_complaint_breach
+                                        and KpiName.MAJOR_RESOLVED_IN_TIME in spec.kpi_targets)
+        body["plans_on_negative_feedback"] = {
+            kpi.value: score for kpi, score in ((KpiName.CSAT, negative.csat), (KpiName.NPS, negative.nps))
+            if score is not None and kpi in spec.kpi_targets
+        }
         calendar = self.calendars[spec.calendar]
         digest = hashlib.sha256(
             json.dumps([body, calendar.model_dump(mode="json")], sort_keys=True).encode()

@@ -8,10 +8,12 @@ Survey scores do not depend on the policy and are left out; complaint-derived KP
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from datetime import datetime
 
 from pydantic import BaseModel
 
+from sla.calendar import BusinessCalendar, CalendarData
 from sla.engine import evaluate
 from sla.events import Event
 from sla.kpi import Assessment, KpiName, PeriodTally, Target, assess
@@ -26,6 +28,7 @@ class RecordedComplaint(BaseModel):
     policy: ContractPolicy
     events: list[Event]
     fired: dict[str, datetime]
+    calendar: CalendarData | None = None  # None: recorded before calendars travelled with their clocks
 
 
 FREE_TEXT = ("customer_name", "customer_contact", "summary", "note", "reason", "plan", "comment")
@@ -64,15 +67,18 @@ class Simulation(BaseModel):
 def simulate(
     complaints: list[RecordedComplaint], *, proposed: ContractPolicy, contract: str, period: str, start: datetime,
     end: datetime, now: datetime, targets_before: dict[KpiName, Target], targets_after: dict[KpiName, Target],
-    assessed: list[KpiName],
+    assessed: list[KpiName], calendar_before: Callable[[RecordedComplaint], BusinessCalendar],
+    calendar_after: Callable[[RecordedComplaint], BusinessCalendar],
 ) -> Simulation:
+    """`calendar_before`/`calendar_after` give the calendar each complaint ran on / would run on under `proposed`."""
     before_tally, after_tally = PeriodTally(), PeriodTally()
     before_breaches: Counter = Counter()
     after_breaches: Counter = Counter()
     changed = []
     for complaint in complaints:
-        before = evaluate(complaint.policy, complaint.events, now, complaint.fired)
-        after = evaluate(proposed, complaint.events, now)
+        before = evaluate(complaint.policy, complaint.events, now, complaint.fired,
+                          calendar=calendar_before(complaint))
+        after = evaluate(proposed, complaint.events, now, calendar=calendar_after(complaint))
         before_tally.add(outcome_of(complaint.events, before))
         after_tally.add(outcome_of(complaint.events, after))
         b = Counter((x.clock.value, x.breach_class.value) for x in before.breaches)

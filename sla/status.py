@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from sla import events as ev
+from sla.notices import Undelivered
 from sla.engine import BreachRecord, ClockStatus, EscalationRecord, Evaluation
 from sla.vocabulary import ComplaintState, Severity
 
@@ -28,6 +29,9 @@ class ComplaintStatus(BaseModel):
     next_due_at: datetime | None
     timeline: list[dict[str, Any]]
     engine_error: str | None = None
+    provisional: bool = False  # a running clock touches a calendar year nobody has published yet
+    calendar: str | None = None
+    undelivered: list[Undelivered] = []  # notices that failed and are being retried
 
     def public(self) -> dict[str, Any]:
         """JSON document for CLI/API consumers (`class`, not `breach_class`)."""
@@ -36,7 +40,7 @@ class ComplaintStatus(BaseModel):
 
 def build_status(
     *, complaint_id: str, contract: str, policy_version: str, events: list, evaluation: Evaluation,
-    engine_error: str | None = None,
+    engine_error: str | None = None, undelivered: list[Undelivered] | None = None, calendar: str | None = None,
 ) -> ComplaintStatus:
     received = events[0]
     assert isinstance(received, ev.Received)
@@ -56,4 +60,7 @@ def build_status(
         next_due_at=evaluation.next_due_at,
         timeline=[{"type": e.type, "at": e.at.isoformat(), "by": e.by} for e in events],
         engine_error=engine_error,
+        provisional=evaluation.provisional,
+        calendar=calendar,
+        undelivered=undelivered or [],
     )

@@ -32,6 +32,8 @@ from temporalio.service import RPCError
 
 from activities.assessment import complaints_query
 from activities.reports import Format, previous_cycles, render
+from sla.calendar import compiled
+from sla.official_calendar import YEARS_AHEAD, resolve, resolve_at
 from sla.interruptions import InterruptionRecord, ReportInterruption, Restore, interruption_workflow_id
 from sla.periods import Cadence, Period, PeriodError
 from sla.plans import PlanStatus, ReportProgress, SubmitPlan
@@ -86,24 +88,46 @@ class AssessmentClient:
     async def start_cycle(self, contract: str, period: str) -> tuple[CycleStatus, bool]:
         """Start the cycle `cycle-{contract}-{period}`; an existing one is returned (`created` False)."""
         created = await self._ensure_cycle(contract, period)
-        return await self.cycle_status(contract, period), created
+        delay = 0.02
+        for _ in range(40):  # a query can beat the cycle's first task, which computes its instants
+            status = await self.cycle_status(contract, period)
+            if status.phase != "planning" or status.error:
+                break
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.25)
+        return status, created
 
     async def _ensure_cycle(self, contract: str, period: str) -> bool:
         policy, parsed = self._cycle_policy(contract, period)
         created = True
         try:
+            first_day = parsed.first_day()
+            calendar = resolve_at(policy.calendar_name, policy.calendar,
+                                  datetime(first_day.year, first_day.month, first_day.day, tzinfo=timezone.utc))
             await self.client.start_workflow(
-                AssessmentCycleWorkflow.run, CycleRun(contract=contract, period=str(parsed), policy=policy),
+                AssessmentCycleWorkflow.run,
+                CycleRun(contract=contract, period=str(parsed), policy=policy, calendar=calendar),
                 id=cycle_workflow_id(contract, str(parsed)), task_queue=self.task_queue,
-                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
                 search_attributes=cycle_search_attributes(contract),
                 static_summary=f"{parsed.cadence.value} assessment of {contract} for {parsed}",
             )
         except WorkflowAlreadyStartedError:
             created = False
+            await self._retry_waiting_cycle(cycle_workflow_id(contract, str(parsed)))
         except RPCError as exc:
             raise _rpc_error(cycle_workflow_id(contract, str(parsed)), exc) from None
         return created
+
+    async def _retry_waiting_cycle(self, workflow_id: str) -> None:
+        """A cycle that exists and waits to retry a failed step is asked to try again now."""
+        handle = self.client.get_workflow_handle(workflow_id)
+        try:
+            status = await handle.query(AssessmentCycleWorkflow.status)
+            if status.error:
+                await handle.execute_update(AssessmentCycleWorkflow.retry)
+        except (RPCError, WorkflowUpdateFailedError):
+            return  # closed, or a cycle recorded before it could retry on request: start_cycle shows its status
 
     async def cycle_status(self, contract: str, period: str) -> CycleStatus:
         _, parsed = self._cycle_policy(contract, period)
@@ -229,7 +253,10 @@ class AssessmentClient:
         created = True
         try:
             await self.client.start_workflow(
-                ServiceInterruptionWorkflow.run, InterruptionRun(record=record, policy=policy), id=wid,
+                ServiceInterruptionWorkflow.run,
+                InterruptionRun(record=record, policy=policy,
+                                calendar=resolve_at(policy.calendar_name, policy.calendar, record.started_at)),
+                id=wid,
                 task_queue=self.task_queue, id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 search_attributes=TypedSearchAttributes([
                     SearchAttributePair(sa.CONTRACT, request.contract),
@@ -329,8 +356,9 @@ async def simulate_period(assessments: AssessmentClient, proposed: PolicyFile, c
         new_assessment = proposed.assessment(contract)
     except PolicyError as exc:
         raise CxSlaError(f"proposed policy: {exc}") from None
-    tz = current.business_calendar().tz
-    start, end = parsed.start(tz), parsed.end(tz)
+    years = range(parsed.year - 1, parsed.year + YEARS_AHEAD + 1)
+    zone = compiled(resolve(current.calendar_name, current.calendar, years))
+    start, end = parsed.start(zone), parsed.end(zone)
     try:
         ids = [info.id async for info in assessments.client.list_workflows(complaints_query(contract, start, end))]
         limit = asyncio.Semaphore(16)
@@ -338,8 +366,15 @@ async def simulate_period(assessments: AssessmentClient, proposed: PolicyFile, c
     except RPCError as exc:
         raise CxSlaError(f"cannot read the period's complaints: {exc.message}", rpc_kind(exc)) from None
     assessed = current.cycles[parsed.cadence].assess
+    proposed_calendar = compiled(resolve(new_contract.calendar_name, new_contract.calendar, years))
+
+    def before(complaint: RecordedComplaint):
+        if complaint.calendar is not None:
+            return compiled(complaint.calendar)
+        return compiled(resolve(complaint.policy.calendar_name, complaint.policy.calendar, years))
+
     return simulate(
         list(recorded), proposed=new_contract, contract=contract, period=str(parsed), start=start, end=end,
         now=assessments.clock(), targets_before=current.targets, targets_after=new_assessment.targets,
-        assessed=assessed,
+        assessed=assessed, calendar_before=before, calendar_after=lambda _: proposed_calendar,
     )

@@ -114,11 +114,16 @@ def status_table(status: ComplaintStatus) -> Table:
     for column in ("clock", "state", "target", "deadline (UTC)", "met", "breached"):
         table.add_column(column)
     for clock in status.clocks:
+        deadline = _when(clock.deadline) + (" (provisional)" if clock.provisional else "")
         table.add_row(
-            f"{clock.name.value}#{clock.instance}", clock.state.value, clock.target, _when(clock.deadline),
+            f"{clock.name.value}#{clock.instance}", clock.state.value, clock.target, deadline,
             _when(clock.met_at), _when(clock.breached_at),
         )
     return table
+
+
+PROVISIONAL_NOTE = ("  provisional: computed on a year whose official holidays are not published yet (weekly pattern "
+                    "only); publish the year and run `cxsla calendar refresh`")
 
 
 def _print_status(g: Globals, status: ComplaintStatus, note: str | None = None) -> None:
@@ -132,6 +137,13 @@ def _print_status(g: Globals, status: ComplaintStatus, note: str | None = None) 
         out.print(f"  breach {breach.clock.value} ({breach.breach_class.value}) at {_when(breach.at)}")
     for step in status.escalations:
         out.print(f"  escalated {step.clock.value} level {step.level} → {step.to} at {_when(step.at)}")
+    if any(clock.provisional for clock in status.clocks):
+        out.print(PROVISIONAL_NOTE, highlight=False)
+    if status.engine_error:
+        out.print(f"  [bold red]clocks not evaluated:[/] {status.engine_error} (retrying)", highlight=False)
+    for item in status.undelivered:
+        out.print(f"  undelivered {item.action_id} since {_when(item.fired_at)} ({item.attempts} attempts): "
+                  f"{item.last_error}", highlight=False)
 
 
 def parse_instant(value: str | None, option: str) -> datetime | None:
@@ -337,15 +349,22 @@ def complaint_list(
 
 
 # ---- calendar --------------------------------------------------------------------------------------------------
-def _calendar(g: Globals, name: str):
+def _policy(g: Globals):
     try:
-        policy = load_policy(g.policy)
+        return load_policy(g.policy)
     except PolicyError as exc:
         fail(str(exc))
+
+
+def _calendar(g: Globals, name: str, first_year: int, last_year: int):
+    from sla.calendar import compiled
+    from sla.official_calendar import resolve
+
+    policy = _policy(g)
     spec = policy.calendars.get(name)
     if spec is None:
         fail(f"unknown calendar {name!r}; known: {', '.join(sorted(policy.calendars))}")
-    return spec.build(name)
+    return compiled(resolve(name, spec, range(first_year - 1, last_year + 2)))
 
 
 @calendar_app.command("workdays")
@@ -356,14 +375,21 @@ def calendar_workdays(
 ) -> None:
     """The working dates between two dates, both included."""
     g = _globals(ctx)
-    cal = _calendar(g, calendar)
     try:
         first, last = date.fromisoformat(start), date.fromisoformat(end)
-        days = cal.working_days(first, last)
     except ValueError as exc:
         fail(str(exc))
-    emit(g, {"calendar": calendar, "from": start, "to": end, "workdays": [d.isoformat() for d in days]},
-         "\n".join(d.isoformat() for d in days))
+    if (last - first).days > 3660:
+        fail("--from/--to: at most ten years at a time", 2)
+    cal = _calendar(g, calendar, first.year, last.year)
+    days = cal.working_days(first, last)
+    provisional = sorted({d.year for d in (first, last) if cal.is_provisional(d)}
+                         | {y for y in range(first.year, last.year + 1) if cal.is_provisional(date(y, 1, 1))})
+    human = "\n".join(d.isoformat() for d in days)
+    if provisional:
+        human += f"\n(provisional for {', '.join(map(str, provisional))}: official holidays not published yet)"
+    emit(g, {"calendar": calendar, "from": start, "to": end, "workdays": [d.isoformat() for d in days],
+             "provisional_years": provisional}, human)
 
 
 @calendar_app.command("add")
@@ -374,15 +400,75 @@ def calendar_add(
 ) -> None:
     """The deadline: start plus a policy duration in the calendar's working time."""
     g = _globals(ctx)
-    cal = _calendar(g, calendar)
     instant = parse_instant(start, "--from")
     try:
-        deadline = cal.add(instant, parse_duration(duration))
-    except (DurationError, ValueError) as exc:
+        parsed = parse_duration(duration)
+    except DurationError as exc:
         fail(str(exc))
-    local = deadline.astimezone(cal.tz)
+    cal = _calendar(g, calendar, instant.year, instant.year + 1)
+    try:
+        deadline = cal.add(instant, parsed)
+    except ValueError as exc:
+        fail(str(exc))
+    local = cal.local(deadline).isoformat() + _offset(cal.offset_at(deadline))
+    provisional = cal.provisional_between(instant, deadline)
     emit(g, {"calendar": calendar, "from": instant.isoformat(), "duration": duration,
-             "deadline": deadline.isoformat(), "deadline_local": local.isoformat()}, local.isoformat())
+             "deadline": deadline.isoformat(), "deadline_local": local, "provisional": provisional},
+         local + (" (provisional: official holidays of that year not published yet)" if provisional else ""))
+
+
+def _offset(offset) -> str:
+    minutes = int(offset.total_seconds() // 60)
+    sign = "+" if minutes >= 0 else "-"
+    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
+@calendar_app.command("status")
+def calendar_status(ctx: typer.Context) -> None:
+    """Per calendar: the last day it knows officially, where that comes from, and the contracts using it."""
+    from starter.calendar_client import calendar_status as status_of
+
+    g = _globals(ctx)
+    rows = status_of(_policy(g), datetime.now(timezone.utc).date())
+    table = Table()
+    for column in ("calendar", "zone", "official", "known until", "from", "days left", "contracts"):
+        table.add_column(column)
+    for row in rows:
+        left = "-" if row.days_left is None else (f"{row.days_left}" if row.days_left >= 0 else
+                                                 f"{row.days_left} (provisional now)")
+        table.add_row(row.calendar, row.timezone, row.official or "-",
+                      row.known_until.isoformat() if row.known_until else "always", row.source, left,
+                      ", ".join(row.contracts) or "-")
+    emit(g, [r.model_dump(mode="json") for r in rows], table)
+
+
+@calendar_app.command("refresh")
+def calendar_refresh(
+    ctx: typer.Context,
+    calendar: str = typer.Option(None, "--calendar", help="Only this calendar (default: every calendar in use)."),
+    by: str = typer.Option(None, "--by", help="Who publishes (recorded in each clock's timeline)."),
+) -> None:
+    """Send the policy's current calendar data to every open complaint, plan, cycle and outage that uses it."""
+    from starter.calendar_client import refresh_calendar
+
+    g = _globals(ctx)
+    policy = _policy(g)
+    names = [calendar] if calendar else sorted({c.calendar for c in policy.contracts.values()})
+    if calendar and calendar not in policy.calendars:
+        fail(f"unknown calendar {calendar!r}; known: {', '.join(sorted(policy.calendars))}", 2)
+
+    async def go():
+        client = await _client(g)
+        return [await refresh_calendar(client.client, policy, name, by=by) for name in names]
+
+    reports = _run(go())
+    lines = [f"{r.calendar}: {r.workflows} running clocks, {r.changed} updated, {r.unchanged} unchanged, "
+             f"{r.skipped} skipped, {r.failed} failed; official years {r.years[0] if r.years else '-'}-"
+             f"{r.years[-1] if r.years else '-'}; {r.still_provisional} still provisional"
+             + "".join(f"\n  {f}" for f in r.failures) for r in reports]
+    emit(g, [r.model_dump(mode="json") for r in reports], "\n".join(lines))
+    if any(r.failed for r in reports):
+        raise typer.Exit(1)
 
 
 # ---- service ---------------------------------------------------------------------------------------------------

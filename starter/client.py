@@ -20,9 +20,11 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from sla import events as ev
 from sla import lifecycle
-from sla.calendar import CalendarError
+from sla.calendar import CalendarError, compiled
 from sla.commands import COMMAND_MODELS, Command, OpenComplaint
-from sla.engine import evaluate
+from sla.engine import Evaluation, evaluate
+from sla.official_calendar import YEARS_AHEAD, resolve, resolve_at
+from sla.outcomes import MEMO_KEY, outcome_of
 from sla.policy import PolicyError, PolicyFile, load_policy
 from sla.status import ComplaintStatus
 from starter import connection
@@ -56,6 +58,22 @@ class Opened:
 
 def workflow_id(complaint_id: str) -> str:
     return f"complaint-{complaint_id}"
+
+
+def opening_attributes(contract: str, received: ev.Received, first: Evaluation) -> TypedSearchAttributes:
+    """A new complaint's search attributes, as its first evaluation will find them (so it need not upsert)."""
+    pairs = [
+        SearchAttributePair(sa.CONTRACT, contract),
+        SearchAttributePair(sa.SEVERITY, received.severity.value),
+        SearchAttributePair(sa.STATE, first.state.value),
+        SearchAttributePair(sa.BREACHED, first.breached),
+        SearchAttributePair(sa.AT_RISK, first.at_risk),
+        SearchAttributePair(sa.RECEIVED_AT, received.at),
+        SearchAttributePair(sa.PROVISIONAL, first.provisional),
+    ]
+    if first.next_deadline is not None:
+        pairs.append(SearchAttributePair(sa.NEXT_DEADLINE, first.next_deadline))
+    return TypedSearchAttributes(pairs)
 
 
 class ComplaintClient:
@@ -98,11 +116,12 @@ class ComplaintClient:
         try:
             policy = self.policy.contract(request.contract)
             received = request.received(now)
-            evaluate(policy, [received], now)  # refuse a calendar the engine cannot compute before starting
+            calendar = resolve_at(policy.calendar_name, policy.calendar, received.at)
+            first = evaluate(policy, [received], now, calendar=compiled(calendar))
         except (PolicyError, CalendarError, ValueError) as exc:
             raise CxSlaError(str(exc)) from None
         run = ComplaintRun(
-            complaint_id=request.id, policy=policy, events=[received],
+            complaint_id=request.id, policy=policy, events=[received], calendar=calendar,
             continue_as_new_after_events=continue_as_new_after_events,
         )
         try:
@@ -112,14 +131,8 @@ class ComplaintClient:
                 id=workflow_id(request.id),
                 task_queue=self.task_queue,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                search_attributes=TypedSearchAttributes([
-                    SearchAttributePair(sa.CONTRACT, policy.name),
-                    SearchAttributePair(sa.SEVERITY, request.severity.value),
-                    SearchAttributePair(sa.STATE, "received"),
-                    SearchAttributePair(sa.BREACHED, False),
-                    SearchAttributePair(sa.AT_RISK, False),
-                    SearchAttributePair(sa.RECEIVED_AT, received.at),
-                ]),
+                search_attributes=opening_attributes(policy.name, received, first),
+                memo={MEMO_KEY: outcome_of([received], first).model_dump(mode="json")},
                 static_summary=f"{policy.name} {request.severity.value} complaint {request.id}",
             )
             created = True
@@ -151,11 +164,13 @@ class ComplaintClient:
                 if position:
                     lifecycle.check(facts, _command_of(event), event)
                 facts = lifecycle.apply(facts, event)
-            fired = {a.id: a.due_at for a in evaluate(policy, events, now).due}
+            calendar = resolve(policy.calendar_name, policy.calendar,
+                               range(received.at.year - 1, max(received.at.year, now.year) + YEARS_AHEAD + 1))
+            fired = {a.id: a.due_at for a in evaluate(policy, events, now, calendar=compiled(calendar)).due}
         except (PolicyError, CalendarError, ValueError) as exc:
             raise CxSlaError(f"cannot import: {exc}") from None
         run = ComplaintRun(complaint_id=received.complaint_id, policy=policy, events=events, fired=fired,
-                           imported=True)
+                           imported=True, calendar=calendar)
         try:
             await self.client.start_workflow(
                 ComplaintWorkflow.run, run, id=workflow_id(received.complaint_id), task_queue=self.task_queue,

@@ -15,6 +15,7 @@ import logging
 import threading
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import date, datetime, time, timezone
 from typing import Any
 
 import structlog
@@ -136,6 +137,31 @@ def improvement_plan_gauges(contracts: Sequence[str]) -> GaugeSource:
             (m.OPEN_IMPROVEMENT_PLANS, {"contract": c}, f"{base} AND {sa.CONTRACT.name} = {_quote(c)}")
             for c in contracts
         ])
+
+    return source
+
+
+def calendar_gauges(policy: PolicyFile, today: Callable[[], date] | None = None) -> GaugeSource:
+    """How far each calendar in use is known officially (from this worker's policy and `holidays` package), and how
+    many running clocks of each contract touch a year nobody has published yet."""
+    from sla.official_calendar import official_horizon
+
+    in_use = sorted({contract.calendar for contract in policy.contracts.values()})
+    contracts = sorted(policy.contracts)
+    today = today or (lambda: datetime.now(timezone.utc).date())
+
+    async def source(client: Client) -> list[Sample]:
+        samples = []
+        for name in in_use:
+            until, _ = official_horizon(policy.calendars[name], today())
+            if until is not None:  # a calendar with no official schedule never runs out
+                end = datetime.combine(until, time(23, 59, 59), tzinfo=timezone.utc)
+                samples.append(Sample(m.CALENDAR_KNOWN_UNTIL, {"calendar": name}, end.timestamp()))
+        base = f"ExecutionStatus = 'Running' AND {sa.PROVISIONAL.name} = true"
+        samples += await _counts(client, [
+            (m.PROVISIONAL_CLOCKS, {"contract": c}, f"{base} AND {sa.CONTRACT.name} = {_quote(c)}")
+            for c in contracts])
+        return samples
 
     return source
 

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from activities.notifications import Notice, Notification
+from activities.notifications import Notice
 
 
 class RecordingSink:
     def __init__(self) -> None:
-        self.received: list[Notification | Notice] = []
+        self.received: list[Notice] = []
 
-    async def deliver(self, notification: Notification | Notice) -> None:
-        self.received.append(notification)
+    async def deliver(self, notice: Notice) -> None:
+        self.received.append(notice)
 
     @property
-    def notifications(self) -> list[Notification | Notice]:
+    def notifications(self) -> list[Notice]:
         return self.received
 
     def ids(self, complaint_id: str | None = None) -> list[str]:
-        return [n.action_id for n in self.received if complaint_id in (None, getattr(n, "complaint_id", None))]
+        return [n.action_id for n in self.received
+                if complaint_id is None or (n.subject == "complaint" and n.subject_id == complaint_id)]

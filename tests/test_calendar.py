@@ -1,7 +1,9 @@
-"""Business calendar: CN official working days, deadline arithmetic in working time, refused years."""
+"""Business calendar: CN official working days, deadline arithmetic in working time, provisional years, the
+calendar as data (what a clock carries), and years an operator publishes in the policy."""
 
 from __future__ import annotations
 
+import functools
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -10,10 +12,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sla.calendar import BusinessCalendar, CalendarError, YearNotPublished, published_years
+from sla.calendar import BusinessCalendar, CalendarData, CalendarError, CalendarUpdate, compiled
 from sla.durations import parse_duration
-from sla.policy import CalendarSpec, load_policy
+from sla.official_calendar import official_horizon, published_years, resolve, resolve_at
+from sla.policy import CalendarSpec, PolicyError, load_policy, parse_policy
 from sla.vocabulary import ClockName, Severity
+from tests.calendars import calendar_from, calendar_of
 
 SH = ZoneInfo("Asia/Shanghai")
 UTC = timezone.utc
@@ -21,12 +25,12 @@ UTC = timezone.utc
 
 @pytest.fixture(scope="module")
 def cn() -> BusinessCalendar:
-    return load_policy().contract("default").business_calendar()
+    return calendar_of(load_policy().contract("default"))
 
 
 @pytest.fixture(scope="module")
 def always() -> BusinessCalendar:
-    return load_policy().contract("always-on").business_calendar()
+    return calendar_of(load_policy().contract("always-on"))
 
 
 def sh(*args) -> datetime:
@@ -97,28 +101,23 @@ def test_working_days_range_is_inclusive(cn):
     assert cn.working_days(date(2025, 10, 9), date(2025, 10, 9)) == [date(2025, 10, 9)]
 
 
-def test_2027_is_refused(cn):
-    if published_years("CN")[1] >= 2027:  # pragma: no cover - only after the 'holidays' data is upgraded
-        pytest.skip("installed 'holidays' data already carries 2027")
-    with pytest.raises(YearNotPublished, match="2027"):
-        cn.is_working_day(date(2027, 3, 1))
-    with pytest.raises(YearNotPublished):
-        cn.working_days(date(2026, 12, 28), date(2027, 1, 5))
-    # deadline arithmetic that runs into the unknown year is refused too, not guessed
-    with pytest.raises(YearNotPublished):
-        cn.add(sh(2026, 12, 31, 17, 0), parse_duration("2 working hours"))
-    with pytest.raises(YearNotPublished):
-        cn.add(sh(2026, 12, 25, 10, 0), parse_duration("10 working days"))
-
-
-def test_first_unpublished_year_is_refused(cn):
+def test_an_unpublished_year_is_provisional_not_refused(cn):
     last = published_years("CN")[1]
-    with pytest.raises(YearNotPublished, match=str(last + 1)):
-        cn.is_working_day(date(last + 1, 6, 1))
+    first_unknown = date(last + 1, 3, 1)
+    assert cn.is_provisional(first_unknown) and not cn.is_provisional(date(last, 6, 1))
+    # the weekly pattern answers meanwhile: Monday works, Saturday does not, New Year's Day is a weekday
+    assert cn.is_working_day(date(last + 1, 3, 1)) is (date(last + 1, 3, 1).weekday() < 5)
+    assert cn.is_working_day(date(last + 1, 1, 1)) is (date(last + 1, 1, 1).weekday() < 5)
+    # deadline arithmetic runs into the unknown year and says so
+    start = sh(last, 12, 31, 17, 0)
+    deadline = cn.add(start, parse_duration("2 working hours"))
+    assert deadline.date() > start.date() and cn.provisional_between(start, deadline)
+    assert not cn.provisional_between(sh(last, 3, 2, 9), sh(last, 3, 4, 9))
 
 
-def test_year_not_published_is_a_calendar_error():
-    assert issubclass(YearNotPublished, CalendarError)
+def test_a_calendar_without_official_schedule_is_never_provisional(always):
+    assert not always.is_provisional(date(2099, 1, 1))
+    assert not always.provisional_between(datetime(2030, 1, 1, tzinfo=UTC), datetime(2040, 1, 1, tzinfo=UTC))
 
 
 def test_extra_holidays_and_workdays_override():
@@ -130,12 +129,12 @@ def test_extra_holidays_and_workdays_override():
         extra_holidays=(date(2025, 9, 29),),
         extra_workdays=(date(2025, 10, 2),),
     )
-    cal = spec.build("custom")
+    cal = calendar_from(spec, "custom")
     assert not cal.is_working_day(date(2025, 9, 29))
     assert cal.is_working_day(date(2025, 10, 2))
     # extra days decide even in a year with no published schedule
-    spec_2027 = CalendarSpec(holidays="CN", extra_holidays=(date(2027, 1, 4),))
-    assert not spec_2027.build("x").is_working_day(date(2027, 1, 4))
+    spec_2031 = CalendarSpec(holidays="CN", extra_holidays=(date(2031, 1, 6),))
+    assert not calendar_from(spec_2031, "x", range(2031, 2032)).is_working_day(date(2031, 1, 6))
 
 
 def test_naive_instant_is_refused(cn):
@@ -252,14 +251,11 @@ lengths = st.integers(min_value=0, max_value=400 * 60).map(lambda minutes: timed
 
 
 def _in_working_time_or_window_end(cal: BusinessCalendar, instant: datetime) -> bool:
-    local = instant.astimezone(cal.tz)
+    local = cal.local(instant)
     if not cal.is_working_day(local.date()):
         return False
-    for open_t, close_t in cal.windows:
-        close = close_t or time(23, 59, 59, 999999)
-        if open_t <= local.time() <= close:
-            return True
-    return False
+    seconds = local.hour * 3600 + local.minute * 60 + local.second + local.microsecond / 1e6
+    return any(open_s <= seconds <= close_s for open_s, close_s in cal.data.windows)
 
 
 @_PROPS
@@ -312,7 +308,7 @@ BERLIN = ZoneInfo("Europe/Berlin")
 
 
 def _wall_calendar(tz: ZoneInfo) -> BusinessCalendar:
-    return BusinessCalendar(name=str(tz), tz=tz, windows=((time(0), None),), workdays=frozenset(range(7)))
+    return calendar_from(CalendarSpec(timezone=str(tz)), str(tz))
 
 
 @pytest.mark.parametrize(
@@ -375,3 +371,98 @@ def test_add_months_lands_on_the_same_or_last_day_at_the_same_time(cn, start, mo
     if moved.day != local.day:
         assert moved.day < local.day
         assert (moved + timedelta(days=1)).month != moved.month  # clamped to the month's last day
+
+
+# ---- the calendar as data: what a clock carries -------------------------------------------------------------------
+CN_2027 = {  # the State Council's 2027 schedule as an operator would publish it (dates are this test's own)
+    "holidays": ["2027-01-01", "2027-02-05", "2027-02-08", "2027-02-09", "2027-02-10", "2027-02-11"],
+    "workdays": ["2027-02-06", "2027-02-20"],
+}
+
+
+def _policy_with_2027() -> CalendarSpec:
+    raw = load_policy().model_dump(mode="json")
+    raw["calendars"]["cn-standard"]["years"] = {"2027": CN_2027}
+    return parse_policy(raw).calendars["cn-standard"]
+
+
+def test_resolved_data_carries_only_days_that_change_the_weekly_answer():
+    data = resolve("cn-standard", load_policy().calendars["cn-standard"], range(2025, 2026))
+    year = data.years[2025]
+    assert year.source == "package"
+    assert date(2025, 10, 1) in year.holidays  # Wednesday, National Day
+    assert date(2025, 10, 4) not in year.holidays  # a Saturday holiday changes nothing
+    assert date(2025, 9, 28) in year.workdays  # make-up Sunday
+    assert data.offsets == ((datetime(2025, 1, 1, tzinfo=UTC), 8 * 3600),)
+    assert data.windows == ((9 * 3600, 12 * 3600), (13 * 3600, 18 * 3600))
+    # the data alone answers as the package did, with nothing looked up later
+    again = BusinessCalendar(CalendarData.model_validate_json(data.model_dump_json()))
+    assert again.working_days(date(2025, 9, 26), date(2025, 10, 12)) == [
+        date(2025, 9, 26), date(2025, 9, 28), date(2025, 9, 29), date(2025, 9, 30), date(2025, 10, 9),
+        date(2025, 10, 10), date(2025, 10, 11)]
+
+
+def test_a_year_published_in_the_policy_wins_over_the_package_and_is_not_provisional():
+    spec = _policy_with_2027()
+    data = resolve_at("cn-standard", spec, sh(2026, 12, 28, 10))
+    assert data.years[2027].source == "policy" and data.years[2026].source == "package"
+    cal = compiled(data)
+    assert not cal.is_provisional(date(2027, 2, 8))
+    assert not cal.is_working_day(date(2027, 2, 8))  # a Monday off
+    assert cal.is_working_day(date(2027, 2, 6))  # a Saturday worked
+    # 2028 is known to nobody: provisional
+    assert cal.is_provisional(date(2028, 1, 3))
+
+
+def test_policy_years_are_checked_where_the_file_is_read():
+    raw = load_policy().model_dump(mode="json")
+    raw["calendars"]["cn-standard"]["years"] = {"2027": {"holidays": ["2028-01-01"]}}
+    with pytest.raises(PolicyError, match=r"calendars\.cn-standard\.years.*2028-01-01.*not in 2027"):
+        parse_policy(raw)
+    raw["calendars"]["cn-standard"]["years"] = {"2027": {"holidays": ["2027-02-06"], "workdays": ["2027-02-06"]}}
+    with pytest.raises(PolicyError, match="both holidays and workdays"):
+        parse_policy(raw)
+    raw["calendars"]["cn-standard"]["years"] = {}
+    raw["calendars"]["cn-standard"]["holidays"] = "XX"
+    with pytest.raises(PolicyError, match="unknown holiday country 'XX'"):
+        parse_policy(raw)
+
+
+def test_an_update_merges_new_years_and_keeps_the_ones_a_clock_started_in():
+    old = resolve("cn-standard", load_policy().calendars["cn-standard"], range(2025, 2028))
+    new = resolve("cn-standard", _policy_with_2027(), range(2026, 2029))
+    merged = CalendarUpdate.of(new).apply(old)
+    assert sorted(merged.years) == [2025, 2026, 2027]  # 2025 kept, 2027 added; 2028 is known to nobody
+    assert merged.years[2027].source == "policy"
+    assert CalendarUpdate.of(new).apply(merged) == merged  # the same update twice changes nothing
+    assert merged.offsets == old.offsets and merged.windows == old.windows  # zone and hours stay as started
+
+
+def test_the_horizon_says_how_far_a_calendar_is_known_and_from_where():
+    today = date(2026, 12, 4)
+    last = published_years("CN")[1]
+    until, source = official_horizon(load_policy().calendars["cn-standard"], today)
+    assert until == date(last, 12, 31) and source.startswith("holidays package")
+    if last == 2026:
+        until, source = official_horizon(_policy_with_2027(), today)
+        assert until == date(2027, 12, 31) and source == "policy"
+    assert official_horizon(load_policy().calendars["24x7"], today) == (None, "weekly pattern")
+
+
+@settings(max_examples=300, deadline=None)
+@given(instant=st.datetimes(min_value=datetime(2025, 1, 1), max_value=datetime(2036, 12, 31)),
+       zone=st.sampled_from(["Europe/Berlin", "America/New_York", "Australia/Lord_Howe", "Asia/Shanghai"]))
+def test_carried_offsets_agree_with_tzdata(instant, zone):
+    """The zone travels as UTC offsets: converting with them matches zoneinfo in both directions (for a local time
+    that occurs twice, the earlier instant, as zoneinfo's fold=0)."""
+    cal = _zone_calendar(zone)
+    tz = ZoneInfo(zone)
+    utc = instant.replace(tzinfo=UTC)
+    assert cal.local(utc) == utc.astimezone(tz).replace(tzinfo=None)
+    local = instant.replace(fold=0)
+    assert cal.to_utc(local) == local.replace(tzinfo=tz).astimezone(UTC)
+
+
+@functools.lru_cache
+def _zone_calendar(zone: str) -> BusinessCalendar:
+    return BusinessCalendar(resolve("z", CalendarSpec(timezone=zone), range(2025, 2026)))

@@ -5,16 +5,16 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from sla.deadlines import Ladder, evaluate_deadline, split_due
-from sla.engine import ActionKind
+from sla.deadlines import ActionKind, Ladder, evaluate_deadline, split_due
 from sla.policy import parse_policy
 from sla.vocabulary import BreachClass, ClockState
+from tests.calendars import calendar_from
 
 T0 = datetime(2027, 3, 1, tzinfo=timezone.utc)
 H = timedelta(hours=1)
-CAL = parse_policy({"calendars": {"utc": {"timezone": "UTC", "hours": ["00:00-24:00"],
-                                          "workdays": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]}},
-                    "contracts": {}}).calendars["utc"].build("utc")
+CAL = calendar_from(parse_policy({"calendars": {"utc": {"timezone": "UTC", "hours": ["00:00-24:00"],
+                                                       "workdays": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]}},
+                                 "contracts": {}}).calendars["utc"], "utc")
 LADDER = Ladder(steps=[("PT0S", "team-lead"), ("PT1H", "supervisor")])
 
 

@@ -13,10 +13,11 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from sla import events as ev
-from sla.engine import evaluate
+from sla import engine
 from sla.outcomes import MAJOR_SEVERITIES, ClockTally, ComplaintOutcome, outcome_of
 from sla.policy import load_policy, parse_policy
 from sla.vocabulary import BreachClass, Channel, ClockName, ComplaintState, Remedy, Severity
+from tests.calendars import calendar_of
 
 C = ClockName
 UTC = timezone.utc
@@ -47,6 +48,10 @@ SMALL = {
     },
 }
 POLICY = parse_policy(SMALL).contract("t")
+
+
+def evaluate(policy, events, now, fired=None):
+    return engine.evaluate(policy, events, now, fired, calendar=calendar_of(policy))
 
 
 def h(hours: float) -> datetime:

@@ -22,6 +22,7 @@ from sla.policy import (
     parse_policy,
 )
 from sla.vocabulary import BreachClass, ClockName, Severity
+from tests.calendars import calendar_of
 
 
 @pytest.fixture(scope="module")
@@ -96,8 +97,8 @@ def test_every_target_in_every_shipped_contract_parses():
 
 
 def test_business_calendar_of_default_contract():
-    cal = load_policy().contract("default").business_calendar()
-    assert cal.tz == ZoneInfo("Asia/Shanghai")
+    cal = calendar_of(load_policy().contract("default"))
+    assert cal.data.timezone == "Asia/Shanghai"
     assert cal.is_working_day(date(2025, 9, 28))  # Sunday make-up workday
     assert not cal.is_working_day(date(2025, 10, 1))  # National Day
 
@@ -109,7 +110,7 @@ def test_contract_policy_survives_a_json_round_trip():
     assert again == contract
     assert again.version == contract.version
     start = datetime(2025, 9, 30, 17, tzinfo=ZoneInfo("Asia/Shanghai"))
-    assert again.business_calendar().add(start, Duration.working_hours(2)) == contract.business_calendar().add(
+    assert calendar_of(again).add(start, Duration.working_hours(2)) == calendar_of(contract).add(
         start, Duration.working_hours(2)
     )
 
@@ -332,7 +333,7 @@ survey = "PT1M"
     assert contract.warn_at == [0.5, 0.8]  # defaults
     assert contract.escalation == []
     assert contract.survey_window == "14 days"
-    cal = contract.business_calendar()
+    cal = calendar_of(contract)
     assert cal.is_working_day(date(2025, 10, 1))  # no holidays, every weekday
 
 
@@ -389,7 +390,7 @@ def test_default_improvement_and_interruption():
     assert assessment.interruption.major_after == "4h"
     assert assessment.warn_at == [0.5, 0.8]
     assert [step.to for step in assessment.escalation] == ["team-lead", "supervisor", "manager"]
-    assert assessment.business_calendar() == load_policy().contract("default").business_calendar()
+    assert calendar_of(assessment) == calendar_of(load_policy().contract("default"))
 
 
 def test_always_on_and_demo_assessments():
@@ -508,14 +509,19 @@ def test_bad_cycle_duration_names_the_key(raw_default):
     assert "contracts.default.cycles.annual.grace" in message
 
 
-# ---- versions: the complaint policy digest excludes the assessment sections -------------------------------------------
-def test_assessment_sections_do_not_touch_the_complaint_policy_version(raw_default):
-    # The same contract written without the new sections has the same complaint-policy version as before they
-    # were added: running complaints keep matching the file.
+# ---- versions: the complaint policy digest covers only what a complaint decides -------------------------------------
+def test_assessment_sections_touch_the_complaint_policy_only_where_a_complaint_decides(raw_default):
+    # Cycles and interruptions are nothing a complaint decides: without them its snapshot is the same.
     with_sections = parse_policy(copy.deepcopy(raw_default)).contract("default")
-    without = parse_policy(_mutated(raw_default, lambda r: [_default(r).pop(k) for k in ASSESSMENT_KEYS]))
+    without = parse_policy(_mutated(raw_default, lambda r: [_default(r).pop(k) for k in ("cycles", "interruption")]))
     assert without.contract("default").version == with_sections.version
     assert without.contract("default") == with_sections
+    # Which answers open a plan, and whether a major breach does, travel in the complaint's snapshot.
+    assert with_sections.plans_on_negative_feedback == {KpiName.CSAT: 1} and with_sections.plan_on_major_breach
+    no_targets = parse_policy(_mutated(raw_default, lambda r: [_default(r).pop(k) for k in ("kpi_targets", "cycles")]))
+    bare = no_targets.contract("default")
+    assert bare.plans_on_negative_feedback == {} and bare.plan_on_major_breach is False
+    assert bare.version != with_sections.version
 
 
 @pytest.mark.parametrize(

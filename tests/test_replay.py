@@ -1,7 +1,9 @@
 """Golden histories replay against today's workflows (a change that breaks them needs workflow.patched).
 
-Record a new scenario with `python -m tests.histories.record --only NAME` (the other files stay as they are);
-regenerate everything with `python -m tests.histories.record` only when breaking old histories is intended.
+Two kinds of files live in tests/histories/:
+- histories of earlier releases (`*-golden-*`), frozen: they replay down the legacy code paths behind the
+  patches (`engine-in-workflow`, `clocks-in-workflow`, and the earlier complaint patches);
+- today's scenarios (`*-v2-*`), re-recordable with `python -m tests.histories.record [--only NAME]`.
 """
 
 from __future__ import annotations
@@ -16,24 +18,29 @@ from temporalio.worker import Replayer
 
 import plugin
 from tests.histories import record
-from workflows.complaint import OUTCOME_MEMO_PATCH, PLAN_ON_MAJOR_BREACH_PATCH, PLAN_ON_NEGATIVE_FEEDBACK_PATCH
+from workflows.complaint import ENGINE_IN_WORKFLOW_PATCH
+from workflows.legacy.complaint import OUTCOME_MEMO_PATCH, PLAN_ON_MAJOR_BREACH_PATCH, PLAN_ON_NEGATIVE_FEEDBACK_PATCH
+from workflows.plan import CLOCKS_IN_WORKFLOW_PATCH
 
 GOLDEN = record.history_files()
 WORKFLOW_TYPES = {getattr(cls, "__temporal_workflow_definition").name for cls in plugin.WORKFLOWS}
-# Recorded before OUTCOME_MEMO_PATCH and PLAN_ON_MAJOR_BREACH_PATCH: they keep replaying down the unpatched paths
-# (and complaint-golden-major-breach down the path without PLAN_ON_NEGATIVE_FEEDBACK_PATCH).
-BEFORE_PATCHES = {
-    "complaint-golden-lifecycle.run1.json",  # a full lifecycle with a breach
-    "complaint-golden-pause-extend.run1.json",  # pause/extend/reclassify
-    *(f"complaint-golden-continued.run{n}.json" for n in (1, 2, 3)),  # continued as new (3 runs)
+# Recorded by earlier releases: each replays down the path it took then. The first five predate every complaint
+# patch; the major-breach one took outcome-memo and plan-on-major-breach; the negative-feedback one all three.
+EARLIER_RELEASES = {
+    "complaint-golden-lifecycle.run1.json": ("ComplaintWorkflow", []),
+    "complaint-golden-pause-extend.run1.json": ("ComplaintWorkflow", []),
+    **{f"complaint-golden-continued.run{n}.json": ("ComplaintWorkflow", []) for n in (1, 2, 3)},
+    "complaint-golden-major-breach.run1.json": ("ComplaintWorkflow", [OUTCOME_MEMO_PATCH,
+                                                                      PLAN_ON_MAJOR_BREACH_PATCH]),
+    "complaint-golden-negative-feedback.run1.json": ("ComplaintWorkflow", [
+        OUTCOME_MEMO_PATCH, PLAN_ON_MAJOR_BREACH_PATCH, PLAN_ON_NEGATIVE_FEEDBACK_PATCH]),
+    "cycle-golden-missed-target.run1.json": ("AssessmentCycleWorkflow", []),
+    "plan-golden-resolution_rate.run1.json": ("ImprovementPlanWorkflow", []),
+    "outage-golden-major.run1.json": ("ServiceInterruptionWorkflow", []),
 }
-AFTER_PATCHES = {
-    "complaint-golden-major-breach.run1.json": "ComplaintWorkflow",  # major resolve breach opens a plan; memo
-    "complaint-golden-negative-feedback.run1.json": "ComplaintWorkflow",  # a 1-of-5 answer opens the CSAT plan
-    "cycle-golden-missed-target.run1.json": "AssessmentCycleWorkflow",  # batches, a missed target, a plan started
-    "plan-golden-resolution_rate.run1.json": "ImprovementPlanWorkflow",  # submitted, progress, breach, effective
-    "outage-golden-major.run1.json": "ServiceInterruptionWorkflow",  # major breach with the ladder, restored
-}
+CURRENT_PATCH = {"ComplaintWorkflow": ENGINE_IN_WORKFLOW_PATCH, "AssessmentCycleWorkflow": CLOCKS_IN_WORKFLOW_PATCH,
+                 "ImprovementPlanWorkflow": CLOCKS_IN_WORKFLOW_PATCH,
+                 "ServiceInterruptionWorkflow": CLOCKS_IN_WORKFLOW_PATCH}
 
 
 def _replayer() -> Replayer:
@@ -50,30 +57,35 @@ def _workflow_type(events: list[dict]) -> str:
 
 def test_golden_histories_are_there():
     names = {p.name for p in GOLDEN}
-    assert BEFORE_PATCHES <= names
-    assert set(AFTER_PATCHES) <= names
+    assert set(EARLIER_RELEASES) <= names
     for path in GOLDEN:
         events = json.loads(path.read_text())["events"]
         assert _workflow_type(events) in WORKFLOW_TYPES, path.name
-        if path.name in AFTER_PATCHES:
-            assert _workflow_type(events) == AFTER_PATCHES[path.name], path.name
+        if path.name in EARLIER_RELEASES:
+            assert _workflow_type(events) == EARLIER_RELEASES[path.name][0], path.name
+        else:
+            assert record.current_generation(path), f"{path.name}: neither an earlier release's nor current"
         last = events[-1]["eventType"]
         assert last in ("EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED", "EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW")
         assert not [e for e in events if e["eventType"] == "EVENT_TYPE_WORKFLOW_TASK_FAILED"], path.name
 
 
-def test_golden_complaint_histories_cover_both_sides_of_the_patches():
-    for name in BEFORE_PATCHES:
-        assert record.patches_of(_history(record.HERE / name)) == [], name
+def test_each_history_took_the_path_it_replays_down():
+    """Earlier releases' histories carry none of today's patch markers (so they replay through workflows/legacy/);
+    today's carry exactly the one of their workflow type."""
+    for name, (_, patches) in EARLIER_RELEASES.items():
+        assert record.patches_of(_history(record.HERE / name)) == patches, name
+    for path in GOLDEN:
+        if path.name not in EARLIER_RELEASES:
+            kind = _workflow_type(json.loads(path.read_text())["events"])
+            assert record.patches_of(_history(path)) == [CURRENT_PATCH[kind]], path.name
     major = _history(record.HERE / "complaint-golden-major-breach.run1.json")
-    assert record.patches_of(major) == [OUTCOME_MEMO_PATCH, PLAN_ON_MAJOR_BREACH_PATCH]
     assert "cxsla.open_plan_for_complaint" in record.activity_types_of(major)
-    assert "EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED" in record.event_types_of(major)  # the outcome memo
-    assert "cxsla.open_plans_for_feedback" not in record.activity_types_of(major)  # recorded before that patch
-    feedback = _history(record.HERE / "complaint-golden-negative-feedback.run1.json")
-    assert record.patches_of(feedback) == [OUTCOME_MEMO_PATCH, PLAN_ON_MAJOR_BREACH_PATCH,
-                                           PLAN_ON_NEGATIVE_FEEDBACK_PATCH]
-    assert "cxsla.open_plans_for_feedback" in record.activity_types_of(feedback)
+    assert "cxsla.evaluate_complaint" not in record.activity_types_of(major)  # a local activity: a marker
+    current = _history(record.HERE / f"complaint-{record.GENERATION}-major-breach.run1.json")
+    markers = [e.marker_recorded_event_attributes.marker_name for e in current.events
+               if e.HasField("marker_recorded_event_attributes")]
+    assert markers == ["core_patch"]  # the engine runs in workflow code: no evaluation is recorded
 
 
 @pytest.mark.parametrize("path", GOLDEN, ids=[p.name for p in GOLDEN])
@@ -84,9 +96,9 @@ async def test_golden_history_replays(path: Path):
 
 async def test_fresh_histories_replay(tmp_path: Path):
     """Today's code replays what today's code records (the scenarios also check their own outcomes), for every
-    scenario, and the scenarios are the ones the golden files came from."""
+    scenario, and the scenarios are the ones the current generation's files came from."""
     paths = [p for scenario in record.SCENARIOS for p in await record.record(scenario, tmp_path)]
-    assert {p.name for p in paths} == {p.name for p in GOLDEN}
+    assert {p.name for p in paths} == {p.name for p in GOLDEN if record.current_generation(p)}
     replayer = _replayer()
     for path in paths:
         result = await replayer.replay_workflow(_history(path), raise_on_replay_failure=False)

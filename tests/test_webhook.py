@@ -15,6 +15,9 @@ import pytest
 
 from activities.notifications import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, WebhookSink
 from sla.commands import OpenComplaint
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
+
 from starter.client import ComplaintClient, workflow_id
 from tests.conftest import cxsla_worker
 from tests.histories.record import (
@@ -88,6 +91,14 @@ def signature_ok(delivery: Delivery, secret: str = SECRET) -> bool:
     return hmac.compare_digest(header, expected)
 
 
+async def key_of(env, complaint_id: str, action_id: str) -> str:
+    """`<workflow id>/<first run id>/<action id>`: the key a receiver dedupes on."""
+    response = await env.client.workflow_service.describe_workflow_execution(DescribeWorkflowExecutionRequest(
+        namespace=env.client.namespace, execution=WorkflowExecution(workflow_id=workflow_id(complaint_id))))
+    first = response.workflow_execution_info.first_run_id or response.workflow_execution_info.execution.run_id
+    return f"{workflow_id(complaint_id)}/{first}/{action_id}"
+
+
 async def test_breach_is_posted_as_signed_json_with_an_idempotency_key(receiver: Receiver):
     async with time_skipping_server() as env:
         async with cxsla_worker(env.client, sink=WebhookSink(receiver.url, SECRET)) as queue:
@@ -96,7 +107,7 @@ async def test_breach_is_posted_as_signed_json_with_an_idempotency_key(receiver:
             await env.sleep(r + 12.5 * S - await env.get_current_time())  # acknowledge breached at 10 s
             await settle(env, "w1")
 
-            key = f"{workflow_id('w1')}/acknowledge#1:breach"
+            key = await key_of(env, "w1", "acknowledge#1:breach")
             [breach] = receiver.by_key(key)
             assert breach.answered == 200
             assert breach.headers["content-type"] == "application/json"
@@ -107,13 +118,17 @@ async def test_breach_is_posted_as_signed_json_with_an_idempotency_key(receiver:
             assert signature_ok(breach)
             assert not signature_ok(breach, secret="another secret")
 
-            # everything so far, in firing order, each once, each signed
-            assert [d.json["action_id"] for d in receiver.accepted() if d.json["clock"] == "acknowledge"] == [
+            # everything so far, in firing order, each once, each signed, numbered in firing order
+            acknowledge = [d.json for d in receiver.accepted() if d.json["clock"] == "acknowledge"]
+            assert [n["action_id"] for n in acknowledge] == [
                 "acknowledge#1:warn:50", "acknowledge#1:warn:80", "acknowledge#1:breach",
                 "acknowledge#1:escalate:1"]
+            sequence = [n["sequence"] for n in acknowledge]
+            assert sequence == sorted(sequence) and len(set(sequence)) == len(sequence)
             keys = [d.headers[KEY] for d in receiver.deliveries]
             assert len(keys) == len(set(keys))
-            assert all(k == f"complaint-w1/{d.json['action_id']}" for k, d in zip(keys, receiver.deliveries))
+            prefix = key.rsplit("/", 1)[0]
+            assert all(k == f"{prefix}/{d.json['action_id']}" for k, d in zip(keys, receiver.deliveries))
             assert all(signature_ok(d) for d in receiver.deliveries)
             await assert_no_task_failures(env.client, "w1")
 
@@ -130,14 +145,13 @@ async def test_a_failed_delivery_is_retried_with_the_same_key_and_body(receiver:
             first, second = receiver.deliveries[:2]
             assert (first.answered, second.answered) == (500, 200)
             assert first.json["action_id"] == "acknowledge#1:warn:50"
-            assert first.headers[KEY] == second.headers[KEY] == (
-                "complaint-w2/acknowledge#1:warn:50")
+            assert first.headers[KEY] == second.headers[KEY] == await key_of(env, "w2", "acknowledge#1:warn:50")
             assert first.body == second.body and signature_ok(first) and signature_ok(second)
-            # later notifications wait for it (in-order outbox) and are delivered once each
+            # later notifications are delivered once each, in firing order
             accepted = [d.json["action_id"] for d in receiver.accepted() if d.json["clock"] == "acknowledge"]
             assert accepted == ["acknowledge#1:warn:50", "acknowledge#1:warn:80", "acknowledge#1:breach",
                                 "acknowledge#1:escalate:1"]
-            assert len(receiver.by_key("complaint-w2/acknowledge#1:breach")) == 1
+            assert len(receiver.by_key(await key_of(env, "w2", "acknowledge#1:breach"))) == 1
             await assert_no_task_failures(env.client, "w2")
 
 
@@ -150,5 +164,5 @@ async def test_without_a_secret_nothing_is_signed(receiver: Receiver):
             await settle(env, "w3")
             [warn] = receiver.deliveries
             assert warn.json["action_id"] == "acknowledge#1:warn:50"
-            assert warn.headers[KEY] == "complaint-w3/acknowledge#1:warn:50"
+            assert warn.headers[KEY] == await key_of(env, "w3", "acknowledge#1:warn:50")
             assert SIGNATURE not in warn.headers

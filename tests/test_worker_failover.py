@@ -180,7 +180,7 @@ def test_two_workers_share_complaints_and_killing_one_loses_nothing(dev_env, tmp
                 return None
             counts = [(_total(t, "cxsla_complaints_opened_total", task_queue=queue),
                        _total(t, "temporal_activity_execution_latency_seconds_count", task_queue=queue,
-                              activity_type="cxsla.notify")) for t in texts]
+                              activity_type="cxsla.deliver")) for t in texts]
             return counts if sum(o for o, _ in counts) == N and sum(d for _, d in counts) == N else None
 
         counts = wait_for(per_worker, 20, f"{N} opens and {N} warnings counted by the two workers")

@@ -1,8 +1,9 @@
 """ComplaintWorkflow: one complaint's clocks, enforced by one durable timer loop.
 
-The workflow only orchestrates: updates append events, a local activity asks the pure engine what is due,
-due actions are recorded as fired (exactly once, by id) and delivered by activities through an in-order outbox,
-then the loop sleeps until the engine's next due instant or the next command.
+The workflow only orchestrates: updates append events, the pure engine (`sla.engine`) runs right here on the
+events, policy and calendar data the workflow carries, due actions are recorded as fired (exactly once, by id) and
+delivered by activities through the outbox, then the loop sleeps until the engine's next due instant or the next
+command. Nothing in an evaluation is looked up or recorded: a replay recomputes the same answers from the same data.
 """
 
 from __future__ import annotations
@@ -15,311 +16,436 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
-from workflows.engine_loop import RETRY_SUMMARY, evaluate_recorded, sleep_until
+from workflows.clock_loop import ClockLoop, WakeTimer, backoff
+from workflows.legacy.complaint import LegacyComplaint
+from workflows.outbox import Outbox
 
 with workflow.unsafe.imports_passed_through():
     from activities.assessment import AssessmentActivities, FeedbackPlanRequest, OpenPlanRequest
-    from activities.evaluation import EvaluateRequest, evaluate_complaint
-    from activities.notifications import Notification, NotificationActivities
+    from activities.calendars import CalendarRequest, resolve_calendar
+    from activities.notifications import Notice
+    from sla import commands as cmd
     from sla import events as ev
     from sla import lifecycle
-    from sla.commands import COMMAND_MODELS, Command, Extend, to_event
-    from sla.engine import Action, ActionKind, Evaluation, check_extension
+    from sla.calendar import BusinessCalendar, CalendarRefreshed, CalendarUpdate, compiled
+    from sla.deadlines import ActionKind, Due
+    from sla.engine import Evaluation, check_extension, evaluate
     from sla.kpi import KpiName
     from sla.outcomes import MEMO_KEY, outcome_of
     from sla.plans import Miss, Trigger
     from sla.simulation import RecordedComplaint, without_personal_data
-    from sla.vocabulary import BreachClass, ClockName, ClockState
     from sla.status import ComplaintStatus, build_status
+    from sla.vocabulary import BreachClass, ClockName, ClockState
     from workflows import metrics as m
     from workflows import search_attributes as sa
     from workflows.complaint_run import ComplaintRun
 
-ENGINE_RETRY_AFTER = timedelta(hours=1)
-DELIVERY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=5))
-DELIVERY_GIVE_UP_AFTER = timedelta(days=1)
-# Workflow changes after the first release (see README, upgrading): histories recorded before them replay unchanged.
-OUTCOME_MEMO_PATCH = "outcome-memo"  # the KPI outcome rides in the memo for assessment cycles
-PLAN_ON_MAJOR_BREACH_PATCH = "plan-on-major-breach"  # a major resolve breach opens an improvement plan
-PLAN_ON_NEGATIVE_FEEDBACK_PATCH = "plan-on-negative-feedback"  # significantly negative feedback opens one too
-
-
-def _update(name: str):
-    """Declare the update `name` with a validator; both delegate to the workflow's generic command path."""
-    model = COMMAND_MODELS[name]
-
-    async def handler(self: ComplaintWorkflow, command: Command) -> ComplaintStatus:
-        return await self._command(name, command)
-
-    def validator(self: ComplaintWorkflow, command: Command) -> None:
-        self._validate(name, command)
-
-    handler.__annotations__ = {"command": model, "return": ComplaintStatus}
-    validator.__annotations__ = {"command": model, "return": None}
-    handler.__name__ = validator.__name__ = name
-    definition = workflow.update(name=name)(handler)
-    definition.validator(validator)
-    return definition
+# Workflow changes since the first release; runs recorded before a patch replay down the old path.
+ENGINE_IN_WORKFLOW_PATCH = "engine-in-workflow"  # the engine runs in workflow code on carried calendar data
+# A quiet complaint whose history has grown this long continues as new, which bounds what a worker replays when it
+# wakes an evicted complaint (every past evaluation of the run runs again).
+CONTINUE_AS_NEW_HISTORY = 1_000
+PLAN_REQUEST_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
 
 
 @workflow.defn(name="ComplaintWorkflow")
 class ComplaintWorkflow:
     @workflow.init
     def __init__(self, run: ComplaintRun) -> None:
+        self._legacy = None if workflow.patched(ENGINE_IN_WORKFLOW_PATCH) else LegacyComplaint(run)
         self._run = run
         self._facts = lifecycle.replay(run.events)
+        self._calendar: BusinessCalendar | None = compiled(run.calendar) if run.calendar else None
         self._evaluation: Evaluation | None = None
-        self._evaluated_events = 0
+        self.version = 0  # bumped by every event and calendar change: the clock loop re-evaluates on it
         self._events_at_start = len(run.events)
-        self._engine_error: str | None = None
-        self._outbox: list[Notification | OpenPlanRequest | FeedbackPlanRequest] = []
-        self._outcome_memo: dict | None = None
-        self._memo_outcomes = self._plans_on_breach = self._plans_on_feedback = False  # set by run(): patches
-        self._search_attributes: dict[str, Any] = {}
         self._metrics = m.WorkflowMetrics(enabled=not run.imported)  # silent during replay
         self._counted = set(run.counted)
+        self._outcome_memo: dict | None = None
+        self._search_attributes: dict[str, Any] = {}
+        self._outbox = Outbox(subject="complaint", subject_id=run.complaint_id, contract=run.policy.name,
+                              metrics=self._metrics, pending=run.pending, sequence=run.sequence,
+                              on_delivered=self._delivered)
+        self._loop: ClockLoop[Evaluation] = ClockLoop(self, what="complaint", contract=run.policy.name,
+                                                      metrics=self._metrics)
+        self._requests_in_flight = False
+        self._request_error: str | None = None
+        if self._legacy is None:
+            self._remember_published()
+
+    def _remember_published(self) -> None:
+        """What the client (or the previous run) already published, so the first settle upserts only changes."""
+        attributes = workflow.info().typed_search_attributes
+        for key in (sa.STATE, sa.SEVERITY, sa.BREACHED, sa.AT_RISK, sa.NEXT_DEADLINE, sa.PROVISIONAL):
+            self._search_attributes[key.name] = attributes.get(key)
+        try:
+            self._outcome_memo = workflow.memo_value(MEMO_KEY, None, type_hint=dict)
+        except Exception:  # noqa: BLE001 - an unreadable memo is simply written again
+            self._outcome_memo = None
 
     # ---- main loop ----------------------------------------------------------------------------------------
     @workflow.run
     async def run(self, run: ComplaintRun) -> ComplaintStatus:
-        # Decided once, in the run's first activation: a patch asked for later could land in a different
-        # workflow task on replay than when it was recorded (a local activity may finish after its task).
-        self._memo_outcomes = workflow.patched(OUTCOME_MEMO_PATCH)
-        self._plans_on_breach = workflow.patched(PLAN_ON_MAJOR_BREACH_PATCH)
-        self._plans_on_feedback = workflow.patched(PLAN_ON_NEGATIVE_FEEDBACK_PATCH)
+        if self._legacy is not None:
+            return await self._legacy.run()
+        if self._calendar is None:
+            await self._fetch_calendar()
         if run.run == 1:
             received = run.events[0]
             channel = getattr(received, "channel", None)
             self._metrics.count(m.OPENED, {**self._labels(), "channel": channel.value if channel else "unspecified"})
-        outbox = asyncio.create_task(self._deliver_outbox())
-        while True:
-            await self._evaluate()
-            self._count_clock_outcomes()
-            if self._due():
-                self._fire(self._evaluation.due)
-                continue  # re-evaluate so status shows what just fired
-            self._upsert_search_attributes()
-            if self._facts.state.terminal:
-                break
-            if self._should_continue_as_new():
-                if await self._ready_to_hand_over():
-                    outbox.cancel()
-                    workflow.continue_as_new(
-                        self._run.model_copy(update={"run": self._run.run + 1, "counted": sorted(self._counted)})
-                    )
-                continue  # a command or a due instant came first: handle it, then try again
-            await self._sleep()
-        await self._drain()
-        outbox.cancel()
+        delivery = asyncio.create_task(self._outbox.run())
+        requests = asyncio.create_task(self._send_plan_requests())
+        handed_over = await self._loop.run(hand_over=self._should_continue_as_new, drained=self._drained)
+        if handed_over:
+            delivery.cancel()
+            requests.cancel()
+            workflow.continue_as_new(self._carried())
+        await workflow.wait_condition(lambda: self._drained() and not self._outbox.pending
+                                      and not self._run.plan_requests)
+        delivery.cancel()
+        requests.cancel()
         self._metrics.count(m.CLOSED, self._labels())
         return self._status()
 
-    async def _evaluate(self) -> None:
-        count = len(self._run.events)
-        self._evaluation, self._engine_error = await evaluate_recorded(
-            evaluate_complaint,
-            EvaluateRequest(policy=self._run.policy, events=self._run.events, fired=self._run.fired,
-                            now=workflow.now()),
-            "engine", self._evaluation,
-        )
-        self._evaluated_events = count
+    async def _fetch_calendar(self) -> None:
+        """A run continued from one that started before calendars travelled with their clocks: resolve it once."""
+        data = await workflow.execute_activity(
+            resolve_calendar, CalendarRequest(name=self._run.policy.calendar_name, spec=self._run.policy.calendar,
+                                              at=self._run.events[0].at),
+            start_to_close_timeout=timedelta(seconds=30), summary="calendar data")
+        self._run.calendar = data
+        self._calendar = compiled(data)
 
-    def _wake_up(self) -> tuple[str, timedelta | None]:
-        """(timer summary, time until the loop must evaluate again; None: only a command wakes it)."""
-        if self._engine_error:
-            return RETRY_SUMMARY, ENGINE_RETRY_AFTER
-        if self._evaluation and self._evaluation.next_due_at:
-            summary = f"{self._evaluation.next_action} at {self._evaluation.next_due_at.isoformat()}"
-            return summary, self._evaluation.next_due_at - workflow.now()
-        return "next command", None
+    # ---- the clock (what ClockLoop drives) ------------------------------------------------------------------
+    def evaluate(self, now: datetime) -> Evaluation:
+        self._evaluation = evaluate(self._run.policy, self._run.events, now, self._run.fired,
+                                    calendar=self._calendar)
+        self._count_clock_outcomes()
+        return self._evaluation
 
-    def _new_events(self) -> bool:
-        return len(self._run.events) > self._evaluated_events
-
-    async def _sleep(self) -> None:
-        summary, timeout = self._wake_up()
-        await sleep_until(timeout, summary, self._new_events)
-
-    async def _ready_to_hand_over(self) -> bool:
-        """Wait for the outbox and the update handlers before continuing as new.
-
-        False when a command (its handler waits for the loop's evaluation, so waiting for it here would
-        deadlock) or a due instant comes first; the loop then handles it and tries again.
-        """
-        summary, timeout = self._wake_up()
-        drained = lambda: not self._outbox and workflow.all_handlers_finished()  # noqa: E731
-        if not await sleep_until(timeout, summary, lambda: drained() or self._new_events()):
-            return False
-        return drained() and not self._new_events()
-
-    def _fire(self, actions: list[Action]) -> None:
-        now = workflow.now()
-        for action in actions:
+    def fire(self, due: list[Due], now: datetime) -> None:
+        for action in due:
             self._run.fired[action.id] = now
             self._count(action)
             if action.kind is ActionKind.CLOSE:
                 self._append(ev.Closed(at=now, reason=action.detail or "closed"))
             else:
-                self._outbox.append(self._notification(action, now))
-            if (action.kind is ActionKind.BREACH and action.clock is ClockName.RESOLVE
-                    and action.breach_class is BreachClass.MAJOR and self._plans_on_breach):
-                self._outbox.append(OpenPlanRequest(
-                    contract=self._run.policy.name, kpi=KpiName.MAJOR_RESOLVED_IN_TIME.value, at=now,
-                    miss=Miss(trigger=Trigger.COMPLAINT, complaint_id=self._run.complaint_id),
-                    task_queue=workflow.info().task_queue,
-                ))
+                self._outbox.fire(action, now, severity=self._facts.severity.value)
+            if (action.kind is ActionKind.BREACH and action.clock == ClockName.RESOLVE.value
+                    and action.breach_class is BreachClass.MAJOR):
+                self._request_plan(KpiName.MAJOR_RESOLVED_IN_TIME, Trigger.COMPLAINT, None, now)
 
-    async def _deliver_outbox(self) -> None:
-        """Deliver notifications one at a time, in firing order, without holding up the timer loop."""
-        while True:
-            await workflow.wait_condition(lambda: bool(self._outbox))
-            item = self._outbox[0]
-            if isinstance(item, OpenPlanRequest | FeedbackPlanRequest):
-                await self._open_plan(item)
-                self._outbox.pop(0)
-                continue
-            try:
-                if item.kind is ActionKind.SEND_SURVEY:
-                    channel = await workflow.execute_activity_method(
-                        NotificationActivities.send_survey, item, start_to_close_timeout=timedelta(seconds=30),
-                        schedule_to_close_timeout=DELIVERY_GIVE_UP_AFTER, retry_policy=DELIVERY_RETRY,
-                    )
-                    self._append(ev.SurveySent(at=workflow.now(), channel=channel))
-                else:
-                    await workflow.execute_activity_method(
-                        NotificationActivities.notify, item, start_to_close_timeout=timedelta(seconds=30),
-                        schedule_to_close_timeout=DELIVERY_GIVE_UP_AFTER, retry_policy=DELIVERY_RETRY,
-                    )
-            except ActivityError as err:
-                labels = {**self._labels(), "clock": item.clock.value if item.clock else ""}
-                self._metrics.count(m.NOTIFICATION_FAILURES, labels)
-                if item.kind is ActionKind.ESCALATE:
-                    self._metrics.count(m.ESCALATION_FAILURES, {**labels, "level": str(item.level)})
-                workflow.logger.warning("gave up delivering %s: %s", item.action_id, err)
-            self._outbox.pop(0)
+    def settle(self) -> None:
+        self._upsert_search_attributes()
 
-    async def _open_plan(self, request: OpenPlanRequest | FeedbackPlanRequest) -> None:
-        opener = (AssessmentActivities.open_plan_for_complaint if isinstance(request, OpenPlanRequest)
-                  else AssessmentActivities.open_plans_for_feedback)
-        try:
-            await workflow.execute_activity_method(
-                opener, request, start_to_close_timeout=timedelta(seconds=30),
-                schedule_to_close_timeout=DELIVERY_GIVE_UP_AFTER, retry_policy=DELIVERY_RETRY,
-            )
-        except ActivityError as err:
-            workflow.logger.warning("gave up opening an improvement plan for %s: %s",
-                                    self._run.complaint_id, err)
-
-    async def _drain(self) -> None:
-        await workflow.wait_condition(lambda: not self._outbox and workflow.all_handlers_finished())
+    def finished(self) -> bool:
+        return self._facts.state.terminal
 
     def _should_continue_as_new(self) -> bool:
         limit = self._run.continue_as_new_after_events
         if limit is not None and len(self._run.events) - self._events_at_start >= limit:
             return True
-        return workflow.info().is_continue_as_new_suggested()
+        info = workflow.info()
+        return info.get_current_history_length() >= CONTINUE_AS_NEW_HISTORY or info.is_continue_as_new_suggested()
+
+    def _drained(self) -> bool:
+        """No activity in flight and no update still running: a quiet point to hand over or finish."""
+        return (not self._outbox.in_flight and not self._requests_in_flight
+                and workflow.all_handlers_finished())
+
+    def _carried(self) -> ComplaintRun:
+        return self._run.model_copy(update={
+            "run": self._run.run + 1, "counted": sorted(self._counted), "pending": self._outbox.pending,
+            "sequence": self._outbox.sequence,
+        })
+
+    # ---- deliveries and plans -------------------------------------------------------------------------------
+    def _delivered(self, notice: Notice, channel: str) -> None:
+        if notice.kind is ActionKind.SEND_SURVEY:
+            instance = int(notice.action_id.split("#", 1)[1].split(":", 1)[0])
+            self._append(ev.SurveySent(at=workflow.now(), channel=channel, instance=instance))
+
+    def _request_plan(self, kpi: KpiName, trigger: Trigger, value: float | None, at: datetime) -> None:
+        policy = self._run.policy
+        if trigger is Trigger.COMPLAINT and policy.plan_on_major_breach is False:
+            return
+        self._run.plan_requests.append(OpenPlanRequest(
+            contract=policy.name, kpi=kpi.value, at=at, task_queue=workflow.info().task_queue,
+            miss=Miss(trigger=trigger, complaint_id=self._run.complaint_id, value=value),
+            decided=policy.plan_on_major_breach is not None,
+        ))
+
+    def _request_feedback_plans(self, command: cmd.RecordFeedback) -> None:
+        thresholds = self._run.policy.plans_on_negative_feedback
+        now = workflow.now()
+        if thresholds is None:  # a snapshot from before complaints decided this: the worker's policy decides
+            self._run.plan_requests.append(FeedbackPlanRequest(
+                contract=self._run.policy.name, complaint_id=self._run.complaint_id, csat=command.csat,
+                nps=command.nps, at=now, task_queue=workflow.info().task_queue))
+            return
+        answers = {KpiName.CSAT: command.csat, KpiName.NPS: command.nps}
+        for kpi, at_most in thresholds.items():
+            score = answers.get(kpi)
+            if score is not None and score <= at_most:
+                self._request_plan(kpi, Trigger.FEEDBACK, score, now)
+
+    async def _send_plan_requests(self) -> None:
+        """Start or add to the plans this complaint asked for, in order, retrying until each is taken."""
+        timer, failures = WakeTimer(), 0
+        while True:
+            await workflow.wait_condition(lambda: bool(self._run.plan_requests))
+            request = self._run.plan_requests[0]
+            opener = (AssessmentActivities.open_plans_for_feedback if isinstance(request, FeedbackPlanRequest)
+                      else AssessmentActivities.open_plan_for_complaint)
+            self._requests_in_flight = True
+            try:
+                await workflow.execute_activity_method(
+                    opener, request, start_to_close_timeout=timedelta(seconds=30),
+                    schedule_to_close_timeout=timedelta(minutes=5), retry_policy=PLAN_REQUEST_RETRY)
+            except ActivityError as err:
+                failures += 1
+                self._request_error = str(err.cause or err)[:300]
+                self._metrics.count(m.RETRIES, {"contract": self._run.policy.name, "what": "improvement_plan"})
+                workflow.logger.warning("could not open an improvement plan (attempt %d): %s", failures,
+                                        self._request_error)
+                timer.aim(workflow.now() + backoff(failures), "retry opening an improvement plan")
+                await workflow.wait_condition(lambda: timer.rang)
+                continue
+            finally:
+                self._requests_in_flight = False
+            failures, self._request_error = 0, None
+            self._run.plan_requests.pop(0)
 
     # ---- commands -----------------------------------------------------------------------------------------
-    acknowledge = _update("acknowledge")
-    triage = _update("triage")
-    communicate_plan = _update("communicate_plan")
-    post_progress = _update("post_progress")
-    await_customer = _update("await_customer")
-    customer_responded = _update("customer_responded")
-    extend = _update("extend")
-    reclassify = _update("reclassify")
-    resolve = _update("resolve")
-    notify_result = _update("notify_result")
-    reopen = _update("reopen")
-    record_feedback = _update("record_feedback")
-    withdraw = _update("withdraw")
+    @workflow.update
+    async def acknowledge(self, command: cmd.Acknowledge) -> ComplaintStatus:
+        return await self._command("acknowledge", command)
 
-    def _validate(self, name: str, command: Command) -> None:
+    @acknowledge.validator
+    def _check_acknowledge(self, command: cmd.Acknowledge) -> None:
+        self._validate("acknowledge", command)
+
+    @workflow.update
+    async def triage(self, command: cmd.Triage) -> ComplaintStatus:
+        return await self._command("triage", command)
+
+    @triage.validator
+    def _check_triage(self, command: cmd.Triage) -> None:
+        self._validate("triage", command)
+
+    @workflow.update
+    async def communicate_plan(self, command: cmd.CommunicatePlan) -> ComplaintStatus:
+        return await self._command("communicate_plan", command)
+
+    @communicate_plan.validator
+    def _check_communicate_plan(self, command: cmd.CommunicatePlan) -> None:
+        self._validate("communicate_plan", command)
+
+    @workflow.update
+    async def post_progress(self, command: cmd.PostProgress) -> ComplaintStatus:
+        return await self._command("post_progress", command)
+
+    @post_progress.validator
+    def _check_post_progress(self, command: cmd.PostProgress) -> None:
+        self._validate("post_progress", command)
+
+    @workflow.update
+    async def await_customer(self, command: cmd.AwaitCustomer) -> ComplaintStatus:
+        return await self._command("await_customer", command)
+
+    @await_customer.validator
+    def _check_await_customer(self, command: cmd.AwaitCustomer) -> None:
+        self._validate("await_customer", command)
+
+    @workflow.update
+    async def customer_responded(self, command: cmd.CustomerResponded) -> ComplaintStatus:
+        return await self._command("customer_responded", command)
+
+    @customer_responded.validator
+    def _check_customer_responded(self, command: cmd.CustomerResponded) -> None:
+        self._validate("customer_responded", command)
+
+    @workflow.update
+    async def extend(self, command: cmd.Extend) -> ComplaintStatus:
+        return await self._command("extend", command)
+
+    @extend.validator
+    def _check_extend(self, command: cmd.Extend) -> None:
+        self._validate("extend", command)
+
+    @workflow.update
+    async def reclassify(self, command: cmd.Reclassify) -> ComplaintStatus:
+        return await self._command("reclassify", command)
+
+    @reclassify.validator
+    def _check_reclassify(self, command: cmd.Reclassify) -> None:
+        self._validate("reclassify", command)
+
+    @workflow.update
+    async def resolve(self, command: cmd.Resolve) -> ComplaintStatus:
+        return await self._command("resolve", command)
+
+    @resolve.validator
+    def _check_resolve(self, command: cmd.Resolve) -> None:
+        self._validate("resolve", command)
+
+    @workflow.update
+    async def notify_result(self, command: cmd.NotifyResult) -> ComplaintStatus:
+        return await self._command("notify_result", command)
+
+    @notify_result.validator
+    def _check_notify_result(self, command: cmd.NotifyResult) -> None:
+        self._validate("notify_result", command)
+
+    @workflow.update
+    async def reopen(self, command: cmd.Reopen) -> ComplaintStatus:
+        return await self._command("reopen", command)
+
+    @reopen.validator
+    def _check_reopen(self, command: cmd.Reopen) -> None:
+        self._validate("reopen", command)
+
+    @workflow.update
+    async def record_feedback(self, command: cmd.RecordFeedback) -> ComplaintStatus:
+        return await self._command("record_feedback", command)
+
+    @record_feedback.validator
+    def _check_record_feedback(self, command: cmd.RecordFeedback) -> None:
+        self._validate("record_feedback", command)
+
+    @workflow.update
+    async def withdraw(self, command: cmd.Withdraw) -> ComplaintStatus:
+        return await self._command("withdraw", command)
+
+    @withdraw.validator
+    def _check_withdraw(self, command: cmd.Withdraw) -> None:
+        self._validate("withdraw", command)
+
+    def _validate(self, name: str, command: cmd.Command) -> None:
         """Refuse an invalid command before anything is recorded (raising here rejects only the update)."""
+        if self._legacy is not None:
+            self._legacy.validate(name, command)
+            return
         try:
-            event = to_event(name, command, workflow.now())
+            now = workflow.now()
+            event = cmd.to_event(name, command, now)
             lifecycle.check(self._facts, name, event)
-            if isinstance(command, Extend) and self._evaluation is not None:
-                check_extension(self._evaluation, command.clock, command.until, workflow.now())
+            if isinstance(command, cmd.Extend):
+                self._check_extension(command, event, now)
         except ApplicationError:
             raise
         except Exception as exc:  # noqa: BLE001 - every refusal must reach the caller as a message
             raise ApplicationError(str(exc), type=type(exc).__name__, non_retryable=True) from None
 
-    async def _command(self, name: str, command: Command) -> ComplaintStatus:
+    def _check_extension(self, command: cmd.Extend, event: ev.Extended, now: datetime) -> None:
+        """The extension must move a live deadline later, and the engine must be able to compute the result."""
+        if self._evaluation is not None:
+            check_extension(self._evaluation, command.clock, command.until, now)
         try:
-            self._append(to_event(name, command, workflow.now()))
+            evaluate(self._run.policy, [*self._run.events, event], now, self._run.fired, calendar=self._calendar)
+        except Exception as exc:  # noqa: BLE001 - refused with the reason instead of freezing the clocks
+            raise ValueError(f"extension to {command.until.isoformat()} cannot be computed: {exc}") from None
+
+    async def _command(self, name: str, command: cmd.Command) -> ComplaintStatus:
+        if self._legacy is not None:
+            return await self._legacy.command(name, command)
+        try:
+            self._append(cmd.to_event(name, command, workflow.now()))
         except Exception as exc:  # noqa: BLE001 - never fail the workflow task on bad input
             raise ApplicationError(str(exc), type=type(exc).__name__, non_retryable=True) from None
-        recorded = len(self._run.events)
-        if name == "record_feedback" and self._plans_on_feedback:
-            self._outbox.append(FeedbackPlanRequest(
-                contract=self._run.policy.name, complaint_id=self._run.complaint_id, csat=command.csat,
-                nps=command.nps, at=workflow.now(), task_queue=workflow.info().task_queue,
-            ))
+        if isinstance(command, cmd.RecordFeedback):
+            self._request_feedback_plans(command)
         # Answer once the command is evaluated and what it made due has fired (the answer shows it fired).
-        await workflow.wait_condition(lambda: self._evaluated_events >= recorded and not self._due())
+        version = self.version
+        await workflow.wait_condition(lambda: self._loop.settled(version))
         return self._status()
-
-    def _due(self) -> bool:
-        """Actions due per the current evaluation (none when it is stale after an engine error)."""
-        return self._engine_error is None and self._evaluation is not None and bool(self._evaluation.due)
 
     def _append(self, event: ev._Event) -> None:
         self._run.events.append(event)
         self._facts = lifecycle.apply(self._facts, event)
+        self.version += 1
+
+    @workflow.update
+    async def refresh_calendar(self, update: CalendarUpdate) -> CalendarRefreshed:
+        """Take newer calendar data (an official year published): recorded in the timeline, clocks recomputed.
+        Fired actions stay fired; a deadline that moved into the past fires now. The same data twice changes
+        nothing the second time."""
+        complaint = self._run.complaint_id
+        if self._legacy is not None or self._run.calendar is None:
+            return CalendarRefreshed(id=complaint, changed=False, provisional=False,
+                                     note="started before calendars travelled with their clocks")
+        if update.calendar != self._run.calendar.name:
+            return CalendarRefreshed(id=complaint, changed=False, provisional=self._provisional(),
+                                     note=f"uses calendar {self._run.calendar.name}")
+        data = update.apply(self._run.calendar)
+        if data == self._run.calendar:
+            return CalendarRefreshed(id=complaint, changed=False, provisional=self._provisional())
+        self._run.calendar = data
+        self._calendar = compiled(data)
+        self._append(ev.CalendarUpdated(at=workflow.now(), by=update.by, calendar=data.name, digest=data.digest,
+                                        years=data.known_years()))
+        version = self.version
+        await workflow.wait_condition(lambda: self._loop.settled(version))
+        return CalendarRefreshed(id=complaint, changed=True, provisional=self._provisional())
+
+    @refresh_calendar.validator
+    def _check_refresh_calendar(self, update: CalendarUpdate) -> None:
+        if self._facts.state.terminal:
+            raise ApplicationError(f"complaint {self._run.complaint_id} is {self._facts.state.value}",
+                                   type="InvalidTransition", non_retryable=True)
 
     # ---- views --------------------------------------------------------------------------------------------
     @workflow.query
     def status(self) -> ComplaintStatus:
-        return self._status()
+        return self._legacy.status() if self._legacy is not None else self._status()
 
     @workflow.query
     def recorded(self) -> RecordedComplaint:
         """Events (personal data removed), policy and fired actions: the input of what-if simulation."""
+        if self._legacy is not None:
+            return self._legacy.recorded()
         return RecordedComplaint(complaint_id=self._run.complaint_id, policy=self._run.policy,
-                                 events=without_personal_data(self._run.events), fired=self._run.fired)
+                                 events=without_personal_data(self._run.events), fired=self._run.fired,
+                                 calendar=self._run.calendar)
+
+    def _provisional(self) -> bool:
+        return bool(self._evaluation and self._evaluation.provisional)
 
     def _status(self) -> ComplaintStatus:
         evaluation = self._evaluation or Evaluation(
             state=self._facts.state, severity=self._facts.severity, clocks=[], due=[], next_due_at=None,
             next_deadline=None, breaches=[], escalations=[], breached=False, at_risk=False,
         )
+        failure = self._loop.failure
         return build_status(
             complaint_id=self._run.complaint_id, contract=self._run.policy.name,
             policy_version=self._run.policy.version, events=self._run.events, evaluation=evaluation,
-            engine_error=self._engine_error,
+            engine_error=failure.message if failure else None, undelivered=self._outbox.undelivered(),
+            calendar=self._run.calendar.name if self._run.calendar else self._run.policy.calendar_name,
         )
 
     def _labels(self) -> dict[str, str]:
         return {"contract": self._run.policy.name, "severity": self._facts.severity.value}
 
-    def _count(self, action: Action) -> None:
-        labels = self._labels()
-        if action.clock is not None:
-            labels["clock"] = action.clock.value
+    def _count(self, action: Due) -> None:
+        self._metrics.fired(action.kind.value, contract=self._run.policy.name, severity=self._facts.severity.value,
+                            clock=action.clock, level=action.level,
+                            breach_class=action.breach_class.value if action.breach_class else None)
         if action.kind is ActionKind.BREACH:
-            self._metrics.count(m.BREACHES, {**labels, "class": action.breach_class.value})
             workflow.logger.warning("breach %s (%s)", action.id, action.breach_class.value)
-        elif action.kind is ActionKind.ESCALATE:
-            self._metrics.count(m.ESCALATIONS, {**labels, "level": str(action.level)})
-        elif action.kind is ActionKind.WARN:
-            self._metrics.count(m.WARNINGS, labels)
 
     def _count_clock_outcomes(self) -> None:
         """Count each clock instance once when it is decided (met in time, or breached), and the time it took to
         acknowledge or resolve once when met. Compliance = met / (met + breached) per clock."""
-        if self._evaluation is None or self._engine_error:
-            return
         for clock in self._evaluation.clocks:
             key = f"{clock.name.value}#{clock.instance}"
-            labels = {**self._labels(), "clock": clock.name.value}
             if key not in self._counted and clock.state in (ClockState.MET, ClockState.BREACHED):
                 self._counted.add(key)
                 outcome = "met" if clock.state is ClockState.MET else "breached"
-                self._metrics.count(m.CLOCK_OUTCOMES, {**labels, "outcome": outcome})
-            timed = {ClockName.ACKNOWLEDGE: (m.TIME_TO_ACK, m.TIME_TO_ACK_BUSINESS),
-                     ClockName.RESOLVE: (m.TIME_TO_RESOLVE, m.TIME_TO_RESOLVE_BUSINESS)}.get(clock.name)
+                self._metrics.count(m.CLOCK_OUTCOMES, {**self._labels(), "clock": clock.name.value,
+                                                       "outcome": outcome})
+            timed = _TIMED.get(clock.name)
             if timed and clock.met_at is not None and f"{key}:met" not in self._counted:
                 self._counted.add(f"{key}:met")
                 wall, business = timed
@@ -327,41 +453,31 @@ class ComplaintWorkflow:
                 if clock.met_after_business_seconds is not None:
                     self._metrics.observe(business, clock.met_after_business_seconds, self._labels())
 
-    def _notification(self, action: Action, fired_at: datetime) -> Notification:
-        return Notification(
-            idempotency_key=f"{workflow.info().workflow_id}/{action.id}", action_id=action.id, kind=action.kind,
-            complaint_id=self._run.complaint_id, contract=self._run.policy.name,
-            severity=self._facts.severity.value, clock=action.clock, level=action.level, to=action.to,
-            breach_class=action.breach_class, deadline=action.deadline, due_at=action.due_at, fired_at=fired_at,
-            detail=action.detail,
-        )
-
-    def _upsert_outcome(self) -> None:
-        """Keep the KPI outcome in the memo, so a cycle reads the complaint from visibility without replaying it."""
-        if not self._memo_outcomes or self._evaluation is None or self._engine_error:
+    def _upsert_search_attributes(self) -> None:
+        evaluation = self._evaluation
+        if evaluation is None:
             return
-        outcome = outcome_of(self._run.events, self._evaluation).model_dump(mode="json")
-        if self._memo_outcomes and outcome != self._outcome_memo:
+        outcome = outcome_of(self._run.events, evaluation).model_dump(mode="json")
+        if outcome != self._outcome_memo:
             self._outcome_memo = outcome
             workflow.upsert_memo({MEMO_KEY: outcome})
-
-    def _upsert_search_attributes(self) -> None:
-        self._upsert_outcome()
-        evaluation = self._evaluation
+        terminal = self._facts.state.terminal
         wanted = {
-            sa.STATE.name: (sa.STATE, self._facts.state.value),
-            sa.SEVERITY.name: (sa.SEVERITY, self._facts.severity.value),
+            sa.STATE: self._facts.state.value,
+            sa.SEVERITY: self._facts.severity.value,
+            sa.BREACHED: evaluation.breached,
+            sa.AT_RISK: evaluation.at_risk and not terminal,
+            sa.NEXT_DEADLINE: None if terminal else evaluation.next_deadline,
+            sa.PROVISIONAL: evaluation.provisional and not terminal,
         }
-        if evaluation is not None:
-            wanted[sa.BREACHED.name] = (sa.BREACHED, evaluation.breached)
-            wanted[sa.AT_RISK.name] = (sa.AT_RISK, evaluation.at_risk and not self._facts.state.terminal)
-            wanted[sa.NEXT_DEADLINE.name] = (
-                sa.NEXT_DEADLINE, None if self._facts.state.terminal else evaluation.next_deadline
-            )
         changes = []
-        for name, (key, value) in wanted.items():
-            if self._search_attributes.get(name, ...) != value:
-                self._search_attributes[name] = value
+        for key, value in wanted.items():
+            if self._search_attributes.get(key.name, ...) != value:
+                self._search_attributes[key.name] = value
                 changes.append(key.value_unset() if value is None else key.value_set(value))
         if changes:
             workflow.upsert_search_attributes(changes)
+
+
+_TIMED = {ClockName.ACKNOWLEDGE: (m.TIME_TO_ACK, m.TIME_TO_ACK_BUSINESS),
+          ClockName.RESOLVE: (m.TIME_TO_RESOLVE, m.TIME_TO_RESOLVE_BUSINESS)}

@@ -1,228 +1,285 @@
 """AssessmentCycleWorkflow: one contract's assessment of one period, and the plans its misses start.
 
 During the period (and its grace time) it accepts survey batches; then it reads the period's complaint outcomes
-and interruptions from Temporal, computes the KPIs, tells open improvement plans the new figures, starts a plan
-for each missed target that has none, and writes the report — which has a delivery deadline of its own.
+and interruptions, computes the KPIs, tells open improvement plans the new figures, starts a plan for each missed
+target that has none, and writes the report, which has a delivery deadline of its own (the one clock loop, beside
+the steps). Its instants are computed in workflow code from the calendar data it carries, whenever it needs them.
+A step that fails is retried with a capped backoff, its reason shown in `cycle show` and counted; a long retry
+continues as new; `cxsla cycle start` on a waiting cycle tries again at once.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
-from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlreadyStartedError
+from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError, WorkflowAlreadyStartedError
+
+from workflows.clock_loop import ClockLoop, WakeTimer, backoff
+from workflows.legacy.cycle import KPI_MEMO_KEY, LegacyCycle, legacy_launch
+from workflows.outbox import Outbox
+from workflows.plan import CLOCKS_IN_WORKFLOW_PATCH, ImprovementPlanWorkflow
 
 with workflow.unsafe.imports_passed_through():
-    from pydantic import BaseModel, Field
-
     from activities.assessment import (
         AssessmentActivities,
         CollectRequest,
         InformPlans,
+        LaunchSettings,
         plan_search_attributes,
     )
-    from activities.evaluation import (
-        REPORT_CLOCK,
-        CycleTimes,
-        CycleTimesRequest,
-        PeriodRequest,
-        current_period,
-        plan_cycle,
-    )
+    from activities.calendars import CalendarRequest, resolve_calendar
     from activities.reports import ReportActivities
+    from sla.calendar import BusinessCalendar, CalendarRefreshed, CalendarUpdate, compiled
+    from sla.cycles import (
+        REPORT_CLOCK,
+        BatchReceipt,
+        BatchSummary,
+        CycleRun,
+        CycleStatus,
+        CycleTimes,
+        LaunchCycle,
+        cycle_times,
+    )
+    from sla.deadlines import DeadlineStatus, Due, Ladder, evaluate_deadline, split_due
     from sla.kpi import Assessment
-    from sla.periods import Cadence, Period
+    from sla.periods import Period
     from sla.plans import Miss, Trigger, new_plan_run, plan_id
-    from sla.policy import AssessmentPolicy
     from sla.reporting import CycleResult, cycle_workflow_id
-    from sla.surveys import SurveyBatch, SurveyChannel
+    from sla.surveys import SurveyBatch
+    from sla.vocabulary import BreachClass
     from workflows import metrics as m
     from workflows import search_attributes as sa
-    from workflows.notices import NoticeOutbox
-    from workflows.plan import ImprovementPlanWorkflow
 
-KPI_MEMO_KEY = "cxsla.kpis"
-RETRY_FOREVER = RetryPolicy(initial_interval=timedelta(seconds=5), maximum_interval=timedelta(minutes=5))
-PLANNING_RETRY_AFTER = timedelta(hours=1)
+__all__ = ["AssessmentCycleWorkflow", "ScheduledCycleWorkflow", "CycleRun", "CycleStatus", "BatchReceipt",
+           "LaunchCycle", "cycle_search_attributes", "KPI_MEMO_KEY"]
 
-
-class CycleRun(BaseModel):
-    """The cycle's whole state (input): its contract's assessment policy snapshot and the batches so far."""
-
-    contract: str
-    period: str
-    policy: AssessmentPolicy
-    batches: list[SurveyBatch] = Field(default_factory=list)
-    fired: dict[str, datetime] = Field(default_factory=dict)
+# Inside one attempt Temporal retries quickly; then the cycle shows the error and retries on its own clock.
+STEP_RETRY = RetryPolicy(initial_interval=timedelta(seconds=5), maximum_interval=timedelta(minutes=1),
+                         maximum_attempts=5)
+CONTINUE_AS_NEW_HISTORY = 2_000
+T = TypeVar("T")
 
 
-class BatchReceipt(BaseModel):
-    batch_id: str
-    duplicate: bool  # already imported with the same content: nothing changed
-    batches: int
-    responses: int
+@dataclass
+class _Answer:
+    due: list[Due]
+    next_due_at: datetime | None
+    status: DeadlineStatus
 
 
-class BatchSummary(BaseModel):
-    batch_id: str
-    channel: SurveyChannel
-    responses: int
+class _ReportClock:
+    """The report's delivery deadline as a clock for the loop: warnings, breach, ladder, until delivered."""
 
+    def __init__(self, cycle: AssessmentCycleWorkflow) -> None:
+        self._cycle = cycle
+        self.version = 0
 
-class CycleStatus(BaseModel):
-    id: str
-    contract: str
-    period: str
-    cadence: Cadence
-    phase: str  # planning | accepting_surveys | collecting | reporting | done
-    policy_version: str
-    start: datetime | None = None
-    end: datetime | None = None
-    collect_at: datetime | None = None
-    report_due: datetime | None = None
-    batches: list[BatchSummary]
-    responses: int
-    report_notices: list[str]  # report-clock actions fired (warnings, breach, escalations)
-    assessment: Assessment | None = None
-    result: CycleResult | None = None
-    error: str | None = None
+    def evaluate(self, now: datetime) -> _Answer:
+        cycle = self._cycle
+        run, times = cycle._run, cycle._times()
+        spec = run.policy.cycle(cycle._cadence)
+        status, actions = evaluate_deadline(
+            name=REPORT_CLOCK, instance=1, start=times.end, target=spec.report_within, calendar=cycle._calendar,
+            ended_at=run.delivered_at, warn_at=run.policy.warn_at, ladder=Ladder.of(run.policy.escalation),
+            breach_class=BreachClass.MINOR, fired=run.fired, now=now)
+        due, next_at = split_due(actions, run.fired, now)
+        return _Answer(due=due, next_due_at=next_at, status=status)
+
+    def fire(self, due: list[Due], now: datetime) -> None:
+        cycle = self._cycle
+        for action in due:
+            cycle._run.fired[action.id] = now
+            cycle._metrics.fired(action.kind.value, contract=cycle._run.contract, severity="", clock=action.clock,
+                                 level=action.level,
+                                 breach_class=action.breach_class.value if action.breach_class else None)
+            cycle._outbox.fire(action, now)
+
+    def settle(self) -> None:
+        pass
+
+    def finished(self) -> bool:
+        return self._cycle._run.delivered_at is not None
 
 
 @workflow.defn(name="AssessmentCycleWorkflow")
 class AssessmentCycleWorkflow:
     @workflow.init
     def __init__(self, run: CycleRun) -> None:
+        self._legacy = None if workflow.patched(CLOCKS_IN_WORKFLOW_PATCH) else LegacyCycle(
+            run, plan_workflow=ImprovementPlanWorkflow, cycle_attributes=cycle_search_attributes)
         self._run = run
         self._cadence = Period.parse(run.period).cadence
         self._phase = "planning"
-        self._times: CycleTimes | None = None
-        self._assessment: Assessment | None = None
-        self._result: CycleResult | None = None
-        self._delivered = False
-        self._error: str | None = None
-        self._outbox = NoticeOutbox(subject="assessment_report", subject_id=workflow.info().workflow_id,
-                                    contract=run.contract)
+        self._calendar: BusinessCalendar | None = compiled(run.calendar) if run.calendar else None
         self._metrics = m.WorkflowMetrics()
+        self._outbox = Outbox(subject="assessment_report", subject_id=workflow.info().workflow_id,
+                              contract=run.contract, metrics=self._metrics, pending=run.pending,
+                              sequence=run.sequence)
+        self._report = _ReportClock(self)
+        self._report_loop: ClockLoop[_Answer] = ClockLoop(self._report, what="report", contract=run.contract,
+                                                          metrics=self._metrics)
+        self._result: CycleResult | None = None
+        self._error: str | None = None
+        self._error_since: datetime | None = None
+        self._attempts = 0
+        self._retry_at: datetime | None = None
+        self._retry_now = False
+        self._version = 0  # bumped by a calendar refresh: the cycle's instants are computed again
 
+    # ---- the steps ------------------------------------------------------------------------------------------
     @workflow.run
     async def run(self, run: CycleRun) -> CycleResult:
+        if self._legacy is not None:
+            return await self._legacy.run()
+        if self._calendar is None:
+            start = Period.parse(run.period).first_day()
+            data = await workflow.execute_activity(
+                resolve_calendar, CalendarRequest(name=run.policy.calendar_name, spec=run.policy.calendar,
+                                                  at=datetime(start.year, start.month, start.day,
+                                                              tzinfo=workflow.now().tzinfo)),
+                start_to_close_timeout=timedelta(seconds=30), summary="calendar data")
+            run.calendar, self._calendar = data, compiled(data)
         delivery = asyncio.create_task(self._outbox.run())
-        self._times = await self._plan()
-        self._set_phase("accepting_surveys")
-        clock = asyncio.create_task(self._report_clock())
-        await self._until(self._times.collect_at, f"collect {run.contract} {run.period} at "
-                                                  f"{self._times.collect_at.isoformat()}")
-        self._set_phase("collecting")
-        collected = await workflow.execute_activity_method(
-            AssessmentActivities.collect_and_assess,
-            CollectRequest(policy=run.policy, period=run.period, start=self._times.start, end=self._times.end,
-                           now=workflow.now(), batches=run.batches),
-            start_to_close_timeout=timedelta(hours=2), heartbeat_timeout=timedelta(minutes=5),
-            retry_policy=RETRY_FOREVER, summary=f"KPIs of {run.contract} {run.period}",
-        )
-        self._assessment = assessment = collected.assessment
+        report_clock = asyncio.create_task(self._report_loop.run())
+        await self._step("times", self._times_now)
+        if run.assessment is None:
+            self._set_phase("accepting_surveys")
+            await self._until_collection()
+            self._set_phase("collecting")
+            collected = await self._step("collection", lambda: workflow.execute_activity_method(
+                AssessmentActivities.collect_and_assess,
+                CollectRequest(policy=run.policy, period=run.period, start=self._times().start,
+                               end=self._times().end, now=workflow.now(), batches=run.batches),
+                start_to_close_timeout=timedelta(hours=2), heartbeat_timeout=timedelta(minutes=5),
+                retry_policy=STEP_RETRY, summary=f"KPIs of {run.contract} {run.period}"))
+            run.assessment = collected.assessment
         self._set_phase("reporting")
-        informed, started = await self._plans(assessment)
-        result = CycleResult(
-            contract=run.contract, period=run.period, cadence=self._cadence, policy_version=run.policy.version,
-            assessment=assessment, report_due=self._times.report_due, plans_started=started,
-            plans_informed=informed,
-        )
-        now = workflow.now()  # the report says when it was delivered and whether it was late
-        result = result.model_copy(update={"report_delivered_at": now, "report_late": now > self._times.report_due})
-        files = await workflow.execute_activity_method(
-            ReportActivities.write_report, result, start_to_close_timeout=timedelta(minutes=5),
-            retry_policy=RETRY_FOREVER, summary=f"report {run.contract} {run.period}",
-        )
-        self._delivered = True
-        self._result = result.model_copy(update={"report_files": files})
-        self._metrics.count(m.CYCLES_COMPLETED, {"contract": run.contract})
-        workflow.upsert_memo({KPI_MEMO_KEY: {
-            "period": run.period, "cadence": self._cadence.value, "missed": len(assessment.missed),
-            "kpis": {k.name.value: k.value for k in assessment.kpis},
-        }})
+        if run.informed is None:
+            run.informed = await self._step("informing plans", lambda: self._inform(run.assessment, None))
+        if run.started is None:
+            run.started = await self._step("starting plans", self._start_plans)
+        result = self._cycle_result()
+        if run.delivered_at is None:
+            now = workflow.now()  # the report says when it was delivered and whether it was late
+            result = result.model_copy(update={"report_delivered_at": now,
+                                               "report_late": now > self._times().report_due})
+            run.report_files = await self._step("report", lambda: workflow.execute_activity_method(
+                ReportActivities.write_report, result, start_to_close_timeout=timedelta(minutes=5),
+                retry_policy=STEP_RETRY, summary=f"report {run.contract} {run.period}"))
+            run.delivered_at = now
+            self._report.version += 1
+            self._metrics.count(m.CYCLES_COMPLETED, {"contract": run.contract})
+            workflow.upsert_memo({KPI_MEMO_KEY: {
+                "period": run.period, "cadence": self._cadence.value, "missed": len(run.assessment.missed),
+                "kpis": {k.name.value: k.value for k in run.assessment.kpis},
+            }})
+        self._result = self._cycle_result()
         self._set_phase("done")
-        await clock
-        await workflow.wait_condition(lambda: self._outbox.empty and workflow.all_handlers_finished())
+        await report_clock
+        await workflow.wait_condition(lambda: not self._outbox.in_flight and not self._outbox.pending
+                                      and workflow.all_handlers_finished())
         delivery.cancel()
         return self._result
 
-    async def _plan(self) -> CycleTimes:
-        """The period's instants from the contract calendar (a local activity, so replay never recomputes it)."""
+    def _times(self) -> CycleTimes:
+        return cycle_times(self._run.policy, self._run.period, self._calendar, workflow.now())
+
+    async def _times_now(self) -> CycleTimes:
+        return self._times()
+
+    async def _until_collection(self) -> None:
+        """Until the period's end plus grace (computed again after a calendar refresh)."""
+        timer = WakeTimer()
+        while workflow.now() < (collect_at := self._times().collect_at):
+            timer.aim(collect_at, f"collect {self._run.contract} {self._run.period} at {collect_at.isoformat()}")
+            version = self._version
+            await workflow.wait_condition(lambda: timer.rang or self._version != version)
+        timer.cancel()
+
+    async def _step(self, what: str, attempt: Callable[[], Awaitable[T]]) -> T:
+        """Run one step until it succeeds: after each failed attempt the reason is shown and counted, and the
+        cycle waits (1 min doubling to 1 h, or until `cycle start` asks again) before the next; a long wait
+        continues as new at that point so the history stays small."""
+        timer = WakeTimer()
         while True:
             try:
-                times = await workflow.execute_local_activity(
-                    plan_cycle, CycleTimesRequest(policy=self._run.policy, period=self._run.period, now=workflow.now()),
-                    start_to_close_timeout=timedelta(seconds=30), retry_policy=RetryPolicy(maximum_attempts=5),
-                )
-                self._error = None
-                return times
-            except ActivityError as err:
-                cause = err.cause
-                self._error = cause.message if isinstance(cause, ApplicationError) else str(err)
-                workflow.logger.error("cycle planning failed: %s", self._error)
-                await workflow.sleep(PLANNING_RETRY_AFTER, summary="retry planning after calendar error")
-
-    async def _until(self, instant: datetime, summary: str) -> None:
-        while (left := instant - workflow.now()) > timedelta(0):
-            await workflow.sleep(left, summary=summary)
-
-    async def _report_clock(self) -> None:
-        """Fire the report's warnings, breach and escalations as they fall due, until the report is written."""
-        for action in self._times.report_actions:
-            if action.id in self._run.fired:
+                value = await attempt()
+            except (ActivityError, ApplicationError, ChildWorkflowError, ValueError, ArithmeticError) as err:
+                cause = err.cause if isinstance(err, ActivityError | ChildWorkflowError) else err
+                message = cause.message if isinstance(cause, ApplicationError) else str(cause or err)
+                now = workflow.now()
+                self._attempts += 1
+                self._error = f"{what}: {message}"[:500]
+                self._error_since = self._error_since or now
+                self._retry_at = now + backoff(self._attempts)
+                self._metrics.count(m.RETRIES, {"contract": self._run.contract, "what": f"cycle {what}"})
+                workflow.logger.error("cycle %s failed (attempt %d): %s", what, self._attempts, message)
+                if workflow.info().get_current_history_length() >= CONTINUE_AS_NEW_HISTORY:
+                    await workflow.wait_condition(lambda: not self._outbox.in_flight
+                                                  and workflow.all_handlers_finished())
+                    workflow.continue_as_new(self._run.model_copy(update={
+                        "run": self._run.run + 1, "pending": self._outbox.pending,
+                        "sequence": self._outbox.sequence}))
+                timer.aim(self._retry_at, f"retry cycle {what} ({message[:60]})")
+                self._retry_now = False
+                await workflow.wait_condition(lambda: timer.rang or self._retry_now)
+                timer.cancel()
                 continue
-            left = action.due_at - workflow.now()
-            if left > timedelta(0):
-                try:
-                    await workflow.wait_condition(lambda: self._delivered, timeout=left,
-                                                  timeout_summary=f"{REPORT_CLOCK} {action.id}")
-                except asyncio.TimeoutError:
-                    pass
-            if self._delivered:
-                return
-            now = workflow.now()
-            self._run.fired[action.id] = now
-            self._outbox.fire(action, now)
+            self._error, self._error_since, self._attempts, self._retry_at = None, None, 0, None
+            return value
 
-    async def _plans(self, assessment: Assessment) -> tuple[list[str], list[str]]:
-        """Tell open plans the figures; start a plan for each missed target that has none (when configured)."""
-        assessed = [k for k in assessment.kpis if k.name in assessment.assessed]
-        informed = await workflow.execute_activity_method(
+    async def _inform(self, assessment: Assessment, only: list | None) -> list[str]:
+        kpis = only if only is not None else [k for k in assessment.kpis if k.name in assessment.assessed]
+        return await workflow.execute_activity_method(
             AssessmentActivities.inform_plans,
             InformPlans(contract=self._run.contract, period=self._run.period,
-                        results=[(k.name.value, k.value, k.met) for k in assessed]),
-            start_to_close_timeout=timedelta(minutes=5), retry_policy=RETRY_FOREVER,
-        )
-        started: list[str] = []
-        if not self._run.policy.cycle(self._cadence).start_plans:
-            return informed, started
-        for kpi in assessment.missed:
-            pid = plan_id(self._run.contract, kpi.name)
-            if pid in informed:
+                        results=[(k.name.value, k.value, k.met) for k in kpis]),
+            start_to_close_timeout=timedelta(minutes=5), retry_policy=STEP_RETRY)
+
+    async def _start_plans(self) -> list[str]:
+        """Start a plan for each missed target that has none (when configured); a plan opened meanwhile (by a
+        complaint's breach) takes this cycle's figure instead."""
+        run, started = self._run, []
+        if not run.policy.cycle(self._cadence).start_plans:
+            return started
+        for kpi in run.assessment.missed:
+            pid = plan_id(run.contract, kpi.name)
+            if pid in run.informed:
                 continue
-            miss = Miss(trigger=Trigger.CYCLE, period=self._run.period, value=kpi.value, target=kpi.target)
-            plan = new_plan_run(policy=self._run.policy, kpi=kpi.name, miss=miss, at=workflow.now())
+            miss = Miss(trigger=Trigger.CYCLE, period=run.period, value=kpi.value, target=kpi.target)
+            plan = new_plan_run(policy=run.policy, kpi=kpi.name, miss=miss, at=workflow.now(),
+                                calendar=run.calendar)
             try:
                 await workflow.start_child_workflow(
                     ImprovementPlanWorkflow.run, plan, id=pid, parent_close_policy=workflow.ParentClosePolicy.ABANDON,
                     search_attributes=plan_search_attributes(plan),
-                    static_summary=f"improvement plan: {kpi.label} of {self._run.contract}",
+                    static_summary=f"improvement plan: {kpi.label} of {run.contract}",
                 )
                 started.append(pid)
             except WorkflowAlreadyStartedError:
-                # Opened meanwhile (e.g. by a complaint breach): it takes this cycle's figure instead.
-                informed += await workflow.execute_activity_method(
-                    AssessmentActivities.inform_plans,
-                    InformPlans(contract=self._run.contract, period=self._run.period,
-                                results=[(kpi.name.value, kpi.value, kpi.met)]),
-                    start_to_close_timeout=timedelta(minutes=5), retry_policy=RETRY_FOREVER,
-                )
-        return informed, started
+                run.informed = [*run.informed, *await self._inform(run.assessment, [kpi])]
+        return started
 
-    # ---- survey batches -------------------------------------------------------------------------------------
+    def _cycle_result(self) -> CycleResult:
+        run = self._run
+        result = CycleResult(
+            contract=run.contract, period=run.period, cadence=self._cadence, policy_version=run.policy.version,
+            assessment=run.assessment, report_due=self._times().report_due, plans_started=run.started or [],
+            plans_informed=run.informed or [],
+        )
+        if run.delivered_at is not None:
+            result = result.model_copy(update={"report_delivered_at": run.delivered_at,
+                                               "report_late": run.delivered_at > result.report_due,
+                                               "report_files": run.report_files or []})
+        return result
+
+    # ---- survey batches, retries, calendar ------------------------------------------------------------------
     @workflow.update
     def add_survey_batch(self, batch: SurveyBatch) -> BatchReceipt:
         duplicate = any(b.batch_id == batch.batch_id for b in self._run.batches)
@@ -233,10 +290,12 @@ class AssessmentCycleWorkflow:
 
     @add_survey_batch.validator
     def _validate_batch(self, batch: SurveyBatch) -> None:
-        if self._phase not in ("planning", "accepting_surveys"):
-            until = self._times.collect_at.isoformat() if self._times else "the end of the grace time"
+        phase = self._legacy.phase if self._legacy is not None else self._phase
+        if phase not in ("planning", "accepting_surveys"):
+            collect_at = self._legacy.collect_at if self._legacy is not None else self._safe_collect_at()
+            until = collect_at.isoformat() if collect_at else "the end of the grace time"
             raise ApplicationError(
-                f"cycle {workflow.info().workflow_id} is {self._phase.replace('_', ' ')}; survey batches were "
+                f"cycle {workflow.info().workflow_id} is {phase.replace('_', ' ')}; survey batches were "
                 f"accepted until {until}", type="InvalidTransition", non_retryable=True)
         for existing in self._run.batches:
             if existing.batch_id == batch.batch_id and existing.fingerprint() != batch.fingerprint():
@@ -244,29 +303,83 @@ class AssessmentCycleWorkflow:
                     f"batch {batch.batch_id!r} was already imported with other content; use a new batch id",
                     type="InvalidTransition", non_retryable=True)
 
+    @workflow.update
+    def retry(self) -> CycleStatus:
+        """Try the step the cycle is waiting to retry now (what `cxsla cycle start` does to a waiting cycle)."""
+        self._retry_now = True
+        return self.status()
+
+    @workflow.update
+    async def refresh_calendar(self, update: CalendarUpdate) -> CalendarRefreshed:
+        """Take newer calendar data: the period's instants and the report clock are computed again."""
+        cycle = workflow.info().workflow_id
+        if self._legacy is not None or self._run.calendar is None:
+            return CalendarRefreshed(id=cycle, changed=False, provisional=False,
+                                     note="started before calendars travelled with their clocks")
+        if update.calendar != self._run.calendar.name:
+            return CalendarRefreshed(id=cycle, changed=False, provisional=self._provisional(),
+                                     note=f"uses calendar {self._run.calendar.name}")
+        data = update.apply(self._run.calendar)
+        if data == self._run.calendar:
+            return CalendarRefreshed(id=cycle, changed=False, provisional=self._provisional())
+        self._run.calendar, self._calendar = data, compiled(data)
+        self._run.timeline.append({"type": "calendar_updated", "at": workflow.now().isoformat(), "by": update.by,
+                                   "years": data.known_years()})
+        self._version += 1
+        self._report.version += 1
+        version = self._report.version
+        await workflow.wait_condition(lambda: self._report_loop.settled(version) or self._run.delivered_at is not None)
+        return CalendarRefreshed(id=cycle, changed=True, provisional=self._provisional())
+
+    # ---- views ----------------------------------------------------------------------------------------------
     @workflow.query
     def status(self) -> CycleStatus:
-        times = self._times
+        if self._legacy is not None:
+            return self._legacy.status()
+        run = self._run
+        times = self._safe_times()
+        failure = self._report_loop.failure
         return CycleStatus(
-            id=workflow.info().workflow_id, contract=self._run.contract, period=self._run.period,
-            cadence=self._cadence, phase=self._phase, policy_version=self._run.policy.version,
+            id=workflow.info().workflow_id, contract=run.contract, period=run.period, cadence=self._cadence,
+            phase=self._phase, policy_version=run.policy.version,
             start=times.start if times else None, end=times.end if times else None,
             collect_at=times.collect_at if times else None, report_due=times.report_due if times else None,
             batches=[BatchSummary(batch_id=b.batch_id, channel=b.channel, responses=b.responses)
-                     for b in self._run.batches],
-            responses=sum(b.responses for b in self._run.batches),
-            report_notices=sorted(self._run.fired), assessment=self._assessment, result=self._result,
-            error=self._error,
+                     for b in run.batches],
+            responses=sum(b.responses for b in run.batches),
+            report_notices=sorted(run.fired), assessment=run.assessment, result=self._result,
+            error=self._error or (f"report clock: {failure.message}" if failure else None),
+            error_since=self._error_since, attempts=self._attempts, retry_at=self._retry_at,
+            provisional=self._provisional(), undelivered=self._outbox.undelivered(),
         )
 
+    def _safe_times(self) -> CycleTimes | None:
+        if self._calendar is None:
+            return None
+        try:
+            return self._times()
+        except Exception:  # noqa: BLE001 - a query must answer; the step shows the error
+            return None
+
+    def _safe_collect_at(self) -> datetime | None:
+        times = self._safe_times()
+        return times.collect_at if times else None
+
+    def _provisional(self) -> bool:
+        times = self._safe_times()
+        if times is None or self._calendar is None:
+            return False
+        return self._calendar.provisional_between(times.start, times.report_due)
+
     def _set_phase(self, phase: str) -> None:
-        self._phase = phase
-        workflow.upsert_search_attributes([sa.STATE.value_set(phase)])
+        if phase != self._phase:
+            self._phase = phase
+            workflow.upsert_search_attributes([sa.STATE.value_set(phase)])
 
 
-class LaunchCycle(BaseModel):
-    contract: str
-    cadence: Cadence
+def cycle_search_attributes(contract: str) -> TypedSearchAttributes:
+    return TypedSearchAttributes([SearchAttributePair(sa.CONTRACT, contract),
+                                  SearchAttributePair(sa.STATE, "planning")])
 
 
 @workflow.defn(name="ScheduledCycleWorkflow")
@@ -279,28 +392,24 @@ class ScheduledCycleWorkflow:
 
     @workflow.run
     async def run(self, launch: LaunchCycle) -> str:
-        policy = await workflow.execute_activity_method(
-            AssessmentActivities.assessment_policy, launch.contract, start_to_close_timeout=timedelta(seconds=30),
+        if not workflow.patched(CLOCKS_IN_WORKFLOW_PATCH):
+            return await legacy_launch(launch, cycle_workflow=AssessmentCycleWorkflow,
+                                       cycle_attributes=cycle_search_attributes)
+        settings: LaunchSettings = await workflow.execute_activity_method(
+            AssessmentActivities.launch_settings, launch.contract, start_to_close_timeout=timedelta(seconds=30),
             retry_policy=RetryPolicy(maximum_attempts=10),
         )
-        period = await workflow.execute_local_activity(
-            current_period, PeriodRequest(policy=policy, cadence=launch.cadence, now=workflow.now()),
-            start_to_close_timeout=timedelta(seconds=30), retry_policy=RetryPolicy(maximum_attempts=5),
-        )
+        period = str(Period.containing(workflow.now(), launch.cadence, compiled(settings.calendar)))
         cycle_id = cycle_workflow_id(launch.contract, period)
         try:
             await workflow.start_child_workflow(
-                AssessmentCycleWorkflow.run, CycleRun(contract=launch.contract, period=period, policy=policy),
+                AssessmentCycleWorkflow.run,
+                CycleRun(contract=launch.contract, period=period, policy=settings.policy, calendar=settings.calendar),
                 id=cycle_id, parent_close_policy=workflow.ParentClosePolicy.ABANDON,
-                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
                 search_attributes=cycle_search_attributes(launch.contract),
                 static_summary=f"{launch.cadence.value} assessment of {launch.contract} for {period}",
             )
         except WorkflowAlreadyStartedError:
             workflow.logger.info("cycle %s already exists", cycle_id)
         return cycle_id
-
-
-def cycle_search_attributes(contract: str) -> TypedSearchAttributes:
-    return TypedSearchAttributes([SearchAttributePair(sa.CONTRACT, contract),
-                                  SearchAttributePair(sa.STATE, "planning")])

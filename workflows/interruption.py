@@ -1,119 +1,118 @@
 """ServiceInterruptionWorkflow: a reported outage; past the contract's threshold it is a major breach.
 
-Started when an outage is reported, it sleeps on one timer until the next warning, breach or escalation and
-completes when the service is restored. Its memo carries the interval for the availability KPI.
+Started when an outage is reported, it runs the one clock loop (the deadline evaluated in workflow code on the
+calendar data it carries) until the service is restored. Its memo carries the interval for the availability KPI.
 """
 
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
-from workflows.engine_loop import RETRY_SUMMARY, evaluate_recorded, sleep_until
+from workflows.clock_loop import ClockLoop
+from workflows.legacy.interruption import LegacyInterruption
+from workflows.outbox import Outbox
+from workflows.plan import CLOCKS_IN_WORKFLOW_PATCH
 
 with workflow.unsafe.imports_passed_through():
-    from datetime import datetime
-
-    from pydantic import BaseModel, Field
-
-    from activities.assessment import INTERRUPTION_MEMO_KEY
-    from activities.evaluation import InterruptionEvaluateRequest, evaluate_service_interruption
-    from sla.deadlines import DeadlineStatus
-    from sla.interruptions import InterruptionEvaluation, InterruptionRecord, Restore
-    from sla.policy import AssessmentPolicy
+    from activities.calendars import CalendarRequest, resolve_calendar
+    from sla.calendar import BusinessCalendar, CalendarRefreshed, CalendarUpdate, compiled
+    from sla.deadlines import Due
+    from sla.interruptions import (
+        MEMO_KEY,
+        InterruptionEvaluation,
+        InterruptionRun,
+        InterruptionStatus,
+        Restore,
+        evaluate_interruption,
+    )
+    from workflows import metrics as m
     from workflows import search_attributes as sa
-    from workflows.notices import NoticeOutbox
 
-ENGINE_RETRY_AFTER = timedelta(minutes=10)
-
-
-class InterruptionRun(BaseModel):
-    record: InterruptionRecord
-    policy: AssessmentPolicy
-    fired: dict[str, datetime] = Field(default_factory=dict)
-
-
-class InterruptionStatus(BaseModel):
-    outage_id: str
-    contract: str
-    state: str  # ongoing | restored
-    started_at: datetime
-    restored_at: datetime | None
-    duration_seconds: float | None
-    clock: DeadlineStatus | None
-    major_breach: bool
-    escalations: list[str]
-    engine_error: str | None = None
+__all__ = ["ServiceInterruptionWorkflow", "InterruptionRun", "InterruptionStatus"]
 
 
 @workflow.defn(name="ServiceInterruptionWorkflow")
 class ServiceInterruptionWorkflow:
     @workflow.init
     def __init__(self, run: InterruptionRun) -> None:
+        self._legacy = None if workflow.patched(CLOCKS_IN_WORKFLOW_PATCH) else LegacyInterruption(run)
         self._run = run
+        self._calendar: BusinessCalendar | None = compiled(run.calendar) if run.calendar else None
         self._evaluation: InterruptionEvaluation | None = None
-        self._engine_error: str | None = None
-        self._version = 0  # bumped by the restored update
-        self._evaluated_version = -1
-        self._outbox = NoticeOutbox(subject="interruption", subject_id=run.record.outage_id,
-                                    contract=run.record.contract)
+        self.version = 0
+        self._metrics = m.WorkflowMetrics()
+        contract = run.record.contract
+        self._outbox = Outbox(subject="interruption", subject_id=run.record.outage_id, contract=contract,
+                              metrics=self._metrics, pending=run.pending, sequence=run.sequence)
+        self._loop: ClockLoop[InterruptionEvaluation] = ClockLoop(self, what="interruption", contract=contract,
+                                                                  metrics=self._metrics)
+        self._attributes: dict[str, object] = {}
 
     @workflow.run
     async def run(self, run: InterruptionRun) -> InterruptionStatus:
+        if self._legacy is not None:
+            return await self._legacy.run()
+        if self._calendar is None:
+            data = await workflow.execute_activity(
+                resolve_calendar, CalendarRequest(name=run.policy.calendar_name, spec=run.policy.calendar,
+                                                  at=run.record.started_at),
+                start_to_close_timeout=timedelta(seconds=30), summary="calendar data")
+            self._run.calendar, self._calendar = data, compiled(data)
         delivery = asyncio.create_task(self._outbox.run())
         self._upsert_memo()
-        while True:
-            await self._evaluate()
-            if self._due():
-                now = workflow.now()
-                for action in self._evaluation.due:
-                    self._run.fired[action.id] = now
-                    self._outbox.fire(action, now)
-                continue
-            breached = bool(self._evaluation and self._evaluation.clock.breached_at)
-            workflow.upsert_search_attributes([sa.BREACHED.value_set(breached)])
-            if self._run.record.restored_at is not None:
-                break
-            await self._sleep()
-        workflow.upsert_search_attributes([sa.STATE.value_set("restored")])
-        await workflow.wait_condition(lambda: self._outbox.empty and workflow.all_handlers_finished())
+        await self._loop.run()
+        await workflow.wait_condition(lambda: not self._outbox.in_flight and not self._outbox.pending
+                                      and workflow.all_handlers_finished())
         delivery.cancel()
         return self._status()
 
-    async def _evaluate(self) -> None:
-        version = self._version
-        self._evaluation, self._engine_error = await evaluate_recorded(
-            evaluate_service_interruption,
-            InterruptionEvaluateRequest(policy=self._run.policy, record=self._run.record, fired=self._run.fired,
-                                        now=workflow.now()),
-            "interruption", self._evaluation,
-        )
-        self._evaluated_version = version
+    # ---- the clock (what ClockLoop drives) ------------------------------------------------------------------
+    def evaluate(self, now: datetime) -> InterruptionEvaluation:
+        self._evaluation = evaluate_interruption(self._run.policy, self._run.record, now, self._run.fired,
+                                                 calendar=self._calendar)
+        return self._evaluation
 
-    def _due(self) -> bool:
-        return self._engine_error is None and self._evaluation is not None and bool(self._evaluation.due)
+    def fire(self, due: list[Due], now: datetime) -> None:
+        for action in due:
+            self._run.fired[action.id] = now
+            self._metrics.fired(action.kind.value, contract=self._run.record.contract, severity="",
+                                clock=action.clock, level=action.level,
+                                breach_class=action.breach_class.value if action.breach_class else None)
+            self._outbox.fire(action, now)
 
-    async def _sleep(self) -> None:
-        if self._engine_error:
-            summary, timeout = RETRY_SUMMARY, ENGINE_RETRY_AFTER
-        elif self._evaluation and self._evaluation.next_due_at:
-            summary = f"interruption clock due at {self._evaluation.next_due_at.isoformat()}"
-            timeout = self._evaluation.next_due_at - workflow.now()
-        else:
-            summary, timeout = "restored", None
-        await sleep_until(timeout, summary, lambda: self._version > self._evaluated_version)
+    def settle(self) -> None:
+        evaluation = self._evaluation
+        restored = self._run.record.restored_at is not None
+        wanted = {sa.BREACHED: bool(evaluation and evaluation.clock.breached_at),
+                  sa.PROVISIONAL: bool(evaluation and evaluation.provisional) and not restored}
+        if restored:
+            wanted[sa.STATE] = "restored"
+        changes = []
+        for key, value in wanted.items():
+            if self._attributes.get(key.name) != value:
+                self._attributes[key.name] = value
+                changes.append(key.value_set(value))
+        if changes:
+            workflow.upsert_search_attributes(changes)
 
+    def finished(self) -> bool:
+        return self._run.record.restored_at is not None
+
+    # ---- commands -------------------------------------------------------------------------------------------
     @workflow.update
     async def restored(self, command: Restore) -> InterruptionStatus:
+        if self._legacy is not None:
+            return await self._legacy.restored(command)
         at = command.restored_at or workflow.now()
         self._run.record = self._run.record.model_copy(update={"restored_at": at, "restored_by": command.by})
-        self._version += 1
-        version = self._version
+        self.version += 1
+        version = self.version
         self._upsert_memo()
-        await workflow.wait_condition(lambda: self._evaluated_version >= version and not self._due())
+        await workflow.wait_condition(lambda: self._loop.settled(version))
         return self._status()
 
     @restored.validator
@@ -130,13 +129,38 @@ class ServiceInterruptionWorkflow:
             raise ApplicationError(f"restored_at {at.isoformat()} is in the future", type="ValueError",
                                    non_retryable=True)
 
+    @workflow.update
+    async def refresh_calendar(self, update: CalendarUpdate) -> CalendarRefreshed:
+        """Take newer calendar data: recorded, the clock recomputed, fired actions stay fired."""
+        outage = self._run.record.outage_id
+        if self._legacy is not None or self._run.calendar is None:
+            return CalendarRefreshed(id=outage, changed=False, provisional=False,
+                                     note="started before calendars travelled with their clocks")
+        if update.calendar != self._run.calendar.name:
+            return CalendarRefreshed(id=outage, changed=False, provisional=self._provisional(),
+                                     note=f"uses calendar {self._run.calendar.name}")
+        data = update.apply(self._run.calendar)
+        if data == self._run.calendar:
+            return CalendarRefreshed(id=outage, changed=False, provisional=self._provisional())
+        self._run.calendar, self._calendar = data, compiled(data)
+        self._run.calendar_updates.append({"type": "calendar_updated", "at": workflow.now().isoformat(),
+                                           "by": update.by, "years": data.known_years()})
+        self.version += 1
+        version = self.version
+        await workflow.wait_condition(lambda: self._loop.settled(version))
+        return CalendarRefreshed(id=outage, changed=True, provisional=self._provisional())
+
     @workflow.query
     def status(self) -> InterruptionStatus:
-        return self._status()
+        return self._legacy.status() if self._legacy is not None else self._status()
+
+    def _provisional(self) -> bool:
+        return bool(self._evaluation and self._evaluation.provisional)
 
     def _status(self) -> InterruptionStatus:
         record, evaluation = self._run.record, self._evaluation
         clock = evaluation.clock if evaluation else None
+        failure = self._loop.failure
         return InterruptionStatus(
             outage_id=record.outage_id, contract=record.contract,
             state="restored" if record.restored_at else "ongoing", started_at=record.started_at,
@@ -144,8 +168,9 @@ class ServiceInterruptionWorkflow:
             duration_seconds=(record.restored_at - record.started_at).total_seconds() if record.restored_at else None,
             clock=clock, major_breach=bool(clock and clock.breached_at),
             escalations=sorted(k for k in self._run.fired if ":escalate:" in k),
-            engine_error=self._engine_error,
+            engine_error=failure.message if failure else None, provisional=self._provisional(),
+            undelivered=self._outbox.undelivered(),
         )
 
     def _upsert_memo(self) -> None:
-        workflow.upsert_memo({INTERRUPTION_MEMO_KEY: self._run.record.as_interruption().model_dump(mode="json")})
+        workflow.upsert_memo({MEMO_KEY: self._run.record.as_interruption().model_dump(mode="json")})

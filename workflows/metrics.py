@@ -79,6 +79,10 @@ NOTIFICATION_FAILURES = MetricSpec(
     "cxsla_notification_failures", _C, "Notifications given up on after retrying (escalations included)",
     (*_CS, "clock"), _W,
 )
+RETRIES = MetricSpec(
+    "cxsla_retries", _C, "Retry rounds of work a clock workflow could not finish (what: an evaluation, a delivery, "
+    "a cycle's collection or report); the reason shows in show and the API", ("contract", "what"), _W,
+)
 ESCALATION_FAILURES = MetricSpec(
     "cxsla_escalation_failures", _C, "Escalation notices given up on after retrying", (*_CS, "clock", "level"), _W,
 )
@@ -119,6 +123,14 @@ AT_RISK_COMPLAINTS = MetricSpec(
 OPEN_IMPROVEMENT_PLANS = MetricSpec(
     "cxsla_open_improvement_plans", _G, "Running ImprovementPlanWorkflows by contract", ("contract",), _V,
 )
+PROVISIONAL_CLOCKS = MetricSpec(
+    "cxsla_provisional_clocks", _G, "Running complaints, plans, cycles and outages with a clock on a calendar year "
+    "nobody has published yet (computed from the weekly pattern until `cxsla calendar refresh`)", ("contract",), _V,
+)
+CALENDAR_KNOWN_UNTIL = MetricSpec(
+    "cxsla_calendar_known_until_timestamp", _G, "The last instant a calendar in use knows officially (from the "
+    "holidays package or the policy); later days are provisional", ("calendar",), _V, "seconds",
+)
 COLLECTOR_FAILURES = MetricSpec(
     "cxsla_visibility_collect_failures", _C, "Visibility collections that failed (gauges kept their last value)",
     (), _V,
@@ -152,9 +164,11 @@ RESERVED = (
 
 CATALOGUE: tuple[MetricSpec, ...] = (
     OPENED, CLOSED, CLOCK_OUTCOMES, BREACHES, WARNINGS, ESCALATIONS, NOTIFICATION_FAILURES, ESCALATION_FAILURES,
+    RETRIES,
     TIME_TO_ACK, TIME_TO_ACK_BUSINESS, TIME_TO_RESOLVE, TIME_TO_RESOLVE_BUSINESS,
     CYCLES_COMPLETED, PLANS_STARTED,
-    OPEN_COMPLAINTS, AT_RISK_COMPLAINTS, OPEN_IMPROVEMENT_PLANS, COLLECTOR_FAILURES,
+    OPEN_COMPLAINTS, AT_RISK_COMPLAINTS, OPEN_IMPROVEMENT_PLANS, PROVISIONAL_CLOCKS, CALENDAR_KNOWN_UNTIL,
+    COLLECTOR_FAILURES,
     *KPI_GAUGES,
     *RESERVED,
 )
@@ -172,24 +186,37 @@ class WorkflowMetrics:
 
     def __init__(self, *, enabled: bool = True) -> None:
         self._enabled = enabled
-        meter = workflow.metric_meter()
+        # Created on first use: most runs touch two or three of them, and every open complaint holds its own.
         self._counters: dict[str, MetricCounter] = {}
         self._histograms: dict[str, MetricHistogramFloat] = {}
-        for spec in CATALOGUE:
-            if spec.source is not Source.WORKFLOW:
-                continue
-            if spec.kind is Kind.COUNTER:
-                self._counters[spec.name] = meter.create_counter(spec.name, spec.help, spec.unit)
-            else:
-                self._histograms[spec.name] = meter.create_histogram_float(spec.name, spec.help, spec.unit)
 
     def count(self, spec: MetricSpec, labels: dict[str, str]) -> None:
         if self._enabled:
-            self._counters[spec.name].add(1, _checked(spec, labels))
+            counter = self._counters.get(spec.name)
+            if counter is None:
+                counter = self._counters[spec.name] = workflow.metric_meter().create_counter(
+                    spec.name, spec.help, spec.unit)
+            counter.add(1, _checked(spec, labels))
+
+    def fired(self, kind: str, *, contract: str, severity: str, clock: str | None, breach_class: str | None,
+              level: int | None) -> None:
+        """Count one fired action of any clock: complaints, plans, reports and outages alike, so one alert covers
+        every major breach (plans, reports and outages have no severity: "")."""
+        labels = {"contract": contract, "severity": severity, "clock": clock or ""}
+        if kind == "breach":
+            self.count(BREACHES, {**labels, "class": breach_class or ""})
+        elif kind == "escalate":
+            self.count(ESCALATIONS, {**labels, "level": str(level)})
+        elif kind == "warn":
+            self.count(WARNINGS, labels)
 
     def observe(self, spec: MetricSpec, value: float, labels: dict[str, str]) -> None:
         if self._enabled:
-            self._histograms[spec.name].record(value, _checked(spec, labels))
+            histogram = self._histograms.get(spec.name)
+            if histogram is None:
+                histogram = self._histograms[spec.name] = workflow.metric_meter().create_histogram_float(
+                    spec.name, spec.help, spec.unit)
+            histogram.record(value, _checked(spec, labels))
 
 
 def _checked(spec: MetricSpec, labels: dict[str, str]) -> dict[str, str]:

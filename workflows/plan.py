@@ -1,102 +1,132 @@
 """ImprovementPlanWorkflow: one improvement plan's submission, progress and rectification clocks.
 
-Like a complaint: updates append events, a local activity asks the pure plan engine what is due, due actions fire
-once by id and are delivered through an in-order outbox, one durable timer sleeps until the next due instant.
-It completes as effective when a later assessment cycle reports the target met.
+Like a complaint: updates append events, the pure plan engine runs in workflow code on the policy and calendar data
+the plan carries, due actions fire once by id and go out through the outbox, one durable timer sleeps until the next
+due instant. It completes as effective when a later assessment cycle reports the target met.
 """
 
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
-from workflows.engine_loop import RETRY_SUMMARY, evaluate_recorded, sleep_until
+from workflows.clock_loop import ClockLoop
+from workflows.legacy.plan import LegacyPlan
+from workflows.outbox import Outbox
 
 with workflow.unsafe.imports_passed_through():
-    from activities.evaluation import PlanEvaluateRequest, evaluate_improvement_plan
+    from activities.calendars import CalendarRequest, resolve_calendar
     from sla import plans as p
+    from sla.calendar import BusinessCalendar, CalendarRefreshed, CalendarUpdate, compiled
+    from sla.deadlines import ActionKind, Due
     from workflows import metrics as m
     from workflows import search_attributes as sa
-    from workflows.notices import NoticeOutbox
 
-ENGINE_RETRY_AFTER = timedelta(hours=1)
+CLOCKS_IN_WORKFLOW_PATCH = "clocks-in-workflow"  # plans, cycles and outages evaluate in workflow code
+CONTINUE_AS_NEW_HISTORY = 2_000
 
 
 @workflow.defn(name="ImprovementPlanWorkflow")
 class ImprovementPlanWorkflow:
     @workflow.init
     def __init__(self, run: p.PlanRun) -> None:
+        self._legacy = None if workflow.patched(CLOCKS_IN_WORKFLOW_PATCH) else LegacyPlan(run)
         self._run = run
         self._facts = p.facts(run.events)
+        self._calendar: BusinessCalendar | None = compiled(run.calendar) if run.calendar else None
         self._evaluation: p.PlanEvaluation | None = None
-        self._evaluated_events = 0
-        self._engine_error: str | None = None
-        self._outbox = NoticeOutbox(subject="improvement_plan", subject_id=run.plan_id, contract=self._facts.contract)
+        self.version = 0
         self._metrics = m.WorkflowMetrics()
+        self._outbox = Outbox(subject="improvement_plan", subject_id=run.plan_id, contract=self._facts.contract,
+                              metrics=self._metrics, pending=run.pending, sequence=run.sequence)
+        self._loop: ClockLoop[p.PlanEvaluation] = ClockLoop(self, what="improvement_plan",
+                                                            contract=self._facts.contract, metrics=self._metrics)
         self._attributes: dict[str, object] = {}
 
     @workflow.run
     async def run(self, run: p.PlanRun) -> p.PlanStatus:
+        if self._legacy is not None:
+            return await self._legacy.run()
+        if self._calendar is None:
+            data = await workflow.execute_activity(
+                resolve_calendar, CalendarRequest(name=run.policy.calendar_name, spec=run.policy.calendar,
+                                                  at=self._facts.opened_at),
+                start_to_close_timeout=timedelta(seconds=30), summary="calendar data")
+            self._run.calendar, self._calendar = data, compiled(data)
         if "started" not in run.counted:
             run.counted.append("started")
             self._metrics.count(m.PLANS_STARTED, {"contract": self._facts.contract})
         delivery = asyncio.create_task(self._outbox.run())
-        while True:
-            await self._evaluate()
-            if self._due():
-                now = workflow.now()
-                for action in self._evaluation.due:
-                    self._run.fired[action.id] = now
-                    self._outbox.fire(action, now)
-                continue
-            self._upsert_search_attributes()
-            if self._facts.state.terminal:
-                break
-            await self._sleep()
-        await workflow.wait_condition(lambda: self._outbox.empty and workflow.all_handlers_finished())
+        if await self._loop.run(hand_over=self._should_continue_as_new, drained=self._drained):
+            delivery.cancel()
+            workflow.continue_as_new(self._run.model_copy(update={
+                "run": self._run.run + 1, "pending": self._outbox.pending, "sequence": self._outbox.sequence}))
+        await workflow.wait_condition(lambda: self._drained() and not self._outbox.pending)
         delivery.cancel()
         return self._status()
 
-    async def _evaluate(self) -> None:
-        count = len(self._run.events)
-        self._evaluation, self._engine_error = await evaluate_recorded(
-            evaluate_improvement_plan,
-            PlanEvaluateRequest(policy=self._run.policy, events=self._run.events, fired=self._run.fired,
-                                now=workflow.now()),
-            "plan", self._evaluation,
-        )
-        self._evaluated_events = count
+    # ---- the clock (what ClockLoop drives) ------------------------------------------------------------------
+    def evaluate(self, now: datetime) -> p.PlanEvaluation:
+        self._evaluation = p.evaluate_plan(self._run.policy, self._run.events, now, self._run.fired,
+                                           calendar=self._calendar)
+        return self._evaluation
 
-    def _due(self) -> bool:
-        return self._engine_error is None and self._evaluation is not None and bool(self._evaluation.due)
+    def fire(self, due: list[Due], now: datetime) -> None:
+        for action in due:
+            self._run.fired[action.id] = now
+            self._metrics.fired(action.kind.value, contract=self._facts.contract, severity="", clock=action.clock,
+                                level=action.level,
+                                breach_class=action.breach_class.value if action.breach_class else None)
+            if action.kind is not ActionKind.CLOSE:
+                self._outbox.fire(action, now)
 
-    async def _sleep(self) -> None:
-        if self._engine_error:
-            summary, timeout = RETRY_SUMMARY, ENGINE_RETRY_AFTER
-        elif self._evaluation and self._evaluation.next_due_at:
-            summary = f"plan clock due at {self._evaluation.next_due_at.isoformat()}"
-            timeout = self._evaluation.next_due_at - workflow.now()
-        else:
-            summary, timeout = "next command", None
-        await sleep_until(timeout, summary, lambda: len(self._run.events) > self._evaluated_events)
+    def settle(self) -> None:
+        evaluation = self._evaluation
+        wanted = {sa.STATE: self._facts.state.value, sa.BREACHED: bool(evaluation and evaluation.breached),
+                  sa.PROVISIONAL: bool(evaluation and evaluation.provisional) and not self._facts.state.terminal}
+        changes = []
+        for key, value in wanted.items():
+            if self._attributes.get(key.name) != value:
+                self._attributes[key.name] = value
+                changes.append(key.value_set(value))
+        if changes:
+            workflow.upsert_search_attributes(changes)
+
+    def finished(self) -> bool:
+        return self._facts.state.terminal
+
+    def _should_continue_as_new(self) -> bool:
+        info = workflow.info()
+        return info.get_current_history_length() >= CONTINUE_AS_NEW_HISTORY or info.is_continue_as_new_suggested()
+
+    def _drained(self) -> bool:
+        return not self._outbox.in_flight and workflow.all_handlers_finished()
 
     # ---- commands -------------------------------------------------------------------------------------------
     def _check(self, event: p._PlanEvent) -> bool:
+        if self._legacy is not None:
+            return self._legacy.check(event)
         try:
             return p.check(self._facts, event)
         except p.PlanRejected as exc:
             raise ApplicationError(str(exc), type="PlanRejected", non_retryable=True) from None
 
     async def _record(self, event: p._PlanEvent) -> p.PlanStatus:
+        if self._legacy is not None:
+            return await self._legacy.record(event)
         if self._check(event):
-            self._run.events.append(event)
-            self._facts = p.facts(self._run.events)
-            recorded = len(self._run.events)
-            await workflow.wait_condition(lambda: self._evaluated_events >= recorded and not self._due())
+            self._append(event)
+            version = self.version
+            await workflow.wait_condition(lambda: self._loop.settled(version))
         return self._status()
+
+    def _append(self, event: p._PlanEvent) -> None:
+        self._run.events.append(event)
+        self._facts = p.facts(self._run.events)
+        self.version += 1
 
     @workflow.update
     async def submit_plan(self, command: p.SubmitPlan) -> p.PlanStatus:
@@ -126,28 +156,45 @@ class ImprovementPlanWorkflow:
     @workflow.signal
     def record_miss(self, miss: p.Miss) -> None:
         """Signal-with-start target for complaint breaches: total, so a bad or late signal never fails a task."""
+        if self._legacy is not None:
+            self._legacy.record_miss(miss)
+            return
         event = p.MissRecorded(at=workflow.now(), miss=miss)
         try:
             if p.check(self._facts, event):
-                self._run.events.append(event)
-                self._facts = p.facts(self._run.events)
+                self._append(event)
         except p.PlanRejected as exc:
             workflow.logger.info("miss not recorded: %s", exc)
 
+    @workflow.update
+    async def refresh_calendar(self, update: CalendarUpdate) -> CalendarRefreshed:
+        """Take newer calendar data: recorded in the timeline, clocks recomputed, fired actions stay fired."""
+        if self._legacy is not None or self._run.calendar is None:
+            return CalendarRefreshed(id=self._run.plan_id, changed=False, provisional=False,
+                                     note="started before calendars travelled with their clocks")
+        if update.calendar != self._run.calendar.name:
+            return CalendarRefreshed(id=self._run.plan_id, changed=False, provisional=self._provisional(),
+                                     note=f"uses calendar {self._run.calendar.name}")
+        data = update.apply(self._run.calendar)
+        if data == self._run.calendar:
+            return CalendarRefreshed(id=self._run.plan_id, changed=False, provisional=self._provisional())
+        self._run.calendar, self._calendar = data, compiled(data)
+        self._append(p.PlanCalendarUpdated(at=workflow.now(), by=update.by, calendar=data.name,
+                                           digest=data.digest, years=data.known_years()))
+        version = self.version
+        await workflow.wait_condition(lambda: self._loop.settled(version))
+        return CalendarRefreshed(id=self._run.plan_id, changed=True, provisional=self._provisional())
+
     @workflow.query
     def status(self) -> p.PlanStatus:
-        return self._status()
+        return self._legacy.status() if self._legacy is not None else self._status()
+
+    def _provisional(self) -> bool:
+        return bool(self._evaluation and self._evaluation.provisional)
 
     def _status(self) -> p.PlanStatus:
-        return p.plan_status(self._run, self._evaluation, self._engine_error)
+        failure = self._loop.failure
+        return p.plan_status(self._run, self._evaluation, failure.message if failure else None,
+                             undelivered=self._outbox.undelivered())
 
-    def _upsert_search_attributes(self) -> None:
-        breached = bool(self._evaluation and self._evaluation.breached)
-        wanted = {sa.STATE.name: (sa.STATE, self._facts.state.value), sa.BREACHED.name: (sa.BREACHED, breached)}
-        changes = []
-        for name, (key, value) in wanted.items():
-            if self._attributes.get(name) != value:
-                self._attributes[name] = value
-                changes.append(key.value_set(value))
-        if changes:
-            workflow.upsert_search_attributes(changes)
+

@@ -11,8 +11,9 @@ BREACHED = SearchAttributeKey.for_bool("CxBreached")
 AT_RISK = SearchAttributeKey.for_bool("CxAtRisk")
 NEXT_DEADLINE = SearchAttributeKey.for_datetime("CxNextDeadline")
 RECEIVED_AT = SearchAttributeKey.for_datetime("CxReceivedAt")
+PROVISIONAL = SearchAttributeKey.for_bool("CxProvisional")  # a running clock touches an unpublished calendar year
 
-ALL = (CONTRACT, SEVERITY, STATE, BREACHED, AT_RISK, NEXT_DEADLINE, RECEIVED_AT)
+ALL = (CONTRACT, SEVERITY, STATE, BREACHED, AT_RISK, NEXT_DEADLINE, RECEIVED_AT, PROVISIONAL)
 
 
 def cli_flags() -> list[str]:

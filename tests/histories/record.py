@@ -4,8 +4,8 @@ Record the history of a new scenario (the other files stay byte-identical) with:
 
     .venv/bin/python -m tests.histories.record --only NAME [--only NAME ...]
 
-Regenerate every history (only when a workflow change is meant to break replay, which then needs
-`workflow.patched`; it rewrites the old files, so the histories recorded before a patch are gone) with:
+Record every scenario of the current generation again (a workflow change that breaks their replay needs
+`workflow.patched` first; histories of earlier releases, `*-golden-*`, are never rewritten) with:
 
     .venv/bin/python -m tests.histories.record
 
@@ -21,6 +21,7 @@ import glob
 import json
 import sys
 import tempfile
+from zoneinfo import ZoneInfo
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -64,13 +65,19 @@ from tests.assessment_support import KnownWorkflows, assessment_worker, result_o
 from tests.conftest import cxsla_worker
 from tests.sinks import RecordingSink
 from workflows import search_attributes as sa
-from workflows.complaint import OUTCOME_MEMO_PATCH, PLAN_ON_MAJOR_BREACH_PATCH, PLAN_ON_NEGATIVE_FEEDBACK_PATCH
+from sla.official_calendar import resolve_at
+from workflows.complaint import ENGINE_IN_WORKFLOW_PATCH
+from workflows.plan import CLOCKS_IN_WORKFLOW_PATCH
 from workflows.cycle import AssessmentCycleWorkflow, CycleRun, cycle_search_attributes
 from workflows.interruption import InterruptionStatus
 from workflows.plan import ImprovementPlanWorkflow
 
 HERE = Path(__file__).parent
 CONTRACT = "fast"
+# The scenarios below record today's workflows under ids that start with this; the files of earlier generations
+# (`*-golden-*`, recorded before the engine and calendar moved into workflow code) stay as they were recorded
+# and replay down the legacy paths (tests/test_replay.py lists them).
+GENERATION = "v2"
 
 # Wall-clock targets on a 24x7 UTC calendar: every clock of a complaint plays out in simulated minutes.
 POLICY_RAW: dict = {
@@ -222,7 +229,7 @@ async def assert_no_workflow_task_failures(client: Client, wid: str) -> list[Wor
 # ---- scenarios recorded as golden histories --------------------------------------------------------------
 async def lifecycle_with_breach(env: WorkflowEnvironment, c: ComplaintClient) -> str:
     """Critical complaint: acknowledge breached with the full ladder, every other clock met, feedback closes."""
-    cid = "golden-lifecycle"
+    cid = f"{GENERATION}-lifecycle"
     await c.open(OpenComplaint(id=cid, contract=CONTRACT, severity="critical", channel="phone"))
     await env.sleep(timedelta(seconds=27.5))  # acknowledge breaches at 10 s; ladder at +0/+5/+10 s
     await settle(env, cid)
@@ -245,7 +252,7 @@ async def lifecycle_with_breach(env: WorkflowEnvironment, c: ComplaintClient) ->
 
 async def pause_extend_reclassify(env: WorkflowEnvironment, c: ComplaintClient) -> str:
     """Paused for the customer, extended, reclassified; the survey window closes it without feedback."""
-    cid = "golden-pause-extend"
+    cid = f"{GENERATION}-pause-extend"
     opened = await c.open(OpenComplaint(id=cid, contract=CONTRACT, severity="normal", channel="email"))
     await command(env, c, cid, "acknowledge", cmd.Acknowledge(by="amy"))
     await command(env, c, cid, "triage", cmd.Triage(by="amy"))
@@ -270,7 +277,7 @@ async def pause_extend_reclassify(env: WorkflowEnvironment, c: ComplaintClient) 
 
 async def continued_as_new(env: WorkflowEnvironment, c: ComplaintClient) -> str:
     """A complaint that continues as new every 3 events, with a breach fired before the first hand-over."""
-    cid = "golden-continued"
+    cid = f"{GENERATION}-continued"
     await c.open(OpenComplaint(id=cid, contract=CONTRACT, severity="major"), continue_as_new_after_events=3)
     await env.sleep(timedelta(seconds=12))
     await settle(env, cid)
@@ -294,7 +301,7 @@ async def continued_as_new(env: WorkflowEnvironment, c: ComplaintClient) -> str:
 
 
 # ---- the assessment side: a complaint that opens a plan, a cycle, a plan, an interruption ------------------
-GOLDEN_CONTRACT = "golden"
+GOLDEN_CONTRACT = GENERATION
 H = timedelta(hours=1)
 MIN = timedelta(minutes=1)
 
@@ -459,10 +466,9 @@ async def play_complaint(stage: Stage, cid: str, severity: str, steps: list[tupl
 async def complaint_major_breach(stage: Stage) -> str:
     """Critical complaint whose resolve deadline passes: a major breach with the full ladder, which opens an
     improvement plan (activity `cxsla.open_plan_for_complaint`, signal-with-start); the KPI outcome rides in the
-    memo all along. Resolved late, result notified, feedback closes it. Records both patches of ComplaintWorkflow
-    (outcome-memo, plan-on-major-breach) in a live history."""
+    memo all along. Resolved late, result notified, feedback closes it."""
     c = stage.complaints
-    cid = "golden-major-breach"
+    cid = f"{GENERATION}-major-breach"
     final = await play_complaint(stage, cid, "critical", [
         (17 * MIN, "acknowledge", cmd.Acknowledge(by="amy")),
         (27 * MIN, "triage", cmd.Triage(by="amy", category="network")),
@@ -483,8 +489,7 @@ async def complaint_major_breach(stage: Stage) -> str:
     plan = await stage.assessments.plan_status(plan_id(GOLDEN_CONTRACT, KpiName.MAJOR_RESOLVED_IN_TIME))
     assert [(m.trigger.value, m.complaint_id) for m in plan.misses] == [("complaint", cid)]
     (history,) = await run_histories(c.client, wid)
-    # the golden file has these two; recorded today, the later plan-on-negative-feedback patch follows them
-    assert patches_of(history)[:2] == [OUTCOME_MEMO_PATCH, PLAN_ON_MAJOR_BREACH_PATCH]
+    assert patches_of(history) == [ENGINE_IN_WORKFLOW_PATCH]
     assert "cxsla.open_plan_for_complaint" in activity_types_of(history)
     assert "EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED" in event_types_of(history)  # upsert_memo
     return wid
@@ -492,10 +497,10 @@ async def complaint_major_breach(stage: Stage) -> str:
 
 async def complaint_negative_feedback(stage: Stage) -> str:
     """A normal complaint handled in time whose customer answers 1 of 5: significant negative feedback (000 §5.2)
-    starts the CSAT improvement plan (activity `cxsla.open_plans_for_feedback`, signal-with-start). Records the
-    plan-on-negative-feedback patch after the two earlier ones."""
+    starts the CSAT improvement plan (the complaint decides from its policy snapshot; activity
+    `cxsla.open_plan_for_complaint`, signal-with-start)."""
     c = stage.complaints
-    cid = "golden-negative-feedback"
+    cid = f"{GENERATION}-negative-feedback"
     final = await play_complaint(stage, cid, "normal", [
         (17 * MIN, "acknowledge", cmd.Acknowledge(by="amy")),
         (37 * MIN, "resolve", cmd.Resolve(by="sam", resolution="refunded", first_contact=True)),
@@ -507,8 +512,8 @@ async def complaint_negative_feedback(stage: Stage) -> str:
     assert [(m.trigger.value, m.complaint_id, m.value) for m in plan.misses] == [("feedback", cid, 1)]
     wid = workflow_id(cid)
     (history,) = await run_histories(c.client, wid)
-    assert patches_of(history) == [OUTCOME_MEMO_PATCH, PLAN_ON_MAJOR_BREACH_PATCH, PLAN_ON_NEGATIVE_FEEDBACK_PATCH]
-    assert "cxsla.open_plans_for_feedback" in activity_types_of(history)
+    assert patches_of(history) == [ENGINE_IN_WORKFLOW_PATCH]
+    assert "cxsla.open_plan_for_complaint" in activity_types_of(history)
     return wid
 
 
@@ -528,10 +533,12 @@ async def cycle_missed_target(stage: Stage) -> str:
     env, a = stage.env, stage.assessments
     now = await stage.now()
     policy = a.policy.assessment(GOLDEN_CONTRACT)
-    period = str(Period.containing(now, Cadence.MONTHLY, policy.business_calendar().tz))
-    wid = "cycle-golden-missed-target"  # not cycle_workflow_id(...): a golden file's name must not carry a date
+    period = str(Period.containing(now, Cadence.MONTHLY, ZoneInfo(policy.calendar.timezone)))
+    wid = f"cycle-{GENERATION}-missed-target"  # not cycle_workflow_id(...): a file's name must not carry a date
+    calendar = resolve_at(policy.calendar_name, policy.calendar, now)
     handle = await env.client.start_workflow(
-        AssessmentCycleWorkflow.run, CycleRun(contract=GOLDEN_CONTRACT, period=period, policy=policy), id=wid,
+        AssessmentCycleWorkflow.run,
+        CycleRun(contract=GOLDEN_CONTRACT, period=period, policy=policy, calendar=calendar), id=wid,
         task_queue=a.task_queue, search_attributes=cycle_search_attributes(GOLDEN_CONTRACT),
     )
     receipt = await handle.execute_update(AssessmentCycleWorkflow.add_survey_batch, CSAT_EMAIL)
@@ -566,9 +573,10 @@ async def plan_breach_then_effective(stage: Stage) -> str:
     env, a = stage.env, stage.assessments
     policy = a.policy.assessment(GOLDEN_CONTRACT)
     t0 = await stage.now()
-    month = Period.containing(t0, Cadence.MONTHLY, policy.business_calendar().tz)
+    month = Period.containing(t0, Cadence.MONTHLY, ZoneInfo(policy.calendar.timezone))
     miss = Miss(trigger=Trigger.CYCLE, period=str(month.previous()), value=0.8, target=Target(min=0.95))
-    run = new_plan_run(policy=policy, kpi=KpiName.RESOLUTION_RATE, miss=miss, at=t0)
+    run = new_plan_run(policy=policy, kpi=KpiName.RESOLUTION_RATE, miss=miss, at=t0,
+                       calendar=resolve_at(policy.calendar_name, policy.calendar, t0))
     handle = await env.client.start_workflow(ImprovementPlanWorkflow.run, run, id=run.plan_id,
                                              task_queue=a.task_queue, search_attributes=plan_search_attributes(run))
 
@@ -578,7 +586,7 @@ async def plan_breach_then_effective(stage: Stage) -> str:
         await clear_of_timers(env, (await handle.query(ImprovementPlanWorkflow.status)).next_due_at, what)
 
     await at(7 * MIN, "record_miss")
-    await handle.signal(ImprovementPlanWorkflow.record_miss, Miss(trigger=Trigger.COMPLAINT, complaint_id="golden-x"))
+    await handle.signal(ImprovementPlanWorkflow.record_miss, Miss(trigger=Trigger.COMPLAINT, complaint_id=f"{GENERATION}-x"))
     await at(6 * H + 7 * MIN, "submit_plan")  # submission (10 h) warned at 5 h
     submitted = await a.submit_plan(handle.id, SubmitPlan(
         root_cause="tickets wait for a second-line queue nobody owns", expected_effect="95 % resolved again",
@@ -610,7 +618,7 @@ async def outage_major_breach(stage: Stage) -> str:
     threshold: warnings, a major breach and the full ladder; restored, it ends with its duration."""
     env, a = stage.env, stage.assessments
     t0 = await stage.now()
-    outage = "golden-major"
+    outage = f"{GENERATION}-major"
     _, created = await a.report_outage(ReportInterruption(
         id=outage, contract=GOLDEN_CONTRACT, started_at=t0 - H, summary="core router down", by="noc"))
     assert created
@@ -682,17 +690,23 @@ def history_files(directory: Path = HERE) -> list[Path]:
     return sorted(directory.glob("*.json"))
 
 
+def current_generation(path: Path) -> bool:
+    """Recorded by today's scenarios (the other files are frozen histories of earlier releases)."""
+    return f"-{GENERATION}-" in path.name
+
+
 def workflow_id_of(path: Path) -> str:
     return path.name.split(".run")[0]
 
 
 async def main(out: Path = HERE, only: list[str] | None = None) -> None:
     """Record the scenarios named in `only` (their files replaced, every other file untouched), or all of them
-    into an emptied directory."""
+    (the current generation's files replaced; histories of earlier releases are never touched)."""
     out.mkdir(parents=True, exist_ok=True)
     if only is None:
         for old in history_files(out):
-            old.unlink()
+            if current_generation(old):
+                old.unlink()
     for s in SCENARIOS:
         if only is None or s.name in only:
             for path in await record(s, out):
@@ -702,7 +716,8 @@ async def main(out: Path = HERE, only: list[str] | None = None) -> None:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m tests.histories.record",
-        description="Record golden workflow histories. Without --only every file in OUT is deleted and re-recorded.")
+        description="Record golden workflow histories. Without --only every scenario is recorded again (files of "
+                    "earlier releases stay).")
     parser.add_argument("out", nargs="?", type=Path, default=HERE, help=f"directory (default {HERE})")
     parser.add_argument("--only", action="append", metavar="NAME", choices=[s.name for s in SCENARIOS],
                         help="record this scenario only, leaving the other files as they are (repeatable): "

@@ -1,8 +1,6 @@
-"""Deadline notices of plans, reports and interruptions: fired once by id, delivered in order, counted once.
+"""How plans, reports and interruptions delivered notices before the one outbox: one activity per notice.
 
-Workflow-side helper (runs inside the sandbox): the loop that fires an action records its id before anything
-is delivered, so a replay or a retried delivery never fires it twice; metrics go through workflow.metric_meter()
-(silent on replay) with the same names and classes as complaint breaches, so one alert covers every major breach.
+Kept for the runs recorded then (see workflows/legacy/__init__.py); its commands must stay as they were.
 """
 
 from __future__ import annotations
@@ -14,11 +12,10 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.notifications import NotificationActivities, Notice
-    from sla.deadlines import Due
-    from sla.engine import ActionKind
+    from activities.notifications import Notice, NotificationActivities
+    from sla.deadlines import ActionKind, Due
     from workflows import metrics as m
-    from workflows.complaint import DELIVERY_GIVE_UP_AFTER, DELIVERY_RETRY
+    from workflows.legacy.complaint import DELIVERY_GIVE_UP_AFTER, DELIVERY_RETRY
 
 Subject = Literal["improvement_plan", "assessment_report", "interruption"]
 

@@ -1,8 +1,7 @@
-"""The two steps every clock workflow repeats: one recorded engine evaluation, one interruptible sleep.
+"""The two steps runs recorded by an earlier release repeat: one recorded engine evaluation, one sleep.
 
-Complaints, plans and interruptions all ask a pure engine (through a local activity, so the answer is in
-history) what is due, then sleep on one timer until the next due instant or the next command. An engine error
-never fails the workflow task: it is kept, logged, and the loop tries again later.
+Those runs asked a pure engine through a local activity (its answer in history) what was due, then slept on a
+fresh timer until the next due instant or the next command. Kept unchanged so that they replay.
 """
 
 from __future__ import annotations

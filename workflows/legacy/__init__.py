@@ -1,0 +1,1 @@
+"""Workflow code of runs recorded by earlier releases, kept so that they replay (see each module)."""
