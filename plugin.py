@@ -32,8 +32,6 @@ WORKFLOWS: list[type] = [
     ServiceInterruptionWorkflow,
 ]
 DEFAULT_REPORT_DIR = ".data/reports"
-
-
 class CxSlaPlugin(SimplePlugin):
     """Workflows, activities and the pydantic data converter of cx-sla.
 

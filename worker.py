@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import sys
+from pathlib import Path
 from datetime import timedelta
 
 import structlog
-from temporalio.worker import Worker
+from temporalio.worker import PollerBehaviorSimpleMaximum, Worker
 
 from activities.email import SmtpSink
 from activities.notifications import FanoutSink, LogSink, NotificationSink, WebhookSink
@@ -52,6 +54,19 @@ def notification_sink(settings: Settings) -> NotificationSink:
     return sinks[0] if len(sinks) == 1 else FanoutSink(sinks)
 
 
+def worker_options(settings: Settings) -> dict:
+    """The `Worker` capacity settings (CXSLA_WORKER_*; sizing advice in deploy/README.md)."""
+    return {
+        "max_cached_workflows": settings.worker_max_cached_workflows,
+        "max_concurrent_workflow_tasks": settings.worker_workflow_tasks,
+        "max_concurrent_activities": settings.worker_activities,
+        "workflow_task_poller_behavior": PollerBehaviorSimpleMaximum(settings.worker_workflow_pollers),
+        "activity_task_poller_behavior": PollerBehaviorSimpleMaximum(settings.worker_activity_pollers),
+        "sticky_queue_schedule_to_start_timeout": timedelta(seconds=settings.worker_sticky_timeout),
+        "graceful_shutdown_timeout": timedelta(seconds=settings.worker_shutdown_grace),
+    }
+
+
 async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     runtime = prometheus_runtime(settings.metrics_host, settings.metrics_port)
     codec = connection.payload_codec(settings)
@@ -62,8 +77,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
         settings, plugins=[CxSlaPlugin(
         sink=notification_sink(settings), codec=codec, policy_path=settings.policy, report_dir=settings.report_dir)], runtime=runtime
     )
-    worker = Worker(client, task_queue=settings.task_queue,
-                    graceful_shutdown_timeout=timedelta(seconds=settings.worker_shutdown_grace))
+    worker = Worker(client, task_queue=settings.task_queue, **worker_options(settings))
     log.info(
         "worker started",
         task_queue=settings.task_queue,
@@ -98,8 +112,18 @@ def _policy(settings: Settings) -> PolicyFile | None:
         return None
 
 
+def cache_bytecode(directory: str = ".data/pycache") -> None:
+    """The workflow sandbox imports each workflow's module afresh for every run it starts or wakes; without
+    compiled bytecode that is a compile per run. With PYTHONDONTWRITEBYTECODE set, cache it outside the source
+    tree instead of not at all."""
+    if sys.dont_write_bytecode:
+        sys.pycache_prefix = sys.pycache_prefix or str(Path(directory).resolve())
+        sys.dont_write_bytecode = False
+
+
 def main(settings: Settings | None = None) -> None:
     settings = settings or Settings()
+    cache_bytecode()
     configure_logging(settings.log_level)
 
     async def _main() -> None:

@@ -7,7 +7,9 @@ only the small `Assessment` comes back into the cycle's history, never the 100,0
 
 from __future__ import annotations
 
+import asyncio
 import time
+from dataclasses import dataclass
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timezone
 from typing import Any, Protocol
@@ -15,19 +17,21 @@ from typing import Any, Protocol
 import structlog
 from pydantic import BaseModel, ValidationError
 from temporalio import activity
-from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowQueryFailedError, WorkflowUpdateFailedError
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
 from sla.interruptions import MEMO_KEY as INTERRUPTION_MEMO_KEY
-from sla.calendar import CalendarData
-from sla.official_calendar import resolve_at
+from sla.calendar import CalendarData, compiled
+from sla.engine import evaluate
+from sla.official_calendar import resolve, resolve_at
 from sla.kpi import Assessment, Interruption, KpiName, PeriodTally, assess
-from sla.outcomes import MEMO_KEY, ComplaintOutcome
+from sla.outcomes import MEMO_KEY, ComplaintOutcome, outcome_of
 from sla.periods import Period
 from sla.plans import Miss, PlanRun, RecordCycleResult, negative_feedback_misses, new_plan_run, plan_id
 from sla.policy import AssessmentPolicy, PolicyError, load_policy
+from sla.simulation import RecordedComplaint
 from sla.surveys import SurveyBatch
 from workflows import search_attributes as sa
 
@@ -66,10 +70,20 @@ def interruptions_query(contract: str, end: datetime) -> str:
             f"AND {sa.RECEIVED_AT.name} < '{_instant(end)}'")
 
 
-class MemoSource(Protocol):
-    """Pages of workflow memos matching a visibility query."""
+@dataclass
+class Listed:
+    """One workflow of a visibility listing: its memo, and whether it still runs (then its memo may be stale:
+    a complaint writes its outcome memo when it closes)."""
 
-    def pages(self, query: str) -> AsyncIterator[list[dict[str, Any]]]: ...
+    workflow_id: str
+    memo: dict[str, Any]
+    running: bool
+
+
+class MemoSource(Protocol):
+    """Pages of workflows (with their memos) matching a visibility query."""
+
+    def pages(self, query: str) -> AsyncIterator[list[Listed]]: ...
 
 
 class VisibilitySource:
@@ -79,15 +93,33 @@ class VisibilitySource:
         self._client = client
         self._page_size = page_size
 
-    async def pages(self, query: str) -> AsyncIterator[list[dict[str, Any]]]:
+    async def pages(self, query: str) -> AsyncIterator[list[Listed]]:
         token: bytes | None = None
         while True:
             listing = self._client.list_workflows(query, page_size=self._page_size, next_page_token=token)
             await listing.fetch_next_page()
-            yield [await info.memo() for info in listing.current_page or []]
+            yield [Listed(info.id, await info.memo(), info.status == WorkflowExecutionStatus.RUNNING)
+                   for info in listing.current_page or []]
             token = listing.next_page_token
             if not token:
                 return
+
+
+async def live_outcome(client: Client, workflow_id: str, now: datetime) -> ComplaintOutcome | None:
+    """A running complaint's outcome now, from its recorded events (query), evaluated here."""
+    try:
+        recorded = await client.get_workflow_handle(workflow_id).query("recorded", result_type=RecordedComplaint)
+    except (RPCError, WorkflowQueryFailedError) as exc:
+        log.warning("running complaint not readable; left out", workflow_id=workflow_id, error=str(exc)[:200])
+        return None
+    if recorded.calendar is not None:
+        calendar = compiled(recorded.calendar)
+    else:
+        policy = recorded.policy
+        calendar = compiled(resolve(policy.calendar_name, policy.calendar,
+                                    range(recorded.events[0].at.year - 1, now.year + 2)))
+    evaluation = evaluate(recorded.policy, recorded.events, now, recorded.fired, calendar=calendar)
+    return outcome_of(recorded.events, evaluation)
 
 
 SourceFactory = Callable[[Client], MemoSource]
@@ -157,15 +189,24 @@ class AssessmentActivities:
         source = self._source(activity.client())
         tally, listed, missing, pages = PeriodTally(), 0, 0, 0
         contract = request.policy.name
-        async for memos in source.pages(complaints_query(contract, request.start, request.end)):
+        client = activity.client()
+        live = asyncio.Semaphore(16)
+
+        async def outcome_of_listed(item: Listed) -> ComplaintOutcome | None:
+            raw = item.memo.get(MEMO_KEY)
+            if item.running:
+                async with live:
+                    return await live_outcome(client, item.workflow_id, request.now)
+            try:
+                return ComplaintOutcome.model_validate(raw) if raw is not None else None
+            except ValidationError:
+                return None
+
+        async for page in source.pages(complaints_query(contract, request.start, request.end)):
             pages += 1
-            for memo in memos:
+            outcomes = await asyncio.gather(*(outcome_of_listed(item) for item in page))
+            for outcome in outcomes:
                 listed += 1
-                raw = memo.get(MEMO_KEY)
-                try:
-                    outcome = ComplaintOutcome.model_validate(raw) if raw is not None else None
-                except ValidationError:
-                    outcome = None
                 if outcome is None:
                     missing += 1
                     continue
@@ -174,9 +215,9 @@ class AssessmentActivities:
                 tally.add(outcome)
             activity.heartbeat({"pages": pages, "complaints": listed})
         interruptions = []
-        async for memos in source.pages(interruptions_query(contract, request.end)):
-            for memo in memos:
-                raw = memo.get(INTERRUPTION_MEMO_KEY)
+        async for page in source.pages(interruptions_query(contract, request.end)):
+            for item in page:
+                raw = item.memo.get(INTERRUPTION_MEMO_KEY)
                 if raw is not None and raw.get("contract") == contract:
                     interruptions.append(Interruption.model_validate(raw))
         interruptions = [i for i in interruptions if i.started_at < request.end

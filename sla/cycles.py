@@ -68,6 +68,7 @@ class CycleRun(BaseModel):
     delivered_at: datetime | None = None  # the report's delivery
     report_files: list[str] | None = None
     timeline: list[dict] = Field(default_factory=list)  # calendar refreshes and retries, for people
+    continue_as_new_history: int | None = None  # None: the workflow's own threshold (tests pass a small one)
 
 
 class BatchReceipt(BaseModel):

@@ -18,6 +18,7 @@ from temporalio.service import RPCError
 from sla.calendar import CalendarRefreshed, CalendarUpdate
 from sla.official_calendar import YEARS_AHEAD, official_horizon, resolve
 from sla.policy import PolicyFile
+from starter.client import CxSlaError, rpc_kind
 from workflows import search_attributes as sa
 
 CLOCK_WORKFLOWS = ("ComplaintWorkflow", "ImprovementPlanWorkflow", "AssessmentCycleWorkflow",
@@ -80,7 +81,10 @@ async def refresh_calendar(client: Client, policy: PolicyFile, name: str, *, by:
                            skipped=0, failed=0, still_provisional=0, failures=[])
     if not contracts:
         return report
-    ids = [info.id async for info in client.list_workflows(refresh_query(contracts))]
+    try:
+        ids = [info.id async for info in client.list_workflows(refresh_query(contracts))]
+    except RPCError as exc:
+        raise CxSlaError(f"cannot list the clocks using calendar {name}: {exc.message}", rpc_kind(exc)) from None
     report.workflows = len(ids)
     lock = asyncio.Semaphore(CONCURRENCY)
 

@@ -430,16 +430,16 @@ def calendar_status(ctx: typer.Context) -> None:
 
     g = _globals(ctx)
     rows = status_of(_policy(g), datetime.now(timezone.utc).date())
-    table = Table()
-    for column in ("calendar", "zone", "official", "known until", "from", "days left", "contracts"):
-        table.add_column(column)
+    lines = []
     for row in rows:
-        left = "-" if row.days_left is None else (f"{row.days_left}" if row.days_left >= 0 else
-                                                 f"{row.days_left} (provisional now)")
-        table.add_row(row.calendar, row.timezone, row.official or "-",
-                      row.known_until.isoformat() if row.known_until else "always", row.source, left,
-                      ", ".join(row.contracts) or "-")
-    emit(g, [r.model_dump(mode="json") for r in rows], table)
+        if row.known_until is None:
+            known = f"never provisional ({row.source})"
+        else:
+            left = (f"{row.days_left} days left" if row.days_left >= 0
+                    else f"provisional for {-row.days_left} days now")
+            known = f"known until {row.known_until.isoformat()} ({row.source}), {left}"
+        lines.append(f"{row.calendar} ({row.timezone}): {known}; contracts: {', '.join(row.contracts) or '-'}")
+    emit(g, [r.model_dump(mode="json") for r in rows], "\n".join(lines))
 
 
 @calendar_app.command("refresh")

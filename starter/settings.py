@@ -40,6 +40,15 @@ class Settings(BaseSettings):
     # Seconds a stopping worker lets running activities finish (deliveries, a cycle's collection) before
     # cancelling them; keep it below the orchestrator's grace period (Kubernetes: terminationGracePeriodSeconds).
     worker_shutdown_grace: float = Field(30.0, ge=0, validation_alias=_env("CXSLA_WORKER_SHUTDOWN_GRACE"))
+    # Worker capacity (deploy/README.md, "Sizing"): how many complaints stay cached between their wake-ups, how many
+    # workflow and activity tasks run at once, how many pollers ask the server for each, and how long a task waits
+    # on this worker's sticky queue before the server hands it to any worker.
+    worker_max_cached_workflows: int = Field(10_000, ge=0, validation_alias=_env("CXSLA_WORKER_MAX_CACHED_WORKFLOWS"))
+    worker_workflow_tasks: int = Field(100, ge=1, validation_alias=_env("CXSLA_WORKER_WORKFLOW_TASKS"))
+    worker_activities: int = Field(200, ge=1, validation_alias=_env("CXSLA_WORKER_ACTIVITIES"))
+    worker_workflow_pollers: int = Field(8, ge=2, validation_alias=_env("CXSLA_WORKER_WORKFLOW_POLLERS"))
+    worker_activity_pollers: int = Field(8, ge=1, validation_alias=_env("CXSLA_WORKER_ACTIVITY_POLLERS"))
+    worker_sticky_timeout: float = Field(10.0, gt=0, validation_alias=_env("CXSLA_WORKER_STICKY_TIMEOUT"))
     # Seconds between the worker's visibility counts (open/at-risk gauges); 0 turns the collector off.
     visibility_metrics_interval: float = Field(30.0, ge=0, validation_alias=_env("CXSLA_VISIBILITY_METRICS_INTERVAL"))
 

@@ -12,9 +12,10 @@ from typing import Any
 import tomli_w
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.worker import Worker
 
+from activities.assessment import Listed
 from plugin import CxSlaPlugin
 from sla.policy import PolicyFile, default_policy_path, parse_policy
 from tests.conftest import task_queue
@@ -32,21 +33,22 @@ class KnownWorkflows:
     def add(self, workflow_id: str) -> None:
         self._ids.append(workflow_id)
 
-    async def pages(self, query: str) -> AsyncIterator[list[dict[str, Any]]]:
+    async def pages(self, query: str) -> AsyncIterator[list[Listed]]:
         prefix = "complaint-" if "ComplaintWorkflow" in query else "outage-"
-        memos = []
+        listed = []
         for workflow_id in self._ids:
             if workflow_id.startswith(prefix):
-                memos.append(await self._memo(workflow_id))
-        yield memos
+                listed.append(await self._listed(workflow_id))
+        yield listed
 
-    async def _memo(self, workflow_id: str) -> dict[str, Any]:
+    async def _listed(self, workflow_id: str) -> Listed:
         # The raw describe: the SDK's typed description chokes on the test server's datetime search attributes.
         response = await self._client.workflow_service.describe_workflow_execution(DescribeWorkflowExecutionRequest(
             namespace=self._client.namespace, execution=WorkflowExecution(workflow_id=workflow_id)))
-        fields = response.workflow_execution_info.memo.fields
+        info = response.workflow_execution_info
         converter = self._client.data_converter
-        return {key: (await converter.decode([payload]))[0] for key, payload in fields.items()}
+        memo = {key: (await converter.decode([payload]))[0] for key, payload in info.memo.fields.items()}
+        return Listed(workflow_id, memo, info.status == WorkflowExecutionStatus.RUNNING.value)
 
 
 async def result_of(env, workflow_id: str, result_type: type):

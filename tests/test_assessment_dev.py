@@ -173,7 +173,7 @@ async def test_paging_reads_every_page(september, contract, dev_env):
     assert PAGE_SIZE == 1000
     source = VisibilitySource(dev_env.client, page_size=7)
     pages = [page async for page in source.pages(complaints_query(contract, SEPTEMBER, SEPTEMBER + timedelta(days=30)))]
-    ids = [memo["cxsla.outcome"]["complaint_id"] for page in pages for memo in page]
+    ids = [item.memo["cxsla.outcome"]["complaint_id"] for page in pages for item in page]
     assert len(pages) == math.ceil(COMPLAINTS / 7) and sorted(ids) == sorted(set(ids)) and len(ids) == COMPLAINTS
 
 

@@ -72,3 +72,31 @@ def test_a_clock_met_late_is_a_breach_whose_unsent_warnings_are_dropped():
     status, actions = clock(T0 + 20 * H, ended_at=T0 + 10.5 * H)
     assert ids(actions) == ["breach", "escalate:1"]  # the second step came after it was met
     assert status.state is ClockState.BREACHED and status.met_at == T0 + 10.5 * H
+
+
+def test_an_outage_breaching_at_two_on_a_saturday_escalates_in_working_time():
+    """The outage threshold (4 h) runs on the wall clock; its escalation ladder runs on the contract calendar,
+    like every complaint's: team-lead at the breach, supervisor 4 working hours later (Monday, over lunch),
+    manager a working day later (Tuesday), not 06:00 on the Saturday."""
+    from zoneinfo import ZoneInfo
+
+    from sla.interruptions import InterruptionRecord, evaluate_interruption
+    from sla.policy import load_policy
+    from tests.calendars import calendar_of
+
+    sh = ZoneInfo("Asia/Shanghai")
+    policy = load_policy().assessment("default")
+    started = datetime(2025, 3, 7, 22, tzinfo=sh)  # Friday 22:00: breached Saturday 02:00
+    record = InterruptionRecord(outage_id="db-1", contract="default", started_at=started, reported_at=started)
+    result = evaluate_interruption(policy, record, datetime(2025, 3, 12, tzinfo=sh), {},
+                                   calendar=calendar_of(policy))
+    assert result.clock.deadline == datetime(2025, 3, 8, 2, tzinfo=sh)
+    ladder = [(a.to, a.due_at) for a in result.due if a.kind is ActionKind.ESCALATE]
+    assert ladder == [("team-lead", datetime(2025, 3, 8, 2, tzinfo=sh)),
+                      ("supervisor", datetime(2025, 3, 10, 14, tzinfo=sh)),
+                      ("manager", datetime(2025, 3, 11, 9, tzinfo=sh))]
+    # its warnings, like its threshold, are wall-clock: 50 % of 4 h after the start
+    assert [a.due_at for a in result.due if a.kind is ActionKind.WARN] == []  # superseded by the breach
+    early = evaluate_interruption(policy, record, datetime(2025, 3, 8, 0, 30, tzinfo=sh), {},
+                                  calendar=calendar_of(policy))
+    assert [a.due_at for a in early.due] == [datetime(2025, 3, 8, 0, 0, tzinfo=sh)]

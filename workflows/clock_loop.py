@@ -33,17 +33,27 @@ def backoff(failures: int, first: timedelta = FIRST_RETRY, cap: timedelta = LAST
 
 
 class WakeTimer:
-    """One durable timer aimed at an instant; aiming it at the same instant again keeps it."""
+    """One durable timer aimed at an instant.
 
-    def __init__(self) -> None:
+    Aimed at the same instant again, it is kept. Aimed later, it is kept too (`keep_earlier`): it wakes the
+    workflow early, which re-aims it then. A command usually moves a complaint's next due instant later (its
+    acknowledgment met, the next clock's warning is further off), and several commands often come within the
+    hour; keeping the timer costs one early wake-up instead of a cancel and a new timer at every command. Aimed
+    earlier, it is replaced.
+    """
+
+    def __init__(self, *, keep_earlier: bool = False) -> None:
         self._at: datetime | None = None
         self._task: asyncio.Task | None = None
+        self._keep_earlier = keep_earlier
 
     def aim(self, at: datetime | None, summary: str) -> None:
         if self._task is not None and self._task.done():
             self._task, self._at = None, None
         if at == self._at:
             return
+        if self._keep_earlier and self._task is not None and (at is None or self._at < at):
+            return  # the running timer fires first; the workflow aims again when it does
         if self._task is not None:
             self._task.cancel()
             self._task = None
@@ -102,7 +112,7 @@ class ClockLoop(Generic[A]):
         self._what = what
         self._contract = contract
         self._metrics = metrics
-        self._timer = WakeTimer()
+        self._timer = WakeTimer(keep_earlier=True)
         self.answer: A | None = None
         self.failure: Failure | None = None
         self.evaluated_version = -1
@@ -146,12 +156,10 @@ class ClockLoop(Generic[A]):
                 continue  # evaluate again, so what just fired shows
             self._clock.settle()
             if self._clock.finished():
-                self._timer.cancel()
-                return False
+                return False  # a timer still set is dropped with the run: cancelling it would be one more event
             if hand_over is not None and hand_over():
                 ready = drained or (lambda: True)
                 if await self.sleep(until=ready) and ready() and self._clock.version == self.evaluated_version:
-                    self._timer.cancel()
                     return True
                 continue  # a command or a due instant came first: handle it, then try again
             await self.sleep()

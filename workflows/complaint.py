@@ -16,11 +16,12 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
-from workflows.clock_loop import ClockLoop, WakeTimer, backoff
-from workflows.legacy.complaint import LegacyComplaint
-from workflows.outbox import Outbox
 
 with workflow.unsafe.imports_passed_through():
+    from workflows.clock_loop import ClockLoop, WakeTimer, backoff
+    from workflows.legacy.complaint import LegacyComplaint
+    from workflows.outbox import Outbox
+    from workflows.patches import ENGINE_IN_WORKFLOW_PATCH
     from activities.assessment import AssessmentActivities, FeedbackPlanRequest, OpenPlanRequest
     from activities.calendars import CalendarRequest, resolve_calendar
     from activities.notifications import Notice
@@ -40,15 +41,13 @@ with workflow.unsafe.imports_passed_through():
     from workflows import search_attributes as sa
     from workflows.complaint_run import ComplaintRun
 
-# Workflow changes since the first release; runs recorded before a patch replay down the old path.
-ENGINE_IN_WORKFLOW_PATCH = "engine-in-workflow"  # the engine runs in workflow code on carried calendar data
 # A quiet complaint whose history has grown this long continues as new, which bounds what a worker replays when it
 # wakes an evicted complaint (every past evaluation of the run runs again).
 CONTINUE_AS_NEW_HISTORY = 1_000
 PLAN_REQUEST_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
 
 
-@workflow.defn(name="ComplaintWorkflow")
+@workflow.defn(name="ComplaintWorkflow", sandboxed=False)
 class ComplaintWorkflow:
     @workflow.init
     def __init__(self, run: ComplaintRun) -> None:
@@ -121,7 +120,6 @@ class ComplaintWorkflow:
     def evaluate(self, now: datetime) -> Evaluation:
         self._evaluation = evaluate(self._run.policy, self._run.events, now, self._run.fired,
                                     calendar=self._calendar)
-        self._count_clock_outcomes()
         return self._evaluation
 
     def fire(self, due: list[Due], now: datetime) -> None:
@@ -137,6 +135,10 @@ class ComplaintWorkflow:
                 self._request_plan(KpiName.MAJOR_RESOLVED_IN_TIME, Trigger.COMPLAINT, None, now)
 
     def settle(self) -> None:
+        # Not in a task that hands over to a new run: the server refuses that task's completion when a command
+        # arrives meanwhile, and the retried task would count again. The next run counts what is left.
+        if self._evaluation is not None and self._loop.failure is None and not self._should_continue_as_new():
+            self._count_clock_outcomes()
         self._upsert_search_attributes()
 
     def finished(self) -> bool:
@@ -457,11 +459,12 @@ class ComplaintWorkflow:
         evaluation = self._evaluation
         if evaluation is None:
             return
-        outcome = outcome_of(self._run.events, evaluation).model_dump(mode="json")
-        if outcome != self._outcome_memo:
-            self._outcome_memo = outcome
-            workflow.upsert_memo({MEMO_KEY: outcome})
         terminal = self._facts.state.terminal
+        if terminal:  # open complaints are read by query (activities/assessment.py): one memo write, at the end
+            outcome = outcome_of(self._run.events, evaluation).model_dump(mode="json")
+            if outcome != self._outcome_memo:
+                self._outcome_memo = outcome
+                workflow.upsert_memo({MEMO_KEY: outcome})
         wanted = {
             sa.STATE: self._facts.state.value,
             sa.SEVERITY: self._facts.severity.value,

@@ -20,12 +20,12 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError, WorkflowAlreadyStartedError
 
-from workflows.clock_loop import ClockLoop, WakeTimer, backoff
-from workflows.legacy.cycle import KPI_MEMO_KEY, LegacyCycle, legacy_launch
-from workflows.outbox import Outbox
-from workflows.plan import CLOCKS_IN_WORKFLOW_PATCH, ImprovementPlanWorkflow
 
 with workflow.unsafe.imports_passed_through():
+    from workflows.clock_loop import ClockLoop, WakeTimer, backoff
+    from workflows.legacy.cycle import KPI_MEMO_KEY, LegacyCycle, legacy_launch
+    from workflows.outbox import Outbox
+    from workflows.patches import CLOCKS_IN_WORKFLOW_PATCH
     from activities.assessment import (
         AssessmentActivities,
         CollectRequest,
@@ -60,6 +60,7 @@ __all__ = ["AssessmentCycleWorkflow", "ScheduledCycleWorkflow", "CycleRun", "Cyc
            "LaunchCycle", "cycle_search_attributes", "KPI_MEMO_KEY"]
 
 # Inside one attempt Temporal retries quickly; then the cycle shows the error and retries on its own clock.
+PLAN_WORKFLOW = "ImprovementPlanWorkflow"  # by name: its module is not imported into every cycle's sandbox
 STEP_RETRY = RetryPolicy(initial_interval=timedelta(seconds=5), maximum_interval=timedelta(minutes=1),
                          maximum_attempts=5)
 CONTINUE_AS_NEW_HISTORY = 2_000
@@ -107,12 +108,12 @@ class _ReportClock:
         return self._cycle._run.delivered_at is not None
 
 
-@workflow.defn(name="AssessmentCycleWorkflow")
+@workflow.defn(name="AssessmentCycleWorkflow", sandboxed=False)
 class AssessmentCycleWorkflow:
     @workflow.init
     def __init__(self, run: CycleRun) -> None:
         self._legacy = None if workflow.patched(CLOCKS_IN_WORKFLOW_PATCH) else LegacyCycle(
-            run, plan_workflow=ImprovementPlanWorkflow, cycle_attributes=cycle_search_attributes)
+            run, plan_workflow=PLAN_WORKFLOW, cycle_attributes=cycle_search_attributes)
         self._run = run
         self._cadence = Period.parse(run.period).cadence
         self._phase = "planning"
@@ -220,7 +221,8 @@ class AssessmentCycleWorkflow:
                 self._retry_at = now + backoff(self._attempts)
                 self._metrics.count(m.RETRIES, {"contract": self._run.contract, "what": f"cycle {what}"})
                 workflow.logger.error("cycle %s failed (attempt %d): %s", what, self._attempts, message)
-                if workflow.info().get_current_history_length() >= CONTINUE_AS_NEW_HISTORY:
+                limit = self._run.continue_as_new_history or CONTINUE_AS_NEW_HISTORY
+                if workflow.info().get_current_history_length() >= limit:
                     await workflow.wait_condition(lambda: not self._outbox.in_flight
                                                   and workflow.all_handlers_finished())
                     workflow.continue_as_new(self._run.model_copy(update={
@@ -257,7 +259,7 @@ class AssessmentCycleWorkflow:
                                 calendar=run.calendar)
             try:
                 await workflow.start_child_workflow(
-                    ImprovementPlanWorkflow.run, plan, id=pid, parent_close_policy=workflow.ParentClosePolicy.ABANDON,
+                    PLAN_WORKFLOW, plan, id=pid, parent_close_policy=workflow.ParentClosePolicy.ABANDON,
                     search_attributes=plan_search_attributes(plan),
                     static_summary=f"improvement plan: {kpi.label} of {run.contract}",
                 )
@@ -382,7 +384,7 @@ def cycle_search_attributes(contract: str) -> TypedSearchAttributes:
                                   SearchAttributePair(sa.STATE, "planning")])
 
 
-@workflow.defn(name="ScheduledCycleWorkflow")
+@workflow.defn(name="ScheduledCycleWorkflow", sandboxed=False)
 class ScheduledCycleWorkflow:
     """What a Temporal Schedule starts at the beginning of each period: the cycle `cycle-{contract}-{period}`.
 
@@ -393,7 +395,7 @@ class ScheduledCycleWorkflow:
     @workflow.run
     async def run(self, launch: LaunchCycle) -> str:
         if not workflow.patched(CLOCKS_IN_WORKFLOW_PATCH):
-            return await legacy_launch(launch, cycle_workflow=AssessmentCycleWorkflow,
+            return await legacy_launch(launch, cycle_workflow="AssessmentCycleWorkflow",
                                        cycle_attributes=cycle_search_attributes)
         settings: LaunchSettings = await workflow.execute_activity_method(
             AssessmentActivities.launch_settings, launch.contract, start_to_close_timeout=timedelta(seconds=30),

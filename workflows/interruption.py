@@ -12,12 +12,12 @@ from datetime import datetime, timedelta
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
-from workflows.clock_loop import ClockLoop
-from workflows.legacy.interruption import LegacyInterruption
-from workflows.outbox import Outbox
-from workflows.plan import CLOCKS_IN_WORKFLOW_PATCH
 
 with workflow.unsafe.imports_passed_through():
+    from workflows.clock_loop import ClockLoop
+    from workflows.legacy.interruption import LegacyInterruption
+    from workflows.outbox import Outbox
+    from workflows.patches import CLOCKS_IN_WORKFLOW_PATCH
     from activities.calendars import CalendarRequest, resolve_calendar
     from sla.calendar import BusinessCalendar, CalendarRefreshed, CalendarUpdate, compiled
     from sla.deadlines import Due
@@ -35,7 +35,7 @@ with workflow.unsafe.imports_passed_through():
 __all__ = ["ServiceInterruptionWorkflow", "InterruptionRun", "InterruptionStatus"]
 
 
-@workflow.defn(name="ServiceInterruptionWorkflow")
+@workflow.defn(name="ServiceInterruptionWorkflow", sandboxed=False)
 class ServiceInterruptionWorkflow:
     @workflow.init
     def __init__(self, run: InterruptionRun) -> None:

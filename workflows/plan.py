@@ -13,11 +13,12 @@ from datetime import datetime, timedelta
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
-from workflows.clock_loop import ClockLoop
-from workflows.legacy.plan import LegacyPlan
-from workflows.outbox import Outbox
 
 with workflow.unsafe.imports_passed_through():
+    from workflows.clock_loop import ClockLoop
+    from workflows.legacy.plan import LegacyPlan
+    from workflows.outbox import Outbox
+    from workflows.patches import CLOCKS_IN_WORKFLOW_PATCH
     from activities.calendars import CalendarRequest, resolve_calendar
     from sla import plans as p
     from sla.calendar import BusinessCalendar, CalendarRefreshed, CalendarUpdate, compiled
@@ -25,11 +26,10 @@ with workflow.unsafe.imports_passed_through():
     from workflows import metrics as m
     from workflows import search_attributes as sa
 
-CLOCKS_IN_WORKFLOW_PATCH = "clocks-in-workflow"  # plans, cycles and outages evaluate in workflow code
 CONTINUE_AS_NEW_HISTORY = 2_000
 
 
-@workflow.defn(name="ImprovementPlanWorkflow")
+@workflow.defn(name="ImprovementPlanWorkflow", sandboxed=False)
 class ImprovementPlanWorkflow:
     @workflow.init
     def __init__(self, run: p.PlanRun) -> None:

@@ -19,7 +19,7 @@ from fastapi import APIRouter, FastAPI, Request, Response
 
 from sla.policy import load_policy
 from starter import connection
-from starter.api import assessment, complaints, health, inbound, problems
+from starter.api import assessment, calendars, complaints, health, inbound, problems
 from starter.client import ComplaintClient
 from starter.inbound import load_sources
 from starter.metrics import ApiMetrics, PrometheusClientBridge
@@ -28,7 +28,7 @@ from starter.tokens import TokenStore
 
 log = structlog.get_logger("cxsla.api")
 
-ROUTERS: list[APIRouter] = [health.router, complaints.router, assessment.router, inbound.router]
+ROUTERS: list[APIRouter] = [health.router, complaints.router, assessment.router, calendars.router, inbound.router]
 
 DESCRIPTION = """\
 Open complaints and move them through their lifecycle from a service desk.
@@ -41,6 +41,9 @@ withdraws; **admin** may do everything. The acting identity is recorded as `by` 
 Assessment: anyone with a token reads cycles, reports, plans and interruptions; **supervisors** import survey
 answers, submit and report on improvement plans, report and restore service interruptions; **admins** start
 cycles and manage their schedules.
+
+Calendars: anyone with a token reads how far each calendar is known officially (`GET /v1/calendars`); **admins**
+send newly published years to the live clocks (`POST /v1/calendars/refresh`).
 
 Errors are RFC 9457 problem documents (`application/problem+json`).
 """

@@ -66,8 +66,7 @@ from tests.conftest import cxsla_worker
 from tests.sinks import RecordingSink
 from workflows import search_attributes as sa
 from sla.official_calendar import resolve_at
-from workflows.complaint import ENGINE_IN_WORKFLOW_PATCH
-from workflows.plan import CLOCKS_IN_WORKFLOW_PATCH
+from workflows.patches import CLOCKS_IN_WORKFLOW_PATCH, ENGINE_IN_WORKFLOW_PATCH
 from workflows.cycle import AssessmentCycleWorkflow, CycleRun, cycle_search_attributes
 from workflows.interruption import InterruptionStatus
 from workflows.plan import ImprovementPlanWorkflow

@@ -153,7 +153,7 @@ class LegacyCycle:
             plan = new_plan_run(policy=self._run.policy, kpi=kpi.name, miss=miss, at=workflow.now())
             try:
                 await workflow.start_child_workflow(
-                    self._plan_workflow.run, plan, id=pid, parent_close_policy=workflow.ParentClosePolicy.ABANDON,
+                    self._plan_workflow, plan, id=pid, parent_close_policy=workflow.ParentClosePolicy.ABANDON,
                     search_attributes=plan_search_attributes(plan),
                     static_summary=f"improvement plan: {kpi.label} of {self._run.contract}",
                 )
@@ -199,7 +199,7 @@ async def legacy_launch(launch: LaunchCycle, *, cycle_workflow: type, cycle_attr
     cycle_id = cycle_workflow_id(launch.contract, period)
     try:
         await workflow.start_child_workflow(
-            cycle_workflow.run, CycleRun(contract=launch.contract, period=period, policy=policy),
+            cycle_workflow, CycleRun(contract=launch.contract, period=period, policy=policy),
             id=cycle_id, parent_close_policy=workflow.ParentClosePolicy.ABANDON,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             search_attributes=cycle_attributes(launch.contract),
