@@ -6,6 +6,7 @@ Run it with `cxsla worker` (or `python worker.py`); settings come from the envir
 from __future__ import annotations
 
 import asyncio
+import gc
 import signal
 import sys
 from pathlib import Path
@@ -90,6 +91,10 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
         preinitialize_counters(runtime.metric_meter, namespace=settings.temporal_namespace,
                                task_queue=settings.task_queue, policy=policy)
     async with worker:
+        # Everything loaded so far (the SDK, pydantic schemas, holiday tables) lives as long as the process: keep it
+        # out of every later full garbage collection, whose pause grows with the objects it must walk.
+        gc.collect()
+        gc.freeze()
         if settings.visibility_metrics_interval > 0:
             contracts = sorted(policy.contracts) if policy else []
             collector = VisibilityCollector(

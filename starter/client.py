@@ -7,14 +7,20 @@ from __future__ import annotations
 
 import asyncio
 import re
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Literal
 
 from pydantic import TypeAdapter
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFailedError
-from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
+from temporalio.client import Client, WithStartWorkflowOperation, WorkflowExecutionStatus, WorkflowUpdateFailedError
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -26,7 +32,7 @@ from sla.engine import Evaluation, evaluate
 from sla.official_calendar import YEARS_AHEAD, resolve, resolve_at
 from sla.outcomes import MEMO_KEY, outcome_of
 from sla.policy import PolicyError, PolicyFile, load_policy
-from sla.status import ComplaintStatus
+from sla.status import ComplaintStatus, Opening
 from starter import connection
 from starter.codec import CodecError
 from starter.settings import Settings
@@ -120,27 +126,36 @@ class ComplaintClient:
             first = evaluate(policy, [received], now, calendar=compiled(calendar))
         except (PolicyError, CalendarError, ValueError) as exc:
             raise CxSlaError(str(exc)) from None
+        nonce = uuid.uuid4().hex
         run = ComplaintRun(
             complaint_id=request.id, policy=policy, events=[received], calendar=calendar,
-            continue_as_new_after_events=continue_as_new_after_events,
+            continue_as_new_after_events=continue_as_new_after_events, open_nonce=nonce,
         )
+        # One round trip: the workflow starts (or is found) and answers once its clocks are evaluated.
+        start = WithStartWorkflowOperation(
+            ComplaintWorkflow.run, run, id=workflow_id(request.id), task_queue=self.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            search_attributes=opening_attributes(policy.name, received, first),
+            memo={MEMO_KEY: outcome_of([received], first).model_dump(mode="json")},
+            static_summary=f"{policy.name} {request.severity.value} complaint {request.id}",
+        )
+        opening = Opening(nonce=nonce, contract=policy.name, severity=request.severity,
+                          channel=request.channel.value if request.channel else None, customer_id=request.customer_id)
         try:
-            await self.client.start_workflow(
-                ComplaintWorkflow.run,
-                run,
-                id=workflow_id(request.id),
-                task_queue=self.task_queue,
-                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                search_attributes=opening_attributes(policy.name, received, first),
-                memo={MEMO_KEY: outcome_of([received], first).model_dump(mode="json")},
-                static_summary=f"{policy.name} {request.severity.value} complaint {request.id}",
-            )
-            created = True
-        except WorkflowAlreadyStartedError:
-            created = False
+            answer = await self.client.execute_update_with_start_workflow(
+                ComplaintWorkflow.opened, opening, start_workflow_operation=start)
+        except WorkflowAlreadyStartedError:  # closed under this id: the closed complaint is the answer
+            return Opened(status=await self.status(request.id), created=False)
+        except WorkflowUpdateFailedError as exc:
+            cause = exc.cause
+            message = cause.message if isinstance(cause, ApplicationError) else str(cause or exc)
+            raise CxSlaError(message, "conflict") from None
         except RPCError as exc:
             raise CxSlaError(_rpc_message(request.id, exc), rpc_kind(exc)) from None
-        return Opened(status=await self._first_status(request.id), created=created)
+        except CodecError as exc:
+            raise CxSlaError(f"complaint {request.id}: {exc}", "unavailable") from None
+        return Opened(status=answer.status, created=answer.created)
 
     async def import_history(self, events: list, *, wait: bool = True) -> Opened | None:
         """Import a complaint handled elsewhere (a desk's history) with its own timestamps, so cycles, reports and
@@ -216,7 +231,8 @@ class ComplaintClient:
         return status
 
     async def command(self, complaint_id: str, name: str, command: Command | dict[str, Any]) -> ComplaintStatus:
-        """Send one command (an update); invalid input or transition raises CxSlaError, nothing recorded."""
+        """Send one command (an update); invalid input or transition raises CxSlaError, nothing recorded.
+        Answers with the complaint's status after the command (the update's own answer is small; see Accepted)."""
         model = COMMAND_MODELS.get(name)
         if model is None:
             raise CxSlaError(f"unknown command {name!r}; known: {', '.join(COMMAND_MODELS)}")
@@ -227,7 +243,7 @@ class ComplaintClient:
                 raise CxSlaError(str(exc)) from None
         handle = self.client.get_workflow_handle(workflow_id(complaint_id))
         try:
-            return await handle.execute_update(name, command, result_type=ComplaintStatus)
+            await handle.execute_update(name, command, result_type=dict)
         except WorkflowUpdateFailedError as exc:
             cause = exc.cause
             message = cause.message if isinstance(cause, ApplicationError) else str(cause or exc)
@@ -238,6 +254,7 @@ class ComplaintClient:
             raise CxSlaError(_rpc_message(complaint_id, exc), rpc_kind(exc)) from None
         except CodecError as exc:
             raise CxSlaError(f"complaint {complaint_id}: {exc}", "unavailable") from None
+        return await self.status(complaint_id)
 
     async def status(self, complaint_id: str) -> ComplaintStatus:
         handle = self.client.get_workflow_handle(workflow_id(complaint_id))

@@ -43,7 +43,7 @@ class Settings(BaseSettings):
     # Worker capacity (deploy/README.md, "Sizing"): how many complaints stay cached between their wake-ups, how many
     # workflow and activity tasks run at once, how many pollers ask the server for each, and how long a task waits
     # on this worker's sticky queue before the server hands it to any worker.
-    worker_max_cached_workflows: int = Field(10_000, ge=0, validation_alias=_env("CXSLA_WORKER_MAX_CACHED_WORKFLOWS"))
+    worker_max_cached_workflows: int = Field(2_000, ge=0, validation_alias=_env("CXSLA_WORKER_MAX_CACHED_WORKFLOWS"))
     worker_workflow_tasks: int = Field(100, ge=1, validation_alias=_env("CXSLA_WORKER_WORKFLOW_TASKS"))
     worker_activities: int = Field(200, ge=1, validation_alias=_env("CXSLA_WORKER_ACTIVITIES"))
     worker_workflow_pollers: int = Field(8, ge=2, validation_alias=_env("CXSLA_WORKER_WORKFLOW_POLLERS"))

@@ -518,16 +518,21 @@ async def test_invalid_commands_are_refused_with_a_message_and_record_nothing(h:
     st = await h.c.status("c11")
     assert kinds(st) == ["received", "acknowledged", "triaged"] and st.state.value == "in_progress"
     history = await h.env.client.get_workflow_handle(workflow_id("c11")).fetch_history()
-    accepted = [e for e in history.events if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED]
-    assert len(accepted) == 2  # refused updates never reach history
+    accepted = [e.workflow_execution_update_accepted_event_attributes.accepted_request.input.name
+                for e in history.events if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED]
+    assert accepted == ["opened", "acknowledge", "triage"]  # refused updates never reach history
 
 
 async def test_opening_the_same_id_twice_returns_the_existing_complaint(h: Harness):
     first = await h.open("c12", "normal")
     run_id = (await h.describe("c12"))[1]
-    again = await h.open("c12", "critical")
+    again = await h.open("c12", "normal")
     assert (first.created, again.created) == (True, False)
     assert again.status.severity.value == "normal" and again.status.received_at == first.status.received_at
+    # the same id with other content is not the same complaint: refused, naming what differs
+    with pytest.raises(CxSlaError, match=r"exists with other content: severity 'normal' \(asked 'critical'\)") as info:
+        await h.open("c12", "critical")
+    assert info.value.kind == "conflict"
     histories = await run_histories(h.env.client, workflow_id("c12"))
     assert [x.run_id for x in histories] == [run_id]
     started = [e for e in histories[0].events if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED]

@@ -24,6 +24,7 @@ from sla.official_calendar import published_years, resolve, resolve_at
 from sla.policy import load_policy, parse_policy
 from sla.reporting import CycleResult
 from sla.status import ComplaintStatus
+from starter.assessment_client import AssessmentClient
 from starter.client import ComplaintClient, workflow_id
 from tests.assessment_support import KnownWorkflows, assessment_worker, default_raw, result_of, write_policy
 from tests.conftest import cxsla_worker
@@ -191,8 +192,15 @@ async def test_a_cycle_whose_collection_keeps_failing_retries_continues_as_new_a
         assert status.attempts >= 2 and status.retry_at is not None
         assert len(await run_histories(env.client, wid)) >= 2  # it continued as new while retrying
         source.broken = False
+        waiting = await env.client.get_workflow_handle(wid).query(AssessmentCycleWorkflow.status)
+        assert waiting.retry_at - await env.get_current_time() > timedelta(minutes=1)
+        # `cxsla cycle start` for the same period asks the waiting cycle to try again now
+        cycles = AssessmentClient(env.client, task_queue=queue, policy=policy)
+        status, created = await cycles.start_cycle("always-on", "2026-10")
+        assert not created
         result = await result_of(env, wid, CycleResult)
         assert result.period == "2026-10" and result.assessment is not None
+        assert result.report_delivered_at < waiting.retry_at  # it did not wait out its backoff
         final = await env.client.get_workflow_handle(wid).query(AssessmentCycleWorkflow.status)
         assert final.error is None and final.phase == "done"
         await assert_no_workflow_task_failures(env.client, wid)

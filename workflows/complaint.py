@@ -35,7 +35,7 @@ with workflow.unsafe.imports_passed_through():
     from sla.outcomes import MEMO_KEY, outcome_of
     from sla.plans import Miss, Trigger
     from sla.simulation import RecordedComplaint, without_personal_data
-    from sla.status import ComplaintStatus, build_status
+    from sla.status import Accepted, ComplaintStatus, OpenAnswer, Opening, build_status
     from sla.vocabulary import BreachClass, ClockName, ClockState
     from workflows import metrics as m
     from workflows import search_attributes as sa
@@ -56,6 +56,7 @@ class ComplaintWorkflow:
         self._facts = lifecycle.replay(run.events)
         self._calendar: BusinessCalendar | None = compiled(run.calendar) if run.calendar else None
         self._evaluation: Evaluation | None = None
+        self._memo: dict = {}  # answers for ended clock instances (sla.engine.evaluate)
         self.version = 0  # bumped by every event and calendar change: the clock loop re-evaluates on it
         self._events_at_start = len(run.events)
         self._metrics = m.WorkflowMetrics(enabled=not run.imported)  # silent during replay
@@ -69,6 +70,7 @@ class ComplaintWorkflow:
                                                       metrics=self._metrics)
         self._requests_in_flight = False
         self._request_error: str | None = None
+        self._requests: asyncio.Task | None = None
         if self._legacy is None:
             self._remember_published()
 
@@ -93,17 +95,12 @@ class ComplaintWorkflow:
             received = run.events[0]
             channel = getattr(received, "channel", None)
             self._metrics.count(m.OPENED, {**self._labels(), "channel": channel.value if channel else "unspecified"})
-        delivery = asyncio.create_task(self._outbox.run())
-        requests = asyncio.create_task(self._send_plan_requests())
-        handed_over = await self._loop.run(hand_over=self._should_continue_as_new, drained=self._drained)
-        if handed_over:
-            delivery.cancel()
-            requests.cancel()
+        self._outbox.start()  # notices a previous run left undelivered
+        self._start_plan_requests()
+        if await self._loop.run(hand_over=self._should_continue_as_new, drained=self._drained):
             workflow.continue_as_new(self._carried())
         await workflow.wait_condition(lambda: self._drained() and not self._outbox.pending
                                       and not self._run.plan_requests)
-        delivery.cancel()
-        requests.cancel()
         self._metrics.count(m.CLOSED, self._labels())
         return self._status()
 
@@ -119,7 +116,7 @@ class ComplaintWorkflow:
     # ---- the clock (what ClockLoop drives) ------------------------------------------------------------------
     def evaluate(self, now: datetime) -> Evaluation:
         self._evaluation = evaluate(self._run.policy, self._run.events, now, self._run.fired,
-                                    calendar=self._calendar)
+                                    calendar=self._calendar, memo=self._memo)
         return self._evaluation
 
     def fire(self, due: list[Due], now: datetime) -> None:
@@ -177,6 +174,7 @@ class ComplaintWorkflow:
             miss=Miss(trigger=trigger, complaint_id=self._run.complaint_id, value=value),
             decided=policy.plan_on_major_breach is not None,
         ))
+        self._start_plan_requests()
 
     def _request_feedback_plans(self, command: cmd.RecordFeedback) -> None:
         thresholds = self._run.policy.plans_on_negative_feedback
@@ -185,6 +183,7 @@ class ComplaintWorkflow:
             self._run.plan_requests.append(FeedbackPlanRequest(
                 contract=self._run.policy.name, complaint_id=self._run.complaint_id, csat=command.csat,
                 nps=command.nps, at=now, task_queue=workflow.info().task_queue))
+            self._start_plan_requests()
             return
         answers = {KpiName.CSAT: command.csat, KpiName.NPS: command.nps}
         for kpi, at_most in thresholds.items():
@@ -192,11 +191,14 @@ class ComplaintWorkflow:
             if score is not None and score <= at_most:
                 self._request_plan(kpi, Trigger.FEEDBACK, score, now)
 
+    def _start_plan_requests(self) -> None:
+        if self._run.plan_requests and (self._requests is None or self._requests.done()):
+            self._requests = asyncio.create_task(self._send_plan_requests())
+
     async def _send_plan_requests(self) -> None:
         """Start or add to the plans this complaint asked for, in order, retrying until each is taken."""
         timer, failures = WakeTimer(), 0
-        while True:
-            await workflow.wait_condition(lambda: bool(self._run.plan_requests))
+        while self._run.plan_requests:
             request = self._run.plan_requests[0]
             opener = (AssessmentActivities.open_plans_for_feedback if isinstance(request, FeedbackPlanRequest)
                       else AssessmentActivities.open_plan_for_complaint)
@@ -221,7 +223,7 @@ class ComplaintWorkflow:
 
     # ---- commands -----------------------------------------------------------------------------------------
     @workflow.update
-    async def acknowledge(self, command: cmd.Acknowledge) -> ComplaintStatus:
+    async def acknowledge(self, command: cmd.Acknowledge) -> Accepted:
         return await self._command("acknowledge", command)
 
     @acknowledge.validator
@@ -229,7 +231,7 @@ class ComplaintWorkflow:
         self._validate("acknowledge", command)
 
     @workflow.update
-    async def triage(self, command: cmd.Triage) -> ComplaintStatus:
+    async def triage(self, command: cmd.Triage) -> Accepted:
         return await self._command("triage", command)
 
     @triage.validator
@@ -237,7 +239,7 @@ class ComplaintWorkflow:
         self._validate("triage", command)
 
     @workflow.update
-    async def communicate_plan(self, command: cmd.CommunicatePlan) -> ComplaintStatus:
+    async def communicate_plan(self, command: cmd.CommunicatePlan) -> Accepted:
         return await self._command("communicate_plan", command)
 
     @communicate_plan.validator
@@ -245,7 +247,7 @@ class ComplaintWorkflow:
         self._validate("communicate_plan", command)
 
     @workflow.update
-    async def post_progress(self, command: cmd.PostProgress) -> ComplaintStatus:
+    async def post_progress(self, command: cmd.PostProgress) -> Accepted:
         return await self._command("post_progress", command)
 
     @post_progress.validator
@@ -253,7 +255,7 @@ class ComplaintWorkflow:
         self._validate("post_progress", command)
 
     @workflow.update
-    async def await_customer(self, command: cmd.AwaitCustomer) -> ComplaintStatus:
+    async def await_customer(self, command: cmd.AwaitCustomer) -> Accepted:
         return await self._command("await_customer", command)
 
     @await_customer.validator
@@ -261,7 +263,7 @@ class ComplaintWorkflow:
         self._validate("await_customer", command)
 
     @workflow.update
-    async def customer_responded(self, command: cmd.CustomerResponded) -> ComplaintStatus:
+    async def customer_responded(self, command: cmd.CustomerResponded) -> Accepted:
         return await self._command("customer_responded", command)
 
     @customer_responded.validator
@@ -269,7 +271,7 @@ class ComplaintWorkflow:
         self._validate("customer_responded", command)
 
     @workflow.update
-    async def extend(self, command: cmd.Extend) -> ComplaintStatus:
+    async def extend(self, command: cmd.Extend) -> Accepted:
         return await self._command("extend", command)
 
     @extend.validator
@@ -277,7 +279,7 @@ class ComplaintWorkflow:
         self._validate("extend", command)
 
     @workflow.update
-    async def reclassify(self, command: cmd.Reclassify) -> ComplaintStatus:
+    async def reclassify(self, command: cmd.Reclassify) -> Accepted:
         return await self._command("reclassify", command)
 
     @reclassify.validator
@@ -285,7 +287,7 @@ class ComplaintWorkflow:
         self._validate("reclassify", command)
 
     @workflow.update
-    async def resolve(self, command: cmd.Resolve) -> ComplaintStatus:
+    async def resolve(self, command: cmd.Resolve) -> Accepted:
         return await self._command("resolve", command)
 
     @resolve.validator
@@ -293,7 +295,7 @@ class ComplaintWorkflow:
         self._validate("resolve", command)
 
     @workflow.update
-    async def notify_result(self, command: cmd.NotifyResult) -> ComplaintStatus:
+    async def notify_result(self, command: cmd.NotifyResult) -> Accepted:
         return await self._command("notify_result", command)
 
     @notify_result.validator
@@ -301,7 +303,7 @@ class ComplaintWorkflow:
         self._validate("notify_result", command)
 
     @workflow.update
-    async def reopen(self, command: cmd.Reopen) -> ComplaintStatus:
+    async def reopen(self, command: cmd.Reopen) -> Accepted:
         return await self._command("reopen", command)
 
     @reopen.validator
@@ -309,7 +311,7 @@ class ComplaintWorkflow:
         self._validate("reopen", command)
 
     @workflow.update
-    async def record_feedback(self, command: cmd.RecordFeedback) -> ComplaintStatus:
+    async def record_feedback(self, command: cmd.RecordFeedback) -> Accepted:
         return await self._command("record_feedback", command)
 
     @record_feedback.validator
@@ -317,7 +319,7 @@ class ComplaintWorkflow:
         self._validate("record_feedback", command)
 
     @workflow.update
-    async def withdraw(self, command: cmd.Withdraw) -> ComplaintStatus:
+    async def withdraw(self, command: cmd.Withdraw) -> Accepted:
         return await self._command("withdraw", command)
 
     @withdraw.validator
@@ -349,9 +351,9 @@ class ComplaintWorkflow:
         except Exception as exc:  # noqa: BLE001 - refused with the reason instead of freezing the clocks
             raise ValueError(f"extension to {command.until.isoformat()} cannot be computed: {exc}") from None
 
-    async def _command(self, name: str, command: cmd.Command) -> ComplaintStatus:
+    async def _command(self, name: str, command: cmd.Command) -> Accepted:
         if self._legacy is not None:
-            return await self._legacy.command(name, command)
+            return _accepted(await self._legacy.command(name, command))
         try:
             self._append(cmd.to_event(name, command, workflow.now()))
         except Exception as exc:  # noqa: BLE001 - never fail the workflow task on bad input
@@ -361,12 +363,40 @@ class ComplaintWorkflow:
         # Answer once the command is evaluated and what it made due has fired (the answer shows it fired).
         version = self.version
         await workflow.wait_condition(lambda: self._loop.settled(version))
-        return self._status()
+        return _accepted(self._status())
 
     def _append(self, event: ev._Event) -> None:
         self._run.events.append(event)
         self._facts = lifecycle.apply(self._facts, event)
         self.version += 1
+
+    @workflow.update
+    async def opened(self, opening: Opening) -> OpenAnswer:
+        """The answer to an open (update-with-start): the complaint once its clocks are evaluated, and whether this
+        request started it."""
+        created = opening.nonce == self._run.open_nonce
+        if self._legacy is not None:
+            await workflow.wait_condition(lambda: bool(self._legacy.status().clocks) or self._facts.state.terminal)
+            return OpenAnswer(created=created, status=self._legacy.status())
+        await workflow.wait_condition(lambda: self._loop.settled(0))
+        return OpenAnswer(created=created, status=self._status())
+
+    @opened.validator
+    def _check_opened(self, opening: Opening) -> None:
+        if opening.nonce == self._run.open_nonce:
+            return
+        received = self._run.events[0]
+        asked = {"contract": opening.contract, "severity": opening.severity.value, "channel": opening.channel,
+                 "customer_id": opening.customer_id}
+        held = {"contract": received.contract, "severity": received.severity.value,
+                "channel": received.channel.value if received.channel else None, "customer_id": received.customer_id}
+        # a field the repeat leaves out is not a difference (a desk may resend only the id, contract, severity)
+        differs = [f"{k} {held[k]!r} (asked {asked[k]!r})" for k in asked
+                   if asked[k] is not None and asked[k] != held[k]]
+        if differs:
+            raise ApplicationError(
+                f"complaint {self._run.complaint_id} exists with other content: {', '.join(differs)}",
+                type="OpenConflict", non_retryable=True)
 
     @workflow.update
     async def refresh_calendar(self, update: CalendarUpdate) -> CalendarRefreshed:
@@ -480,6 +510,11 @@ class ComplaintWorkflow:
                 changes.append(key.value_unset() if value is None else key.value_set(value))
         if changes:
             workflow.upsert_search_attributes(changes)
+
+
+def _accepted(status: ComplaintStatus) -> Accepted:
+    return Accepted(id=status.id, state=status.state, events=len(status.timeline), breached=status.breached,
+                    at_risk=status.at_risk, next_deadline=status.next_deadline)
 
 
 _TIMED = {ClockName.ACKNOWLEDGE: (m.TIME_TO_ACK, m.TIME_TO_ACK_BUSINESS),

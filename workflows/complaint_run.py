@@ -37,3 +37,4 @@ class ComplaintRun(BaseModel):
     pending: list[Pending] = Field(default_factory=list)  # notices not delivered yet
     sequence: int = 0  # notices fired so far
     plan_requests: list[OpenPlanRequest] = Field(default_factory=list)  # not sent yet
+    open_nonce: str | None = None  # the request that started it (a repeated open carries another)

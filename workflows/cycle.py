@@ -146,7 +146,7 @@ class AssessmentCycleWorkflow:
                                                               tzinfo=workflow.now().tzinfo)),
                 start_to_close_timeout=timedelta(seconds=30), summary="calendar data")
             run.calendar, self._calendar = data, compiled(data)
-        delivery = asyncio.create_task(self._outbox.run())
+        self._outbox.start()  # notices a previous run left undelivered
         report_clock = asyncio.create_task(self._report_loop.run())
         await self._step("times", self._times_now)
         if run.assessment is None:
@@ -185,7 +185,6 @@ class AssessmentCycleWorkflow:
         await report_clock
         await workflow.wait_condition(lambda: not self._outbox.in_flight and not self._outbox.pending
                                       and workflow.all_handlers_finished())
-        delivery.cancel()
         return self._result
 
     def _times(self) -> CycleTimes:

@@ -33,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows import search_attributes as sa
 
 __all__ = ["ServiceInterruptionWorkflow", "InterruptionRun", "InterruptionStatus"]
+CONTINUE_AS_NEW_HISTORY = 2_000
 
 
 @workflow.defn(name="ServiceInterruptionWorkflow", sandboxed=False)
@@ -62,12 +63,14 @@ class ServiceInterruptionWorkflow:
                                                   at=run.record.started_at),
                 start_to_close_timeout=timedelta(seconds=30), summary="calendar data")
             self._run.calendar, self._calendar = data, compiled(data)
-        delivery = asyncio.create_task(self._outbox.run())
+        self._outbox.start()  # notices a previous run left undelivered
         self._upsert_memo()
-        await self._loop.run()
+        if await self._loop.run(hand_over=self._should_continue_as_new,
+                                drained=lambda: not self._outbox.in_flight and workflow.all_handlers_finished()):
+            workflow.continue_as_new(self._run.model_copy(update={
+                "pending": self._outbox.pending, "sequence": self._outbox.sequence}))
         await workflow.wait_condition(lambda: not self._outbox.in_flight and not self._outbox.pending
                                       and workflow.all_handlers_finished())
-        delivery.cancel()
         return self._status()
 
     # ---- the clock (what ClockLoop drives) ------------------------------------------------------------------
@@ -101,6 +104,10 @@ class ServiceInterruptionWorkflow:
 
     def finished(self) -> bool:
         return self._run.record.restored_at is not None
+
+    def _should_continue_as_new(self) -> bool:
+        info = workflow.info()
+        return info.get_current_history_length() >= CONTINUE_AS_NEW_HISTORY or info.is_continue_as_new_suggested()
 
     # ---- commands -------------------------------------------------------------------------------------------
     @workflow.update

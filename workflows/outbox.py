@@ -10,6 +10,7 @@ and it is carried through continue-as-new.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -54,6 +55,7 @@ class Outbox:
         self._on_delivered = on_delivered
         self._timer = WakeTimer()
         self._in_flight = False
+        self._task: asyncio.Task | None = None
 
     @property
     def empty(self) -> bool:
@@ -73,6 +75,7 @@ class Outbox:
             detail=due.detail, sequence=self.sequence,
         )
         self.pending.append(Pending(notice=notice))
+        self.start()
         return notice
 
     def undelivered(self) -> list[Undelivered]:
@@ -89,12 +92,20 @@ class Outbox:
         now = workflow.now()
         return [p for p in self.pending if p.retry_at is None or p.retry_at <= now][:BATCH]
 
-    async def run(self) -> None:
-        """Deliver forever (cancel the task when the workflow is done)."""
-        while True:
-            await self._wait()
+    def start(self) -> None:
+        """Make sure something delivers the pending notices. The delivering task ends when nothing is pending, so an
+        idle workflow (the common case while a complaint waits for its next deadline) keeps no task for it."""
+        if self.pending and (self._task is None or self._task.done()):
+            self._task = asyncio.create_task(self._deliver())
+
+    async def _deliver(self) -> None:
+        while self.pending:
             batch = self._ready()
             if not batch:
+                retries = [p.retry_at for p in self.pending if p.retry_at is not None]
+                self._timer.aim(min(retries) if retries else None, "redeliver undelivered notices")
+                count = len(self.pending)
+                await workflow.wait_condition(lambda: self._timer.rang or len(self.pending) != count)
                 continue
             self._in_flight = True
             try:
@@ -110,16 +121,6 @@ class Outbox:
             finally:
                 self._in_flight = False
             self._settle(batch, report)
-
-    async def _wait(self) -> None:
-        while True:
-            if self._ready():
-                self._timer.cancel()
-                return
-            retries = [p.retry_at for p in self.pending if p.retry_at is not None]
-            self._timer.aim(min(retries) if retries else None, "redeliver undelivered notices")
-            count = len(self.pending)
-            await workflow.wait_condition(lambda: self._timer.rang or len(self.pending) != count)
 
     def _settle(self, batch: list[Pending], report: DeliveryReport) -> None:
         now = workflow.now()
@@ -144,8 +145,3 @@ class Outbox:
             item.retry_at = now + backoff(item.attempts, FIRST_REDELIVERY, LAST_REDELIVERY)
             workflow.logger.warning("could not deliver %s (attempt %d): %s", action_id, item.attempts,
                                     item.last_error)
-
-
-async def drain(outbox: Outbox, extra: Callable[[], bool] = lambda: True) -> None:
-    await workflow.wait_condition(lambda: outbox.empty and extra() and workflow.all_handlers_finished())
-

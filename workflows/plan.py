@@ -59,13 +59,11 @@ class ImprovementPlanWorkflow:
         if "started" not in run.counted:
             run.counted.append("started")
             self._metrics.count(m.PLANS_STARTED, {"contract": self._facts.contract})
-        delivery = asyncio.create_task(self._outbox.run())
+        self._outbox.start()  # notices a previous run left undelivered
         if await self._loop.run(hand_over=self._should_continue_as_new, drained=self._drained):
-            delivery.cancel()
             workflow.continue_as_new(self._run.model_copy(update={
                 "run": self._run.run + 1, "pending": self._outbox.pending, "sequence": self._outbox.sequence}))
         await workflow.wait_condition(lambda: self._drained() and not self._outbox.pending)
-        delivery.cancel()
         return self._status()
 
     # ---- the clock (what ClockLoop drives) ------------------------------------------------------------------
