@@ -43,6 +43,9 @@ tools:
 bench: $(STAMP)
 	$(VENV)/bin/python -m bench.lifecycle
 	$(VENV)/bin/python -m bench.api_throughput
+	$(VENV)/bin/python -m bench.wakeup
+	$(VENV)/bin/python -m bench.breach_latency --open 500 --rates 10 --window 10 \
+		--output bench/results/breach_latency_quick.json
 
 # An assessment cycle over 10,000 and 100,000 imported complaints (the import alone takes tens of minutes).
 bench-cycle: $(STAMP)

@@ -32,6 +32,9 @@ class ComplaintStatus(BaseModel):
     provisional: bool = False  # a running clock touches a calendar year nobody has published yet
     calendar: str | None = None
     undelivered: list[Undelivered] = []  # notices that failed and are being retried
+    # True in a command's answer: only the latest instance of each clock (and any still running or paused) and the
+    # last BRIEF_TIMELINE timeline entries; `status`/`show` give everything.
+    brief: bool = False
 
     def public(self) -> dict[str, Any]:
         """JSON document for CLI/API consumers (`class`, not `breach_class`)."""
@@ -66,6 +69,22 @@ def build_status(
     )
 
 
+BRIEF_TIMELINE = 20
+
+
+def brief(status: ComplaintStatus) -> ComplaintStatus:
+    """A command's answer: bounded whatever the complaint's length, because every answer stays in its history
+    (answering with all clocks and the whole timeline grew a long complaint's history with the square of its
+    commands). The clocks that matter now are all there; `show` reads the rest."""
+    latest = {}
+    for clock in status.clocks:
+        latest[clock.name] = clock
+    clocks = [c for c in status.clocks if latest[c.name] is c or c.state.value in ("running", "paused")]
+    return status.model_copy(update={"clocks": clocks, "timeline": status.timeline[-BRIEF_TIMELINE:],
+                                     "breaches": status.breaches[-BRIEF_TIMELINE:],
+                                     "escalations": status.escalations[-BRIEF_TIMELINE:], "brief": True})
+
+
 class Opening(BaseModel):
     """What an open asks of the complaint it starts or finds: the request's nonce (the run started by this very
     request carries it) and the fields a repeated open must agree on."""
@@ -80,17 +99,3 @@ class Opening(BaseModel):
 class OpenAnswer(BaseModel):
     created: bool  # this request started the complaint (False: it existed)
     status: ComplaintStatus
-
-
-class Accepted(BaseModel):
-    """What a command's update answers: small, because every answer is kept in the complaint's history (the
-    whole status would grow it by the size of all its clocks at every command). Callers read the status with a
-    query when they want it (`ComplaintClient.command` does)."""
-
-    id: str
-    state: ComplaintState
-    events: int  # the complaint's events after this command
-    breached: bool
-    at_risk: bool
-    next_deadline: datetime | None
-

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
 from pydantic import BaseModel
-from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError
 
 from sla.calendar import CalendarRefreshed, CalendarUpdate
@@ -24,6 +24,7 @@ from workflows import search_attributes as sa
 CLOCK_WORKFLOWS = ("ComplaintWorkflow", "ImprovementPlanWorkflow", "AssessmentCycleWorkflow",
                    "ServiceInterruptionWorkflow")
 CONCURRENCY = 16
+ANSWER_WITHIN = timedelta(seconds=20)  # a clock whose worker is gone is reported, not waited for
 
 
 class CalendarStatus(BaseModel):
@@ -62,16 +63,23 @@ def calendar_status(policy: PolicyFile, today: date) -> list[CalendarStatus]:
     return out
 
 
-def refresh_query(contracts: list[str]) -> str:
+def refresh_query(contracts: list[str], task_queue: str) -> str:
+    """This deployment's running clocks of these contracts (another deployment sharing the namespace has its own
+    task queue, policy and refresh)."""
     types = ", ".join(f"'{t}'" for t in CLOCK_WORKFLOWS)
     names = ", ".join(f"'{c}'" for c in contracts)
-    return f"ExecutionStatus = 'Running' AND WorkflowType IN ({types}) AND {sa.CONTRACT.name} IN ({names})"
+    return (f"ExecutionStatus = 'Running' AND TaskQueue = '{task_queue}' AND WorkflowType IN ({types}) "
+            f"AND {sa.CONTRACT.name} IN ({names})")
 
 
-async def refresh_calendar(client: Client, policy: PolicyFile, name: str, *, by: str | None = None,
-                           now: datetime | None = None,
+async def refresh_calendar(client: Client, policy: PolicyFile, name: str, *, task_queue: str,
+                           by: str | None = None, now: datetime | None = None,
+                           answer_within: timedelta = ANSWER_WITHIN,
                            progress: Callable[[int], None] | None = None) -> RefreshReport:
-    """Send calendar `name` as the policy describes it now to every live clock of the contracts that use it."""
+    """Send calendar `name` as the policy describes it now to every live clock of the contracts that use it.
+
+    A clock that does not answer within `answer_within` (no worker polling, or one busy replaying) counts as
+    failed with that reason: the refresh is idempotent, so running it again reaches the rest."""
     spec = policy.calendars[name]
     now = now or datetime.now(timezone.utc)
     years = range(now.year - 2, now.year + YEARS_AHEAD + 2)
@@ -82,7 +90,7 @@ async def refresh_calendar(client: Client, policy: PolicyFile, name: str, *, by:
     if not contracts:
         return report
     try:
-        ids = [info.id async for info in client.list_workflows(refresh_query(contracts))]
+        ids = [info.id async for info in client.list_workflows(refresh_query(contracts, task_queue))]
     except RPCError as exc:
         raise CxSlaError(f"cannot list the clocks using calendar {name}: {exc.message}", rpc_kind(exc)) from None
     report.workflows = len(ids)
@@ -92,12 +100,16 @@ async def refresh_calendar(client: Client, policy: PolicyFile, name: str, *, by:
         async with lock:
             try:
                 answer: CalendarRefreshed = await client.get_workflow_handle(workflow_id).execute_update(
-                    "refresh_calendar", update, result_type=CalendarRefreshed)
-            except (WorkflowUpdateFailedError, RPCError) as exc:
-                cause = getattr(exc, "cause", None) or exc
+                    "refresh_calendar", update, result_type=CalendarRefreshed, rpc_timeout=answer_within)
+            except (WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError, RPCError) as exc:
+                if isinstance(exc, WorkflowUpdateRPCTimeoutOrCancelledError):
+                    reason = f"no answer within {answer_within.total_seconds():.0f} s (is a worker running?)"
+                else:
+                    cause = getattr(exc, "cause", None) or exc
+                    reason = str(getattr(cause, "message", None) or cause)
                 report.failed += 1
                 if len(report.failures) < 20:
-                    report.failures.append(f"{workflow_id}: {getattr(cause, 'message', None) or cause}")
+                    report.failures.append(f"{workflow_id}: {reason}")
                 return
         if answer.note:
             report.skipped += 1

@@ -459,7 +459,8 @@ def calendar_refresh(
 
     async def go():
         client = await _client(g)
-        return [await refresh_calendar(client.client, policy, name, by=by) for name in names]
+        return [await refresh_calendar(client.client, policy, name, task_queue=client.task_queue, by=by)
+                for name in names]
 
     reports = _run(go())
     lines = [f"{r.calendar}: {r.workflows} running clocks, {r.changed} updated, {r.unchanged} unchanged, "

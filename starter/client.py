@@ -78,7 +78,7 @@ def opening_attributes(contract: str, received: ev.Received, first: Evaluation) 
         SearchAttributePair(sa.PROVISIONAL, first.provisional),
     ]
     if first.next_deadline is not None:
-        pairs.append(SearchAttributePair(sa.NEXT_DEADLINE, first.next_deadline))
+        pairs.append(SearchAttributePair(sa.NEXT_DEADLINE, sa.deadline_value(first.next_deadline)))
     return TypedSearchAttributes(pairs)
 
 
@@ -232,7 +232,7 @@ class ComplaintClient:
 
     async def command(self, complaint_id: str, name: str, command: Command | dict[str, Any]) -> ComplaintStatus:
         """Send one command (an update); invalid input or transition raises CxSlaError, nothing recorded.
-        Answers with the complaint's status after the command (the update's own answer is small; see Accepted)."""
+        Answers with the complaint's status after the command, brief (sla.status.brief): `status` for all of it."""
         model = COMMAND_MODELS.get(name)
         if model is None:
             raise CxSlaError(f"unknown command {name!r}; known: {', '.join(COMMAND_MODELS)}")
@@ -243,7 +243,7 @@ class ComplaintClient:
                 raise CxSlaError(str(exc)) from None
         handle = self.client.get_workflow_handle(workflow_id(complaint_id))
         try:
-            await handle.execute_update(name, command, result_type=dict)
+            return await handle.execute_update(name, command, result_type=ComplaintStatus)
         except WorkflowUpdateFailedError as exc:
             cause = exc.cause
             message = cause.message if isinstance(cause, ApplicationError) else str(cause or exc)
@@ -254,7 +254,6 @@ class ComplaintClient:
             raise CxSlaError(_rpc_message(complaint_id, exc), rpc_kind(exc)) from None
         except CodecError as exc:
             raise CxSlaError(f"complaint {complaint_id}: {exc}", "unavailable") from None
-        return await self.status(complaint_id)
 
     async def status(self, complaint_id: str) -> ComplaintStatus:
         handle = self.client.get_workflow_handle(workflow_id(complaint_id))

@@ -79,7 +79,10 @@ class Harness:
         await self.sleep(gap)
 
     async def cmd(self, cid: str, name: str, body) -> ComplaintStatus:
-        return await command(self.env, self.c, cid, name, body)
+        """Send a command; the complaint's whole status after it (a command's own answer is brief)."""
+        answer = await command(self.env, self.c, cid, name, body)
+        assert answer.brief
+        return await self.c.status(cid)
 
     def ids(self, cid: str, prefix: str = "") -> list[str]:
         return [i for i in self.sink.ids(cid) if i.startswith(prefix)]
@@ -659,3 +662,19 @@ async def test_an_evaluation_that_fails_is_shown_retried_and_recovers_without_fi
                 ComplaintWorkflow.refresh_calendar, CalendarUpdate(calendar="24x7", extra_workdays=days))
             assert not again.changed  # the same data twice changes nothing
             await assert_no_task_failures(env.client, "c15")
+
+
+async def test_a_command_answers_briefly_however_long_the_complaint(h: Harness):
+    """Every answer stays in the complaint's history: it lists the latest instance of each clock and the last 20
+    timeline entries, so a long complaint's history grows linearly; `status` has everything."""
+    await h.open("c16", "low")
+    await h.cmd("c16", "acknowledge", cmd.Acknowledge())
+    await h.cmd("c16", "triage", cmd.Triage())
+    for n in range(30):
+        answer = await command(h.env, h.c, "c16", "post_progress", cmd.PostProgress(note=f"update {n}"))
+    assert answer.brief and len(answer.timeline) == 20 and answer.timeline[-1]["type"] == "progress_posted"
+    assert instances(answer, "progress_update") == [(31, "running")]
+    full = await h.c.status("c16")
+    assert not full.brief and len(full.timeline) == 33
+    assert [n for n, _ in instances(full, "progress_update")] == list(range(1, 32))
+

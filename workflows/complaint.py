@@ -35,7 +35,7 @@ with workflow.unsafe.imports_passed_through():
     from sla.outcomes import MEMO_KEY, outcome_of
     from sla.plans import Miss, Trigger
     from sla.simulation import RecordedComplaint, without_personal_data
-    from sla.status import Accepted, ComplaintStatus, OpenAnswer, Opening, build_status
+    from sla.status import ComplaintStatus, OpenAnswer, Opening, brief, build_status
     from sla.vocabulary import BreachClass, ClockName, ClockState
     from workflows import metrics as m
     from workflows import search_attributes as sa
@@ -223,7 +223,7 @@ class ComplaintWorkflow:
 
     # ---- commands -----------------------------------------------------------------------------------------
     @workflow.update
-    async def acknowledge(self, command: cmd.Acknowledge) -> Accepted:
+    async def acknowledge(self, command: cmd.Acknowledge) -> ComplaintStatus:
         return await self._command("acknowledge", command)
 
     @acknowledge.validator
@@ -231,7 +231,7 @@ class ComplaintWorkflow:
         self._validate("acknowledge", command)
 
     @workflow.update
-    async def triage(self, command: cmd.Triage) -> Accepted:
+    async def triage(self, command: cmd.Triage) -> ComplaintStatus:
         return await self._command("triage", command)
 
     @triage.validator
@@ -239,7 +239,7 @@ class ComplaintWorkflow:
         self._validate("triage", command)
 
     @workflow.update
-    async def communicate_plan(self, command: cmd.CommunicatePlan) -> Accepted:
+    async def communicate_plan(self, command: cmd.CommunicatePlan) -> ComplaintStatus:
         return await self._command("communicate_plan", command)
 
     @communicate_plan.validator
@@ -247,7 +247,7 @@ class ComplaintWorkflow:
         self._validate("communicate_plan", command)
 
     @workflow.update
-    async def post_progress(self, command: cmd.PostProgress) -> Accepted:
+    async def post_progress(self, command: cmd.PostProgress) -> ComplaintStatus:
         return await self._command("post_progress", command)
 
     @post_progress.validator
@@ -255,7 +255,7 @@ class ComplaintWorkflow:
         self._validate("post_progress", command)
 
     @workflow.update
-    async def await_customer(self, command: cmd.AwaitCustomer) -> Accepted:
+    async def await_customer(self, command: cmd.AwaitCustomer) -> ComplaintStatus:
         return await self._command("await_customer", command)
 
     @await_customer.validator
@@ -263,7 +263,7 @@ class ComplaintWorkflow:
         self._validate("await_customer", command)
 
     @workflow.update
-    async def customer_responded(self, command: cmd.CustomerResponded) -> Accepted:
+    async def customer_responded(self, command: cmd.CustomerResponded) -> ComplaintStatus:
         return await self._command("customer_responded", command)
 
     @customer_responded.validator
@@ -271,7 +271,7 @@ class ComplaintWorkflow:
         self._validate("customer_responded", command)
 
     @workflow.update
-    async def extend(self, command: cmd.Extend) -> Accepted:
+    async def extend(self, command: cmd.Extend) -> ComplaintStatus:
         return await self._command("extend", command)
 
     @extend.validator
@@ -279,7 +279,7 @@ class ComplaintWorkflow:
         self._validate("extend", command)
 
     @workflow.update
-    async def reclassify(self, command: cmd.Reclassify) -> Accepted:
+    async def reclassify(self, command: cmd.Reclassify) -> ComplaintStatus:
         return await self._command("reclassify", command)
 
     @reclassify.validator
@@ -287,7 +287,7 @@ class ComplaintWorkflow:
         self._validate("reclassify", command)
 
     @workflow.update
-    async def resolve(self, command: cmd.Resolve) -> Accepted:
+    async def resolve(self, command: cmd.Resolve) -> ComplaintStatus:
         return await self._command("resolve", command)
 
     @resolve.validator
@@ -295,7 +295,7 @@ class ComplaintWorkflow:
         self._validate("resolve", command)
 
     @workflow.update
-    async def notify_result(self, command: cmd.NotifyResult) -> Accepted:
+    async def notify_result(self, command: cmd.NotifyResult) -> ComplaintStatus:
         return await self._command("notify_result", command)
 
     @notify_result.validator
@@ -303,7 +303,7 @@ class ComplaintWorkflow:
         self._validate("notify_result", command)
 
     @workflow.update
-    async def reopen(self, command: cmd.Reopen) -> Accepted:
+    async def reopen(self, command: cmd.Reopen) -> ComplaintStatus:
         return await self._command("reopen", command)
 
     @reopen.validator
@@ -311,7 +311,7 @@ class ComplaintWorkflow:
         self._validate("reopen", command)
 
     @workflow.update
-    async def record_feedback(self, command: cmd.RecordFeedback) -> Accepted:
+    async def record_feedback(self, command: cmd.RecordFeedback) -> ComplaintStatus:
         return await self._command("record_feedback", command)
 
     @record_feedback.validator
@@ -319,7 +319,7 @@ class ComplaintWorkflow:
         self._validate("record_feedback", command)
 
     @workflow.update
-    async def withdraw(self, command: cmd.Withdraw) -> Accepted:
+    async def withdraw(self, command: cmd.Withdraw) -> ComplaintStatus:
         return await self._command("withdraw", command)
 
     @withdraw.validator
@@ -351,9 +351,9 @@ class ComplaintWorkflow:
         except Exception as exc:  # noqa: BLE001 - refused with the reason instead of freezing the clocks
             raise ValueError(f"extension to {command.until.isoformat()} cannot be computed: {exc}") from None
 
-    async def _command(self, name: str, command: cmd.Command) -> Accepted:
+    async def _command(self, name: str, command: cmd.Command) -> ComplaintStatus:
         if self._legacy is not None:
-            return _accepted(await self._legacy.command(name, command))
+            return await self._legacy.command(name, command)
         try:
             self._append(cmd.to_event(name, command, workflow.now()))
         except Exception as exc:  # noqa: BLE001 - never fail the workflow task on bad input
@@ -363,7 +363,7 @@ class ComplaintWorkflow:
         # Answer once the command is evaluated and what it made due has fired (the answer shows it fired).
         version = self.version
         await workflow.wait_condition(lambda: self._loop.settled(version))
-        return _accepted(self._status())
+        return brief(self._status())
 
     def _append(self, event: ev._Event) -> None:
         self._run.events.append(event)
@@ -379,7 +379,7 @@ class ComplaintWorkflow:
             await workflow.wait_condition(lambda: bool(self._legacy.status().clocks) or self._facts.state.terminal)
             return OpenAnswer(created=created, status=self._legacy.status())
         await workflow.wait_condition(lambda: self._loop.settled(0))
-        return OpenAnswer(created=created, status=self._status())
+        return OpenAnswer(created=created, status=brief(self._status()))
 
     @opened.validator
     def _check_opened(self, opening: Opening) -> None:
@@ -500,7 +500,7 @@ class ComplaintWorkflow:
             sa.SEVERITY: self._facts.severity.value,
             sa.BREACHED: evaluation.breached,
             sa.AT_RISK: evaluation.at_risk and not terminal,
-            sa.NEXT_DEADLINE: None if terminal else evaluation.next_deadline,
+            sa.NEXT_DEADLINE: None if terminal else sa.deadline_value(evaluation.next_deadline),
             sa.PROVISIONAL: evaluation.provisional and not terminal,
         }
         changes = []
@@ -512,7 +512,7 @@ class ComplaintWorkflow:
             workflow.upsert_search_attributes(changes)
 
 
-def _accepted(status: ComplaintStatus) -> Accepted:
+def _accepted(status: ComplaintStatus) -> ComplaintStatus:
     return Accepted(id=status.id, state=status.state, events=len(status.timeline), breached=status.breached,
                     at_risk=status.at_risk, next_deadline=status.next_deadline)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from temporalio.common import SearchAttributeKey
 
 CONTRACT = SearchAttributeKey.for_keyword("CxContract")
@@ -14,6 +16,12 @@ RECEIVED_AT = SearchAttributeKey.for_datetime("CxReceivedAt")
 PROVISIONAL = SearchAttributeKey.for_bool("CxProvisional")  # a running clock touches an unpublished calendar year
 
 ALL = (CONTRACT, SEVERITY, STATE, BREACHED, AT_RISK, NEXT_DEADLINE, RECEIVED_AT, PROVISIONAL)
+
+
+def deadline_value(instant: datetime | None) -> datetime | None:
+    """CxNextDeadline to the second: visibility stores are not all as precise as a computed deadline, and a value
+    read back must compare equal to the one the workflow would write (or it writes it again)."""
+    return None if instant is None else instant.replace(microsecond=0)
 
 
 def cli_flags() -> list[str]:

@@ -46,4 +46,5 @@ async def refresh(body: RefreshBody, request: Request,
         raise ProblemError(422, "validation-error", f"calendar: unknown calendar {body.calendar!r}; known: "
                                            f"{', '.join(sorted(policy.calendars))}")
     names = [body.calendar] if body.calendar else sorted({c.calendar for c in policy.contracts.values()})
-    return [await refresh_calendar(complaints.client, policy, name, by=principal.identity) for name in names]
+    return [await refresh_calendar(complaints.client, policy, name, task_queue=complaints.task_queue,
+                                   by=principal.identity) for name in names]
