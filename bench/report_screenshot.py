@@ -18,7 +18,7 @@ from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from activities.reports import render
+from sla.report_html import render
 from sla.kpi import KpiName, PeriodTally, Target, assess
 from sla.outcomes import ClockTally
 from sla.periods import Cadence, Period

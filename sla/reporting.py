@@ -1,6 +1,6 @@
 """What an assessment cycle reports (002 §2.3: method, results, problems, suggestions), as data.
 
-The cycle workflow returns a `CycleResult`; reports in every format are rendered from it (activities/reports.py),
+The cycle workflow returns a `CycleResult`; reports in every format are rendered from it (sla/report_html.py),
 so `cxsla report` can re-render any past cycle from Temporal without the report directory. `build_report` is
 pure: the same cycle and the same earlier cycles always give the same words, so rewriting a report is idempotent.
 """

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from activities.reports import MET, MISSED, render
+from sla.report_html import MET, MISSED, render
 from bench.report_screenshot import CHROMIUM, sample_report, screenshot
 
 pytestmark = pytest.mark.skipif(

@@ -10,21 +10,26 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from html.parser import HTMLParser
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
+from markupsafe import escape
 from temporalio import workflow
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 
-from activities.reports import MET, MISSED, ReportActivities, render, report_paths
+from activities.reports import ReportActivities, report_paths
 from sla.kpi import DEFINITIONS, Assessment, ChannelSummary, KpiName, KpiValue, Target
 from sla.periods import Cadence
-from sla.reporting import SUGGESTIONS, CycleReport, CycleResult, build_report, format_seconds, format_value
+from sla.report_html import MET, MISSED, MUTED_SIZE, TICK_SIZE, _text_width, bar_svg, render, trend_svg
+from sla.reporting import (SUGGESTIONS, CycleReport, CycleResult, TrendPoint, build_report, format_seconds,
+                           format_value)
 from sla.surveys import SurveyChannel
 from sla.vocabulary import BreachClass, Severity
 from tests.conftest import task_queue
 
+DEJAVU = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")  # Debian's fonts-dejavu-core, which chromium uses
 START = datetime(2026, 6, 30, 16, tzinfo=timezone.utc)
 END = datetime(2026, 9, 30, 16, tzinfo=timezone.utc)
 
@@ -220,19 +225,76 @@ def test_html_is_self_contained_with_one_svg_per_chart():
     assert page.count('<svg class="trend"') == len(report.trends)
     assert f'fill="{MET}"' in page and f'fill="{MISSED}"' in page  # resolution rate met, CSAT missed
     for line in report.problems:
-        assert line.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;") \
-            .replace("'", "&#x27;") in page
+        assert escape(line) in page
 
 
 def test_html_escapes_every_text():
     evil = "<script>alert('x')</script>"
     result = cycle(contract=evil, plans=[f"plan-{evil}"])
+    result.policy_version = evil
+    result.assessment.kpis[1].variant = f"note: {evil}"  # free text from the policy, shown as the KPI's variant
     page = render(build_report(result, [cycle("2026-Q2", contract=evil)]), "html")
     assert "<script" not in page
-    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in page
+    escaped = "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"
+    assert f"plan-{escaped}" in page
+    assert f"policy {escaped}" in page
+    assert f"note: {escaped}" in page
+    assert f"<title>Assessment report: {escaped}, 2026-Q3</title>" in page
     parser = _Tags()
     parser.feed(page)
     assert "script" not in parser.tags
+
+
+def _extent(text: ElementTree.Element, width: float) -> tuple[float, float]:
+    """Where a text element's ink starts and ends along x, from its anchor and its width."""
+    x = float(text.get("x", "0"))
+    shift = {"start": 0.0, "middle": width / 2, "end": width}[text.get("text-anchor", "start")]
+    return x - shift, x - shift + width
+
+
+def _label_width(text: str, size: float) -> float:
+    """The label as Chromium draws it in DejaVu Sans where that font is installed, else the renderer's own
+    estimate; where both exist the estimate must not be the smaller (the layout trusts it)."""
+    if not DEJAVU.exists():
+        return _text_width(text, size)
+    from PIL import ImageFont
+
+    drawn = ImageFont.truetype(str(DEJAVU), size).getlength(text)
+    assert _text_width(text, size) >= drawn, f"{text!r} at {size}px is {drawn}px wide, estimated narrower"
+    return drawn
+
+
+def _assert_texts_inside(svg: str) -> list[str]:
+    root = ElementTree.fromstring(svg)
+    _, _, width, _ = map(float, root.get("viewBox", "").split())
+    sizes = {"tick": TICK_SIZE, "val": TICK_SIZE, "muted": MUTED_SIZE}
+    texts = list(root.iter("text"))
+    assert texts
+    for text in texts:
+        start, end = _extent(text, _label_width(text.text or "", sizes[text.get("class", "")]))
+        assert 0 <= start and end <= width, f"{text.text!r} spans {start:.1f}..{end:.1f} of 0..{width}"
+    return [text.text or "" for text in texts]
+
+
+def test_trend_chart_keeps_long_duration_labels_whole():
+    """First responses near 139 hours: the axis ends at 222h 13m 20s, which once lost its first digits."""
+    points = [TrendPoint(period="2026-Q1", value=120_000.0, met=False),
+              TrendPoint(period="2026-Q2", value=None, met=None),
+              TrendPoint(period="2026-Q3", value=500_000.0, met=False)]
+    labels = _assert_texts_inside(trend_svg(KpiName.FIRST_RESPONSE_P90, points, Target(max=7200)))
+    assert "222h 13m 20s" in labels  # the widest y-axis label
+    assert "138h 53m 20s" in labels  # the last point's value, at the right edge
+    assert "no data" in labels
+
+
+def test_bar_and_usual_trend_labels_stay_inside_their_charts():
+    report = sample()
+    targets = {k.name: k.target for k in report.result.assessment.kpis}
+    for name, points in report.trends.items():
+        _assert_texts_inside(trend_svg(name, points, targets.get(name)))
+    for k in report.result.assessment.kpis:
+        _assert_texts_inside(bar_svg(k))
+    _assert_texts_inside(bar_svg(kpi(KpiName.AHT, 800_000.0, 10, Target(max=1800), False)))
 
 
 def test_report_paths_stay_inside_the_report_dir(tmp_path):
