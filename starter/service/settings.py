@@ -52,7 +52,7 @@ class Settings(BaseSettings):
     # Seconds between the worker's visibility counts (open/at-risk gauges); 0 turns the collector off.
     visibility_metrics_interval: float = Field(30.0, ge=0, validation_alias=_env("CXSLA_VISIBILITY_METRICS_INTERVAL"))
 
-    # Production connection (starter.connection): TLS / mTLS and Temporal Cloud API keys.
+    # Production connection (starter.service.connection): TLS / mTLS and Temporal Cloud API keys.
     temporal_tls: bool | None = Field(None, validation_alias=_env("TEMPORAL_TLS"))  # None: on when needed
     # The `temporal` CLI's own variable names are accepted too, so one environment configures both.
     temporal_tls_cert: str | None = Field(
@@ -64,14 +64,14 @@ class Settings(BaseSettings):
     temporal_tls_server_name: str | None = Field(None, validation_alias=_env("TEMPORAL_TLS_SERVER_NAME"))
     temporal_api_key: str | None = Field(None, validation_alias=_env("TEMPORAL_API_KEY"))
 
-    # Payload encryption (starter.codec).
+    # Payload encryption (starter.service.codec).
     codec_keys: str | None = Field(None, validation_alias=_env("CXSLA_CODEC_KEYS"))
     codec_active_key: str | None = Field(None, validation_alias=_env("CXSLA_CODEC_ACTIVE_KEY"))
     codec_key_file: str = Field(".data/codec-keys", validation_alias=_env("CXSLA_CODEC_KEY_FILE"))
     # None: required whenever the connection uses TLS or an API key (a production cluster).
     require_encryption: bool | None = Field(None, validation_alias=_env("CXSLA_REQUIRE_ENCRYPTION"))
 
-    # HTTP API (starter.api) and codec server (starter.codec_server).
+    # HTTP API (starter.api) and codec server (starter.service.codec_server).
     api_host: str = Field("127.0.0.1", validation_alias=_env("CXSLA_API_HOST"))
     api_port: int = Field(8080, validation_alias=_env("CXSLA_API_PORT"))
     api_tokens: str | None = Field(None, validation_alias=_env("CXSLA_API_TOKENS"))

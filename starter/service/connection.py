@@ -12,8 +12,8 @@ from temporalio.service import TLSConfig
 
 from activities.notifications import NotificationSink
 from plugin import CxSlaPlugin
-from starter.codec import HOW_TO_CONFIGURE, CodecError, EncryptionCodec, Keyring, load_keyring
-from starter.settings import Settings
+from starter.service.codec import HOW_TO_CONFIGURE, CodecError, EncryptionCodec, Keyring, load_keyring
+from starter.service.settings import Settings
 
 
 class ConnectionSettingsError(ValueError):
