@@ -44,12 +44,9 @@ CXSLA_SERVICES = ("worker", "api", "codec-server")
 # ---- shared facts -----------------------------------------------------------------------------------------------
 @cache
 def settings_env_names() -> frozenset[str]:
-    names = set()
-    for field in Settings.model_fields.values():
-        alias = field.validation_alias
-        names.update(getattr(alias, "choices", None) or ([alias] if isinstance(alias, str) else []))
+    names = Settings.environment_names()
     assert "TEMPORAL_ADDRESS" in names and "CXSLA_CODEC_KEY_FILE" in names
-    return frozenset(names)
+    return names
 
 
 def looks_like_a_setting(name: str) -> bool:
