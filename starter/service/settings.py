@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -106,11 +106,22 @@ class Settings(BaseSettings):
         return init_settings, TemporalProfileSource(settings_cls, dotenv_settings), env_settings, dotenv_settings, \
             file_secret_settings
 
+    def __init__(self, **values: Any) -> None:
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:  # name the variable people set, not the field behind it
+            raise ValidationError.from_exception_data(type(self).__name__, [
+                {**error, "loc": (self.environment_name(str(error["loc"][0])), *error["loc"][1:])}
+                if error["loc"] else error for error in exc.errors()]) from None
+
+    @classmethod
+    def environment_name(cls, field: str) -> str:
+        return TEMPORAL_FIELDS.get(field) or (PREFIX + field.upper() if field in cls.model_fields else field)
+
     @classmethod
     def environment_names(cls) -> frozenset[str]:
         """Every environment variable cx-sla documents (the SDK's own TEMPORAL_* names are read too)."""
-        return frozenset([*TEMPORAL_FIELDS.values(), *TLS_FILE_NAMES.values()]
-                         + [PREFIX + name.upper() for name in cls.model_fields if name not in TEMPORAL_FIELDS])
+        return frozenset([*map(cls.environment_name, cls.model_fields), *TLS_FILE_NAMES.values()])
 
     @property
     def smtp_port_or_default(self) -> int:
