@@ -9,19 +9,8 @@ from pydantic import ValidationError
 from rich.table import Table
 
 from sla.plans import Measure, PlanStatus, ReportProgress, SubmitPlan
-from starter.cli.app import (
-    BY,
-    Globals,
-    app,
-    assessments_of,
-    emit,
-    fail,
-    globals_of,
-    out,
-    run,
-    validation_message,
-    when,
-)
+from starter.cli.app import (BY, Globals, app, assessments_of, emit, fail, globals_of, out, run, validation_message,
+                             when)
 
 plan_app = typer.Typer(no_args_is_help=True, help="Improvement plans: show, submit, report progress.")
 app.add_typer(plan_app, name="plan")
