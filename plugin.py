@@ -40,7 +40,7 @@ class CxSlaPlugin(SimplePlugin):
 
     Args:
         sink: where notifications go (structured log by default, or a `WebhookSink`).
-        codec: a payload codec (e.g. `starter.codec.EncryptionCodec`) applied to every payload; failure
+        codec: a payload codec (e.g. `starter.service.codec.EncryptionCodec`) applied to every payload; failure
             messages are then carried as encoded attributes too, so nothing a handler echoes stays in plain text.
         policy_path: the policy file whose assessment settings scheduled cycles and complaint-opened plans take
             (the shipped default when None); complaints and cycles started by a client carry their own.

@@ -38,11 +38,11 @@ from temporalio.testing import WorkflowEnvironment
 from bench.lifecycle import Latencies, log, percentile, run_lanes
 from plugin import CxSlaPlugin
 from sla.commands import OpenComplaint
-from starter.binaries import temporal_cli
-from starter.client import ComplaintClient
-from starter.codec import new_key_line
-from starter.settings import Settings
-from starter.tokens import Role, config_line, new_token
+from starter.service.binaries import temporal_cli
+from starter.client.complaints import ComplaintClient
+from starter.service.codec import new_key_line
+from starter.service.settings import Settings
+from starter.service.tokens import Role, config_line, new_token
 from workflows import search_attributes as sa
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -47,8 +47,8 @@ from temporalio.testing import WorkflowEnvironment
 from bench.timer_worker import BareTimerWorkflow, TimerJob
 from sla.commands import OpenComplaint
 from sla.policy import parse_policy
-from starter.binaries import temporal_cli
-from starter.client import ComplaintClient
+from starter.service.binaries import temporal_cli
+from starter.client.complaints import ComplaintClient
 from workflows import search_attributes as sa
 
 ROOT = Path(__file__).resolve().parent.parent

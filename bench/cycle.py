@@ -51,9 +51,10 @@ from sla import events as ev
 from sla.policy import load_policy
 from sla.reporting import CycleResult, cycle_workflow_id
 from sla.vocabulary import Severity
-from starter.assessment_client import AssessmentClient
-from starter.binaries import temporal_cli
-from starter.client import ComplaintClient, CxSlaError, workflow_id
+from starter.client.assessment import AssessmentClient
+from starter.service.binaries import temporal_cli
+from starter.client.complaints import ComplaintClient, workflow_id
+from starter.client.errors import CxSlaError
 from workflows import search_attributes as sa
 
 ROOT = Path(__file__).resolve().parent.parent

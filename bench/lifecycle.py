@@ -76,8 +76,8 @@ from sla.commands import (
 )
 from sla.status import ComplaintStatus
 from sla.vocabulary import ComplaintState, Severity
-from starter.binaries import temporal_cli
-from starter.client import ComplaintClient, workflow_id
+from starter.service.binaries import temporal_cli
+from starter.client.complaints import ComplaintClient, workflow_id
 from workflows import search_attributes as sa
 
 ROOT = Path(__file__).resolve().parent.parent

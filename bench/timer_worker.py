@@ -61,8 +61,8 @@ class Poster:
 
 
 async def serve(args: argparse.Namespace) -> None:
-    from starter.settings import Settings
-    from worker import cache_bytecode, worker_options
+    from starter.service.settings import Settings
+    from starter.service.worker_runtime import cache_bytecode, worker_options
 
     cache_bytecode()
     client = await Client.connect(args.address, data_converter=pydantic_data_converter)

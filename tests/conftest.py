@@ -17,7 +17,7 @@ from temporalio.worker import Worker
 
 from activities.notifications import NotificationSink
 from plugin import CxSlaPlugin
-from starter.binaries import temporal_cli, test_server
+from starter.service.binaries import temporal_cli, test_server
 from workflows import search_attributes as sa
 
 

@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from temporalio.worker import Worker
 
 from plugin import CxSlaPlugin
-from starter import connection
+from starter.service import connection
 from starter.api import create_app, serve
-from starter.codec_server import create_codec_app
-from starter.settings import Settings
-from starter.tokens import Role, config_line, new_token
+from starter.service.codec_server import create_codec_app
+from starter.service.settings import Settings
+from starter.service.tokens import Role, config_line, new_token
 from tests.conftest import task_queue
 from tests.sinks import RecordingSink
 

@@ -25,9 +25,9 @@ from sla.kpi import KpiName
 from sla.periods import Cadence
 from sla.reporting import CycleResult, cycle_workflow_id
 from sla.vocabulary import Severity
-from starter.assessment_client import AssessmentClient, schedule_id, simulate_period
-from starter.client import ComplaintClient
-from starter.metrics import kpi_gauges
+from starter.client.assessment import AssessmentClient, schedule_id, simulate_period
+from starter.client.complaints import ComplaintClient
+from starter.service.metrics import kpi_gauges
 from tests.assessment_support import default_raw, write_policy
 from tests.conftest import task_queue
 from tests.e2e import cli

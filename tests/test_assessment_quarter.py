@@ -25,8 +25,8 @@ from sla.plans import PlanState, PlanStatus, plan_id
 from sla.reporting import CycleResult, cycle_workflow_id
 from sla.surveys import Scale, ScoreHistogram, SurveyBatch, SurveyChannel
 from sla.vocabulary import Severity
-from starter.assessment_client import AssessmentClient
-from starter.client import ComplaintClient, workflow_id
+from starter.client.assessment import AssessmentClient
+from starter.client.complaints import ComplaintClient, workflow_id
 from tests.assessment_support import KnownWorkflows, assessment_worker, default_raw, result_of, write_policy
 
 CONTRACT = "always-on"  # the shipped numbers on a 24x7 UTC calendar: a working hour is an hour

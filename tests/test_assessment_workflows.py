@@ -24,8 +24,8 @@ from sla.plans import (
 )
 from sla.reporting import CycleResult, cycle_workflow_id
 from sla.surveys import Scale, ScoreHistogram, SurveyBatch, SurveyChannel
-from starter.assessment_client import AssessmentClient
-from starter.client import CxSlaError
+from starter.client.assessment import AssessmentClient
+from starter.client.errors import CxSlaError
 from tests.assessment_support import KnownWorkflows, assessment_worker, default_raw, result_of, write_policy
 from workflows.interruption import InterruptionStatus
 from workflows.plan import ImprovementPlanWorkflow

@@ -7,8 +7,8 @@ from datetime import timedelta
 
 from sla.commands import OpenComplaint
 from sla.policy import load_policy
-from starter.calendar_client import refresh_calendar
-from starter.client import ComplaintClient
+from starter.client.calendars import refresh_calendar
+from starter.client.complaints import ComplaintClient
 from tests.conftest import cxsla_worker
 
 

@@ -8,9 +8,9 @@ import os
 import pytest
 from temporalio.api.common.v1 import Payload
 
-from starter.codec import ENCODING, KEY_ID, CodecError, EncryptionCodec, Keyring, load_keyring, new_key_line
-from starter.connection import encryption_required, payload_codec
-from starter.settings import Settings
+from starter.service.codec import ENCODING, KEY_ID, CodecError, EncryptionCodec, Keyring, load_keyring, new_key_line
+from starter.service.connection import encryption_required, payload_codec
+from starter.service.settings import Settings
 
 
 def key(byte: int = 1, size: int = 32) -> str:

@@ -32,7 +32,8 @@ from sla.calendar import CalendarUpdate, wall_clock_data
 from sla.commands import OpenComplaint
 from sla.engine import ActionKind, ClockStatus, Evaluation
 from sla.status import ComplaintStatus
-from starter.client import ComplaintClient, CxSlaError, Opened, workflow_id
+from starter.client.complaints import ComplaintClient, Opened, workflow_id
+from starter.client.errors import CxSlaError
 from tests.conftest import cxsla_worker
 from tests.histories.record import (
     CONTRACT, assert_no_task_failures, command, result_after, run_histories, settle, test_policy,

@@ -1,5 +1,5 @@
 """Production connection settings end to end: the dev server behind a real mTLS-terminating proxy (certificates
-made here), reached by the worker, the client facade and the API through starter.connection; the wrong or a
+made here), reached by the worker, the client facade and the API through starter.service.connection; the wrong or a
 missing client certificate is refused."""
 
 from __future__ import annotations
@@ -19,9 +19,10 @@ from cryptography.x509.oid import NameOID
 from temporalio.service import TLSConfig
 
 from sla.commands import OpenComplaint
-from starter.client import ComplaintClient, CxSlaError
-from starter.connection import ConnectionSettingsError, tls_config
-from starter.settings import Settings
+from starter.client.complaints import ComplaintClient
+from starter.client.errors import CxSlaError
+from starter.service.connection import ConnectionSettingsError, tls_config
+from starter.service.settings import Settings
 from tests.service import Service, Tokens, service_settings
 
 SERVER_NAME = "temporal.cxsla.test"

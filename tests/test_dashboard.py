@@ -25,7 +25,7 @@ from temporalio.client import Client
 from temporalio.common import RetryPolicy
 from temporalio.worker import Worker
 
-from starter.metrics import prometheus_runtime
+from starter.service.metrics import prometheus_runtime
 from workflows import metrics as m
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,7 +35,7 @@ RULES = sorted((ROOT / "deploy" / "prometheus" / "rules").glob("*.yml"))
 PROMTOOL = shutil.which("promtool")
 
 # The Temporal SDK series the dashboard and the alert rules use, with the labels they may filter or group by.
-# Names are the SDK's Prometheus names under starter.metrics.prometheus_runtime (counters_total_suffix, unit_suffix,
+# Names are the SDK's Prometheus names under starter.service.metrics.prometheus_runtime (counters_total_suffix, unit_suffix,
 # durations_as_seconds); test_sdk_names_and_labels_are_on_a_live_worker_scrape proves each one against a real worker.
 SDK_METRICS: dict[str, frozenset[str]] = {name: frozenset(labels) for name, labels in {
     "temporal_workflow_task_execution_failed_total": {"task_queue", "workflow_type", "failure_reason"},

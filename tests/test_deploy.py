@@ -1,7 +1,7 @@
 """deploy/ validated offline: the compose file against the compose-spec JSON schema (the copy check-jsonschema
 vendors; no Docker engine or `docker compose` binary is needed), the Kubernetes manifests against a pinned
 Kubernetes version's schemas (kubernetes-validate, strict), and what no schema can see: every setting a manifest
-gives cx-sla exists in starter/settings.py, commands are real `cxsla` commands, ports, probes, mounts, secrets,
+gives cx-sla exists in starter/service/settings.py, commands are real `cxsla` commands, ports, probes, mounts, secrets,
 Prometheus rule files and Grafana provisioning point at things that exist, search attributes match
 workflows/search_attributes.py, and the namespace/search-attribute init script works against a real server."""
 
@@ -25,9 +25,9 @@ import typer.main
 import yaml
 from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 
-from starter.binaries import temporal_cli
-from starter.cli import app as cli_app
-from starter.settings import Settings
+from starter.service.binaries import temporal_cli
+from starter.cli.app import app as cli_app
+from starter.service.settings import Settings
 from workflows import search_attributes as sa
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,12 +44,9 @@ CXSLA_SERVICES = ("worker", "api", "codec-server")
 # ---- shared facts -----------------------------------------------------------------------------------------------
 @cache
 def settings_env_names() -> frozenset[str]:
-    names = set()
-    for field in Settings.model_fields.values():
-        alias = field.validation_alias
-        names.update(getattr(alias, "choices", None) or ([alias] if isinstance(alias, str) else []))
+    names = Settings.environment_names()
     assert "TEMPORAL_ADDRESS" in names and "CXSLA_CODEC_KEY_FILE" in names
-    return frozenset(names)
+    return names
 
 
 def looks_like_a_setting(name: str) -> bool:
@@ -217,7 +214,7 @@ def test_compose_sets_only_real_settings_for_cxsla():
     for name in CXSLA_SERVICES:
         env = environment(service(name))
         assert env, name
-        assert set(env) - settings_env_names() == set(), f"{name} sets names starter/settings.py does not read"
+        assert set(env) - settings_env_names() == set(), f"{name} sets names starter/service/settings.py does not read"
     documented = example_env(DEPLOY / "cxsla.env.example")
     assert documented and set(documented) - settings_env_names() == set()
 

@@ -25,14 +25,14 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from pydantic import ValidationError
 
-import worker
 from activities.email import IDEMPOTENCY_HEADER, SmtpSink
 from activities.notifications import FanoutSink, LogSink, Notice, WebhookSink
 from sla.commands import OpenComplaint
 from sla.deadlines import ActionKind
 from sla.vocabulary import BreachClass, ClockName
-from starter.client import ComplaintClient, workflow_id
-from starter.settings import Settings
+from starter.client.complaints import ComplaintClient, workflow_id
+from starter.service import worker_runtime
+from starter.service.settings import Settings
 from tests.conftest import cxsla_worker
 from tests.histories.record import CONTRACT, assert_no_task_failures, settle, test_policy
 
@@ -469,10 +469,10 @@ def test_incomplete_or_wrong_smtp_settings_are_refused_naming_the_setting(env_va
 
 
 def test_the_worker_logs_only_when_nothing_is_configured_and_fans_out_when_both_are(env_vars):
-    assert isinstance(worker.notification_sink(env_vars()), LogSink)
-    assert isinstance(worker.notification_sink(env_vars(CXSLA_WEBHOOK_URL="http://127.0.0.1:9/h")), WebhookSink)
+    assert isinstance(worker_runtime.notification_sink(env_vars()), LogSink)
+    assert isinstance(worker_runtime.notification_sink(env_vars(CXSLA_WEBHOOK_URL="http://127.0.0.1:9/h")), WebhookSink)
 
-    both = worker.notification_sink(env_vars(
+    both = worker_runtime.notification_sink(env_vars(
         CXSLA_SMTP_HOST="smtp.example.cn", CXSLA_SMTP_FROM=SENDER, CXSLA_SMTP_TO=DESK, CXSLA_SMTP_SECURITY="tls",
         CXSLA_SMTP_ROUTES=f"team-lead={TEAM_LEAD}", CXSLA_SMTP_USER="cxsla", CXSLA_SMTP_PASSWORD="p4ss"))
     assert isinstance(both, FanoutSink)
@@ -483,4 +483,4 @@ def test_the_worker_logs_only_when_nothing_is_configured_and_fans_out_when_both_
     assert smtp.default_to == [DESK] and smtp.routes == {"team-lead": [TEAM_LEAD]}
     assert both.channel == "webhook+email"
 
-    assert isinstance(worker.notification_sink(env_vars(CXSLA_WEBHOOK_URL="")), SmtpSink)  # e-mail only
+    assert isinstance(worker_runtime.notification_sink(env_vars(CXSLA_WEBHOOK_URL="")), SmtpSink)  # e-mail only

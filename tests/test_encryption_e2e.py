@@ -10,8 +10,8 @@ import uuid
 
 import httpx
 
-from starter.binaries import temporal_cli
-from starter.codec import new_key_line
+from starter.service.binaries import temporal_cli
+from starter.service.codec import new_key_line
 from tests.service import Service, Tokens, service_settings
 
 

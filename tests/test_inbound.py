@@ -7,7 +7,7 @@ import hmac
 
 import pytest
 
-from starter.inbound import InboundConfig, InboundConfigError, InboundSource, MappingError, SourceConfig, load_sources
+from starter.service.inbound import InboundConfig, InboundConfigError, InboundSource, MappingError, SourceConfig, load_sources
 
 SOURCE = SourceConfig(
     secret_env="X", fields={"id": "ticket.id", "severity": "ticket.priority", "summary": "ticket.subject",

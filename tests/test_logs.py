@@ -13,7 +13,7 @@ import structlog
 import temporalio.activity
 import temporalio.workflow
 
-from starter.logs import configure_logging
+from starter.service.logs import configure_logging
 
 SECRET = "Zhang San 13800000000"
 

@@ -25,7 +25,7 @@ from sla.commands import OpenComplaint
 from sla.policy import parse_policy
 from sla.status import ComplaintStatus
 from sla.vocabulary import ClockState
-from starter.client import ComplaintClient, workflow_id
+from starter.client.complaints import ComplaintClient, workflow_id
 from tests.conftest import task_queue
 from tests.histories import record
 from workflows import metrics as m

@@ -15,8 +15,9 @@ from sla.commands import OpenComplaint
 from sla.kpi import KpiName
 from sla.plans import Miss, PlanState, Trigger, negative_feedback_misses, plan_id
 from sla.policy import NegativeFeedbackSpec, PolicyError, load_policy, parse_policy
-from starter.assessment_client import AssessmentClient
-from starter.client import ComplaintClient, CxSlaError, workflow_id
+from starter.client.assessment import AssessmentClient
+from starter.client.complaints import ComplaintClient, workflow_id
+from starter.client.errors import CxSlaError
 from tests.assessment_support import assessment_worker, default_raw, write_policy
 
 CONTRACT = "always-on"

@@ -24,8 +24,8 @@ from sla.official_calendar import published_years, resolve, resolve_at
 from sla.policy import load_policy, parse_policy
 from sla.reporting import CycleResult
 from sla.status import ComplaintStatus
-from starter.assessment_client import AssessmentClient
-from starter.client import ComplaintClient, workflow_id
+from starter.client.assessment import AssessmentClient
+from starter.client.complaints import ComplaintClient, workflow_id
 from tests.assessment_support import KnownWorkflows, assessment_worker, default_raw, result_of, write_policy
 from tests.conftest import cxsla_worker
 from tests.histories.record import assert_no_task_failures, assert_no_workflow_task_failures, run_histories, settle

@@ -6,8 +6,8 @@ import subprocess
 
 import pytest
 
-from starter.settings import Settings
-from starter.tokens import Role, TokenConfigError, TokenStore, config_line, hash_token, new_token
+from starter.service.settings import Settings
+from starter.service.tokens import Role, TokenConfigError, TokenStore, config_line, hash_token, new_token
 from tests.e2e import CXSLA
 
 

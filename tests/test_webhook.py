@@ -18,7 +18,7 @@ from sla.commands import OpenComplaint
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
 
-from starter.client import ComplaintClient, workflow_id
+from starter.client.complaints import ComplaintClient, workflow_id
 from tests.conftest import cxsla_worker
 from tests.histories.record import (
     CONTRACT, assert_no_task_failures, settle, test_policy, time_skipping_server,

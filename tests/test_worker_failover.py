@@ -26,8 +26,8 @@ from temporalio.client import Client
 
 from sla.commands import OpenComplaint
 from sla.vocabulary import Severity
-from starter.client import ComplaintClient
-from starter.settings import Settings
+from starter.client.complaints import ComplaintClient
+from starter.service.settings import Settings
 from tests.e2e import CXSLA, WebhookReceiver, cli_json, free_port, wait_for
 
 # Every complaint must be acknowledged within 20 s and nobody does. Receipt times are set in the past so that the

@@ -27,7 +27,7 @@ class Kind(str, Enum):
 
 class Source(str, Enum):
     WORKFLOW = "workflow"  # workflow.metric_meter(): silent on replay
-    COLLECTOR = "collector"  # the worker's periodic visibility collector (starter/metrics.py)
+    COLLECTOR = "collector"  # the worker's periodic visibility collector (starter/service/metrics.py)
     RESERVED = "reserved"  # named now, emitted by later work (assessment cycles, plans, the HTTP API)
 
 

@@ -2,7 +2,7 @@
 
 Routers are listed in ROUTERS; a new area (assessment cycles, surveys, plans, outages) adds its router there.
 /metrics serves the app's own registry: request counts and latency per route template, plus the Temporal client's
-SDK metrics (through starter.metrics.PrometheusClientBridge), so this process has one scrape endpoint.
+SDK metrics (through starter.service.metrics.PrometheusClientBridge), so this process has one scrape endpoint.
 """
 
 from __future__ import annotations
@@ -18,13 +18,13 @@ import uvicorn
 from fastapi import APIRouter, FastAPI, Request, Response
 
 from sla.policy import load_policy
-from starter import connection
+from starter.service import connection
 from starter.api import assessment, calendars, complaints, health, inbound, problems
-from starter.client import ComplaintClient
-from starter.inbound import load_sources
-from starter.metrics import ApiMetrics, PrometheusClientBridge
-from starter.settings import Settings
-from starter.tokens import TokenStore
+from starter.client.complaints import ComplaintClient
+from starter.service.inbound import load_sources
+from starter.service.metrics import ApiMetrics, PrometheusClientBridge
+from starter.service.settings import Settings
+from starter.service.tokens import TokenStore
 
 log = structlog.get_logger("cxsla.api")
 

@@ -21,9 +21,9 @@ from sla.plans import Measure, PlanStatus, ReportProgress, SubmitPlan
 from sla.surveys import SurveyChannel, SurveyError, batch_from_rows
 from starter.api.problems import ProblemError, known_query_only, responses
 from starter.api.security import require
-from starter.assessment_client import AssessmentClient
-from starter.client import ComplaintClient
-from starter.tokens import Principal, Role
+from starter.client.assessment import AssessmentClient
+from starter.client.complaints import ComplaintClient
+from starter.service.tokens import Principal, Role
 from workflows.cycle import BatchReceipt, CycleStatus
 from workflows.interruption import InterruptionStatus
 

@@ -15,9 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from sla.commands import COMPLAINT_ID_PATTERN
 from starter.api.problems import ProblemError, known_query_only, responses
 from starter.api.security import require
-from starter.calendar_client import CalendarStatus, RefreshReport, calendar_status, refresh_calendar
-from starter.client import ComplaintClient
-from starter.tokens import Principal, Role
+from starter.client.calendars import CalendarStatus, RefreshReport, calendar_status, refresh_calendar
+from starter.client.complaints import ComplaintClient
+from starter.service.tokens import Principal, Role
 
 router = APIRouter(prefix="/v1", tags=["calendars"], dependencies=[Depends(known_query_only)])
 

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from sla.commands import OpenComplaint
 from starter.api.complaints import OpenedComplaint, complaints, open_complaint
 from starter.api.problems import ProblemError, field_problems, responses, summary
-from starter.inbound import InboundSource, MappingError
+from starter.service.inbound import InboundSource, MappingError
 
 router = APIRouter(prefix="/v1/inbound", tags=["inbound"])
 

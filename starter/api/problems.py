@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from starter.client import CxSlaError
+from starter.client.errors import CxSlaError
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_PREFIX = "urn:cxsla:problem:"

@@ -9,7 +9,7 @@ from fastapi import Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from starter.api.problems import ProblemError
-from starter.tokens import Principal, Role, TokenStore
+from starter.service.tokens import Principal, Role, TokenStore
 
 bearer = HTTPBearer(auto_error=False, description="A token from `cxsla token new` (its hash is configured).")
 

@@ -58,9 +58,9 @@ from sla.plans import (
 from sla.policy import PolicyFile, parse_policy
 from sla.status import ComplaintStatus
 from sla.surveys import Scale, ScoreHistogram, SurveyBatch, SurveyChannel
-from starter.assessment_client import AssessmentClient
-from starter.binaries import test_server
-from starter.client import ComplaintClient, workflow_id
+from starter.client.assessment import AssessmentClient
+from starter.service.binaries import test_server
+from starter.client.complaints import ComplaintClient, workflow_id
 from tests.assessment_support import KnownWorkflows, assessment_worker, result_of, write_policy
 from tests.conftest import cxsla_worker
 from tests.sinks import RecordingSink

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
-from starter.settings import Settings
+from starter.service.settings import Settings
 
 TOKEN_PREFIX = "cxsla_"
 MIN_TOKEN_LENGTH = 24

@@ -18,7 +18,7 @@ from temporalio.service import RPCError
 from sla.calendar import CalendarRefreshed, CalendarUpdate
 from sla.official_calendar import YEARS_AHEAD, official_horizon, resolve
 from sla.policy import PolicyFile
-from starter.client import CxSlaError, rpc_kind
+from starter.client.errors import rpc_error
 from workflows import search_attributes as sa
 
 CLOCK_WORKFLOWS = ("ComplaintWorkflow", "ImprovementPlanWorkflow", "AssessmentCycleWorkflow",
@@ -92,7 +92,7 @@ async def refresh_calendar(client: Client, policy: PolicyFile, name: str, *, tas
     try:
         ids = [info.id async for info in client.list_workflows(refresh_query(contracts, task_queue))]
     except RPCError as exc:
-        raise CxSlaError(f"cannot list the clocks using calendar {name}: {exc.message}", rpc_kind(exc)) from None
+        raise rpc_error(exc, f"cannot list the clocks using calendar {name}") from None
     report.workflows = len(ids)
     lock = asyncio.Semaphore(CONCURRENCY)
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
 from temporalio.client import Client
 
-from starter.binaries import temporal_cli
+from starter.service.binaries import temporal_cli
 from workflows import search_attributes as sa
 
 

@@ -11,8 +11,6 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
-from temporalio.api.common.v1 import WorkflowExecution
-from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
 from temporalio.client import (
     Client,
     Schedule,
@@ -27,7 +25,7 @@ from temporalio.client import (
     WorkflowUpdateFailedError,
 )
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
-from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from activities.assessment import complaints_query
@@ -41,7 +39,8 @@ from sla.policy import AssessmentPolicy, PolicyError, PolicyFile
 from sla.reporting import CycleResult, build_report, cycle_workflow_id
 from sla.simulation import RecordedComplaint, Simulation, simulate
 from sla.surveys import SurveyBatch
-from starter.client import FILTER_VALUE, ComplaintClient, CxSlaError, ErrorKind, rpc_kind
+from starter.client.complaints import FILTER_VALUE, ComplaintClient
+from starter.client.errors import CxSlaError, rpc_error, update_error, workflow_error
 from workflows import search_attributes as sa
 from workflows.cycle import AssessmentCycleWorkflow, BatchReceipt, CycleRun, CycleStatus, LaunchCycle, \
     ScheduledCycleWorkflow, cycle_search_attributes
@@ -116,7 +115,7 @@ class AssessmentClient:
             created = False
             await self._retry_waiting_cycle(cycle_workflow_id(contract, str(parsed)))
         except RPCError as exc:
-            raise _rpc_error(cycle_workflow_id(contract, str(parsed)), exc) from None
+            raise rpc_error(exc, cycle_workflow_id(contract, str(parsed))) from None
         return created
 
     async def _retry_waiting_cycle(self, workflow_id: str) -> None:
@@ -135,7 +134,7 @@ class AssessmentClient:
         try:
             return await handle.query(AssessmentCycleWorkflow.status)
         except RPCError as exc:
-            raise _rpc_error(handle.id, exc) from None
+            raise await _refused(exc, handle) from None
 
     async def cycle_result(self, contract: str, period: str) -> CycleResult:
         """The finished cycle's figures; refused while the cycle is still running."""
@@ -151,7 +150,7 @@ class AssessmentClient:
                 raise CxSlaError(f"cycle {handle.id} ended {description.status.name.lower()}", "conflict")
             return await handle.result()
         except RPCError as exc:
-            raise _rpc_error(handle.id, exc) from None
+            raise await _refused(exc, handle) from None
 
     async def import_survey(self, contract: str, period: str, batch: SurveyBatch) -> BatchReceipt:
         """Add a batch to the period's cycle (starting the cycle if needed); a repeated batch id is a no-op."""
@@ -202,7 +201,7 @@ class AssessmentClient:
                     done.append({"schedule_id": sid, "contract": contract, "cadence": cadence.value,
                                  "created": False})
                 except RPCError as exc:
-                    raise _rpc_error(sid, exc) from None
+                    raise rpc_error(exc, sid) from None
         return done
 
     # ---- improvement plans ----------------------------------------------------------------------------------
@@ -212,7 +211,7 @@ class AssessmentClient:
         try:
             return await handle.query(ImprovementPlanWorkflow.status)
         except RPCError as exc:
-            raise _rpc_error(pid, exc) from None
+            raise await _refused(exc, handle) from None
 
     async def submit_plan(self, pid: str, command: SubmitPlan) -> PlanStatus:
         _check_name("plan", pid)
@@ -237,7 +236,7 @@ class AssessmentClient:
                 "workflow_status": info.status.name if info.status else None,
             } async for info in self.client.list_workflows(" AND ".join(clauses), limit=1000)]
         except RPCError as exc:
-            raise CxSlaError(f"cannot list plans: {exc.message}", rpc_kind(exc)) from None
+            raise rpc_error(exc, "cannot list plans") from None
 
     # ---- service interruptions ------------------------------------------------------------------------------
     async def report_outage(self, request: ReportInterruption) -> tuple[InterruptionStatus, bool]:
@@ -269,7 +268,7 @@ class AssessmentClient:
         except WorkflowAlreadyStartedError:
             created = False
         except RPCError as exc:
-            raise _rpc_error(wid, exc) from None
+            raise rpc_error(exc, wid) from None
         return await self._first_outage_status(request.id), created
 
     async def _first_outage_status(self, outage_id: str) -> InterruptionStatus:
@@ -294,7 +293,7 @@ class AssessmentClient:
         try:
             return await handle.query(ServiceInterruptionWorkflow.status)
         except RPCError as exc:
-            raise _rpc_error(handle.id, exc) from None
+            raise await _refused(exc, handle) from None
 
 
 def _check_name(option: str, value: str) -> None:
@@ -302,45 +301,21 @@ def _check_name(option: str, value: str) -> None:
         raise CxSlaError(f"{option}: {str(value)[:40]!r} is not a name (letters, digits, . _ : -)")
 
 
+# ApplicationError types from the workflows' validators that mean "not in this state" rather than bad input.
+CONFLICTS = frozenset({"InvalidTransition", "PlanRejected"})
+
+
 async def _update(handle, name: str, argument, result_type):
     try:
         return await handle.execute_update(name, argument, result_type=result_type)
     except WorkflowUpdateFailedError as exc:
-        cause = exc.cause
-        message = cause.message if isinstance(cause, ApplicationError) else str(cause or exc)
-        kind: ErrorKind = "conflict" if isinstance(cause, ApplicationError) and cause.type in (
-            "InvalidTransition", "PlanRejected") else "invalid"
-        raise CxSlaError(f"{handle.id}: {message}", kind) from None
+        raise update_error(exc, handle.id, CONFLICTS) from None
     except RPCError as exc:
-        if rpc_kind(exc) == "not_found" and (closed := await _closed_status(handle)):
-            # servers differ: an update to a closed workflow can be refused as "not found"
-            raise CxSlaError(f"{handle.id} is closed ({closed}) and takes no more commands", "conflict") from None
-        raise _rpc_error(handle.id, exc) from None
+        raise await _refused(exc, handle) from None
 
 
-async def _closed_status(handle) -> str | None:
-    """How the workflow ended, or None if it is running or does not exist."""
-    try:
-        response = await handle._client.workflow_service.describe_workflow_execution(
-            DescribeWorkflowExecutionRequest(namespace=handle._client.namespace,
-                                             execution=WorkflowExecution(workflow_id=handle.id)))
-    except RPCError:
-        return None
-    status = response.workflow_execution_info.status
-    if status == WorkflowExecutionStatus.RUNNING.value:
-        return None
-    return WorkflowExecutionStatus(status).name.lower()
-
-
-def _rpc_error(workflow_id: str, exc: RPCError) -> CxSlaError:
-    kind = rpc_kind(exc)
-    if kind == "not_found":
-        return CxSlaError(f"no workflow {workflow_id!r}", kind)
-    if kind == "conflict":
-        return CxSlaError(f"{workflow_id} is closed and takes no more commands", kind)
-    return CxSlaError(f"{workflow_id}: {exc}", kind)
-
-
+async def _refused(exc: RPCError, handle) -> CxSlaError:
+    return await workflow_error(exc, handle, subject=handle.id, missing=f"no workflow {handle.id!r}")
 
 
 async def _recorded(client: Client, workflow_id: str, limit: asyncio.Semaphore) -> RecordedComplaint:
@@ -364,7 +339,7 @@ async def simulate_period(assessments: AssessmentClient, proposed: PolicyFile, c
         limit = asyncio.Semaphore(16)
         recorded = await asyncio.gather(*(_recorded(assessments.client, wid, limit) for wid in ids))
     except RPCError as exc:
-        raise CxSlaError(f"cannot read the period's complaints: {exc.message}", rpc_kind(exc)) from None
+        raise rpc_error(exc, "cannot read the period's complaints") from None
     assessed = current.cycles[parsed.cadence].assess
     proposed_calendar = compiled(resolve(new_contract.calendar_name, new_contract.calendar, years))
 

@@ -21,10 +21,10 @@ from temporalio.api.common.v1 import Payloads
 from starter.api import problems
 from starter.api.problems import ProblemError
 from starter.api.security import authenticate, bearer
-from starter.codec import CodecError, EncryptionCodec
-from starter.connection import payload_codec
-from starter.settings import Settings
-from starter.tokens import Role, TokenStore
+from starter.service.codec import CodecError, EncryptionCodec
+from starter.service.connection import payload_codec
+from starter.service.settings import Settings
+from starter.service.tokens import Role, TokenStore
 
 DECODE_ROLE = Role.SUPERVISOR
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Security(bearer)]

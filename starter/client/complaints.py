@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import TypeAdapter
 from temporalio.client import Client, WithStartWorkflowOperation, WorkflowExecutionStatus, WorkflowUpdateFailedError
@@ -22,7 +22,7 @@ from temporalio.common import (
     WorkflowIDReusePolicy,
 )
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.service import RPCError
 
 from sla import events as ev
 from sla import lifecycle
@@ -33,27 +33,13 @@ from sla.official_calendar import YEARS_AHEAD, resolve, resolve_at
 from sla.outcomes import MEMO_KEY, outcome_of
 from sla.policy import PolicyError, PolicyFile, load_policy
 from sla.status import ComplaintStatus, Opening
-from starter import connection
-from starter.codec import CodecError
-from starter.settings import Settings
+from starter.client.errors import CxSlaError, rpc_error, update_error, workflow_error
+from starter.service import connection
+from starter.service.codec import CodecError
+from starter.service.settings import Settings
 from workflows import search_attributes as sa
 from workflows.complaint import ComplaintWorkflow
 from workflows.complaint_run import ComplaintRun
-
-
-ErrorKind = Literal["invalid", "not_found", "conflict", "unavailable"]
-
-
-class CxSlaError(Exception):
-    """A request refused with a message for the person who sent it.
-
-    `kind` says why, for callers that map refusals (the HTTP API: 422, 404, 409, 503): `invalid` input,
-    `not_found` complaint, `conflict` with the complaint's state, or Temporal `unavailable`.
-    """
-
-    def __init__(self, message: str, kind: ErrorKind = "invalid") -> None:
-        super().__init__(message)
-        self.kind: ErrorKind = kind
 
 
 @dataclass(frozen=True)
@@ -98,7 +84,7 @@ class ComplaintClient:
         address: str | None = None, *, namespace: str | None = None, task_queue: str | None = None,
         policy_path: str | None = None, settings: Settings | None = None,
     ) -> ComplaintClient:
-        """Connect as every cx-sla process does (starter.connection): TLS, API key and codec keys come from
+        """Connect as every cx-sla process does (starter.service.connection): TLS, API key and codec keys come from
         `settings` (default: the environment); explicit arguments override its address, namespace, queue."""
         settings = settings or Settings()
         overrides = {"temporal_address": address, "temporal_namespace": namespace, "task_queue": task_queue}
@@ -152,7 +138,7 @@ class ComplaintClient:
             message = cause.message if isinstance(cause, ApplicationError) else str(cause or exc)
             raise CxSlaError(message, "conflict") from None
         except RPCError as exc:
-            raise CxSlaError(_rpc_message(request.id, exc), rpc_kind(exc)) from None
+            raise rpc_error(exc, f"complaint {request.id}") from None
         except CodecError as exc:
             raise CxSlaError(f"complaint {request.id}: {exc}", "unavailable") from None
         return Opened(status=answer.status, created=answer.created)
@@ -204,7 +190,7 @@ class ComplaintClient:
         except WorkflowAlreadyStartedError:
             created = False
         except RPCError as exc:
-            raise CxSlaError(_rpc_message(received.complaint_id, exc), rpc_kind(exc)) from None
+            raise rpc_error(exc, f"complaint {received.complaint_id}") from None
         if not wait:
             return None
         return Opened(status=await self._settled_status(received.complaint_id), created=created)
@@ -216,7 +202,7 @@ class ComplaintClient:
             if (await handle.describe()).status == WorkflowExecutionStatus.COMPLETED:
                 return await handle.result()
         except RPCError as exc:
-            raise CxSlaError(_rpc_message(complaint_id, exc), rpc_kind(exc)) from None
+            raise await _refused(exc, handle, complaint_id) from None
         return await self._first_status(complaint_id)
 
     async def _first_status(self, complaint_id: str) -> ComplaintStatus:
@@ -245,13 +231,9 @@ class ComplaintClient:
         try:
             return await handle.execute_update(name, command, result_type=ComplaintStatus)
         except WorkflowUpdateFailedError as exc:
-            cause = exc.cause
-            message = cause.message if isinstance(cause, ApplicationError) else str(cause or exc)
-            kind: ErrorKind = "conflict" if isinstance(cause, ApplicationError) and cause.type in CONFLICTS \
-                else "invalid"
-            raise CxSlaError(f"complaint {complaint_id}: {message}", kind) from None
+            raise update_error(exc, f"complaint {complaint_id}", CONFLICTS) from None
         except RPCError as exc:
-            raise CxSlaError(_rpc_message(complaint_id, exc), rpc_kind(exc)) from None
+            raise await _refused(exc, handle, complaint_id) from None
         except CodecError as exc:
             raise CxSlaError(f"complaint {complaint_id}: {exc}", "unavailable") from None
 
@@ -260,7 +242,7 @@ class ComplaintClient:
         try:
             return await handle.query(ComplaintWorkflow.status)
         except RPCError as exc:
-            raise CxSlaError(_rpc_message(complaint_id, exc), rpc_kind(exc)) from None
+            raise await _refused(exc, handle, complaint_id) from None
         except CodecError as exc:
             raise CxSlaError(f"complaint {complaint_id}: {exc}", "unavailable") from None
 
@@ -272,7 +254,7 @@ class ComplaintClient:
         try:
             return [_row(info) async for info in self.client.list_workflows(query, limit=limit)]
         except RPCError as exc:
-            raise CxSlaError(f"cannot list complaints: {exc.message}", rpc_kind(exc)) from None
+            raise rpc_error(exc, "cannot list complaints") from None
 
     async def page(
         self, *, state: str | None = None, contract: str | None = None, breached: bool = False,
@@ -284,8 +266,7 @@ class ComplaintClient:
         try:
             await pages.fetch_next_page()
         except RPCError as exc:
-            kind = "invalid" if exc.status == RPCStatusCode.INVALID_ARGUMENT else rpc_kind(exc)
-            raise CxSlaError(f"cannot list complaints: {exc.message}", kind) from None
+            raise rpc_error(exc, "cannot list complaints") from None
         return [_row(info) for info in pages.current_page or []], pages.next_page_token
 
 
@@ -347,21 +328,6 @@ def _quote(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def _rpc_message(complaint_id: str, exc: RPCError) -> str:
-    text = str(exc).lower()
-    if "not found" in text and exc.status == RPCStatusCode.NOT_FOUND:
-        return f"no complaint with id {complaint_id!r}"
-    if "already completed" in text:
-        return f"complaint {complaint_id} is closed and takes no more commands"
-    return f"complaint {complaint_id}: {exc}"
-
-
-def rpc_kind(exc: RPCError) -> ErrorKind:
-    text = str(exc).lower()
-    if "not found" in text:
-        return "not_found"
-    if "already completed" in text:
-        return "conflict"
-    if exc.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
-        return "unavailable"
-    return "invalid"
+async def _refused(exc: RPCError, handle: Any, complaint_id: str) -> CxSlaError:
+    return await workflow_error(exc, handle, subject=f"complaint {complaint_id}",
+                                missing=f"no complaint with id {complaint_id!r}")

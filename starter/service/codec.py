@@ -24,7 +24,7 @@ from temporalio.api.common.v1 import Payload
 from temporalio.converter import PayloadCodec
 
 if TYPE_CHECKING:
-    from starter.settings import Settings
+    from starter.service.settings import Settings
 
 ENCODING = b"binary/encrypted"
 KEY_ID = "encryption-key-id"

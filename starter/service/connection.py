@@ -7,13 +7,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from temporalio.client import Client
+from temporalio.envconfig import ClientConfigProfile, ClientConfigTLS
 from temporalio.runtime import Runtime
 from temporalio.service import TLSConfig
 
 from activities.notifications import NotificationSink
 from plugin import CxSlaPlugin
-from starter.codec import HOW_TO_CONFIGURE, CodecError, EncryptionCodec, Keyring, load_keyring
-from starter.settings import Settings
+from starter.service.codec import HOW_TO_CONFIGURE, CodecError, EncryptionCodec, Keyring, load_keyring
+from starter.service.settings import Settings
 
 
 class ConnectionSettingsError(ValueError):
@@ -29,22 +30,30 @@ def _read(path: str | None, variable: str) -> bytes | None:
         raise ConnectionSettingsError(f"{variable}: cannot read {path}: {exc.strerror}") from None
 
 
-def tls_config(settings: Settings) -> TLSConfig | bool | None:
-    """TLSConfig from the TEMPORAL_TLS_* files; True/False/None (None: on exactly when an API key is set)."""
+def client_profile(settings: Settings) -> ClientConfigProfile:
+    """The settings as the SDK's connection profile; the TLS files are read now, so a missing one stops the
+    process at start naming its variable."""
     cert = _read(settings.temporal_tls_cert, "TEMPORAL_TLS_CERT")
     key = _read(settings.temporal_tls_key, "TEMPORAL_TLS_KEY")
     ca = _read(settings.temporal_tls_ca, "TEMPORAL_TLS_CA")
     if bool(cert) != bool(key):
         raise ConnectionSettingsError("mTLS needs both TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY")
     detailed = cert or ca or settings.temporal_tls_server_name
-    if settings.temporal_tls is False:
-        if detailed:
-            raise ConnectionSettingsError("TEMPORAL_TLS=false contradicts the TEMPORAL_TLS_* certificate settings")
-        return False
-    if detailed:
-        return TLSConfig(server_root_ca_cert=ca, domain=settings.temporal_tls_server_name, client_cert=cert,
-                         client_private_key=key)
-    return settings.temporal_tls
+    if settings.temporal_tls is False and detailed:
+        raise ConnectionSettingsError("TEMPORAL_TLS=false contradicts the TEMPORAL_TLS_* certificate settings")
+    tls = None
+    if detailed or settings.temporal_tls is not None:
+        tls = ClientConfigTLS(disabled=settings.temporal_tls is False, server_name=settings.temporal_tls_server_name,
+                              server_root_ca_cert=ca, client_cert=cert, client_private_key=key)
+    return ClientConfigProfile(address=settings.temporal_address, namespace=settings.temporal_namespace,
+                               api_key=settings.temporal_api_key, tls=tls)
+
+
+def tls_config(settings: Settings) -> TLSConfig | bool | None:
+    """What `Client.connect` gets as `tls`: None (plain, or TLS exactly when an API key is set), False, True
+    (system roots, no client certificate) or a TLSConfig."""
+    tls = client_profile(settings).to_client_connect_config().get("tls")
+    return True if tls == TLSConfig() else tls
 
 
 def encryption_required(settings: Settings) -> bool:
@@ -76,12 +85,8 @@ async def connect(
 ) -> Client:
     """Connect with the settings' address, namespace, TLS and API key; plugins default to the codec plugin.
     `lazy`: connect on first use (a server may start before Temporal is reachable and report not ready)."""
-    tls = tls_config(settings)
     return await Client.connect(
-        settings.temporal_address,
-        namespace=settings.temporal_namespace,
-        api_key=settings.temporal_api_key,
-        tls=tls,
+        **client_profile(settings).to_client_connect_config(),
         plugins=plugins if plugins is not None else [plugin(settings)],
         runtime=runtime,
         lazy=lazy,

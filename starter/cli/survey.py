@@ -1,0 +1,57 @@
+"""`cxsla survey import`: survey results into a cycle, reduced to score histograms here."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from sla.surveys import SurveyChannel, SurveyError, batch_from_rows
+from starter.cli.app import CONTRACT, PERIOD, app, assessments_of, emit, fail, globals_of, run
+
+survey_app = typer.Typer(no_args_is_help=True, help="Import survey results into a cycle.")
+app.add_typer(survey_app, name="survey")
+
+
+def read_rows(path: Path) -> list[dict[str, Any]]:
+    """CSV with a header row, or JSON: a list of objects (or {"responses": [...]})."""
+    text = path.read_text(encoding="utf-8-sig")
+    if path.suffix.lower() == ".json":
+        data = json.loads(text)
+        if isinstance(data, dict):
+            data = data.get("responses", data.get("rows"))
+        if not isinstance(data, list):
+            raise SurveyError("a JSON import is a list of response objects (or {\"responses\": [...]})")
+        return data
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+@survey_app.command("import")
+def survey_import(
+    ctx: typer.Context, file: Path = typer.Argument(..., exists=True, dir_okay=False, help="CSV or JSON of answers."),
+    contract: str = CONTRACT, period: str = PERIOD,
+    channel: SurveyChannel = typer.Option(..., help="email|sms|web|social|hotline|third-party"),
+    batch_id: str = typer.Option(None, "--batch-id", help="Default: derived from the file's content."),
+) -> None:
+    """Reduce a survey export to score histograms (personal columns dropped here) and add it to the cycle."""
+    g = globals_of(ctx)
+    try:
+        raw = file.read_bytes()
+        rows = read_rows(file)
+        batch = batch_from_rows(rows, channel=channel,
+                                batch_id=batch_id or f"{channel.value}-{hashlib.sha256(raw).hexdigest()[:16]}")
+    except (OSError, ValueError) as exc:  # SurveyError, JSON and CSV errors are ValueErrors
+        fail(f"{file}: {exc}", 2)
+
+    async def go():
+        return await (await assessments_of(g)).import_survey(contract, period, batch)
+
+    receipt = run(go())
+    emit(g, {**receipt.model_dump(mode="json"), "channel": channel.value, "answers_in_file": batch.responses},
+         f"batch {receipt.batch_id}: {'already imported, nothing changed' if receipt.duplicate else 'added'} "
+         f"({batch.responses} answers); the cycle has {receipt.batches} batches, {receipt.responses} answers")
