@@ -29,7 +29,8 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from activities.assessment import complaints_query
-from activities.reports import Format, previous_cycles, render
+from activities.reports import previous_cycles
+from sla.report_html import Format, render
 from sla.calendar import compiled
 from sla.official_calendar import YEARS_AHEAD, resolve, resolve_at
 from sla.interruptions import InterruptionRecord, ReportInterruption, Restore, interruption_workflow_id
