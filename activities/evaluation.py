@@ -16,6 +16,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from sla.calendar import BusinessCalendar, CalendarError, compiled
+from sla.calendar_spec import CalendarSpec
 from sla.cycles import REPORT_CLOCK, CycleTimes, cycle_times
 from sla.engine import Evaluation, evaluate
 from sla.events import Event
@@ -23,7 +24,7 @@ from sla.interruptions import InterruptionEvaluation, InterruptionRecord, evalua
 from sla.official_calendar import resolve
 from sla.periods import Cadence, Period
 from sla.plans import PlanEvaluation, PlanEvent, evaluate_plan
-from sla.policy import AssessmentPolicy, CalendarSpec, ContractPolicy
+from sla.policy import AssessmentPolicy, ContractPolicy
 
 
 @contextmanager

@@ -18,7 +18,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from sla.calendar import BusinessCalendar, CalendarData
 from sla.deadlines import ActionKind, DeadlineStatus, Due, Ladder, evaluate_deadline, split_due
 from sla.events import Instant, Text
-from sla.kpi import KpiName, Target
+from sla.kpi_catalogue import KpiName, Target
 from sla.notices import Pending, Undelivered
 from sla.policy import AssessmentPolicy, NegativeFeedbackSpec
 from sla.vocabulary import BreachClass, ClockState

@@ -9,19 +9,16 @@ from __future__ import annotations
 import hashlib
 import json
 import tomllib
-from datetime import date, time
 from pathlib import Path
 from typing import Annotated
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, Field, ValidationError, field_validator, model_validator
 
+from sla.calendar_spec import CalendarSpec, StrictModel as _Strict  # CalendarSpec: also a name of this module
 from sla.durations import Duration, DurationKind, parse_duration
-from sla.kpi import KpiName, Target, Unit, DEFINITIONS
+from sla.kpi_catalogue import DEFINITIONS, KpiName, Target, Unit
 from sla.periods import Cadence
 from sla.vocabulary import BreachClass, ClockName, Severity
-
-_WEEKDAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
 
 class PolicyError(ValueError):
@@ -34,87 +31,6 @@ def _check_duration(text: str) -> str:
 
 
 DurationText = Annotated[str, AfterValidator(_check_duration)]
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class YearSpec(_Strict):
-    """One year's official schedule as the operator publishes it (before the `holidays` package has it)."""
-
-    holidays: tuple[date, ...] = ()  # official days off
-    workdays: tuple[date, ...] = ()  # weekend days worked instead (make-up workdays)
-
-    @model_validator(mode="after")
-    def _disjoint(self) -> YearSpec:
-        both = sorted(set(self.holidays) & set(self.workdays))
-        if both:
-            raise ValueError(f"{[d.isoformat() for d in both]} are both holidays and workdays")
-        return self
-
-
-class CalendarSpec(_Strict):
-    timezone: str = "UTC"
-    hours: tuple[str, ...] = ("00:00-24:00",)
-    workdays: tuple[str, ...] = tuple(_WEEKDAYS)
-    holidays: str | None = None
-    extra_holidays: tuple[date, ...] = ()
-    extra_workdays: tuple[date, ...] = ()
-    years: dict[int, YearSpec] = Field(default_factory=dict)  # official schedules the policy publishes itself
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {value!r}") from exc
-        return value
-
-    @field_validator("workdays")
-    @classmethod
-    def _weekday_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        bad = [d for d in value if d.lower()[:3] not in _WEEKDAYS]
-        if bad:
-            raise ValueError(f"unknown weekday(s) {bad}; use {_WEEKDAYS}")
-        if not value:
-            raise ValueError("at least one weekday must be a working day")
-        return tuple(d.lower()[:3] for d in value)
-
-    @field_validator("hours")
-    @classmethod
-    def _windows(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        parsed = [parse_window(w) for w in value]
-        if not parsed:
-            raise ValueError("at least one working-hours window is needed")
-        for (_, prev_close), (nxt_open, _) in zip(parsed, parsed[1:]):
-            if prev_close is None or nxt_open < prev_close:
-                raise ValueError("working-hours windows must be in order and must not overlap")
-        return value
-
-    @field_validator("years")
-    @classmethod
-    def _years(cls, value: dict[int, YearSpec]) -> dict[int, YearSpec]:
-        for year, spec in value.items():
-            if not 2000 <= year <= 2100:
-                raise ValueError(f"{year}: a year from 2000 to 2100")
-            strays = [d.isoformat() for d in (*spec.holidays, *spec.workdays) if d.year != year]
-            if strays:
-                raise ValueError(f"{year}: {strays} are not in {year}")
-        return dict(sorted(value.items()))
-
-
-def parse_window(text: str) -> tuple[time, time | None]:
-    try:
-        start_text, end_text = (part.strip() for part in text.split("-"))
-        start = time.fromisoformat(start_text)
-        end = None if end_text == "24:00" else time.fromisoformat(end_text)
-    except ValueError as exc:
-        raise ValueError(f"working-hours window {text!r} is not like '09:00-12:00'") from exc
-    if end is not None and end <= start:
-        raise ValueError(f"working-hours window {text!r} ends before it starts")
-    return start, end
 
 
 class EscalationStep(_Strict):
