@@ -11,10 +11,11 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from sla import events as ev
+from sla import names
 from sla.engine import Evaluation
 from sla.vocabulary import BreachClass, Channel, ClockName, ClockState, ComplaintState, Remedy, Severity
 
-MEMO_KEY = "cxsla.outcome"
+MEMO_KEY = names.OUTCOME_MEMO
 MAJOR_SEVERITIES = frozenset({Severity.CRITICAL, Severity.MAJOR})
 
 

@@ -1,21 +1,25 @@
-"""Typed search attributes: the fields that make 'open major complaints breaching soon' one visibility query."""
+"""Typed search attributes: the fields that make 'open major complaints breaching soon' one visibility query.
+
+The names live in sla/names.py; these are their typed keys for workflow code (and for the CLI and API).
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from temporalio.common import SearchAttributeKey
+from activities.attributes import typed_key
+from sla import names
 
-CONTRACT = SearchAttributeKey.for_keyword("CxContract")
-SEVERITY = SearchAttributeKey.for_keyword("CxSeverity")
-STATE = SearchAttributeKey.for_keyword("CxState")
-BREACHED = SearchAttributeKey.for_bool("CxBreached")
-AT_RISK = SearchAttributeKey.for_bool("CxAtRisk")
-NEXT_DEADLINE = SearchAttributeKey.for_datetime("CxNextDeadline")
-RECEIVED_AT = SearchAttributeKey.for_datetime("CxReceivedAt")
-PROVISIONAL = SearchAttributeKey.for_bool("CxProvisional")  # a running clock touches an unpublished calendar year
+CONTRACT = typed_key(names.CONTRACT)
+SEVERITY = typed_key(names.SEVERITY)
+STATE = typed_key(names.STATE)
+BREACHED = typed_key(names.BREACHED)
+AT_RISK = typed_key(names.AT_RISK)
+NEXT_DEADLINE = typed_key(names.NEXT_DEADLINE)
+RECEIVED_AT = typed_key(names.RECEIVED_AT)
+PROVISIONAL = typed_key(names.PROVISIONAL)
 
-ALL = (CONTRACT, SEVERITY, STATE, BREACHED, AT_RISK, NEXT_DEADLINE, RECEIVED_AT, PROVISIONAL)
+ALL = tuple(typed_key(name) for name in names.SEARCH_ATTRIBUTES)
 
 
 def deadline_value(instant: datetime | None) -> datetime | None:
@@ -26,9 +30,5 @@ def deadline_value(instant: datetime | None) -> datetime | None:
 
 def cli_flags() -> list[str]:
     """`--search-attribute Name=Type` flags for `temporal server start-dev`."""
-    kinds = {"KEYWORD": "Keyword", "BOOL": "Bool", "DATETIME": "Datetime"}
-    return [
-        arg
-        for key in ALL
-        for arg in ("--search-attribute", f"{key.name}={kinds[key.indexed_value_type.name.removeprefix('INDEXED_VALUE_TYPE_')]}")
-    ]
+    return [arg for name, kind in names.SEARCH_ATTRIBUTES.items()
+            for arg in ("--search-attribute", f"{name}={kind.capitalize()}")]
