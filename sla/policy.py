@@ -6,6 +6,7 @@ complaint carries for its whole life; editing the file never changes running com
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import tomllib
@@ -297,7 +298,52 @@ def load_policy(path: str | Path | None = None) -> PolicyFile:
     return parse_policy(raw, source=str(path))
 
 
+def resolve_extends(raw: dict) -> dict:
+    """The file with every `extends = "<contract>"` written out: the contract starts as a copy of the named one
+    and its own keys override (tables merged key by key, lists and values replaced). The input is not changed."""
+    contracts = raw.get("contracts")
+    if not isinstance(contracts, dict) or not any(isinstance(c, dict) and "extends" in c for c in contracts.values()):
+        return raw
+    resolved: dict[str, dict] = {}
+
+    def resolve(name: str, chain: tuple[str, ...]) -> dict:
+        if name in resolved:
+            return resolved[name]
+        own = contracts[name]
+        if not isinstance(own, dict) or "extends" not in own:
+            resolved[name] = own
+            return own
+        base = own["extends"]
+        field = f"contracts.{name}.extends"
+        if not isinstance(base, str):
+            raise PolicyError(f"{field}: the name of another contract, e.g. extends = \"default\"")
+        if base not in contracts:
+            raise PolicyError(f"{field}: unknown contract {base!r} (defined: {sorted(contracts)})")
+        if base in chain or base == name:
+            circle = " -> ".join([*chain[chain.index(base):], name, base] if base in chain else [name, base])
+            raise PolicyError(f"{field}: contracts extend each other in a circle ({circle})")
+        body = _merged(resolve(base, (*chain, name)), {k: v for k, v in own.items() if k != "extends"})
+        resolved[name] = body
+        return body
+
+    return {**raw, "contracts": {name: resolve(name, ()) for name in contracts}}
+
+
+def _merged(base: dict, own: dict) -> dict:
+    out = copy.deepcopy(base)
+    for key, value in own.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merged(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
 def parse_policy(raw: dict, *, source: str = "policy") -> PolicyFile:
+    try:
+        raw = resolve_extends(raw)
+    except PolicyError as exc:
+        raise PolicyError(f"{source}: {exc}") from None
     try:
         return PolicyFile.model_validate(raw)
     except ValidationError as exc:
