@@ -17,6 +17,7 @@ from pydantic import AfterValidator, Field, ValidationError, field_validator, mo
 
 from sla.calendar_spec import CalendarSpec, StrictModel as _Strict  # CalendarSpec: also a name of this module
 from sla.durations import Duration, DurationKind, parse_duration
+from sla.errors import plain
 from sla.kpi_catalogue import DEFINITIONS, KpiName, Target, Unit
 from sla.periods import Cadence
 from sla.vocabulary import BreachClass, ClockName, Severity
@@ -68,7 +69,7 @@ def _target(name: KpiName, spec: TargetSpec) -> Target:
     try:
         return Target(min=_seconds(spec.min, "min"), max=_seconds(spec.max, "max"), min_n=spec.min_n)
     except ValidationError as exc:
-        raise ValueError("; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())) from None
+        raise ValueError(plain(exc)) from None
 
 
 class CycleSpec(_Strict):
@@ -347,9 +348,4 @@ def parse_policy(raw: dict, *, source: str = "policy") -> PolicyFile:
     try:
         return PolicyFile.model_validate(raw)
     except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            key = ".".join(str(part) for part in err["loc"])
-            message = err["msg"].removeprefix("Value error, ")
-            problems.append(f"{key}: {message}" if key else message)
-        raise PolicyError(f"{source}: " + "; ".join(problems)) from None
+        raise PolicyError(f"{source}: {plain(exc)}") from None

@@ -503,13 +503,7 @@ class ComplaintWorkflow:
             sa.NEXT_DEADLINE: None if terminal else sa.deadline_value(evaluation.next_deadline),
             sa.PROVISIONAL: evaluation.provisional and not terminal,
         }
-        changes = []
-        for key, value in wanted.items():
-            if self._search_attributes.get(key.name, ...) != value:
-                self._search_attributes[key.name] = value
-                changes.append(key.value_unset() if value is None else key.value_set(value))
-        if changes:
-            workflow.upsert_search_attributes(changes)
+        sa.upsert_changed(self._search_attributes, wanted)
 
 
 def _accepted(status: ComplaintStatus) -> ComplaintStatus:

@@ -94,13 +94,7 @@ class ServiceInterruptionWorkflow:
                   sa.PROVISIONAL: bool(evaluation and evaluation.provisional) and not restored}
         if restored:
             wanted[sa.STATE] = "restored"
-        changes = []
-        for key, value in wanted.items():
-            if self._attributes.get(key.name) != value:
-                self._attributes[key.name] = value
-                changes.append(key.value_set(value))
-        if changes:
-            workflow.upsert_search_attributes(changes)
+        sa.upsert_changed(self._attributes, wanted)
 
     def finished(self) -> bool:
         return self._run.record.restored_at is not None

@@ -85,13 +85,7 @@ class ImprovementPlanWorkflow:
         evaluation = self._evaluation
         wanted = {sa.STATE: self._facts.state.value, sa.BREACHED: bool(evaluation and evaluation.breached),
                   sa.PROVISIONAL: bool(evaluation and evaluation.provisional) and not self._facts.state.terminal}
-        changes = []
-        for key, value in wanted.items():
-            if self._attributes.get(key.name) != value:
-                self._attributes[key.name] = value
-                changes.append(key.value_set(value))
-        if changes:
-            workflow.upsert_search_attributes(changes)
+        sa.upsert_changed(self._attributes, wanted)
 
     def finished(self) -> bool:
         return self._facts.state.terminal

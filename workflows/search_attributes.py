@@ -5,7 +5,11 @@ The names live in sla/names.py; these are their typed keys for workflow code (an
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
+
+from temporalio import workflow
+from temporalio.common import SearchAttributeKey
 
 from activities.attributes import typed_key
 from sla import names
@@ -26,6 +30,18 @@ def deadline_value(instant: datetime | None) -> datetime | None:
     """CxNextDeadline to the second: visibility stores are not all as precise as a computed deadline, and a value
     read back must compare equal to the one the workflow would write (or it writes it again)."""
     return None if instant is None else instant.replace(microsecond=0)
+
+
+def upsert_changed(published: dict[str, object], wanted: Mapping[SearchAttributeKey, object]) -> None:
+    """Upsert only the attributes whose value differs from what this run last published (None unsets one), and
+    remember them: an unchanged settle writes nothing to history."""
+    changes = []
+    for key, value in wanted.items():
+        if published.get(key.name, ...) != value:
+            published[key.name] = value
+            changes.append(key.value_unset() if value is None else key.value_set(value))
+    if changes:
+        workflow.upsert_search_attributes(changes)
 
 
 def cli_flags() -> list[str]:
