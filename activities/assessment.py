@@ -35,6 +35,7 @@ from sla.plans import (  # the plan requests are also names of this module (comp
     OpenPlanRequest,
     PlanRun,
     RecordCycleResult,
+    Trigger,
     negative_feedback_misses,
     new_plan_run,
     plan_id,
@@ -216,13 +217,15 @@ class AssessmentActivities:
 
     @activity.defn(name="cxsla.open_plan_for_complaint")
     async def open_plan_for_complaint(self, request: OpenPlanRequest) -> str | None:
-        """Start the KPI's plan, or record the miss on the open one; None when the contract does not start plans
-        on complaint breaches."""
+        """Start the KPI's plan, or record the miss on the open one; None when a complaint's breach asks and the
+        contract does not start plans on complaint breaches, or no cycle of it assesses the KPI (such a plan could
+        never close)."""
         policy = self._assessment_policy(request.contract)
-        if not request.decided and not policy.improvement.on_major_complaint_breach:
+        kpi = KpiName(request.kpi)
+        if request.miss.trigger is Trigger.COMPLAINT and not (
+                policy.assesses(kpi) and (request.decided or policy.improvement.on_major_complaint_breach)):
             return None
-        return await self._start_or_record(policy, KpiName(request.kpi), request.miss, request.at,
-                                           request.task_queue)
+        return await self._start_or_record(policy, kpi, request.miss, request.at, request.task_queue)
 
     @activity.defn(name="cxsla.open_plans_for_feedback")
     async def open_plans_for_feedback(self, request: FeedbackPlanRequest) -> list[str]:

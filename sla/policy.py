@@ -81,6 +81,11 @@ class CycleSpec(_Strict):
     start_plans: bool = True  # a missed target starts an ImprovementPlanWorkflow
 
 
+def assessed(cycles: dict[Cadence, CycleSpec]) -> set[KpiName]:
+    """The KPIs some cycle checks: only their plans can close (a later cycle meeting the target closes one)."""
+    return {kpi for cycle in cycles.values() for kpi in cycle.assess}
+
+
 class NegativeFeedbackSpec(_Strict):
     """Significant negative feedback (000 §5.2): a complaint's answer at or below a score starts that KPI's plan.
 
@@ -201,6 +206,10 @@ class AssessmentPolicy(_Strict):
     improvement: ImprovementSpec
     interruption: InterruptionSpec
 
+    def assesses(self, kpi: KpiName) -> bool:
+        """Some cycle checks this KPI's target (so a plan opened for it can close)."""
+        return kpi in assessed(self.cycles)
+
     def cycle(self, cadence: Cadence) -> CycleSpec:
         spec = self.cycles.get(cadence)
         if spec is None:
@@ -243,9 +252,9 @@ class PolicyFile(_Strict):
             raise PolicyError(f"unknown contract {name!r}; known contracts: {', '.join(sorted(self.contracts))}")
         body = spec.model_dump(mode="json", exclude={"calendar", *ASSESSMENT_KEYS})
         negative = spec.improvement.on_negative_feedback
-        # Only for a KPI the contract has a target for: a plan closes when a later cycle meets it.
+        # Only for a KPI some cycle assesses: a plan closes when a later cycle meets its target.
         body["plan_on_major_breach"] = (spec.improvement.on_major_complaint_breach
-                                        and KpiName.MAJOR_RESOLVED_IN_TIME in spec.kpi_targets)
+                                        and KpiName.MAJOR_RESOLVED_IN_TIME in assessed(spec.cycles))
         body["plans_on_negative_feedback"] = {
             kpi.value: score for kpi, score in ((KpiName.CSAT, negative.csat), (KpiName.NPS, negative.nps))
             if score is not None and kpi in spec.kpi_targets

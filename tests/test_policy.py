@@ -515,11 +515,18 @@ def test_bad_cycle_duration_names_the_key(raw_default):
 
 # ---- versions: the complaint policy digest covers only what a complaint decides -------------------------------------
 def test_assessment_sections_touch_the_complaint_policy_only_where_a_complaint_decides(raw_default):
-    # Cycles and interruptions are nothing a complaint decides: without them its snapshot is the same.
+    # Interruptions are nothing a complaint decides, nor which cycle assesses what, beyond one fact: whether some
+    # cycle assesses major_resolved_in_time (a plan a major breach opens can close only then).
     with_sections = parse_policy(copy.deepcopy(raw_default)).contract("default")
-    without = parse_policy(_mutated(raw_default, lambda r: [_default(r).pop(k) for k in ("cycles", "interruption")]))
-    assert without.contract("default").version == with_sections.version
+    without = parse_policy(_mutated(raw_default, lambda r: _default(r).pop("interruption")))
     assert without.contract("default") == with_sections
+    only_annual = parse_policy(_mutated(raw_default, lambda r: [_default(r)["cycles"].pop(c)
+                                                                for c in ("monthly", "quarterly")]))
+    assert only_annual.contract("default").plan_on_major_breach is False
+    assert not only_annual.assessment("default").assesses(KpiName.MAJOR_RESOLVED_IN_TIME)
+    assert only_annual.assessment("default").assesses(KpiName.THIRD_PARTY_SATISFACTION)
+    assert with_sections.plan_on_major_breach and load_policy().assessment("default").assesses(
+        KpiName.MAJOR_RESOLVED_IN_TIME)
     # Which answers open a plan, and whether a major breach does, travel in the complaint's snapshot.
     assert with_sections.plans_on_negative_feedback == {KpiName.CSAT: 1} and with_sections.plan_on_major_breach
     no_targets = parse_policy(_mutated(raw_default, lambda r: [_default(r).pop(k) for k in ("kpi_targets", "cycles")]))
