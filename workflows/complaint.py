@@ -27,7 +27,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.notifications import Notice
     from sla import commands as cmd
     from sla import events as ev
-    from sla import lifecycle
+    from sla import lifecycle, names
     from sla.calendar import BusinessCalendar, CalendarRefreshed, CalendarUpdate, compiled
     from sla.complaint_run import ComplaintRun
     from sla.deadlines import ActionKind, Due
@@ -47,7 +47,7 @@ CONTINUE_AS_NEW_HISTORY = 1_000
 PLAN_REQUEST_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
 
 
-@workflow.defn(name="ComplaintWorkflow", sandboxed=False)
+@workflow.defn(name=names.COMPLAINT_WORKFLOW, sandboxed=False)
 class ComplaintWorkflow:
     @workflow.init
     def __init__(self, run: ComplaintRun) -> None:

@@ -110,7 +110,7 @@ class _ReportClock:
         return self._cycle._run.delivered_at is not None
 
 
-@workflow.defn(name="AssessmentCycleWorkflow", sandboxed=False)
+@workflow.defn(name=names.CYCLE_WORKFLOW, sandboxed=False)
 class AssessmentCycleWorkflow:
     @workflow.init
     def __init__(self, run: CycleRun) -> None:
@@ -380,7 +380,7 @@ class AssessmentCycleWorkflow:
             workflow.upsert_search_attributes([sa.STATE.value_set(phase)])
 
 
-@workflow.defn(name="ScheduledCycleWorkflow", sandboxed=False)
+@workflow.defn(name=names.SCHEDULED_CYCLE_WORKFLOW, sandboxed=False)
 class ScheduledCycleWorkflow:
     """What a Temporal Schedule starts at the beginning of each period: the cycle `cycle-{contract}-{period}`.
 

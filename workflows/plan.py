@@ -20,6 +20,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.outbox import Outbox
     from workflows.patches import CLOCKS_IN_WORKFLOW_PATCH
     from activities.calendars import CalendarRequest, resolve_calendar
+    from sla import names
     from sla import plans as p
     from sla.calendar import BusinessCalendar, CalendarRefreshed, CalendarUpdate, compiled
     from sla.deadlines import ActionKind, Due
@@ -29,7 +30,7 @@ with workflow.unsafe.imports_passed_through():
 CONTINUE_AS_NEW_HISTORY = 2_000
 
 
-@workflow.defn(name="ImprovementPlanWorkflow", sandboxed=False)
+@workflow.defn(name=names.PLAN_WORKFLOW, sandboxed=False)
 class ImprovementPlanWorkflow:
     @workflow.init
     def __init__(self, run: p.PlanRun) -> None:
