@@ -18,56 +18,38 @@ import structlog
 from pydantic import BaseModel, ValidationError
 from temporalio import activity
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowQueryFailedError, WorkflowUpdateFailedError
-from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
-from sla.interruptions import MEMO_KEY as INTERRUPTION_MEMO_KEY
+from activities.attributes import plan_search_attributes  # also a name of this module (old histories' code)
+from sla import names
 from sla.calendar import CalendarData, compiled
 from sla.engine import evaluate
 from sla.official_calendar import resolve, resolve_at
 from sla.kpi import Assessment, Interruption, KpiName, PeriodTally, assess
-from sla.outcomes import MEMO_KEY, ComplaintOutcome, outcome_of
+from sla.outcomes import ComplaintOutcome, outcome_of
 from sla.periods import Period
-from sla.plans import Miss, PlanRun, RecordCycleResult, negative_feedback_misses, new_plan_run, plan_id
+from sla.plans import (  # the plan requests are also names of this module (complaint workflows import them here)
+    FeedbackPlanRequest,
+    Miss,
+    OpenPlanRequest,
+    PlanRun,
+    RecordCycleResult,
+    Trigger,
+    negative_feedback_misses,
+    new_plan_run,
+    plan_id,
+)
 from sla.policy import AssessmentPolicy, PolicyError, load_policy
 from sla.simulation import RecordedComplaint
 from sla.surveys import SurveyBatch
-from workflows import search_attributes as sa
 
 log = structlog.get_logger("cxsla.assessment")
 
 PAGE_SIZE = 1000
-PLAN_WORKFLOW = "ImprovementPlanWorkflow"
-
-
-def plan_search_attributes(run: PlanRun) -> TypedSearchAttributes:
-    """A new plan's attributes (the workflow keeps state and breach flag current)."""
-    return TypedSearchAttributes([
-        SearchAttributePair(sa.CONTRACT, run.policy.name),
-        SearchAttributePair(sa.STATE, "awaiting_plan"),
-        SearchAttributePair(sa.BREACHED, False),
-    ])
-
-
-def quote(value: str) -> str:
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
-def _instant(value: datetime) -> str:
-    return value.isoformat().replace("+00:00", "Z")
-
-
-def complaints_query(contract: str, start: datetime, end: datetime) -> str:
-    """Complaints received in [start, end) under `contract` (CxReceivedAt is set when a complaint opens)."""
-    return (f"WorkflowType = 'ComplaintWorkflow' AND {sa.CONTRACT.name} = {quote(contract)} "
-            f"AND {sa.RECEIVED_AT.name} >= '{_instant(start)}' AND {sa.RECEIVED_AT.name} < '{_instant(end)}'")
-
-
-def interruptions_query(contract: str, end: datetime) -> str:
-    """Interruptions of `contract` that started before `end` (CxReceivedAt holds the start)."""
-    return (f"WorkflowType = 'ServiceInterruptionWorkflow' AND {sa.CONTRACT.name} = {quote(contract)} "
-            f"AND {sa.RECEIVED_AT.name} < '{_instant(end)}'")
+PLAN_WORKFLOW = names.PLAN_WORKFLOW
+# The visibility queries stay importable from here (tests, the bench and the CLI use them).
+complaints_query = names.complaints_query
 
 
 @dataclass
@@ -148,28 +130,6 @@ class InformPlans(BaseModel):
     results: list[tuple[str, float | None, bool | None]]  # (kpi, value, met) for every assessed target
 
 
-class OpenPlanRequest(BaseModel):
-    contract: str
-    kpi: str
-    miss: Miss
-    at: datetime  # when the complaint breached (or its customer answered)
-    task_queue: str
-    # True: the complaint decided from its own policy snapshot; False (requests of earlier runs): the worker's
-    # policy decides whether major breaches start plans.
-    decided: bool = False
-
-
-class FeedbackPlanRequest(BaseModel):
-    """A complaint's recorded feedback; the worker's policy decides whether it is significantly negative."""
-
-    contract: str
-    complaint_id: str
-    csat: int | None
-    nps: int | None
-    at: datetime  # when the feedback was recorded
-    task_queue: str
-
-
 class LaunchSettings(BaseModel):
     """What a scheduled cycle starts with: the worker's assessment policy and its calendar as data."""
 
@@ -193,7 +153,7 @@ class AssessmentActivities:
         live = asyncio.Semaphore(16)
 
         async def outcome_of_listed(item: Listed) -> ComplaintOutcome | None:
-            raw = item.memo.get(MEMO_KEY)
+            raw = item.memo.get(names.OUTCOME_MEMO)
             if item.running:
                 async with live:
                     return await live_outcome(client, item.workflow_id, request.now)
@@ -215,9 +175,9 @@ class AssessmentActivities:
                 tally.add(outcome)
             activity.heartbeat({"pages": pages, "complaints": listed})
         interruptions = []
-        async for page in source.pages(interruptions_query(contract, request.end)):
+        async for page in source.pages(names.interruptions_query(contract)):
             for item in page:
-                raw = item.memo.get(INTERRUPTION_MEMO_KEY)
+                raw = item.memo.get(names.INTERRUPTION_MEMO)
                 if raw is not None and raw.get("contract") == contract:
                     interruptions.append(Interruption.model_validate(raw))
         interruptions = [i for i in interruptions if i.started_at < request.end
@@ -257,13 +217,15 @@ class AssessmentActivities:
 
     @activity.defn(name="cxsla.open_plan_for_complaint")
     async def open_plan_for_complaint(self, request: OpenPlanRequest) -> str | None:
-        """Start the KPI's plan, or record the miss on the open one; None when the contract does not start plans
-        on complaint breaches."""
+        """Start the KPI's plan, or record the miss on the open one; None when a complaint's breach asks and the
+        contract does not start plans on complaint breaches, or no cycle of it assesses the KPI (such a plan could
+        never close)."""
         policy = self._assessment_policy(request.contract)
-        if not request.decided and not policy.improvement.on_major_complaint_breach:
+        kpi = KpiName(request.kpi)
+        if request.miss.trigger is Trigger.COMPLAINT and not (
+                policy.assesses(kpi) and (request.decided or policy.improvement.on_major_complaint_breach)):
             return None
-        return await self._start_or_record(policy, KpiName(request.kpi), request.miss, request.at,
-                                           request.task_queue)
+        return await self._start_or_record(policy, kpi, request.miss, request.at, request.task_queue)
 
     @activity.defn(name="cxsla.open_plans_for_feedback")
     async def open_plans_for_feedback(self, request: FeedbackPlanRequest) -> list[str]:

@@ -11,8 +11,8 @@ from pydantic import BaseModel
 from temporalio import activity
 
 from sla.calendar import CalendarData
+from sla.calendar_spec import CalendarSpec
 from sla.official_calendar import resolve_at
-from sla.policy import CalendarSpec
 
 
 class CalendarRequest(BaseModel):

@@ -23,7 +23,7 @@ from sla.interruptions import InterruptionEvaluation, InterruptionRecord, evalua
 from sla.official_calendar import resolve
 from sla.periods import Cadence, Period
 from sla.plans import PlanEvaluation, PlanEvent, evaluate_plan
-from sla.policy import AssessmentPolicy, CalendarSpec, ContractPolicy
+from sla.policy import AssessmentPolicy, ContractPolicy
 
 
 @contextmanager
@@ -36,11 +36,11 @@ def engine_errors() -> Iterator[None]:
         raise ApplicationError(str(exc), type=type(exc).__name__, non_retryable=True) from exc
 
 
-def snapshot_calendar(name: str, spec: CalendarSpec, first: datetime, last: datetime) -> BusinessCalendar:
+def snapshot_calendar(policy: ContractPolicy | AssessmentPolicy, first: datetime, last: datetime) -> BusinessCalendar:
     """The calendar of a policy snapshot for the years from `first` to two years after `last`."""
     start = first.astimezone(timezone.utc).year - 1
     end = last.astimezone(timezone.utc).year + 2
-    return compiled(resolve(name, spec, range(start, end + 1)))
+    return compiled(resolve(policy.calendar_name, policy.calendar, range(start, end + 1)))
 
 
 class EvaluateRequest(BaseModel):
@@ -54,9 +54,8 @@ class EvaluateRequest(BaseModel):
 async def evaluate_complaint(request: EvaluateRequest) -> Evaluation:
     """Async on purpose: a few milliseconds of pure CPU, no executor needed by plugin users."""
     with engine_errors():
-        policy = request.policy
-        calendar = snapshot_calendar(policy.calendar_name, policy.calendar, request.events[0].at, request.now)
-        return evaluate(policy, request.events, request.now, request.fired, calendar=calendar)
+        calendar = snapshot_calendar(request.policy, request.events[0].at, request.now)
+        return evaluate(request.policy, request.events, request.now, request.fired, calendar=calendar)
 
 
 class PlanEvaluateRequest(BaseModel):
@@ -69,9 +68,8 @@ class PlanEvaluateRequest(BaseModel):
 @activity.defn(name="cxsla.evaluate_plan")
 async def evaluate_improvement_plan(request: PlanEvaluateRequest) -> PlanEvaluation:
     with engine_errors():
-        policy = request.policy
-        calendar = snapshot_calendar(policy.calendar_name, policy.calendar, request.events[0].at, request.now)
-        return evaluate_plan(policy, request.events, request.now, request.fired, calendar=calendar)
+        calendar = snapshot_calendar(request.policy, request.events[0].at, request.now)
+        return evaluate_plan(request.policy, request.events, request.now, request.fired, calendar=calendar)
 
 
 class InterruptionEvaluateRequest(BaseModel):
@@ -84,9 +82,8 @@ class InterruptionEvaluateRequest(BaseModel):
 @activity.defn(name="cxsla.evaluate_interruption")
 async def evaluate_service_interruption(request: InterruptionEvaluateRequest) -> InterruptionEvaluation:
     with engine_errors():
-        policy = request.policy
-        calendar = snapshot_calendar(policy.calendar_name, policy.calendar, request.record.started_at, request.now)
-        return evaluate_interruption(policy, request.record, request.now, request.fired, calendar=calendar)
+        calendar = snapshot_calendar(request.policy, request.record.started_at, request.now)
+        return evaluate_interruption(request.policy, request.record, request.now, request.fired, calendar=calendar)
 
 
 class CycleTimesRequest(BaseModel):
@@ -98,10 +95,8 @@ class CycleTimesRequest(BaseModel):
 @activity.defn(name="cxsla.plan_cycle")
 async def plan_cycle(request: CycleTimesRequest) -> CycleTimes:
     with engine_errors():
-        period = Period.parse(request.period)
-        policy = request.policy
-        calendar = snapshot_calendar(policy.calendar_name, policy.calendar, period.start(_UTC_ZONE), request.now)
-        return cycle_times(policy, request.period, calendar, request.now)
+        calendar = snapshot_calendar(request.policy, Period.parse(request.period).start(timezone.utc), request.now)
+        return cycle_times(request.policy, request.period, calendar, request.now)
 
 
 class PeriodRequest(BaseModel):
@@ -113,9 +108,6 @@ class PeriodRequest(BaseModel):
 @activity.defn(name="cxsla.current_period")
 async def current_period(request: PeriodRequest) -> str:
     """The period of `cadence` containing `now` in the contract's time zone (what a schedule's run assesses)."""
-    policy = request.policy
-    calendar = snapshot_calendar(policy.calendar_name, policy.calendar, request.now, request.now)
+    calendar = snapshot_calendar(request.policy, request.now, request.now)
     return str(Period.containing(request.now, request.cadence, calendar))
 
-
-_UTC_ZONE = timezone.utc

@@ -13,6 +13,8 @@ import structlog
 from temporalio import activity
 from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput, Interceptor
 
+from sla import names
+
 
 class LogContextInterceptor(Interceptor):
     def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:
@@ -26,7 +28,8 @@ class _BindActivityContext(ActivityInboundInterceptor):
             "workflow_id": info.workflow_id, "run_id": info.workflow_run_id, "activity_type": info.activity_type,
             "activity_id": info.activity_id, "attempt": info.attempt,
         }
-        if info.workflow_id and info.workflow_id.startswith("complaint-"):
-            fields["complaint_id"] = info.workflow_id.removeprefix("complaint-")
+        complaint_id = names.complaint_id_of(info.workflow_id)
+        if complaint_id is not None:
+            fields["complaint_id"] = complaint_id
         with structlog.contextvars.bound_contextvars(**fields):
             return await super().execute_activity(input)

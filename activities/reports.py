@@ -89,7 +89,7 @@ async def previous_cycles(client: Client, result: CycleResult) -> list[CycleResu
                 continue
             found.append(await handle.result())
         except RPCError as exc:
-            log.debug("no earlier cycle %s: %s", handle.id, exc)
+            log.debug("no earlier cycle", cycle=handle.id, error=str(exc)[:200])
         except ValueError as exc:  # a result this version cannot read (pydantic): no trend point
-            log.warning("earlier cycle %s unreadable: %s", handle.id, exc)
+            log.warning("earlier cycle unreadable", cycle=handle.id, error=str(exc)[:200])
     return found

@@ -9,6 +9,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from sla import names
 from sla.calendar import BusinessCalendar, CalendarData
 from sla.deadlines import DeadlineStatus, Due, Ladder, evaluate_deadline, split_due
 from sla.events import Instant, Text
@@ -18,12 +19,9 @@ from sla.policy import AssessmentPolicy
 from sla.vocabulary import BreachClass
 
 CLOCK = "interruption"
-MEMO_KEY = "cxsla.interruption"
+MEMO_KEY = names.INTERRUPTION_MEMO
 OUTAGE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]*$"
-
-
-def interruption_workflow_id(outage_id: str) -> str:
-    return f"outage-{outage_id}"
+interruption_workflow_id = names.outage_workflow_id
 
 
 class ReportInterruption(BaseModel):

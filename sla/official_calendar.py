@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import holidays as holidays_lib
 
 from sla.calendar import CalendarData, CalendarError, OfficialYear
-from sla.policy import CalendarSpec, parse_window
+from sla.calendar_spec import WEEKDAYS, CalendarSpec, parse_window
 
 # Countries whose official calendar moves weekends around holidays by annual decree: a year counts as known
 # only once its make-up workdays are in the `holidays` data (China publishes next year's in November).
@@ -35,7 +35,7 @@ def years_around(instant: datetime, ahead: int = YEARS_AHEAD) -> range:
 def resolve(name: str, spec: CalendarSpec, years: range) -> CalendarData:
     """The calendar `name` as data for `years` (official schedules, offsets, windows, weekly pattern)."""
     official: dict[int, OfficialYear] = {}
-    weekly = frozenset(_WEEKDAYS.index(d) for d in spec.workdays)
+    weekly = frozenset(WEEKDAYS.index(d) for d in spec.workdays)
     for year in years:
         if year in spec.years:
             given = spec.years[year]
@@ -63,9 +63,6 @@ def resolve(name: str, spec: CalendarSpec, years: range) -> CalendarData:
 def resolve_at(name: str, spec: CalendarSpec, instant: datetime) -> CalendarData:
     """The data a clock starting at `instant` carries."""
     return resolve(name, spec, years_around(instant))
-
-
-_WEEKDAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
 
 def _seconds(value: time) -> int:

@@ -7,17 +7,15 @@ memo, so an assessment cycle reads every complaint of a period from Temporal vis
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from sla import events as ev
+from sla import names
+from sla.engine import Evaluation
 from sla.vocabulary import BreachClass, Channel, ClockName, ClockState, ComplaintState, Remedy, Severity
 
-if TYPE_CHECKING:  # the engine imports the policy, which imports the KPI targets, which import this
-    from sla.engine import Evaluation
-
-MEMO_KEY = "cxsla.outcome"
+MEMO_KEY = names.OUTCOME_MEMO
 MAJOR_SEVERITIES = frozenset({Severity.CRITICAL, Severity.MAJOR})
 
 

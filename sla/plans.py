@@ -15,10 +15,11 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from sla import names
 from sla.calendar import BusinessCalendar, CalendarData
 from sla.deadlines import ActionKind, DeadlineStatus, Due, Ladder, evaluate_deadline, split_due
 from sla.events import Instant, Text
-from sla.kpi import KpiName, Target
+from sla.kpi_catalogue import KpiName, Target
 from sla.notices import Pending, Undelivered
 from sla.policy import AssessmentPolicy, NegativeFeedbackSpec
 from sla.vocabulary import BreachClass, ClockState
@@ -28,7 +29,7 @@ SUBMISSION, PROGRESS, RECTIFICATION = "plan_submission", "plan_progress", "plan_
 
 def plan_id(contract: str, kpi: KpiName) -> str:
     """One open plan per contract and KPI: a later miss of the same target is recorded on it."""
-    return f"plan-{contract}-{kpi.value}"
+    return names.plan_workflow_id(contract, kpi.value)
 
 
 class PlanState(str, Enum):
@@ -86,6 +87,29 @@ def negative_feedback_misses(spec: NegativeFeedbackSpec, targets: Iterable[KpiNa
     return {kpi: Miss(trigger=Trigger.FEEDBACK, complaint_id=complaint_id, value=score)
             for kpi, (score, at_most) in answers.items()
             if kpi in targeted and score is not None and at_most is not None and score <= at_most}
+
+
+# ---- what a complaint asks of plans ---------------------------------------------------------------------------
+class OpenPlanRequest(BaseModel):
+    contract: str
+    kpi: str
+    miss: Miss
+    at: datetime  # when the complaint breached (or its customer answered)
+    task_queue: str
+    # True: the complaint decided from its own policy snapshot; False (requests of earlier runs): the worker's
+    # policy decides whether major breaches start plans.
+    decided: bool = False
+
+
+class FeedbackPlanRequest(BaseModel):
+    """A complaint's recorded feedback; the worker's policy decides whether it is significantly negative."""
+
+    contract: str
+    complaint_id: str
+    csat: int | None
+    nps: int | None
+    at: datetime  # when the feedback was recorded
+    task_queue: str
 
 
 class PlanOpened(_PlanEvent):

@@ -6,22 +6,21 @@ complaint carries for its whole life; editing the file never changes running com
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import tomllib
-from datetime import date, time
 from pathlib import Path
 from typing import Annotated
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, Field, ValidationError, field_validator, model_validator
 
+from sla.calendar_spec import CalendarSpec, StrictModel as _Strict  # CalendarSpec: also a name of this module
 from sla.durations import Duration, DurationKind, parse_duration
-from sla.kpi import KpiName, Target, Unit, DEFINITIONS
+from sla.errors import plain
+from sla.kpi_catalogue import DEFINITIONS, KpiName, Target, Unit
 from sla.periods import Cadence
 from sla.vocabulary import BreachClass, ClockName, Severity
-
-_WEEKDAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
 
 class PolicyError(ValueError):
@@ -34,87 +33,6 @@ def _check_duration(text: str) -> str:
 
 
 DurationText = Annotated[str, AfterValidator(_check_duration)]
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class YearSpec(_Strict):
-    """One year's official schedule as the operator publishes it (before the `holidays` package has it)."""
-
-    holidays: tuple[date, ...] = ()  # official days off
-    workdays: tuple[date, ...] = ()  # weekend days worked instead (make-up workdays)
-
-    @model_validator(mode="after")
-    def _disjoint(self) -> YearSpec:
-        both = sorted(set(self.holidays) & set(self.workdays))
-        if both:
-            raise ValueError(f"{[d.isoformat() for d in both]} are both holidays and workdays")
-        return self
-
-
-class CalendarSpec(_Strict):
-    timezone: str = "UTC"
-    hours: tuple[str, ...] = ("00:00-24:00",)
-    workdays: tuple[str, ...] = tuple(_WEEKDAYS)
-    holidays: str | None = None
-    extra_holidays: tuple[date, ...] = ()
-    extra_workdays: tuple[date, ...] = ()
-    years: dict[int, YearSpec] = Field(default_factory=dict)  # official schedules the policy publishes itself
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {value!r}") from exc
-        return value
-
-    @field_validator("workdays")
-    @classmethod
-    def _weekday_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        bad = [d for d in value if d.lower()[:3] not in _WEEKDAYS]
-        if bad:
-            raise ValueError(f"unknown weekday(s) {bad}; use {_WEEKDAYS}")
-        if not value:
-            raise ValueError("at least one weekday must be a working day")
-        return tuple(d.lower()[:3] for d in value)
-
-    @field_validator("hours")
-    @classmethod
-    def _windows(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        parsed = [parse_window(w) for w in value]
-        if not parsed:
-            raise ValueError("at least one working-hours window is needed")
-        for (_, prev_close), (nxt_open, _) in zip(parsed, parsed[1:]):
-            if prev_close is None or nxt_open < prev_close:
-                raise ValueError("working-hours windows must be in order and must not overlap")
-        return value
-
-    @field_validator("years")
-    @classmethod
-    def _years(cls, value: dict[int, YearSpec]) -> dict[int, YearSpec]:
-        for year, spec in value.items():
-            if not 2000 <= year <= 2100:
-                raise ValueError(f"{year}: a year from 2000 to 2100")
-            strays = [d.isoformat() for d in (*spec.holidays, *spec.workdays) if d.year != year]
-            if strays:
-                raise ValueError(f"{year}: {strays} are not in {year}")
-        return dict(sorted(value.items()))
-
-
-def parse_window(text: str) -> tuple[time, time | None]:
-    try:
-        start_text, end_text = (part.strip() for part in text.split("-"))
-        start = time.fromisoformat(start_text)
-        end = None if end_text == "24:00" else time.fromisoformat(end_text)
-    except ValueError as exc:
-        raise ValueError(f"working-hours window {text!r} is not like '09:00-12:00'") from exc
-    if end is not None and end <= start:
-        raise ValueError(f"working-hours window {text!r} ends before it starts")
-    return start, end
 
 
 class EscalationStep(_Strict):
@@ -151,7 +69,7 @@ def _target(name: KpiName, spec: TargetSpec) -> Target:
     try:
         return Target(min=_seconds(spec.min, "min"), max=_seconds(spec.max, "max"), min_n=spec.min_n)
     except ValidationError as exc:
-        raise ValueError("; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())) from None
+        raise ValueError(plain(exc)) from None
 
 
 class CycleSpec(_Strict):
@@ -161,6 +79,11 @@ class CycleSpec(_Strict):
     report_within: DurationText = "5 working days"  # the report's own delivery deadline, from period end
     assess: list[KpiName] = Field(default_factory=list)  # targets checked (all KPIs are reported regardless)
     start_plans: bool = True  # a missed target starts an ImprovementPlanWorkflow
+
+
+def assessed(cycles: dict[Cadence, CycleSpec]) -> set[KpiName]:
+    """The KPIs some cycle checks: only their plans can close (a later cycle meeting the target closes one)."""
+    return {kpi for cycle in cycles.values() for kpi in cycle.assess}
 
 
 class NegativeFeedbackSpec(_Strict):
@@ -283,6 +206,10 @@ class AssessmentPolicy(_Strict):
     improvement: ImprovementSpec
     interruption: InterruptionSpec
 
+    def assesses(self, kpi: KpiName) -> bool:
+        """Some cycle checks this KPI's target (so a plan opened for it can close)."""
+        return kpi in assessed(self.cycles)
+
     def cycle(self, cadence: Cadence) -> CycleSpec:
         spec = self.cycles.get(cadence)
         if spec is None:
@@ -325,9 +252,9 @@ class PolicyFile(_Strict):
             raise PolicyError(f"unknown contract {name!r}; known contracts: {', '.join(sorted(self.contracts))}")
         body = spec.model_dump(mode="json", exclude={"calendar", *ASSESSMENT_KEYS})
         negative = spec.improvement.on_negative_feedback
-        # Only for a KPI the contract has a target for: a plan closes when a later cycle meets it.
+        # Only for a KPI some cycle assesses: a plan closes when a later cycle meets its target.
         body["plan_on_major_breach"] = (spec.improvement.on_major_complaint_breach
-                                        and KpiName.MAJOR_RESOLVED_IN_TIME in spec.kpi_targets)
+                                        and KpiName.MAJOR_RESOLVED_IN_TIME in assessed(spec.cycles))
         body["plans_on_negative_feedback"] = {
             kpi.value: score for kpi, score in ((KpiName.CSAT, negative.csat), (KpiName.NPS, negative.nps))
             if score is not None and kpi in spec.kpi_targets
@@ -381,13 +308,53 @@ def load_policy(path: str | Path | None = None) -> PolicyFile:
     return parse_policy(raw, source=str(path))
 
 
+def resolve_extends(raw: dict) -> dict:
+    """The file with every `extends = "<contract>"` written out: the contract starts as a copy of the named one
+    and its own keys override (tables merged key by key, lists and values replaced). The input is not changed."""
+    contracts = raw.get("contracts")
+    if not isinstance(contracts, dict) or not any(isinstance(c, dict) and "extends" in c for c in contracts.values()):
+        return raw
+    resolved: dict[str, dict] = {}
+
+    def resolve(name: str, chain: tuple[str, ...]) -> dict:
+        if name in resolved:
+            return resolved[name]
+        own = contracts[name]
+        if not isinstance(own, dict) or "extends" not in own:
+            resolved[name] = own
+            return own
+        base = own["extends"]
+        field = f"contracts.{name}.extends"
+        if not isinstance(base, str):
+            raise PolicyError(f"{field}: the name of another contract, e.g. extends = \"default\"")
+        if base not in contracts:
+            raise PolicyError(f"{field}: unknown contract {base!r} (defined: {sorted(contracts)})")
+        if base in chain or base == name:
+            circle = " -> ".join([*chain[chain.index(base):], name, base] if base in chain else [name, base])
+            raise PolicyError(f"{field}: contracts extend each other in a circle ({circle})")
+        body = _merged(resolve(base, (*chain, name)), {k: v for k, v in own.items() if k != "extends"})
+        resolved[name] = body
+        return body
+
+    return {**raw, "contracts": {name: resolve(name, ()) for name in contracts}}
+
+
+def _merged(base: dict, own: dict) -> dict:
+    out = copy.deepcopy(base)
+    for key, value in own.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merged(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
 def parse_policy(raw: dict, *, source: str = "policy") -> PolicyFile:
+    try:
+        raw = resolve_extends(raw)
+    except PolicyError as exc:
+        raise PolicyError(f"{source}: {exc}") from None
     try:
         return PolicyFile.model_validate(raw)
     except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            key = ".".join(str(part) for part in err["loc"])
-            message = err["msg"].removeprefix("Value error, ")
-            problems.append(f"{key}: {message}" if key else message)
-        raise PolicyError(f"{source}: " + "; ".join(problems)) from None
+        raise PolicyError(f"{source}: {plain(exc)}") from None

@@ -13,13 +13,9 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from sla.kpi import Assessment, KpiName, KpiValue, Target, Unit
+from sla.names import cycle_workflow_id  # noqa: F401 - also a name of this module
 from sla.periods import Cadence, Period, PeriodError
 from sla.vocabulary import BreachClass
-
-
-def cycle_workflow_id(contract: str, period: str) -> str:
-    """One cycle per contract and period: `cycle-default-2026-Q3`."""
-    return f"cycle-{contract}-{period}"
 
 
 class CycleResult(BaseModel):

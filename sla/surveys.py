@@ -15,6 +15,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from sla.errors import plain
+
 
 class Scale(str, Enum):
     CSAT = "csat"  # 1-5, 4-5 satisfied
@@ -160,12 +162,7 @@ def batch_from_rows(
     try:
         return SurveyBatch(batch_id=batch_id, channel=channel, **histograms)
     except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            key = ".".join(str(part) for part in err["loc"])
-            message = err["msg"].removeprefix("Value error, ")
-            problems.append(f"{key}: {message}" if key else message)
-        raise SurveyError("; ".join(problems)) from None
+        raise SurveyError(plain(exc)) from None
 
 
 def _score(raw: Any, scale: Scale, row: int, column: str) -> int:

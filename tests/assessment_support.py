@@ -17,7 +17,7 @@ from temporalio.worker import Worker
 
 from activities.assessment import Listed
 from plugin import CxSlaPlugin
-from sla.policy import PolicyFile, default_policy_path, parse_policy
+from sla.policy import PolicyFile, default_policy_path, parse_policy, resolve_extends
 from tests.conftest import task_queue
 from tests.sinks import RecordingSink
 
@@ -59,7 +59,8 @@ async def result_of(env, workflow_id: str, result_type: type):
 
 
 def default_raw() -> dict:
-    return tomllib.loads(default_policy_path().read_text())
+    """The shipped policy as a plain dict, `extends` written out (tests change one contract's keys in place)."""
+    return resolve_extends(tomllib.loads(default_policy_path().read_text()))
 
 
 def write_policy(raw: dict, path: Path) -> tuple[str, PolicyFile]:

@@ -3,17 +3,19 @@ of days and months play out in simulated time)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
+from temporalio.testing import ActivityEnvironment
 
-from activities.assessment import plan_search_attributes
+from activities.assessment import AssessmentActivities, plan_search_attributes
 from activities.notifications import Notice
 from sla.interruptions import ReportInterruption, Restore
 from sla.kpi import KpiName, Target
 from sla.plans import (
     Measure,
     Miss,
+    OpenPlanRequest,
     PlanState,
     PlanStatus,
     RecordCycleResult,
@@ -224,3 +226,19 @@ async def test_a_cycle_for_a_long_past_period_reports_late_without_stale_warning
         assert fired == sorted(
             ["report_delivery#1:breach"] + [f"report_delivery#1:escalate:{n}" for n in range(1, len(ladder) + 1)])
         assert sorted(n.action_id for n in notices(sink, cycle_workflow_id(CONTRACT, period))) == fired
+
+
+async def test_a_major_breach_opens_no_plan_where_no_cycle_assesses_major_resolved_in_time(tmp_path):
+    """Such a plan could never close (only a later cycle meeting the target closes it): neither the complaint's
+    snapshot nor the worker opens it, whatever an older snapshot decided."""
+    raw = default_raw()
+    for cycle in raw["contracts"][CONTRACT]["cycles"].values():
+        cycle["assess"] = [k for k in cycle["assess"] if k != KpiName.MAJOR_RESOLVED_IN_TIME.value]
+    path, parsed = write_policy(raw, tmp_path / "policy.toml")
+    assert parsed.contract(CONTRACT).plan_on_major_breach is False
+    activities = AssessmentActivities(policy_path=path)
+    for decided in (True, False):
+        request = OpenPlanRequest(contract=CONTRACT, kpi=KpiName.MAJOR_RESOLVED_IN_TIME.value, decided=decided,
+                                  miss=Miss(trigger=Trigger.COMPLAINT, complaint_id="major-1"),
+                                  at=datetime(2026, 1, 5, tzinfo=timezone.utc), task_queue="nobody-polls")
+        assert await ActivityEnvironment().run(activities.open_plan_for_complaint, request) is None

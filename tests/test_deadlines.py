@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from sla.deadlines import ActionKind, Ladder, evaluate_deadline, split_due
+from sla.deadlines import ActionKind, Ladder, Span, duration, evaluate_clock, evaluate_deadline, split_due
 from sla.policy import parse_policy
 from sla.vocabulary import BreachClass, ClockState
 from tests.calendars import calendar_from
@@ -100,3 +100,36 @@ def test_an_outage_breaching_at_two_on_a_saturday_escalates_in_working_time():
     early = evaluate_interruption(policy, record, datetime(2025, 3, 8, 0, 30, tzinfo=sh), {},
                                   calendar=calendar_of(policy))
     assert [a.due_at for a in early.due] == [datetime(2025, 3, 8, 0, 0, tzinfo=sh)]
+
+
+# ---- a pause that starts exactly at the deadline instant --------------------------------------------------------
+# The contract's rule (sla/deadlines.py, `_deadline`): the deadline is reached at its instant, so a wait for the
+# customer that starts at that same instant comes too late to stop the clock: the breach stands, at the deadline,
+# and the wait moves nothing. A wait that starts even one second earlier pauses the clock with that second left.
+SECOND = timedelta(seconds=1)
+
+
+def paused_clock(pause: list, now: datetime):
+    """A 10-working-hour clock from T0 (deadline T0 + 10 h on the 24x7 calendar) with one wait."""
+    span = Span(name="resolve", index=1, start=T0, pauses=[pause])
+    return evaluate_clock(span, target=duration("10 working hours"), calendar=CAL, warn_at=[], ladder=[],
+                          breach_class=BreachClass.MAJOR, fired={}, now=now)
+
+
+def test_a_wait_starting_exactly_at_the_deadline_does_not_stop_the_breach():
+    deadline = datetime(2027, 3, 1, 10, 0, tzinfo=timezone.utc)
+    for pause in ([deadline, None], [deadline, deadline + 2 * H]):  # still waiting, and the wait over
+        result = paused_clock(pause, now=deadline)
+        assert result.deadline == deadline and result.remaining is None
+        assert result.state is ClockState.BREACHED and result.breached_at == deadline
+        due, _ = split_due(result.actions, {}, deadline)
+        assert [(a.id, a.due_at) for a in due] == [("resolve#1:breach", deadline)]
+
+
+def test_a_wait_starting_one_second_before_the_deadline_pauses_the_clock_with_that_second_left():
+    deadline = datetime(2027, 3, 1, 10, 0, tzinfo=timezone.utc)
+    waiting = paused_clock([deadline - SECOND, None], now=deadline + H)
+    assert waiting.state is ClockState.PAUSED and waiting.deadline is None and waiting.remaining == SECOND
+    assert waiting.breached_at is None and waiting.actions == []
+    resumed = paused_clock([deadline - SECOND, deadline + 2 * H], now=deadline + 2 * H)
+    assert resumed.state is ClockState.RUNNING and resumed.deadline == deadline + 2 * H + SECOND

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 import tomllib
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
@@ -20,6 +21,7 @@ from sla.policy import (
     default_policy_path,
     load_policy,
     parse_policy,
+    resolve_extends,
 )
 from sla.vocabulary import BreachClass, ClockName, Severity
 from tests.calendars import calendar_of
@@ -171,7 +173,9 @@ def test_bad_severity_duration_names_the_key(raw_default):
     message = _error(
         _mutated(
             raw_default,
-            lambda r: r["contracts"]["always-on"]["severity"]["major"]["targets"].__setitem__("resolve", "5 working weeks"),
+            # always-on extends default: its own table is merged over default's, and errors name always-on's key
+            lambda r: r["contracts"]["always-on"].__setitem__(
+                "severity", {"major": {"targets": {"resolve": "5 working weeks"}}}),
         )
     )
     assert "contracts.always-on.severity.major.targets.resolve" in message
@@ -511,11 +515,18 @@ def test_bad_cycle_duration_names_the_key(raw_default):
 
 # ---- versions: the complaint policy digest covers only what a complaint decides -------------------------------------
 def test_assessment_sections_touch_the_complaint_policy_only_where_a_complaint_decides(raw_default):
-    # Cycles and interruptions are nothing a complaint decides: without them its snapshot is the same.
+    # Interruptions are nothing a complaint decides, nor which cycle assesses what, beyond one fact: whether some
+    # cycle assesses major_resolved_in_time (a plan a major breach opens can close only then).
     with_sections = parse_policy(copy.deepcopy(raw_default)).contract("default")
-    without = parse_policy(_mutated(raw_default, lambda r: [_default(r).pop(k) for k in ("cycles", "interruption")]))
-    assert without.contract("default").version == with_sections.version
+    without = parse_policy(_mutated(raw_default, lambda r: _default(r).pop("interruption")))
     assert without.contract("default") == with_sections
+    only_annual = parse_policy(_mutated(raw_default, lambda r: [_default(r)["cycles"].pop(c)
+                                                                for c in ("monthly", "quarterly")]))
+    assert only_annual.contract("default").plan_on_major_breach is False
+    assert not only_annual.assessment("default").assesses(KpiName.MAJOR_RESOLVED_IN_TIME)
+    assert only_annual.assessment("default").assesses(KpiName.THIRD_PARTY_SATISFACTION)
+    assert with_sections.plan_on_major_breach and load_policy().assessment("default").assesses(
+        KpiName.MAJOR_RESOLVED_IN_TIME)
     # Which answers open a plan, and whether a major breach does, travel in the complaint's snapshot.
     assert with_sections.plans_on_negative_feedback == {KpiName.CSAT: 1} and with_sections.plan_on_major_breach
     no_targets = parse_policy(_mutated(raw_default, lambda r: [_default(r).pop(k) for k in ("kpi_targets", "cycles")]))
@@ -551,3 +562,61 @@ def test_assessment_version_is_stable_and_follows_the_calendar(raw_default):
     assert parse_policy(moved).assessment("default").version != a.version
     other = _mutated(raw_default, lambda r: r["contracts"]["demo"]["kpi_targets"].__setitem__("csat", {"min": 1}))
     assert parse_policy(other).assessment("default").version == a.version
+
+
+# ---- extends ----------------------------------------------------------------------------------------------------
+# The shipped contracts' versions: complaints, plans and cycles carry them, and golden histories replay with them.
+SHIPPED_VERSIONS = {
+    "default": ("2026.1+39d5d1138cdb", "2026.1+9d3b34ad032e"),
+    "always-on": ("2026.1+0bd7dd125a91", "2026.1+9cb6b69e3f92"),
+    "demo": ("2026.1+246cee5f46c3", "2026.1+f36820baf272"),
+}
+
+
+def test_always_on_is_default_on_another_calendar_and_resolves_as_when_spelled_out(raw_default):
+    assert raw_default["contracts"]["always-on"] == {"extends": "default", "calendar": "24x7"}
+    policy = load_policy()
+    assert {name: (policy.contract(name).version, policy.assessment(name).version) for name in policy.contracts} \
+        == SHIPPED_VERSIONS
+    calendar_fields = {"name", "version", "calendar_name", "calendar"}
+    assert policy.contract("always-on").model_dump(exclude=calendar_fields) \
+        == policy.contract("default").model_dump(exclude=calendar_fields)
+    assert policy.assessment("always-on").model_dump(exclude=calendar_fields) \
+        == policy.assessment("default").model_dump(exclude=calendar_fields)
+    assert policy.contract("always-on").calendar_name == "24x7"
+    spelled_out = copy.deepcopy(raw_default)
+    spelled_out["contracts"]["always-on"] = dict(copy.deepcopy(raw_default["contracts"]["default"]), calendar="24x7")
+    assert parse_policy(spelled_out) == policy
+
+
+def test_extends_merges_tables_key_by_key_and_replaces_lists(raw_default):
+    raw = _mutated(raw_default, lambda r: r["contracts"].__setitem__("strict", {
+        "extends": "always-on", "warn_at": [0.9], "targets": {"acknowledge": "1 working hour"},
+        "severity": {"major": {"targets": {"resolve": "3 working days"}}},
+    }))
+    strict, default = parse_policy(raw).contract("strict"), load_policy().contract("default")
+    assert strict.calendar_name == "24x7"  # through always-on
+    assert strict.warn_at == [0.9]
+    assert strict.targets[ClockName.ACKNOWLEDGE] == "1 working hour"
+    assert strict.targets[ClockName.TRIAGE] == default.targets[ClockName.TRIAGE]
+    assert strict.severity[Severity.MAJOR].targets[ClockName.RESOLVE] == "3 working days"
+    assert strict.severity[Severity.MAJOR].major_breach == [ClockName.RESOLVE]  # kept from default's table
+    assert strict.severity[Severity.CRITICAL] == default.severity[Severity.CRITICAL]
+    assert raw["contracts"]["strict"]["extends"] == "always-on"  # the input is left as written
+    assert resolve_extends(raw)["contracts"]["strict"].get("extends") is None
+
+
+def test_extends_of_an_unknown_contract_names_the_field(raw_default):
+    message = _error(_mutated(raw_default, lambda r: r["contracts"]["always-on"].__setitem__("extends", "nope")))
+    assert "contracts.always-on.extends: unknown contract 'nope'" in message
+    assert message.count(".") <= 3 and ";" not in message  # one plain sentence
+
+
+@pytest.mark.parametrize("circle", [{"a": "b", "b": "a"}, {"a": "a"}, {"a": "b", "b": "c", "c": "a"}])
+def test_contracts_extending_each_other_in_a_circle_are_refused(raw_default, circle):
+    def change(r):
+        for name, base in circle.items():
+            r["contracts"][name] = {"extends": base}
+    message = _error(_mutated(raw_default, change))
+    assert re.fullmatch(r"policy: contracts\.[abc]\.extends: contracts extend each other in a circle \(a( -> [abc])+\)",
+                        message), message

@@ -22,24 +22,24 @@ with workflow.unsafe.imports_passed_through():
     from workflows.legacy.complaint import LegacyComplaint
     from workflows.outbox import Outbox
     from workflows.patches import ENGINE_IN_WORKFLOW_PATCH
-    from activities.assessment import AssessmentActivities, FeedbackPlanRequest, OpenPlanRequest
+    from activities.assessment import AssessmentActivities
     from activities.calendars import CalendarRequest, resolve_calendar
     from activities.notifications import Notice
     from sla import commands as cmd
     from sla import events as ev
-    from sla import lifecycle
+    from sla import lifecycle, names
     from sla.calendar import BusinessCalendar, CalendarRefreshed, CalendarUpdate, compiled
+    from sla.complaint_run import ComplaintRun
     from sla.deadlines import ActionKind, Due
     from sla.engine import Evaluation, check_extension, evaluate
     from sla.kpi import KpiName
     from sla.outcomes import MEMO_KEY, outcome_of
-    from sla.plans import Miss, Trigger
+    from sla.plans import FeedbackPlanRequest, Miss, OpenPlanRequest, Trigger
     from sla.simulation import RecordedComplaint, without_personal_data
     from sla.status import ComplaintStatus, OpenAnswer, Opening, brief, build_status
     from sla.vocabulary import BreachClass, ClockName, ClockState
     from workflows import metrics as m
     from workflows import search_attributes as sa
-    from workflows.complaint_run import ComplaintRun
 
 # A quiet complaint whose history has grown this long continues as new, which bounds what a worker replays when it
 # wakes an evicted complaint (every past evaluation of the run runs again).
@@ -47,7 +47,7 @@ CONTINUE_AS_NEW_HISTORY = 1_000
 PLAN_REQUEST_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
 
 
-@workflow.defn(name="ComplaintWorkflow", sandboxed=False)
+@workflow.defn(name=names.COMPLAINT_WORKFLOW, sandboxed=False)
 class ComplaintWorkflow:
     @workflow.init
     def __init__(self, run: ComplaintRun) -> None:
@@ -503,13 +503,7 @@ class ComplaintWorkflow:
             sa.NEXT_DEADLINE: None if terminal else sa.deadline_value(evaluation.next_deadline),
             sa.PROVISIONAL: evaluation.provisional and not terminal,
         }
-        changes = []
-        for key, value in wanted.items():
-            if self._search_attributes.get(key.name, ...) != value:
-                self._search_attributes[key.name] = value
-                changes.append(key.value_unset() if value is None else key.value_set(value))
-        if changes:
-            workflow.upsert_search_attributes(changes)
+        sa.upsert_changed(self._search_attributes, wanted)
 
 
 def _accepted(status: ComplaintStatus) -> ComplaintStatus:

@@ -17,13 +17,13 @@ from datetime import datetime, timedelta
 from typing import TypeVar
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
+from temporalio.common import RetryPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError, WorkflowAlreadyStartedError
 
 
 with workflow.unsafe.imports_passed_through():
     from workflows.clock_loop import ClockLoop, WakeTimer, backoff
-    from workflows.legacy.cycle import KPI_MEMO_KEY, LegacyCycle, legacy_launch
+    from workflows.legacy.cycle import LegacyCycle, legacy_launch
     from workflows.outbox import Outbox
     from workflows.patches import CLOCKS_IN_WORKFLOW_PATCH
     from activities.assessment import (
@@ -31,10 +31,11 @@ with workflow.unsafe.imports_passed_through():
         CollectRequest,
         InformPlans,
         LaunchSettings,
-        plan_search_attributes,
     )
+    from activities.attributes import cycle_search_attributes, plan_search_attributes
     from activities.calendars import CalendarRequest, resolve_calendar
     from activities.reports import ReportActivities
+    from sla import names
     from sla.calendar import BusinessCalendar, CalendarRefreshed, CalendarUpdate, compiled
     from sla.cycles import (
         REPORT_CLOCK,
@@ -60,7 +61,8 @@ __all__ = ["AssessmentCycleWorkflow", "ScheduledCycleWorkflow", "CycleRun", "Cyc
            "LaunchCycle", "cycle_search_attributes", "KPI_MEMO_KEY"]
 
 # Inside one attempt Temporal retries quickly; then the cycle shows the error and retries on its own clock.
-PLAN_WORKFLOW = "ImprovementPlanWorkflow"  # by name: its module is not imported into every cycle's sandbox
+PLAN_WORKFLOW = names.PLAN_WORKFLOW  # by name: the cycle never imports the plan workflow's module
+KPI_MEMO_KEY = names.KPI_MEMO
 STEP_RETRY = RetryPolicy(initial_interval=timedelta(seconds=5), maximum_interval=timedelta(minutes=1),
                          maximum_attempts=5)
 CONTINUE_AS_NEW_HISTORY = 2_000
@@ -108,7 +110,7 @@ class _ReportClock:
         return self._cycle._run.delivered_at is not None
 
 
-@workflow.defn(name="AssessmentCycleWorkflow", sandboxed=False)
+@workflow.defn(name=names.CYCLE_WORKFLOW, sandboxed=False)
 class AssessmentCycleWorkflow:
     @workflow.init
     def __init__(self, run: CycleRun) -> None:
@@ -378,12 +380,7 @@ class AssessmentCycleWorkflow:
             workflow.upsert_search_attributes([sa.STATE.value_set(phase)])
 
 
-def cycle_search_attributes(contract: str) -> TypedSearchAttributes:
-    return TypedSearchAttributes([SearchAttributePair(sa.CONTRACT, contract),
-                                  SearchAttributePair(sa.STATE, "planning")])
-
-
-@workflow.defn(name="ScheduledCycleWorkflow", sandboxed=False)
+@workflow.defn(name=names.SCHEDULED_CYCLE_WORKFLOW, sandboxed=False)
 class ScheduledCycleWorkflow:
     """What a Temporal Schedule starts at the beginning of each period: the cycle `cycle-{contract}-{period}`.
 
@@ -394,7 +391,7 @@ class ScheduledCycleWorkflow:
     @workflow.run
     async def run(self, launch: LaunchCycle) -> str:
         if not workflow.patched(CLOCKS_IN_WORKFLOW_PATCH):
-            return await legacy_launch(launch, cycle_workflow="AssessmentCycleWorkflow",
+            return await legacy_launch(launch, cycle_workflow=names.CYCLE_WORKFLOW,
                                        cycle_attributes=cycle_search_attributes)
         settings: LaunchSettings = await workflow.execute_activity_method(
             AssessmentActivities.launch_settings, launch.contract, start_to_close_timeout=timedelta(seconds=30),

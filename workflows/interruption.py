@@ -19,6 +19,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.outbox import Outbox
     from workflows.patches import CLOCKS_IN_WORKFLOW_PATCH
     from activities.calendars import CalendarRequest, resolve_calendar
+    from sla import names
     from sla.calendar import BusinessCalendar, CalendarRefreshed, CalendarUpdate, compiled
     from sla.deadlines import Due
     from sla.interruptions import (
@@ -36,7 +37,7 @@ __all__ = ["ServiceInterruptionWorkflow", "InterruptionRun", "InterruptionStatus
 CONTINUE_AS_NEW_HISTORY = 2_000
 
 
-@workflow.defn(name="ServiceInterruptionWorkflow", sandboxed=False)
+@workflow.defn(name=names.INTERRUPTION_WORKFLOW, sandboxed=False)
 class ServiceInterruptionWorkflow:
     @workflow.init
     def __init__(self, run: InterruptionRun) -> None:
@@ -94,13 +95,7 @@ class ServiceInterruptionWorkflow:
                   sa.PROVISIONAL: bool(evaluation and evaluation.provisional) and not restored}
         if restored:
             wanted[sa.STATE] = "restored"
-        changes = []
-        for key, value in wanted.items():
-            if self._attributes.get(key.name) != value:
-                self._attributes[key.name] = value
-                changes.append(key.value_set(value))
-        if changes:
-            workflow.upsert_search_attributes(changes)
+        sa.upsert_changed(self._attributes, wanted)
 
     def finished(self) -> bool:
         return self._run.record.restored_at is not None

@@ -20,6 +20,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.outbox import Outbox
     from workflows.patches import CLOCKS_IN_WORKFLOW_PATCH
     from activities.calendars import CalendarRequest, resolve_calendar
+    from sla import names
     from sla import plans as p
     from sla.calendar import BusinessCalendar, CalendarRefreshed, CalendarUpdate, compiled
     from sla.deadlines import ActionKind, Due
@@ -29,7 +30,7 @@ with workflow.unsafe.imports_passed_through():
 CONTINUE_AS_NEW_HISTORY = 2_000
 
 
-@workflow.defn(name="ImprovementPlanWorkflow", sandboxed=False)
+@workflow.defn(name=names.PLAN_WORKFLOW, sandboxed=False)
 class ImprovementPlanWorkflow:
     @workflow.init
     def __init__(self, run: p.PlanRun) -> None:
@@ -85,13 +86,7 @@ class ImprovementPlanWorkflow:
         evaluation = self._evaluation
         wanted = {sa.STATE: self._facts.state.value, sa.BREACHED: bool(evaluation and evaluation.breached),
                   sa.PROVISIONAL: bool(evaluation and evaluation.provisional) and not self._facts.state.terminal}
-        changes = []
-        for key, value in wanted.items():
-            if self._attributes.get(key.name) != value:
-                self._attributes[key.name] = value
-                changes.append(key.value_set(value))
-        if changes:
-            workflow.upsert_search_attributes(changes)
+        sa.upsert_changed(self._attributes, wanted)
 
     def finished(self) -> bool:
         return self._facts.state.terminal
