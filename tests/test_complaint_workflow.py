@@ -41,7 +41,7 @@ from tests.histories.record import (
 )
 from tests.sinks import RecordingSink
 from workflows.complaint import ComplaintWorkflow
-from workflows.complaint_run import ComplaintRun
+from sla.complaint_run import ComplaintRun
 
 S = timedelta(seconds=1)
 

@@ -14,12 +14,6 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("sla", "workflows", "activities", "starter")
 TOP_LEVEL = ("worker", "plugin")
 
-# Cycles another change is already removing; each entry is a pair of modules importing each other.
-KNOWN_CYCLES: set[frozenset[str]] = {
-    frozenset({"starter.cli", "starter.cli_assessment"}),  # removed by the starter split
-}
-
-
 def _module_name(path: Path) -> str:
     parts = list(path.relative_to(ROOT).with_suffix("").parts)
     if parts[-1] == "__init__":
@@ -126,15 +120,6 @@ def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     return cycles
 
 
-def _without_known(graph: dict[str, set[str]]) -> dict[str, set[str]]:
-    pruned = {module: set(targets) for module, targets in graph.items()}
-    for pair in KNOWN_CYCLES:
-        a, b = sorted(pair)
-        if b in pruned.get(a, set()) and a in pruned.get(b, set()):
-            pruned[a].discard(b)
-    return pruned
-
-
 def test_the_graph_sees_every_kind_of_import(tmp_path) -> None:
     graph = import_graph()
     assert "sla.events" in graph["sla.engine"]  # `from sla import events as ev`
@@ -153,7 +138,7 @@ def test_the_graph_sees_every_kind_of_import(tmp_path) -> None:
 
 
 def test_no_import_cycles() -> None:
-    cycles = _cycles(_without_known(import_graph()))
+    cycles = _cycles(import_graph())
     assert not cycles, "import cycles: " + "; ".join(" -> ".join(cycle) for cycle in cycles)
 
 

@@ -24,8 +24,8 @@ from starter.api.security import require
 from starter.client.assessment import AssessmentClient
 from starter.client.complaints import ComplaintClient
 from starter.service.tokens import Principal, Role
-from workflows.cycle import BatchReceipt, CycleStatus
-from workflows.interruption import InterruptionStatus
+from sla.cycles import BatchReceipt, CycleStatus
+from sla.interruptions import InterruptionStatus
 
 router = APIRouter(prefix="/v1", tags=["assessment"], dependencies=[Depends(known_query_only)])
 

@@ -9,7 +9,7 @@ from sla.interruptions import ReportInterruption, Restore
 from sla.policy import PolicyError, load_policy
 from starter.cli.app import (BY, CONTRACT, Globals, app, assessments_of, emit, fail, globals_of, out, parse_instant,
                              run, validation_message, when)
-from workflows.interruption import InterruptionStatus
+from sla.interruptions import InterruptionStatus
 
 outage_app = typer.Typer(no_args_is_help=True, help="Service interruptions: open, restore, show.")
 app.add_typer(outage_app, name="outage")

@@ -33,7 +33,12 @@ from activities.reports import previous_cycles
 from sla.report_html import Format, render
 from sla.calendar import compiled
 from sla.official_calendar import YEARS_AHEAD, resolve, resolve_at
-from sla.interruptions import InterruptionRecord, ReportInterruption, Restore, interruption_workflow_id
+from activities.attributes import cycle_search_attributes
+from sla import names
+from sla.cycles import BatchReceipt, CycleRun, CycleStatus, LaunchCycle
+from sla.interruptions import (
+    InterruptionRecord, InterruptionRun, InterruptionStatus, ReportInterruption, Restore, interruption_workflow_id,
+)
 from sla.periods import Cadence, Period, PeriodError
 from sla.plans import PlanStatus, ReportProgress, SubmitPlan
 from sla.policy import AssessmentPolicy, PolicyError, PolicyFile
@@ -43,9 +48,8 @@ from sla.surveys import SurveyBatch
 from starter.client.complaints import FILTER_VALUE, ComplaintClient
 from starter.client.errors import CxSlaError, rpc_error, update_error, workflow_error
 from workflows import search_attributes as sa
-from workflows.cycle import AssessmentCycleWorkflow, BatchReceipt, CycleRun, CycleStatus, LaunchCycle, \
-    ScheduledCycleWorkflow, cycle_search_attributes
-from workflows.interruption import InterruptionRun, InterruptionStatus, ServiceInterruptionWorkflow
+from workflows.cycle import AssessmentCycleWorkflow, ScheduledCycleWorkflow
+from workflows.interruption import ServiceInterruptionWorkflow
 from workflows.plan import ImprovementPlanWorkflow
 
 # When each cadence's schedule fires, in the contract's time zone: just after the period begins.
@@ -57,7 +61,7 @@ SCHEDULE_MONTHS = {
 
 
 def schedule_id(contract: str, cadence: Cadence) -> str:
-    return f"cxsla-cycle-{contract}-{cadence.value}"
+    return names.schedule_id(contract, cadence.value)
 
 
 class AssessmentClient:
@@ -179,7 +183,7 @@ class AssessmentClient:
                 schedule = Schedule(
                     action=ScheduleActionStartWorkflow(
                         ScheduledCycleWorkflow.run, LaunchCycle(contract=contract, cadence=cadence),
-                        id=f"cycle-launch-{contract}-{cadence.value}", task_queue=self.task_queue,
+                        id=names.cycle_launch_id(contract, cadence.value), task_queue=self.task_queue,
                     ),
                     spec=ScheduleSpec(
                         calendars=[ScheduleCalendarSpec(
@@ -223,10 +227,10 @@ class AssessmentClient:
         return await _update(self.client.get_workflow_handle(pid), "report_progress", command, PlanStatus)
 
     async def list_plans(self, *, contract: str | None = None, open_only: bool = True) -> list[dict[str, Any]]:
-        clauses = ["WorkflowType = 'ImprovementPlanWorkflow'"]
+        clauses = [names.of_type(names.PLAN_WORKFLOW)]
         if contract:
             _check_name("contract", contract)
-            clauses.append(f"{sa.CONTRACT.name} = '{contract}'")
+            clauses.append(f"{sa.CONTRACT.name} = {names.quote(contract)}")
         if open_only:
             clauses.append("ExecutionStatus = 'Running'")
         try:
@@ -262,7 +266,6 @@ class AssessmentClient:
                     SearchAttributePair(sa.CONTRACT, request.contract),
                     SearchAttributePair(sa.STATE, "ongoing"),
                     SearchAttributePair(sa.BREACHED, False),
-                    SearchAttributePair(sa.RECEIVED_AT, record.started_at),
                 ]),
                 static_summary=f"service interruption {request.id} of {request.contract}",
             )

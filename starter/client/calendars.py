@@ -17,12 +17,11 @@ from temporalio.service import RPCError
 
 from sla.calendar import CalendarRefreshed, CalendarUpdate
 from sla.official_calendar import YEARS_AHEAD, official_horizon, resolve
+from sla import names
 from sla.policy import PolicyFile
 from starter.client.errors import rpc_error
-from workflows import search_attributes as sa
 
-CLOCK_WORKFLOWS = ("ComplaintWorkflow", "ImprovementPlanWorkflow", "AssessmentCycleWorkflow",
-                   "ServiceInterruptionWorkflow")
+CLOCK_WORKFLOWS = (names.COMPLAINT_WORKFLOW, names.PLAN_WORKFLOW, names.CYCLE_WORKFLOW, names.INTERRUPTION_WORKFLOW)
 CONCURRENCY = 16
 ANSWER_WITHIN = timedelta(seconds=20)  # a clock whose worker is gone is reported, not waited for
 
@@ -66,10 +65,10 @@ def calendar_status(policy: PolicyFile, today: date) -> list[CalendarStatus]:
 def refresh_query(contracts: list[str], task_queue: str) -> str:
     """This deployment's running clocks of these contracts (another deployment sharing the namespace has its own
     task queue, policy and refresh)."""
-    types = ", ".join(f"'{t}'" for t in CLOCK_WORKFLOWS)
-    names = ", ".join(f"'{c}'" for c in contracts)
-    return (f"ExecutionStatus = 'Running' AND TaskQueue = '{task_queue}' AND WorkflowType IN ({types}) "
-            f"AND {sa.CONTRACT.name} IN ({names})")
+    types = ", ".join(names.quote(t) for t in CLOCK_WORKFLOWS)
+    listed = ", ".join(names.quote(c) for c in contracts)
+    return (f"ExecutionStatus = 'Running' AND TaskQueue = {names.quote(task_queue)} AND WorkflowType IN ({types}) "
+            f"AND {names.CONTRACT} IN ({listed})")
 
 
 async def refresh_calendar(client: Client, policy: PolicyFile, name: str, *, task_queue: str,

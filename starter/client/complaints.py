@@ -32,6 +32,7 @@ from sla.engine import Evaluation, evaluate
 from sla.official_calendar import YEARS_AHEAD, resolve, resolve_at
 from sla.outcomes import MEMO_KEY, outcome_of
 from sla.policy import PolicyError, PolicyFile, load_policy
+from sla import names
 from sla.status import ComplaintStatus, Opening
 from starter.client.errors import CxSlaError, rpc_error, update_error, workflow_error
 from starter.service import connection
@@ -39,7 +40,7 @@ from starter.service.codec import CodecError
 from starter.service.settings import Settings
 from workflows import search_attributes as sa
 from workflows.complaint import ComplaintWorkflow
-from workflows.complaint_run import ComplaintRun
+from sla.complaint_run import ComplaintRun
 
 
 @dataclass(frozen=True)
@@ -48,8 +49,7 @@ class Opened:
     created: bool  # False: the id existed and this is the existing complaint
 
 
-def workflow_id(complaint_id: str) -> str:
-    return f"complaint-{complaint_id}"
+workflow_id = names.complaint_workflow_id
 
 
 def opening_attributes(contract: str, received: ev.Received, first: Evaluation) -> TypedSearchAttributes:
@@ -286,11 +286,11 @@ def list_query(*, state: str | None, contract: str | None, breached: bool, at_ri
     for option, value in (("state", state), ("contract", contract)):
         if value is not None and not FILTER_VALUE.fullmatch(value):
             raise CxSlaError(f"{option}: {value[:40]!r} is not a name (letters, digits, . _ : -)")
-    clauses = ["WorkflowType = 'ComplaintWorkflow'"]
+    clauses = [names.of_type(names.COMPLAINT_WORKFLOW)]
     if state:
-        clauses.append(f"{sa.STATE.name} = {_quote(state)}")
+        clauses.append(f"{sa.STATE.name} = {names.quote(state)}")
     if contract:
-        clauses.append(f"{sa.CONTRACT.name} = {_quote(contract)}")
+        clauses.append(f"{sa.CONTRACT.name} = {names.quote(contract)}")
     if breached:
         clauses.append(f"{sa.BREACHED.name} = true")
     if at_risk:
@@ -313,7 +313,7 @@ def _row(info: Any) -> dict[str, Any]:
     attrs = info.typed_search_attributes
     deadline = attrs.get(sa.NEXT_DEADLINE)
     return {
-        "id": info.id.removeprefix("complaint-"),
+        "id": names.complaint_id_of(info.id),
         "state": attrs.get(sa.STATE),
         "severity": attrs.get(sa.SEVERITY),
         "contract": attrs.get(sa.CONTRACT),
@@ -322,10 +322,6 @@ def _row(info: Any) -> dict[str, Any]:
         "next_deadline": deadline.isoformat() if deadline else None,
         "workflow_status": info.status.name if info.status else None,
     }
-
-
-def _quote(value: str) -> str:
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 async def _refused(exc: RPCError, handle: Any, complaint_id: str) -> CxSlaError:

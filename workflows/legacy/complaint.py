@@ -34,7 +34,7 @@ with workflow.unsafe.imports_passed_through():
     from sla.vocabulary import BreachClass, ClockName, ClockState
     from workflows import metrics as m
     from workflows import search_attributes as sa
-    from workflows.complaint_run import ComplaintRun
+    from sla.complaint_run import ComplaintRun
 
 ENGINE_RETRY_AFTER = timedelta(hours=1)
 DELIVERY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=5))
