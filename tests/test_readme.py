@@ -54,13 +54,14 @@ def test_every_cxsla_command_the_readme_mentions_exists():
         words = match.group(1).split()
         while words and words[0].startswith("--"):  # global options before the command
             words = words[2:] if words[0] in GLOBAL_VALUE_OPTIONS else words[1:]
-        if not words or not re.fullmatch(r"[a-z][a-z-]*`?", words[0]):
+        words = [word.rstrip("`,.;:)") for word in words]
+        if not words or not re.fullmatch(r"[a-z][a-z-]*", words[0]):
             continue
-        name = words[0].rstrip("`")
+        name = words[0]
         mentioned.append(name)
         assert name in known, f"README mentions `cxsla {name}`, which is no command: {match.group(0)!r}"
-        if known[name] and len(words) > 1 and re.fullmatch(r"[a-z][a-z-]*`?", words[1]):
-            sub = words[1].rstrip("`")
+        if known[name] and len(words) > 1 and re.fullmatch(r"[a-z][a-z-]*", words[1]):
+            sub = words[1]
             assert sub in known[name], f"README mentions `cxsla {name} {sub}`, which is no command"
     assert {"complaint", "token", "up"} <= set(mentioned)
 
