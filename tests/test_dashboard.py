@@ -304,7 +304,7 @@ def test_the_checks_catch_mistakes():
     assert problems("sum(rate(cxsla_breach_total[5m]))") == ["unknown metric 'cxsla_breach_total'"]
     assert problems('sum by (klass) (rate(cxsla_breaches_total{contract=~"x"}[5m]))') == [
         "`by (klass)`: no metric under it has that label"]
-    assert problems('cxsla_open_complaints{contract="x"}') == ["cxsla_open_complaints has no label 'contract'"]
+    assert problems('cxsla_open_complaints{channel="x"}') == ["cxsla_open_complaints has no label 'channel'"]
     assert problems("temporal_workflow_task_failed_total") == ["unknown metric 'temporal_workflow_task_failed_total'"]
     assert problems("histogram_quantile(0.9, sum by (le) (rate(cxsla_time_to_resolve_seconds_bucket[5m])))") == []
     with pytest.raises(ValueError):

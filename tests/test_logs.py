@@ -88,3 +88,31 @@ def test_contextvars_bound_around_activities_and_personal_fields_dropped(json_lo
 def test_sdk_no_longer_appends_its_info_dict_to_messages(json_log):
     assert temporalio.workflow.logger.workflow_info_on_message is False
     assert temporalio.activity.logger.activity_info_on_message is False
+
+
+CLI_WITH_A_LOGGING_COMMAND = """
+import structlog
+from starter.cli.app import app
+
+@app.command("log-probe")
+def probe() -> None:
+    structlog.get_logger("cxsla.probe").debug("probe-debug")
+    structlog.get_logger("cxsla.probe").info("probe-info")
+
+app(["log-probe"], prog_name="cxsla")
+"""
+
+
+@pytest.mark.parametrize(("level", "shown"), [(None, {"probe-info"}), ("DEBUG", {"probe-debug", "probe-info"})])
+def test_cli_logs_at_the_configured_level_as_json_on_stderr_and_never_on_stdout(tmp_path, level, shown):
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "CXSLA_LOG_LEVEL"} | ({"CXSLA_LOG_LEVEL": level} if level else {})
+    done = subprocess.run([sys.executable, "-c", CLI_WITH_A_LOGGING_COMMAND], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "probe" not in done.stdout and "[debug" not in done.stdout
+    events = {json.loads(line)["event"] for line in done.stderr.splitlines() if "probe" in line}
+    assert events == shown, done.stderr

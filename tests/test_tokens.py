@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import stat
 import subprocess
 
 import pytest
 
 from starter.service.settings import Settings
-from starter.service.tokens import Role, TokenConfigError, TokenStore, config_line, hash_token, new_token
+from starter.service.tokens import (
+    ReloadingTokens, Role, TokenConfigError, TokenStore, config_line, hash_token, new_token,
+)
 from tests.e2e import CXSLA
 
 
@@ -60,3 +64,34 @@ def test_cli_prints_a_token_once_and_the_line_that_admits_it():
     short = subprocess.run([CXSLA, "token", "hash", "--role", "agent", "--identity", "amy"], input="abc\n",
                            capture_output=True, text=True, timeout=30)
     assert short.returncode != 0 and "at least 24" in short.stderr
+
+
+def test_cli_writes_the_line_to_a_new_private_tokens_file_and_refuses_a_second_token_for_one_identity(tmp_path):
+    path = tmp_path / "conf" / "api-tokens"
+    made = subprocess.run([CXSLA, "token", "new", "--role", "agent", "--identity", "amy", "--write", str(path)],
+                          capture_output=True, text=True, timeout=30, check=True).stdout
+    token = made.split("token: ")[1].split()[0]
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    path.write_text(path.read_text().rstrip("\n"))  # a hand-edited file without a final newline
+    subprocess.run([CXSLA, "token", "new", "--role", "admin", "--identity", "root", "--write", str(path)],
+                   capture_output=True, text=True, timeout=30, check=True)
+    store = TokenStore.parse(path.read_text())
+    assert len(store) == 2 and store.authenticate(token).identity == "amy"
+    again = subprocess.run([CXSLA, "token", "new", "--role", "admin", "--identity", "amy", "--write", str(path)],
+                           capture_output=True, text=True, timeout=30)
+    assert again.returncode != 0 and "already has a token for amy" in again.stderr
+    assert len(TokenStore.parse(path.read_text())) == 2
+
+
+def test_a_changed_tokens_file_is_reloaded_and_an_invalid_one_keeps_the_previous_tokens(tmp_path):
+    path = tmp_path / "tokens"
+    first = TokenStore.create_file(path, "amy", Role.AGENT)
+    tokens = ReloadingTokens(Settings(_env_file=None, api_tokens=None, api_tokens_file=str(path)), check_every=0)
+    second, _ = TokenStore.add_to_file(path, "sam", Role.SUPERVISOR)
+    assert tokens.authenticate(second).identity == "sam"  # noticed from the size and mtime
+    path.write_text("sam supervisor not-a-hash\n")
+    assert tokens.reload() is False
+    assert tokens.authenticate(first).identity == "amy" and tokens.authenticate(second).identity == "sam"
+    path.write_text(config_line("sam", Role.SUPERVISOR, second) + "\n")
+    os.utime(path, ns=(0, 0))
+    assert tokens.authenticate(first) is None and tokens.authenticate(second).identity == "sam"

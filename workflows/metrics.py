@@ -113,12 +113,12 @@ PLANS_STARTED = MetricSpec(
 
 # ---- from Temporal visibility, by the worker's collector (every worker exports the same values: use max) -------
 OPEN_COMPLAINTS = MetricSpec(
-    "cxsla_open_complaints", _G, "Running complaints by state and severity (Temporal visibility)",
-    ("state", "severity"), _V,
+    "cxsla_open_complaints", _G, "Running complaints by contract, state and severity (Temporal visibility)",
+    ("contract", "state", "severity"), _V,
 )
 AT_RISK_COMPLAINTS = MetricSpec(
-    "cxsla_at_risk_complaints", _G, "Running complaints past a warning threshold and not breached", ("severity",),
-    _V,
+    "cxsla_at_risk_complaints", _G, "Running complaints past a warning threshold and not breached",
+    ("contract", "severity"), _V,
 )
 OPEN_IMPROVEMENT_PLANS = MetricSpec(
     "cxsla_open_improvement_plans", _G, "Running ImprovementPlanWorkflows by contract", ("contract",), _V,

@@ -8,6 +8,7 @@ SDK metrics (through starter.service.metrics.PrometheusClientBridge), so this pr
 from __future__ import annotations
 
 import asyncio
+import signal
 import socket
 import time
 from collections.abc import AsyncIterator
@@ -16,6 +17,7 @@ from contextlib import asynccontextmanager, contextmanager
 import structlog
 import uvicorn
 from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi_offline import FastAPIOffline
 
 from sla.policy import load_policy
 from starter.service import connection
@@ -24,7 +26,7 @@ from starter.client.complaints import ComplaintClient
 from starter.service.inbound import load_sources
 from starter.service.metrics import ApiMetrics, PrometheusClientBridge
 from starter.service.settings import Settings
-from starter.service.tokens import TokenStore
+from starter.service.tokens import ReloadingTokens
 
 log = structlog.get_logger("cxsla.api")
 
@@ -53,7 +55,7 @@ def create_app(settings: Settings | None = None, *, complaints_client: Complaint
     """The API app; configuration errors (tokens, inbound mapping, policy, TLS, keys) are raised here, before
     anything listens. Without `complaints_client` it connects (lazily) on startup with the settings."""
     settings = settings or Settings()
-    tokens = TokenStore.from_settings(settings)
+    tokens = ReloadingTokens(settings)
     sources = load_sources(settings.inbound_config)
     bridge = None
     if complaints_client is None:
@@ -74,7 +76,9 @@ def create_app(settings: Settings | None = None, *, complaints_client: Complaint
                         hint="cxsla token new --role agent --identity NAME")
         yield
 
-    app = FastAPI(title="cx-sla service-desk API", version="1", description=DESCRIPTION, lifespan=lifespan)
+    # /docs and /redoc load Swagger UI and ReDoc from the assets fastapi-offline ships, not from a CDN, so they
+    # work where the API runs without internet access.
+    app = FastAPIOffline(title="cx-sla service-desk API", version="1", description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings
     app.state.tokens = tokens
     app.state.inbound = sources
@@ -132,5 +136,15 @@ async def run_api(settings: Settings, stop: asyncio.Event) -> None:
     app = create_app(settings)
     log.info("api starting", url=f"http://{settings.api_host}:{settings.api_port}",
              docs=f"http://{settings.api_host}:{settings.api_port}/docs")
-    await serve(app, stop, host=settings.api_host, port=settings.api_port)
+    loop = asyncio.get_running_loop()
+    try:  # `kill -HUP` re-reads the tokens file at once (a changed file is also noticed on its own)
+        loop.add_signal_handler(signal.SIGHUP, app.state.tokens.reload)
+        hup = True
+    except (NotImplementedError, RuntimeError, ValueError):  # no SIGHUP here, or not the main thread
+        hup = False
+    try:
+        await serve(app, stop, host=settings.api_host, port=settings.api_port)
+    finally:
+        if hup:
+            loop.remove_signal_handler(signal.SIGHUP)
     log.info("api stopped")

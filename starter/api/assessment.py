@@ -19,6 +19,7 @@ from sla.commands import COMPLAINT_ID_PATTERN
 from sla.interruptions import OUTAGE_ID_PATTERN, ReportInterruption, Restore
 from sla.plans import Measure, PlanStatus, ReportProgress, SubmitPlan
 from sla.surveys import SurveyChannel, SurveyError, batch_from_rows
+from starter.api.complaints import without_by
 from starter.api.problems import ProblemError, known_query_only, responses
 from starter.api.security import require
 from starter.client.assessment import AssessmentClient
@@ -75,31 +76,21 @@ class ScheduleRow(BaseModel):
     created: bool
 
 
-class SubmitPlanBody(_Body):
-    root_cause: str = Field(min_length=1, max_length=4000)
-    measures: list[Measure] = Field(min_length=1)
-    expected_effect: str = Field(min_length=1, max_length=4000)
-
-
-class ProgressBody(_Body):
-    summary: str = Field(min_length=1, max_length=4000)
-    measures_done: list[int] = Field(default_factory=list)
-
-
-class ReportOutageBody(_Body):
-    id: str = Field(min_length=1, max_length=200, pattern=OUTAGE_ID_PATTERN)
-    contract: str = Field(min_length=1, max_length=200, pattern=COMPLAINT_ID_PATTERN)
-    started_at: ReportInterruption.model_fields["started_at"].annotation = None  # type: ignore[valid-type]
-    summary: str | None = Field(default=None, max_length=4000)
+# Bodies are the commands without `by` (the token's identity), so the API refuses with a 422 exactly what the
+# command would refuse (blank text included) before anything reaches Temporal.
+SubmitPlanBody = without_by(SubmitPlan, "SubmitPlanBody")
+ProgressBody = without_by(ReportProgress, "ProgressBody")
+ReportOutageBody = without_by(
+    ReportInterruption, "ReportOutageBody",
+    contract=(str, Field(min_length=1, max_length=200, pattern=COMPLAINT_ID_PATTERN)),
+)
 
 
 class ReportedOutage(InterruptionStatus):
     created: bool
 
 
-class RestoreBody(_Body):
-    restored_at: Restore.model_fields["restored_at"].annotation = None  # type: ignore[valid-type]
-    note: str | None = Field(default=None, max_length=4000)
+RestoreBody = without_by(Restore, "RestoreBody")
 
 
 class PlanRow(BaseModel):

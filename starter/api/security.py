@@ -9,7 +9,7 @@ from fastapi import Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from starter.api.problems import ProblemError
-from starter.service.tokens import Principal, Role, TokenStore
+from starter.service.tokens import Principal, ReloadingTokens, Role, TokenStore
 
 bearer = HTTPBearer(auto_error=False, description="A token from `cxsla token new` (its hash is configured).")
 
@@ -21,7 +21,7 @@ def role_for_command(name: str) -> Role:
     return Role.SUPERVISOR if name in SUPERVISOR_COMMANDS else Role.AGENT
 
 
-def authenticate(tokens: TokenStore, credentials: HTTPAuthorizationCredentials | None, needed: Role) -> Principal:
+def authenticate(tokens: TokenStore | ReloadingTokens, credentials: HTTPAuthorizationCredentials | None, needed: Role) -> Principal:
     if credentials is None:
         raise ProblemError(401, "unauthorized", "a bearer token is required: Authorization: Bearer <token>",
                            headers={"WWW-Authenticate": 'Bearer realm="cxsla"'})

@@ -21,6 +21,7 @@ from rich.console import Console
 from starter.client.assessment import AssessmentClient
 from starter.client.complaints import ComplaintClient
 from starter.client.errors import CxSlaError
+from starter.service.logs import configure_logging
 from starter.service.settings import Settings
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__, pretty_exceptions_enable=False)
@@ -53,6 +54,10 @@ def main_options(
     json_output: bool = typer.Option(False, "--json", help="Print one JSON document on stdout."),
 ) -> None:
     settings = Settings()
+    # Library code the CLI runs in-process logs through structlog; unconfigured, structlog prints every level
+    # (debug included) on stdout. Configured, lines below CXSLA_LOG_LEVEL are dropped and the rest are JSON on
+    # stderr, like the service processes' lines.
+    configure_logging(settings.log_level)
     ctx.obj = Globals(
         address=address or settings.temporal_address,
         namespace=namespace or settings.temporal_namespace,

@@ -24,20 +24,20 @@ from starter.api.security import authenticate, bearer
 from starter.service.codec import CodecError, EncryptionCodec
 from starter.service.connection import payload_codec
 from starter.service.settings import Settings
-from starter.service.tokens import Role, TokenStore
+from starter.service.tokens import ReloadingTokens, Role, TokenStore
 
 DECODE_ROLE = Role.SUPERVISOR
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Security(bearer)]
 
 
 def create_codec_app(
-    settings: Settings | None = None, *, codec: EncryptionCodec | None = None, tokens: TokenStore | None = None,
+    settings: Settings | None = None, *, codec: EncryptionCodec | None = None, tokens: TokenStore | ReloadingTokens | None = None,
 ) -> FastAPI:
     settings = settings or Settings()
     codec = codec or payload_codec(settings)
     if not codec.keyring.keys:
         raise CodecError("the codec server has no keys to decode with: set CXSLA_CODEC_KEYS or CXSLA_CODEC_KEY_FILE")
-    tokens = tokens if tokens is not None else TokenStore.from_settings(settings)
+    tokens = tokens if tokens is not None else ReloadingTokens(settings)
     origins = [o.strip() for o in settings.codec_cors_origins.split(",") if o.strip()]
 
     app = FastAPI(title="cx-sla codec server", openapi_url=None, docs_url=None, redoc_url=None)

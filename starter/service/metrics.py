@@ -36,7 +36,7 @@ from temporalio.runtime import (
 )
 
 from sla.policy import PolicyFile
-from sla.vocabulary import ClockName, ComplaintState, Severity
+from sla.vocabulary import Channel, ClockName, ComplaintState, Severity
 from workflows import metrics as m
 from workflows import search_attributes as sa
 
@@ -66,33 +66,47 @@ def prometheus_runtime(host: str, port: int) -> Runtime:
 
 
 def preinitialize_counters(meter: MetricMeter, *, namespace: str, task_queue: str, policy: PolicyFile) -> int:
-    """Export the alerting counters at 0 for every contract, severity and clock before anything happens.
+    """Export every domain counter at 0 for every contract (and severity, clock, level, channel) at start.
 
     Prometheus cannot see the first increment of a series that appears already at 1 (`increase()` needs a
-    previous sample), and major breaches are exactly the rare first events an alert must not miss. The label set
-    matches what `workflow.metric_meter()` adds (namespace, task_queue, workflow_type), so the workflows' later
-    increments land on these very series. Returns the number of series.
+    previous sample), and major breaches are exactly the rare first events an alert must not miss; a dashboard
+    panel or alert over a series that does not exist yet shows "no data" instead of 0. The label set matches what
+    `workflow.metric_meter()` adds (namespace, task_queue, workflow_type), so the workflows' later increments land
+    on these very series. Returns the number of series.
     """
-    wf = meter.with_additional_attributes(
-        {"namespace": namespace, "task_queue": task_queue, "workflow_type": "ComplaintWorkflow"}
-    )
-    counters = {spec.name: wf.create_counter(spec.name, spec.help, spec.unit) for spec in (
-        m.BREACHES, m.CLOCK_OUTCOMES, m.NOTIFICATION_FAILURES, m.ESCALATION_FAILURES)}
-    series = 0
+    def counters(workflow_type: str, *specs: m.MetricSpec) -> dict[str, Any]:
+        wf = meter.with_additional_attributes(
+            {"namespace": namespace, "task_queue": task_queue, "workflow_type": workflow_type})
+        return {spec.name: wf.create_counter(spec.name, spec.help, spec.unit) for spec in specs}
+
+    complaint = counters("ComplaintWorkflow", m.OPENED, m.CLOSED, m.BREACHES, m.CLOCK_OUTCOMES, m.WARNINGS,
+                         m.ESCALATIONS, m.NOTIFICATION_FAILURES, m.ESCALATION_FAILURES, m.RETRIES)
+    cycle = counters("AssessmentCycleWorkflow", m.CYCLES_COMPLETED)
+    plan = counters("ImprovementPlanWorkflow", m.PLANS_STARTED)
+    adds: list[tuple[Any, dict[str, str]]] = []
     for contract in policy.contracts:
         contract_policy = policy.contract(contract)
         levels = [str(level) for level in range(1, len(contract_policy.escalation) + 1)]
+        adds += [(cycle[m.CYCLES_COMPLETED.name], {"contract": contract}),
+                 (plan[m.PLANS_STARTED.name], {"contract": contract})]
+        adds += [(complaint[m.RETRIES.name], {"contract": contract, "what": what})
+                 for what in ("complaint", "delivery")]
         for severity in Severity:
+            labels = {"contract": contract, "severity": severity.value}
+            adds.append((complaint[m.CLOSED.name], labels))
+            adds += [(complaint[m.OPENED.name], {**labels, "channel": channel})
+                     for channel in (*(c.value for c in Channel), "unspecified")]
             for clock in ClockName:
-                base = {"contract": contract, "severity": severity.value, "clock": clock.value}
+                base = {**labels, "clock": clock.value}
                 klass = contract_policy.breach_class(clock, severity).value
-                adds = [(m.BREACHES, {**base, "class": klass}), (m.NOTIFICATION_FAILURES, base)]
-                adds += [(m.CLOCK_OUTCOMES, {**base, "outcome": o}) for o in ("met", "breached")]
-                adds += [(m.ESCALATION_FAILURES, {**base, "level": level}) for level in levels]
-                for spec, labels in adds:
-                    counters[spec.name].add(0, labels)
-                    series += 1
-    return series
+                adds += [(complaint[m.BREACHES.name], {**base, "class": klass}),
+                         (complaint[m.NOTIFICATION_FAILURES.name], base), (complaint[m.WARNINGS.name], base)]
+                adds += [(complaint[m.CLOCK_OUTCOMES.name], {**base, "outcome": o}) for o in ("met", "breached")]
+                adds += [(complaint[spec.name], {**base, "level": level})
+                         for spec in (m.ESCALATION_FAILURES, m.ESCALATIONS) for level in levels]
+    for counter, labels in adds:
+        counter.add(0, labels)
+    return len(adds)
 
 
 # ---- gauges from visibility ---------------------------------------------------------------------------------------
@@ -110,22 +124,30 @@ def _quote(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-async def complaint_gauges(client: Client) -> list[Sample]:
-    """Open complaints by state and severity, and at-risk ones by severity.
+def complaint_gauges(contracts: Sequence[str]) -> GaugeSource:
+    """Open complaints by contract, state and severity, and at-risk ones by contract and severity (0 until there
+    are any, so the series exist from the first collection).
 
     Temporal's visibility groups counts by ExecutionStatus only (GROUP BY on a custom search attribute is refused,
-    checked against the dev server), so each combination is one count query: 5 states x 4 severities + 4.
+    checked against the dev server), so each combination is one count query: per contract 5 states x 4
+    severities + 4.
     """
-    base = "WorkflowType = 'ComplaintWorkflow' AND ExecutionStatus = 'Running'"
-    queries: list[tuple[m.MetricSpec, dict[str, str], str]] = []
-    for severity in Severity:
-        sev = f"{sa.SEVERITY.name} = {_quote(severity.value)}"
-        for state in OPEN_STATES:
-            queries.append((m.OPEN_COMPLAINTS, {"state": state.value, "severity": severity.value},
-                            f"{base} AND {sa.STATE.name} = {_quote(state.value)} AND {sev}"))
-        queries.append((m.AT_RISK_COMPLAINTS, {"severity": severity.value},
-                        f"{base} AND {sa.AT_RISK.name} = true AND {sev}"))
-    return await _counts(client, queries)
+
+    async def source(client: Client) -> list[Sample]:
+        base = "WorkflowType = 'ComplaintWorkflow' AND ExecutionStatus = 'Running'"
+        queries: list[tuple[m.MetricSpec, dict[str, str], str]] = []
+        for contract in contracts:
+            of_contract = f"{base} AND {sa.CONTRACT.name} = {_quote(contract)}"
+            for severity in Severity:
+                sev = f"{sa.SEVERITY.name} = {_quote(severity.value)}"
+                labels = {"contract": contract, "severity": severity.value}
+                for state in OPEN_STATES:
+                    queries.append((m.OPEN_COMPLAINTS, {**labels, "state": state.value},
+                                    f"{of_contract} AND {sa.STATE.name} = {_quote(state.value)} AND {sev}"))
+                queries.append((m.AT_RISK_COMPLAINTS, labels, f"{of_contract} AND {sa.AT_RISK.name} = true AND {sev}"))
+        return await _counts(client, queries)
+
+    return source
 
 
 def improvement_plan_gauges(contracts: Sequence[str]) -> GaugeSource:
@@ -229,13 +251,14 @@ class VisibilityCollector:
     """
 
     def __init__(self, client: Client, meter: MetricMeter, *, interval: float,
-                 sources: Iterable[GaugeSource] = (complaint_gauges,)) -> None:
+                 sources: Iterable[GaugeSource]) -> None:
         self._client = client
         self._interval = interval
         self._sources = list(sources)
         self._meter = meter
         self._gauges: dict[str, Any] = {}
         self._failures = meter.create_counter(m.COLLECTOR_FAILURES.name, m.COLLECTOR_FAILURES.help)
+        self._failures.add(0)  # exported from the start, so its alert and panel see the first failure
         self.collections = 0
 
     async def collect_once(self) -> list[Sample]:
@@ -243,7 +266,9 @@ class VisibilityCollector:
         for sample in samples:
             gauge = self._gauges.get(sample.spec.name)
             if gauge is None:
-                gauge = self._meter.create_gauge_float(sample.spec.name, sample.spec.help, sample.spec.unit)
+                # The SDK exporter adds no unit suffix to gauges: give the name Prometheus must see (with `_seconds`,
+                # which the alert rules and the dashboard query) and no unit.
+                gauge = self._meter.create_gauge_float(sample.spec.exported, sample.spec.help)
                 self._gauges[sample.spec.name] = gauge
             gauge.set(sample.value, sample.labels)
         self.collections += 1

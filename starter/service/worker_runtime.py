@@ -96,7 +96,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
             contracts = sorted(policy.contracts) if policy else []
             collector = VisibilityCollector(
                 client, runtime.metric_meter, interval=settings.visibility_metrics_interval,
-                sources=[complaint_gauges, improvement_plan_gauges(contracts), kpi_gauges(contracts),
+                sources=[complaint_gauges(contracts), improvement_plan_gauges(contracts), kpi_gauges(contracts),
                          *([calendar_gauges(policy)] if policy else [])],
             )
             await collector.run(stop)
@@ -110,7 +110,7 @@ def _policy(settings: Settings) -> PolicyFile | None:
     try:
         return load_policy(settings.policy)
     except PolicyError as exc:
-        log.warning("policy unreadable: no pre-initialised counters or per-contract plan gauges", error=str(exc))
+        log.warning("policy unreadable: no pre-initialised counters or per-contract gauges", error=str(exc))
         return None
 
 
