@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 import typer
-from pydantic import ValidationError
+
 from rich.console import Console
 
 from starter.client.assessment import AssessmentClient
@@ -130,7 +130,3 @@ def fmt_kpi(value: float | None, unit: str) -> str:
         return f"{value:.0f}"
     return f"{value:.1f}"
 
-
-def validation_message(exc: ValidationError) -> str:
-    return "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg'].removeprefix('Value error, ')}"
-                     for e in exc.errors())

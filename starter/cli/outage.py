@@ -7,8 +7,9 @@ from pydantic import ValidationError
 
 from sla.interruptions import ReportInterruption, Restore
 from sla.policy import PolicyError, load_policy
+from sla.errors import plain
 from starter.cli.app import (BY, CONTRACT, Globals, app, assessments_of, emit, fail, globals_of, out, parse_instant,
-                             run, validation_message, when)
+                             run,  when)
 from sla.interruptions import InterruptionStatus
 
 outage_app = typer.Typer(no_args_is_help=True, help="Service interruptions: open, restore, show.")
@@ -42,7 +43,7 @@ def outage_open(
                                      summary=summary, by=by)
         load_policy(g.policy).assessment(contract)
     except (ValidationError, PolicyError) as exc:
-        fail(validation_message(exc) if isinstance(exc, ValidationError) else str(exc), 2)
+        fail(plain(exc) if isinstance(exc, ValidationError) else str(exc), 2)
 
     async def go():
         return await (await assessments_of(g)).report_outage(request)

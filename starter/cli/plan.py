@@ -9,7 +9,8 @@ from pydantic import ValidationError
 from rich.table import Table
 
 from sla.plans import Measure, PlanStatus, ReportProgress, SubmitPlan
-from starter.cli.app import (BY, Globals, app, assessments_of, emit, fail, globals_of, out, run, validation_message,
+from sla.errors import plain
+from starter.cli.app import (BY, Globals, app, assessments_of, emit, fail, globals_of, out, run, 
                              when)
 
 plan_app = typer.Typer(no_args_is_help=True, help="Improvement plans: show, submit, report progress.")
@@ -88,7 +89,7 @@ def plan_submit(
         command = SubmitPlan(root_cause=root_cause, measures=[parse_measure(m) for m in measure],
                              expected_effect=expected_effect, by=by)
     except ValidationError as exc:
-        fail(validation_message(exc), 2)
+        fail(plain(exc), 2)
 
     async def go():
         return await (await assessments_of(g)).submit_plan(plan_id, command)
@@ -107,7 +108,7 @@ def plan_progress(
     try:
         command = ReportProgress(summary=summary, measures_done=done or [], by=by)
     except ValidationError as exc:
-        fail(validation_message(exc), 2)
+        fail(plain(exc), 2)
 
     async def go():
         return await (await assessments_of(g)).report_progress(plan_id, command)

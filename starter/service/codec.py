@@ -23,6 +23,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from temporalio.api.common.v1 import Payload
 from temporalio.converter import PayloadCodec
 
+from starter.service.settings import config_entries
+
 if TYPE_CHECKING:
     from starter.service.settings import Settings
 
@@ -61,7 +63,7 @@ class Keyring:
         The active key is `active` when given, else the first entry.
         """
         keys: dict[str, bytes] = {}
-        for number, entry in enumerate(_entries(spec), start=1):
+        for number, entry in enumerate(config_entries(spec), start=1):
             kid, sep, encoded = entry.partition(":")
             kid, encoded = kid.strip(), encoded.strip()
             if not sep or not kid or not encoded:
@@ -94,11 +96,6 @@ def new_key_line(kid: str | None = None) -> str:
     if not KEY_ID_PATTERN.match(kid):
         raise CodecError(f"key id {kid!r}: use letters, digits, '.', '_' or '-' (at most 64)")
     return f"{kid}:{base64.b64encode(AESGCM.generate_key(bit_length=256)).decode()}"
-
-
-def _entries(text: str) -> list[str]:
-    """Non-empty entries of a config text: one per line or comma-separated; `#` comments to the line's end."""
-    return [e.strip() for line in text.splitlines() for e in line.split("#", 1)[0].split(",") if e.strip()]
 
 
 class EncryptionCodec(PayloadCodec):

@@ -18,6 +18,8 @@ import structlog
 import temporalio.activity
 import temporalio.workflow
 
+from sla.names import complaint_id_of
+
 # Fields that can hold personal data or free text typed by people (which may quote it): never logged.
 PERSONAL_FIELDS = frozenset({
     "customer_id", "customer_name", "customer_contact", "contact", "email", "phone", "name", "summary", "comment",
@@ -30,13 +32,6 @@ _WORKFLOW_FIELDS = {"workflow_id": "workflow_id", "run_id": "run_id", "workflow_
 _ACTIVITY_FIELDS = {"activity_id": "activity_id", "activity_type": "activity_type", "attempt": "attempt",
                     "workflow_id": "workflow_id", "workflow_run_id": "run_id", "workflow_type": "workflow_type",
                     "task_queue": "task_queue", "namespace": "namespace"}
-COMPLAINT_WORKFLOW_PREFIX = "complaint-"
-
-
-def complaint_id_of(workflow_id: str | None) -> str | None:
-    if workflow_id and workflow_id.startswith(COMPLAINT_WORKFLOW_PREFIX):
-        return workflow_id.removeprefix(COMPLAINT_WORKFLOW_PREFIX)
-    return None
 
 
 def temporal_context(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:

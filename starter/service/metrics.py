@@ -37,6 +37,7 @@ from temporalio.runtime import (
 
 from sla.policy import PolicyFile
 from sla.vocabulary import Channel, ClockName, ComplaintState, Severity
+from sla import names
 from workflows import metrics as m
 from workflows import search_attributes as sa
 
@@ -120,10 +121,6 @@ class Sample:
 GaugeSource = Callable[[Client], Awaitable[list[Sample]]]
 
 
-def _quote(value: str) -> str:
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
 def complaint_gauges(contracts: Sequence[str]) -> GaugeSource:
     """Open complaints by contract, state and severity, and at-risk ones by contract and severity (0 until there
     are any, so the series exist from the first collection).
@@ -134,16 +131,16 @@ def complaint_gauges(contracts: Sequence[str]) -> GaugeSource:
     """
 
     async def source(client: Client) -> list[Sample]:
-        base = "WorkflowType = 'ComplaintWorkflow' AND ExecutionStatus = 'Running'"
+        base = f"{names.of_type(names.COMPLAINT_WORKFLOW)} AND ExecutionStatus = 'Running'"
         queries: list[tuple[m.MetricSpec, dict[str, str], str]] = []
         for contract in contracts:
-            of_contract = f"{base} AND {sa.CONTRACT.name} = {_quote(contract)}"
+            of_contract = f"{base} AND {sa.CONTRACT.name} = {names.quote(contract)}"
             for severity in Severity:
-                sev = f"{sa.SEVERITY.name} = {_quote(severity.value)}"
+                sev = f"{sa.SEVERITY.name} = {names.quote(severity.value)}"
                 labels = {"contract": contract, "severity": severity.value}
                 for state in OPEN_STATES:
                     queries.append((m.OPEN_COMPLAINTS, {**labels, "state": state.value},
-                                    f"{of_contract} AND {sa.STATE.name} = {_quote(state.value)} AND {sev}"))
+                                    f"{of_contract} AND {sa.STATE.name} = {names.quote(state.value)} AND {sev}"))
                 queries.append((m.AT_RISK_COMPLAINTS, labels, f"{of_contract} AND {sa.AT_RISK.name} = true AND {sev}"))
         return await _counts(client, queries)
 
@@ -154,9 +151,9 @@ def improvement_plan_gauges(contracts: Sequence[str]) -> GaugeSource:
     """Running ImprovementPlanWorkflows per contract (0 until plans exist; they carry CxContract)."""
 
     async def source(client: Client) -> list[Sample]:
-        base = "WorkflowType = 'ImprovementPlanWorkflow' AND ExecutionStatus = 'Running'"
+        base = f"{names.of_type(names.PLAN_WORKFLOW)} AND ExecutionStatus = 'Running'"
         return await _counts(client, [
-            (m.OPEN_IMPROVEMENT_PLANS, {"contract": c}, f"{base} AND {sa.CONTRACT.name} = {_quote(c)}")
+            (m.OPEN_IMPROVEMENT_PLANS, {"contract": c}, f"{base} AND {sa.CONTRACT.name} = {names.quote(c)}")
             for c in contracts
         ])
 
@@ -181,7 +178,7 @@ def calendar_gauges(policy: PolicyFile, today: Callable[[], date] | None = None)
                 samples.append(Sample(m.CALENDAR_KNOWN_UNTIL, {"calendar": name}, end.timestamp()))
         base = f"ExecutionStatus = 'Running' AND {sa.PROVISIONAL.name} = true"
         samples += await _counts(client, [
-            (m.PROVISIONAL_CLOCKS, {"contract": c}, f"{base} AND {sa.CONTRACT.name} = {_quote(c)}")
+            (m.PROVISIONAL_CLOCKS, {"contract": c}, f"{base} AND {sa.CONTRACT.name} = {names.quote(c)}")
             for c in contracts])
         return samples
 
@@ -207,12 +204,12 @@ def kpi_gauges(contracts: Sequence[str]) -> GaugeSource:
     async def source(client: Client) -> list[Sample]:
         samples: list[Sample] = []
         for contract in contracts:
-            query = (f"WorkflowType = 'AssessmentCycleWorkflow' AND ExecutionStatus = 'Completed' "
-                     f"AND {sa.CONTRACT.name} = {_quote(contract)}")
+            query = (f"{names.of_type(names.CYCLE_WORKFLOW)} AND ExecutionStatus = 'Completed' "
+                     f"AND {sa.CONTRACT.name} = {names.quote(contract)}")
             latest: dict[str, float] = {}
             missed: float | None = None
             async for info in client.list_workflows(query, limit=RECENT_CYCLES):
-                memo = (await info.memo()).get("cxsla.kpis") or {}
+                memo = (await info.memo()).get(names.KPI_MEMO) or {}
                 if missed is None and "missed" in memo:
                     missed = float(memo["missed"])
                 for kpi, value in (memo.get("kpis") or {}).items():

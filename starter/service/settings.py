@@ -34,6 +34,12 @@ TEMPORAL_FIELDS = {"temporal_address": "TEMPORAL_ADDRESS", "temporal_namespace":
                    "temporal_tls_ca": "TEMPORAL_TLS_CA", "temporal_tls_server_name": "TEMPORAL_TLS_SERVER_NAME"}
 
 
+
+def config_entries(text: str) -> list[str]:
+    """Non-empty entries of a config text (keys, tokens): one per line or comma-separated; `#` comments to the
+    line's end."""
+    return [e.strip() for line in text.splitlines() for e in line.split("#", 1)[0].split(",") if e.strip()]
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=PREFIX, env_file=".env", extra="ignore")
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import structlog
 
-from starter.service.settings import Settings
+from starter.service.settings import Settings, config_entries
 
 log = structlog.get_logger("cxsla.tokens")
 
@@ -52,11 +52,6 @@ class Principal:
 
 class TokenConfigError(ValueError):
     """A token configuration line that cannot be used (names the source and line)."""
-
-
-def _entries(text: str) -> list[str]:
-    """Non-empty entries: one per line or comma-separated; `#` comments to the line's end."""
-    return [e.strip() for line in text.splitlines() for e in line.split("#", 1)[0].split(",") if e.strip()]
 
 
 def new_token() -> str:
@@ -99,7 +94,7 @@ class TokenStore:
     def parse(text: str, *, source: str = "CXSLA_API_TOKENS") -> TokenStore:
         """Lines (or comma-separated entries) `identity role sha256:<hex>`; `#` starts a comment."""
         entries: list[tuple[bytes, Principal]] = []
-        for number, line in enumerate(_entries(text), start=1):
+        for number, line in enumerate(config_entries(text), start=1):
             where = f"{source} entry {number}"
             parts = line.split()
             if len(parts) != 3:
