@@ -15,7 +15,7 @@ from __future__ import annotations
 import calendar as calendar_module
 import hashlib
 from bisect import bisect_right
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Literal
 
@@ -95,6 +95,21 @@ class CalendarUpdate(BaseModel):
         """`data` with this update merged in (the zone, hours and weekly pattern stay as the clock started)."""
         return data.with_years(self.years, extra_holidays=self.extra_holidays, extra_workdays=self.extra_workdays,
                                official=self.official)
+
+    def take(self, current: CalendarData | None, subject: str,
+             provisional: Callable[[], bool]) -> CalendarData | CalendarRefreshed:
+        """What a live clock does with this update: the data to take, or its answer when it takes nothing (it
+        carries no calendar data, uses another calendar, or already has exactly this)."""
+        if current is None:
+            return CalendarRefreshed(id=subject, changed=False, provisional=False,
+                                     note="started before calendars travelled with their clocks")
+        if self.calendar != current.name:
+            return CalendarRefreshed(id=subject, changed=False, provisional=provisional(),
+                                     note=f"uses calendar {current.name}")
+        data = self.apply(current)
+        if data == current:
+            return CalendarRefreshed(id=subject, changed=False, provisional=provisional())
+        return data
 
 
 class CalendarRefreshed(BaseModel):

@@ -18,12 +18,12 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 
 with workflow.unsafe.imports_passed_through():
+    from workflows.calendar_data import fetch_calendar
     from workflows.clock_loop import ClockLoop, WakeTimer, backoff
     from workflows.legacy.complaint import LegacyComplaint
     from workflows.outbox import Outbox
     from workflows.patches import ENGINE_IN_WORKFLOW_PATCH
     from activities.assessment import AssessmentActivities
-    from activities.calendars import CalendarRequest, resolve_calendar
     from activities.notifications import Notice
     from sla import commands as cmd
     from sla import events as ev
@@ -106,10 +106,7 @@ class ComplaintWorkflow:
 
     async def _fetch_calendar(self) -> None:
         """A run continued from one that started before calendars travelled with their clocks: resolve it once."""
-        data = await workflow.execute_activity(
-            resolve_calendar, CalendarRequest(name=self._run.policy.calendar_name, spec=self._run.policy.calendar,
-                                              at=self._run.events[0].at),
-            start_to_close_timeout=timedelta(seconds=30), summary="calendar data")
+        data = await fetch_calendar(self._run.policy, self._run.events[0].at)
         self._run.calendar = data
         self._calendar = compiled(data)
 
@@ -403,16 +400,10 @@ class ComplaintWorkflow:
         """Take newer calendar data (an official year published): recorded in the timeline, clocks recomputed.
         Fired actions stay fired; a deadline that moved into the past fires now. The same data twice changes
         nothing the second time."""
-        complaint = self._run.complaint_id
-        if self._legacy is not None or self._run.calendar is None:
-            return CalendarRefreshed(id=complaint, changed=False, provisional=False,
-                                     note="started before calendars travelled with their clocks")
-        if update.calendar != self._run.calendar.name:
-            return CalendarRefreshed(id=complaint, changed=False, provisional=self._provisional(),
-                                     note=f"uses calendar {self._run.calendar.name}")
-        data = update.apply(self._run.calendar)
-        if data == self._run.calendar:
-            return CalendarRefreshed(id=complaint, changed=False, provisional=self._provisional())
+        complaint, current = self._run.complaint_id, self._run.calendar if self._legacy is None else None
+        data = update.take(current, complaint, self._provisional)
+        if isinstance(data, CalendarRefreshed):
+            return data
         self._run.calendar = data
         self._calendar = compiled(data)
         self._append(ev.CalendarUpdated(at=workflow.now(), by=update.by, calendar=data.name, digest=data.digest,

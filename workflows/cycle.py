@@ -22,6 +22,7 @@ from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflow
 
 
 with workflow.unsafe.imports_passed_through():
+    from workflows.calendar_data import fetch_calendar
     from workflows.clock_loop import ClockLoop, WakeTimer, backoff
     from workflows.legacy.cycle import LegacyCycle, legacy_launch
     from workflows.outbox import Outbox
@@ -33,7 +34,6 @@ with workflow.unsafe.imports_passed_through():
         LaunchSettings,
     )
     from activities.attributes import cycle_search_attributes, plan_search_attributes
-    from activities.calendars import CalendarRequest, resolve_calendar
     from activities.reports import ReportActivities
     from sla import names
     from sla.calendar import BusinessCalendar, CalendarRefreshed, CalendarUpdate, compiled
@@ -142,11 +142,8 @@ class AssessmentCycleWorkflow:
             return await self._legacy.run()
         if self._calendar is None:
             start = Period.parse(run.period).first_day()
-            data = await workflow.execute_activity(
-                resolve_calendar, CalendarRequest(name=run.policy.calendar_name, spec=run.policy.calendar,
-                                                  at=datetime(start.year, start.month, start.day,
-                                                              tzinfo=workflow.now().tzinfo)),
-                start_to_close_timeout=timedelta(seconds=30), summary="calendar data")
+            data = await fetch_calendar(run.policy, datetime(start.year, start.month, start.day,
+                                                             tzinfo=workflow.now().tzinfo))
             run.calendar, self._calendar = data, compiled(data)
         self._outbox.start()  # notices a previous run left undelivered
         report_clock = asyncio.create_task(self._report_loop.run())
@@ -315,16 +312,10 @@ class AssessmentCycleWorkflow:
     @workflow.update
     async def refresh_calendar(self, update: CalendarUpdate) -> CalendarRefreshed:
         """Take newer calendar data: the period's instants and the report clock are computed again."""
-        cycle = workflow.info().workflow_id
-        if self._legacy is not None or self._run.calendar is None:
-            return CalendarRefreshed(id=cycle, changed=False, provisional=False,
-                                     note="started before calendars travelled with their clocks")
-        if update.calendar != self._run.calendar.name:
-            return CalendarRefreshed(id=cycle, changed=False, provisional=self._provisional(),
-                                     note=f"uses calendar {self._run.calendar.name}")
-        data = update.apply(self._run.calendar)
-        if data == self._run.calendar:
-            return CalendarRefreshed(id=cycle, changed=False, provisional=self._provisional())
+        cycle, current = workflow.info().workflow_id, self._run.calendar if self._legacy is None else None
+        data = update.take(current, cycle, self._provisional)
+        if isinstance(data, CalendarRefreshed):
+            return data
         self._run.calendar, self._calendar = data, compiled(data)
         self._run.timeline.append({"type": "calendar_updated", "at": workflow.now().isoformat(), "by": update.by,
                                    "years": data.known_years()})

@@ -14,11 +14,11 @@ from temporalio.exceptions import ApplicationError
 
 
 with workflow.unsafe.imports_passed_through():
+    from workflows.calendar_data import fetch_calendar
     from workflows.clock_loop import ClockLoop
     from workflows.legacy.interruption import LegacyInterruption
     from workflows.outbox import Outbox
     from workflows.patches import CLOCKS_IN_WORKFLOW_PATCH
-    from activities.calendars import CalendarRequest, resolve_calendar
     from sla import names
     from sla.calendar import BusinessCalendar, CalendarRefreshed, CalendarUpdate, compiled
     from sla.deadlines import Due
@@ -59,10 +59,7 @@ class ServiceInterruptionWorkflow:
         if self._legacy is not None:
             return await self._legacy.run()
         if self._calendar is None:
-            data = await workflow.execute_activity(
-                resolve_calendar, CalendarRequest(name=run.policy.calendar_name, spec=run.policy.calendar,
-                                                  at=run.record.started_at),
-                start_to_close_timeout=timedelta(seconds=30), summary="calendar data")
+            data = await fetch_calendar(run.policy, run.record.started_at)
             self._run.calendar, self._calendar = data, compiled(data)
         self._outbox.start()  # notices a previous run left undelivered
         self._upsert_memo()
@@ -134,16 +131,10 @@ class ServiceInterruptionWorkflow:
     @workflow.update
     async def refresh_calendar(self, update: CalendarUpdate) -> CalendarRefreshed:
         """Take newer calendar data: recorded, the clock recomputed, fired actions stay fired."""
-        outage = self._run.record.outage_id
-        if self._legacy is not None or self._run.calendar is None:
-            return CalendarRefreshed(id=outage, changed=False, provisional=False,
-                                     note="started before calendars travelled with their clocks")
-        if update.calendar != self._run.calendar.name:
-            return CalendarRefreshed(id=outage, changed=False, provisional=self._provisional(),
-                                     note=f"uses calendar {self._run.calendar.name}")
-        data = update.apply(self._run.calendar)
-        if data == self._run.calendar:
-            return CalendarRefreshed(id=outage, changed=False, provisional=self._provisional())
+        outage, current = self._run.record.outage_id, self._run.calendar if self._legacy is None else None
+        data = update.take(current, outage, self._provisional)
+        if isinstance(data, CalendarRefreshed):
+            return data
         self._run.calendar, self._calendar = data, compiled(data)
         self._run.calendar_updates.append({"type": "calendar_updated", "at": workflow.now().isoformat(),
                                            "by": update.by, "years": data.known_years()})

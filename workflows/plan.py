@@ -15,11 +15,11 @@ from temporalio.exceptions import ApplicationError
 
 
 with workflow.unsafe.imports_passed_through():
+    from workflows.calendar_data import fetch_calendar
     from workflows.clock_loop import ClockLoop
     from workflows.legacy.plan import LegacyPlan
     from workflows.outbox import Outbox
     from workflows.patches import CLOCKS_IN_WORKFLOW_PATCH
-    from activities.calendars import CalendarRequest, resolve_calendar
     from sla import names
     from sla import plans as p
     from sla.calendar import BusinessCalendar, CalendarRefreshed, CalendarUpdate, compiled
@@ -52,10 +52,7 @@ class ImprovementPlanWorkflow:
         if self._legacy is not None:
             return await self._legacy.run()
         if self._calendar is None:
-            data = await workflow.execute_activity(
-                resolve_calendar, CalendarRequest(name=run.policy.calendar_name, spec=run.policy.calendar,
-                                                  at=self._facts.opened_at),
-                start_to_close_timeout=timedelta(seconds=30), summary="calendar data")
+            data = await fetch_calendar(run.policy, self._facts.opened_at)
             self._run.calendar, self._calendar = data, compiled(data)
         if "started" not in run.counted:
             run.counted.append("started")
@@ -162,15 +159,10 @@ class ImprovementPlanWorkflow:
     @workflow.update
     async def refresh_calendar(self, update: CalendarUpdate) -> CalendarRefreshed:
         """Take newer calendar data: recorded in the timeline, clocks recomputed, fired actions stay fired."""
-        if self._legacy is not None or self._run.calendar is None:
-            return CalendarRefreshed(id=self._run.plan_id, changed=False, provisional=False,
-                                     note="started before calendars travelled with their clocks")
-        if update.calendar != self._run.calendar.name:
-            return CalendarRefreshed(id=self._run.plan_id, changed=False, provisional=self._provisional(),
-                                     note=f"uses calendar {self._run.calendar.name}")
-        data = update.apply(self._run.calendar)
-        if data == self._run.calendar:
-            return CalendarRefreshed(id=self._run.plan_id, changed=False, provisional=self._provisional())
+        current = self._run.calendar if self._legacy is None else None
+        data = update.take(current, self._run.plan_id, self._provisional)
+        if isinstance(data, CalendarRefreshed):
+            return data
         self._run.calendar, self._calendar = data, compiled(data)
         self._append(p.PlanCalendarUpdated(at=workflow.now(), by=update.by, calendar=data.name,
                                            digest=data.digest, years=data.known_years()))
