@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import Literal
 
 from temporalio.api.errordetails.v1 import NamespaceNotFoundFailure
-from temporalio.client import WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.api.enums.v1 import EventType, HistoryEventFilterType
+from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -83,14 +84,16 @@ async def workflow_error(exc: RPCError, handle: WorkflowHandle, *, subject: str,
 
 
 async def closed_status(handle: WorkflowHandle) -> str | None:
-    """How the workflow ended, or None if it is running or does not exist."""
+    """How the workflow ended (`completed`, `terminated`, ...), or None if it is running or does not exist. Read
+    from its close event, not from describe, which also decodes every search attribute."""
     try:
-        status = (await handle.describe()).status
+        async for event in handle.fetch_history_events(
+                event_filter_type=HistoryEventFilterType.HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT):
+            name = EventType.Name(event.event_type)
+            return name.removeprefix("EVENT_TYPE_WORKFLOW_EXECUTION_").lower()
     except RPCError:
         return None
-    if status is None or status == WorkflowExecutionStatus.RUNNING:
-        return None
-    return status.name.lower()
+    return None
 
 
 def update_error(exc: WorkflowUpdateFailedError, subject: str, conflicts: frozenset[str]) -> CxSlaError:
