@@ -34,10 +34,12 @@ from temporalio.api.enums.v1 import EventType, IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
 from temporalio.client import Client, WorkflowHistory, WorkflowUpdateFailedError
+from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Replayer
 
 from activities.assessment import plan_search_attributes
-from plugin import CxSlaPlugin
+from plugin import WORKFLOWS, CxSlaPlugin
 from sla import commands as cmd
 from sla.commands import OpenComplaint
 from sla.interruptions import ReportInterruption, Restore, interruption_workflow_id
@@ -696,6 +698,15 @@ def current_generation(path: Path) -> bool:
 
 def workflow_id_of(path: Path) -> str:
     return path.name.split(".run")[0]
+
+
+def history_of(path: Path) -> WorkflowHistory:
+    return WorkflowHistory.from_json(workflow_id_of(path), path.read_text())
+
+
+def replayer() -> Replayer:
+    """Today's workflows, as a worker would run them (the plugin's converter)."""
+    return Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter)
 
 
 async def main(out: Path = HERE, only: list[str] | None = None) -> None:
