@@ -14,6 +14,8 @@ import pytest
 
 from tests.e2e import CXSLA, WebhookReceiver, cli, cli_json, free_port, wait_for
 
+pytestmark = pytest.mark.e2e  # a dev server and cxsla workers as subprocesses
+
 POLICY = """
 version = "e2e"
 [calendars.24x7]

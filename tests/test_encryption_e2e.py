@@ -12,7 +12,11 @@ import httpx
 
 from starter.binaries import temporal_cli
 from starter.codec import new_key_line
+import pytest
+
 from tests.service import Service, Tokens, service_settings
+
+pytestmark = pytest.mark.e2e  # the real HTTP service and the temporal CLI
 
 
 def history(address: str, workflow_id: str, *codec: str) -> dict:

@@ -32,10 +32,10 @@ PROMETHEUS = shutil.which("prometheus")
 RULES = sorted((Path(__file__).resolve().parent.parent / "deploy" / "prometheus" / "rules").glob("*.yml"))
 JOB = "cxsla-worker"  # the job name the alert rules expect (deploy/prometheus/rules/cxsla-alerts.rules.yml)
 
-pytestmark = pytest.mark.skipif(
+pytestmark = [pytest.mark.e2e, pytest.mark.skipif(
     PROMETHEUS is None,
     reason="prometheus not installed (`make tools` installs Debian's prometheus package as root)",
-)
+)]
 
 # Second-scale contract: a `low` complaint must be acknowledged within 3 s, every other one within a minute
 # (the CLI acknowledges those long before); a critical complaint must be resolved within 8 s, a major breach.

@@ -8,9 +8,9 @@ import pytest
 from activities.reports import MET, MISSED, render
 from bench.report_screenshot import CHROMIUM, sample_report, screenshot
 
-pytestmark = pytest.mark.skipif(
+pytestmark = [pytest.mark.e2e, pytest.mark.skipif(
     not CHROMIUM.exists(), reason=f"{CHROMIUM} missing: `make tools` installs Debian's chromium as root"
-)
+)]
 Image = pytest.importorskip("PIL.Image", reason="Pillow missing: pip install -e '.[dev]'")
 
 

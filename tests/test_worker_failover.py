@@ -28,7 +28,11 @@ from sla.commands import OpenComplaint
 from sla.vocabulary import Severity
 from starter.client import ComplaintClient
 from starter.settings import Settings
+import pytest
+
 from tests.e2e import CXSLA, WebhookReceiver, cli_json, free_port, wait_for
+
+pytestmark = pytest.mark.e2e  # cxsla workers as subprocesses, killed on purpose
 
 # Every complaint must be acknowledged within 20 s and nobody does. Receipt times are set in the past so that the
 # 10 % warnings are already due when a complaint opens (each worker delivers some before the kill) and the
