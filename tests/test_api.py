@@ -8,7 +8,6 @@ import asyncio
 import hashlib
 import hmac
 import json
-import time
 import uuid
 from datetime import datetime, timedelta, timezone
 

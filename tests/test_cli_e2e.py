@@ -109,7 +109,7 @@ def test_breach_noticed_within_a_second_and_ladder_fires_once_in_order(service, 
         assert deadline <= _parse(breach["at"]) <= deadline + timedelta(seconds=1)
         steps = status["escalations"]
         assert [(s["level"], s["to"]) for s in steps] == [(1, "team-lead"), (2, "supervisor"), (3, "manager")]
-        for step, offset in zip(steps, (0, 2, 4)):
+        for step, offset in zip(steps, (0, 2, 4), strict=True):
             due = deadline + timedelta(seconds=offset)
             assert due <= _parse(step["at"]) <= due + timedelta(seconds=1)
         delivered = [n["action_id"] for n in hook.notifications() if n["complaint_id"] == "e2e-1"]

@@ -9,11 +9,10 @@ import subprocess
 import uuid
 
 import httpx
+import pytest
 
 from starter.binaries import temporal_cli
 from starter.codec import new_key_line
-import pytest
-
 from tests.service import Service, Tokens, service_settings
 
 pytestmark = pytest.mark.e2e  # the real HTTP service and the temporal CLI

@@ -4,9 +4,7 @@ histories with a metrics runtime (which must record nothing)."""
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter
-from datetime import timedelta
 
 from temporalio.client import Client, WorkflowHistory
 from temporalio.runtime import (
@@ -31,7 +29,6 @@ from tests.e2e import until
 from tests.histories import record
 from workflows import metrics as m
 from workflows.complaint import ComplaintWorkflow
-
 
 # Added by the SDK to everything from workflow.metric_meter(): bounded, never an id.
 SDK_LABELS = {"service_name", "namespace", "task_queue", "workflow_type"}

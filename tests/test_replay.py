@@ -15,8 +15,8 @@ import pytest
 
 import plugin
 from tests.histories import record
-from workflows.patches import CLOCKS_IN_WORKFLOW_PATCH, ENGINE_IN_WORKFLOW_PATCH
 from workflows.legacy.complaint import OUTCOME_MEMO_PATCH, PLAN_ON_MAJOR_BREACH_PATCH, PLAN_ON_NEGATIVE_FEEDBACK_PATCH
+from workflows.patches import CLOCKS_IN_WORKFLOW_PATCH, ENGINE_IN_WORKFLOW_PATCH
 
 GOLDEN = record.history_files()
 WORKFLOW_TYPES = {getattr(cls, "__temporal_workflow_definition").name for cls in plugin.WORKFLOWS}

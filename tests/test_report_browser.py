@@ -23,7 +23,7 @@ def _pixels_near(image, colour: str, tolerance: int = 12) -> int:
     target = _rgb(colour)
     return sum(
         count for count, rgb in image.getcolors(maxcolors=1 << 24)
-        if all(abs(a - b) <= tolerance for a, b in zip(rgb, target))
+        if all(abs(a - b) <= tolerance for a, b in zip(rgb, target, strict=False))  # RGB of RGBA
     )
 
 
