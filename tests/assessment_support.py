@@ -7,7 +7,6 @@ import tomllib
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 import tomli_w
 from temporalio.api.common.v1 import WorkflowExecution

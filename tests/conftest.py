@@ -74,6 +74,15 @@ async def cxsla_worker(client: Client, *, sink: NotificationSink | None = None, 
         yield queue
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A test that needs the dev server (directly or through a fixture) is end-to-end wherever it lives, so
+    `-m "not e2e"` keeps the pure and time-skipping tests; modules that start other real services (subprocesses,
+    a browser, Prometheus) declare `pytestmark = pytest.mark.e2e` themselves."""
+    for item in items:
+        if "dev_env" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.e2e)
+
+
 @pytest.fixture
 def anyio_backend():
     return "asyncio"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import json
 import os
 import socket
@@ -87,3 +89,19 @@ def wait_for(predicate: Callable[[], object], timeout: float, what: str, interva
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(interval)
+
+
+async def until(predicate: Callable[[], object], timeout: float, what: str | Callable[[], str],
+                interval: float = 0.2):
+    """`wait_for` for async tests: the predicate may be a coroutine function; the event loop runs meanwhile.
+    `what` may be a function, to say what was still missing at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if inspect.isawaitable(value):
+            value = await value
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what() if callable(what) else what}")
+        await asyncio.sleep(interval)

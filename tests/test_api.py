@@ -8,7 +8,6 @@ import asyncio
 import hashlib
 import hmac
 import json
-import time
 import uuid
 from datetime import datetime, timedelta, timezone
 
@@ -17,6 +16,7 @@ import pytest
 import pytest_asyncio
 
 from sla.commands import COMMAND_MODELS
+from tests.e2e import until
 from tests.service import Service, Tokens, service_settings
 
 POLICY = """
@@ -131,17 +131,6 @@ async def count(dev_env, complaint_id: str) -> int:
 async def history_length(dev_env, complaint_id: str) -> int:
     history = await dev_env.client.get_workflow_handle(f"complaint-{complaint_id}").fetch_history()
     return len(history.events)
-
-
-async def poll(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        await asyncio.sleep(0.2)
 
 
 def assert_problem(response: httpx.Response, status: int, *needles: str) -> dict:
@@ -352,10 +341,10 @@ async def test_list_filters_and_cursor_pages(http, tokens):
         return set(ids) <= set(await listed(contract="paged")) and \
             set(ids[:2]) <= set(await listed(contract="paged", state="acknowledged"))
 
-    await poll(settled, 20, "visibility of the opened complaints")
+    await until(settled, 20, "visibility of the opened complaints")
     assert set(await listed(contract="paged", state="acknowledged")) == set(ids[:2])
-    await poll(lambda: _contains(listed(breached="true"), fast), 20, "the fast complaint to breach")
-    await poll(lambda: _contains(listed(at_risk="true"), risky), 20, "the risky complaint to warn")
+    await until(lambda: _contains(listed(breached="true"), fast), 20, "the fast complaint to breach")
+    await until(lambda: _contains(listed(at_risk="true"), risky), 20, "the risky complaint to warn")
     assert fast not in await listed(contract="calm")
 
     seen: list[str] = []

@@ -9,7 +9,6 @@ import hashlib
 import hmac
 import os
 
-import pytest
 import pytest_asyncio
 import requests
 import schemathesis
@@ -18,8 +17,12 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
-    content_type_conformance, ignored_auth, negative_data_rejection, response_headers_conformance,
-    response_schema_conformance, status_code_conformance,
+    content_type_conformance,
+    ignored_auth,
+    negative_data_rejection,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
 )
 
 from tests.service import Service, Tokens, service_settings
@@ -74,33 +77,39 @@ def test_the_api_keeps_its_openapi_contract(api):
     # refresh 2; inbound 1
     assert len(operations) == 33
     session = requests.Session()
-    ran = 0
 
+    def examples(operation, mode: GenerationMode, fixed: dict) -> int:
+        """Send one variant's generated requests and validate the answers; how many were sent."""
+        sent = 0
+
+        @given(case=operation.as_strategy(generation_mode=mode, **fixed))
+        @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
+                  suppress_health_check=list(HealthCheck))
+        def run(case) -> None:
+            nonlocal sent
+            if mode is GenerationMode.POSITIVE and operation.path == "/v1/complaints" and \
+                    operation.method.upper() == "POST" and isinstance(case.body, dict):
+                case.body["contract"] = "always-on"  # reach Temporal, not only the policy check
+                case.body.pop("received_at", None)
+            headers, extra = dict(auth), {}
+            if operation.path.startswith("/v1/inbound"):
+                headers, extra["data"] = _signed(case, service.url, headers)
+            case.call_and_validate(base_url=service.url, session=session, headers=headers, checks=CHECKS, **extra)
+            sent += 1
+
+        try:
+            run()
+        except Unsatisfiable:
+            # No parameters and no body (the health probes): there is nothing to make invalid.
+            assert mode is GenerationMode.NEGATIVE and operation.path in ("/healthz", "/readyz")
+        return sent
+
+    ran = 0
     for operation in operations:
         has_id = any(p.name == "complaint_id" for p in operation.path_parameters)
         variants = [(GenerationMode.POSITIVE, {}), (GenerationMode.NEGATIVE, {})]
         if has_id:
             variants.append((GenerationMode.POSITIVE, {"path_parameters": {"complaint_id": EXISTING}}))
         for mode, fixed in variants:
-            @given(case=operation.as_strategy(generation_mode=mode, **fixed))
-            @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
-                      suppress_health_check=list(HealthCheck))
-            def run(case) -> None:
-                nonlocal ran
-                if mode is GenerationMode.POSITIVE and operation.path == "/v1/complaints" and \
-                        operation.method.upper() == "POST" and isinstance(case.body, dict):
-                    case.body["contract"] = "always-on"  # reach Temporal, not only the policy check
-                    case.body.pop("received_at", None)
-                headers, extra = dict(auth), {}
-                if operation.path.startswith("/v1/inbound"):
-                    headers, extra["data"] = _signed(case, service.url, headers)
-                case.call_and_validate(base_url=service.url, session=session, headers=headers, checks=CHECKS,
-                                       **extra)
-                ran += 1
-
-            try:
-                run()
-            except Unsatisfiable:
-                # No parameters and no body (the health probes): there is nothing to make invalid.
-                assert mode is GenerationMode.NEGATIVE and operation.path in ("/healthz", "/readyz")
+            ran += examples(operation, mode, fixed)
     assert ran >= len(operations) * 3  # every operation really sent requests

@@ -78,11 +78,17 @@ def policy(contract, tmp_path_factory):
     return write_policy(raw, folder / "policy.toml"), write_policy(strict, folder / "strict.toml")[1]
 
 
+@pytest.fixture(scope="module")
+def sink() -> RecordingSink:
+    """What the module's worker sent."""
+    return RecordingSink()
+
+
 @pytest_asyncio.fixture(scope="module")
-async def service(dev_env, contract, policy, tmp_path_factory):
+async def service(dev_env, contract, policy, sink, tmp_path_factory):
     (path, parsed), _ = policy
     queue = task_queue()
-    plugin = CxSlaPlugin(sink=RecordingSink(), policy_path=path, report_dir=str(tmp_path_factory.mktemp("reports")))
+    plugin = CxSlaPlugin(sink=sink, policy_path=path, report_dir=str(tmp_path_factory.mktemp("reports")))
     async with Worker(dev_env.client, task_queue=queue, plugins=[plugin]):
         complaints = ComplaintClient(dev_env.client, task_queue=queue, policy=parsed)
         yield complaints, AssessmentClient.of(complaints), queue, path
@@ -158,7 +164,8 @@ async def test_the_worker_exports_the_last_cycle_kpis_as_gauges(september, contr
     assert compliance == result.assessment.kpi(KpiName.COMPLIANCE_ACKNOWLEDGE).value
 
 
-async def test_imported_history_is_not_sent_again_and_keeps_its_breaches(service, september, contract, dev_env):
+async def test_imported_history_is_not_sent_again_and_keeps_its_breaches(service, september, sink, contract,
+                                                                          dev_env):
     complaints, _, _, _ = service
     late = await complaints.status(f"{contract}-000")  # acknowledged after 3 h: a breach at its deadline
     breach = next(b for b in late.breaches if b.clock.value == "acknowledge")
@@ -166,6 +173,11 @@ async def test_imported_history_is_not_sent_again_and_keeps_its_breaches(service
     assert "Wang Fang" not in json.dumps(late.public())
     with pytest.raises(Exception, match="earlier than|future|cannot import"):
         await complaints.import_history([history(contract, 950, SEPTEMBER)[1]])
+    # Every imported complaint has completed (the fixture waited for that), so anything it would send has been
+    # delivered: its warnings, breaches and escalations happened elsewhere and reach nobody now.
+    assert sink.ids(f"{contract}-000") == []
+    assert [n.action_id for n in sink.received if n.subject == "complaint"] == []
+    assert [n for n in sink.received if n.subject == "assessment_report"]  # the same sink: the late report's
 
 
 async def test_paging_reads_every_page(september, contract, dev_env):

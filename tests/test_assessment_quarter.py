@@ -292,11 +292,12 @@ async def run_batch(complaints: ComplaintClient, batch: list[Script], t0: dateti
     await each(lambda s: not s.withdraw, "triage", lambda s: cmd.Triage(category="billing"))
     for hours in (24, 72, 130):
         await skip_to(t0 + hours * H + M)
-        await each(lambda s: s.resolve_h == hours, "resolve", lambda s: cmd.Resolve(
+        await each(lambda s, hours=hours: s.resolve_h == hours, "resolve", lambda s: cmd.Resolve(
             resolution="fixed", first_contact=s.first_contact, handling_seconds=s.handling))
         if hours == 24:
             await skip_to(t0 + 30 * H + M)
-            await each(lambda s: s.feedback is not None, "record_feedback", lambda s: cmd.RecordFeedback(csat=s.feedback))
+            await each(lambda s: s.feedback is not None, "record_feedback",
+                       lambda s: cmd.RecordFeedback(csat=s.feedback))
             await skip_to(t0 + 40 * H + M)
             await each(lambda s: s.reopen, "reopen", lambda s: cmd.Reopen(reason="still broken"))
             await skip_to(t0 + 44 * H + M)

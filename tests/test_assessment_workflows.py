@@ -83,8 +83,8 @@ async def test_a_plan_not_submitted_in_time_breaches_and_escalates_in_ladder_ord
         assert submitted.state is PlanState.IN_PROGRESS and submitted.breaches[0].clock == "plan_submission"
 
 
-async def test_an_unrectified_plan_becomes_a_major_breach_and_a_later_met_cycle_closes_it(own_time_skipping_env, tmp_path,
-                                                                                           policy):
+async def test_an_unrectified_plan_becomes_a_major_breach_and_a_later_met_cycle_closes_it(
+        own_time_skipping_env, tmp_path, policy):
     env, (path, parsed) = own_time_skipping_env, policy
     async with assessment_worker(env.client, policy_path=path, report_dir=tmp_path) as (queue, sink):
         plans = AssessmentClient(env.client, task_queue=queue, policy=parsed)
@@ -144,8 +144,8 @@ async def test_plan_commands_are_validated_before_anything_is_recorded(own_time_
         assert status.progress_reports == 0 and status.state is PlanState.IN_PROGRESS
 
 
-async def test_an_interruption_past_its_threshold_is_a_major_breach_and_restoring_ends_it(own_time_skipping_env, tmp_path,
-                                                                                          policy):
+async def test_an_interruption_past_its_threshold_is_a_major_breach_and_restoring_ends_it(
+        own_time_skipping_env, tmp_path, policy):
     env, (path, parsed) = own_time_skipping_env, policy
     async with assessment_worker(env.client, policy_path=path, report_dir=tmp_path) as (queue, sink):
         outages = AssessmentClient(env.client, task_queue=queue, policy=parsed)

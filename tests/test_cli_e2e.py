@@ -14,6 +14,8 @@ import pytest
 
 from tests.e2e import CXSLA, WebhookReceiver, cli, cli_json, free_port, wait_for
 
+pytestmark = pytest.mark.e2e  # a dev server and cxsla workers as subprocesses
+
 POLICY = """
 version = "e2e"
 [calendars.24x7]
@@ -107,7 +109,7 @@ def test_breach_noticed_within_a_second_and_ladder_fires_once_in_order(service, 
         assert deadline <= _parse(breach["at"]) <= deadline + timedelta(seconds=1)
         steps = status["escalations"]
         assert [(s["level"], s["to"]) for s in steps] == [(1, "team-lead"), (2, "supervisor"), (3, "manager")]
-        for step, offset in zip(steps, (0, 2, 4)):
+        for step, offset in zip(steps, (0, 2, 4), strict=True):
             due = deadline + timedelta(seconds=offset)
             assert due <= _parse(step["at"]) <= due + timedelta(seconds=1)
         delivered = [n["action_id"] for n in hook.notifications() if n["complaint_id"] == "e2e-1"]

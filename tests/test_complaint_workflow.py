@@ -16,27 +16,29 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import pytest
-from temporalio import activity
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
-from temporalio.client import Client, WorkflowExecutionStatus
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.exceptions import ApplicationError
+from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
 from sla import commands as cmd
 from sla import events as ev
 from sla.calendar import CalendarUpdate, wall_clock_data
 from sla.commands import OpenComplaint
-from sla.engine import ActionKind, ClockStatus, Evaluation
+from sla.engine import ActionKind, ClockStatus
 from sla.status import ComplaintStatus
 from starter.client.complaints import ComplaintClient, Opened, workflow_id
 from starter.client.errors import CxSlaError
 from tests.conftest import cxsla_worker
 from tests.histories.record import (
-    CONTRACT, assert_no_task_failures, command, result_after, run_histories, settle, test_policy,
+    CONTRACT,
+    assert_no_task_failures,
+    command,
+    result_after,
+    run_histories,
+    settle,
+    test_policy,
     time_skipping_server,
 )
 from tests.sinks import RecordingSink
@@ -245,7 +247,7 @@ async def test_warnings_breach_and_escalation_ladder_fire_once_in_order(h: Harne
     st = await h.c.status("c2")
     ladder = [e for e in st.escalations if e.clock.value == "acknowledge"]
     assert [(e.level, e.to) for e in ladder] == [(1, "team-lead"), (2, "supervisor"), (3, "manager")]
-    for e, after in zip(ladder, (0, 5, 10)):
+    for e, after in zip(ladder, (0, 5, 10), strict=True):
         assert deadline + after * S <= e.at < deadline + (after + 1) * S
     assert [e.at for e in ladder] == sorted(e.at for e in ladder)
     assert breaches(st)["acknowledge#1"][2] >= deadline

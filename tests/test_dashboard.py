@@ -9,23 +9,24 @@ import asyncio
 import json
 import re
 import shutil
-import socket
 import subprocess
 import urllib.request
 import uuid
 from datetime import timedelta
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 
 import promql_parser as promql
 import pytest
 import yaml
 from temporalio import activity, workflow
-from temporalio.client import Client
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client, WorkflowHandle
 from temporalio.common import RetryPolicy
 from temporalio.worker import Worker
 
 from starter.service.metrics import prometheus_runtime
+from tests.e2e import free_port, until
 from workflows import metrics as m
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -360,12 +361,6 @@ class BrokenWorkflow:
         raise RuntimeError("fails the workflow task on purpose")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _scrape(port: int) -> dict[str, set[str]]:
     """Series name -> label names seen, from the worker's endpoint."""
     body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
@@ -384,35 +379,47 @@ async def test_sdk_names_and_labels_are_on_a_live_worker_scrape(dev_env):
     cache one (forced evictions), an activity failing once and a workflow whose tasks fail. Every SDK name above
     must then be on the endpoint, with the labels the dashboard and the rules use. The API process bridges the
     client's metrics under the same names (tests/test_api.py reads temporal_request_* there)."""
-    port = _free_port()
+    port = free_port()
     client = await Client.connect(dev_env.client.service_client.config.target_host,
                                   namespace=dev_env.client.namespace, runtime=prometheus_runtime("127.0.0.1", port))
     queue = f"probe-{uuid.uuid4().hex[:8]}"
+
+    async def waiting(handle: WorkflowHandle) -> bool:
+        """Its activity succeeded (after the failed attempt) and the task after it completed: it waits, cached."""
+        kinds = [e.event_type for e in (await handle.fetch_history()).events]
+        return EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED in kinds and (
+            kinds[-1] == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED)
+
+    async def failing(handle: WorkflowHandle) -> bool:
+        return any(e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED
+                   for e in (await handle.fetch_history()).events)
+
+    def missing_series() -> dict[str, list[str]]:
+        seen = _scrape(port)
+        return {name: sorted(labels - seen.get(name, set())) for name, labels in SDK_METRICS.items()
+                if name not in seen or not labels <= seen[name]}
+
     async with Worker(client, task_queue=queue, workflows=[ProbeWorkflow, BrokenWorkflow],
                       activities=[flaky_activity], max_cached_workflows=1, max_concurrent_workflow_tasks=2):
         first = await client.start_workflow(ProbeWorkflow.run, id=f"{queue}-a", task_queue=queue)
-        await asyncio.sleep(1.0)  # the activity has failed once and succeeded; the workflow waits, cached
+        await until(lambda: waiting(first), 30, "the first probe to wait for its signal")
         await first.signal(ProbeWorkflow.proceed)
         assert await first.result() == "done"
         others = [await client.start_workflow(ProbeWorkflow.run, id=f"{queue}-{i}", task_queue=queue)
                   for i in range(3)]
         broken = await client.start_workflow(BrokenWorkflow.run, id=f"{queue}-broken", task_queue=queue)
         try:
-            await asyncio.sleep(1.5)
+            for handle in others:  # three waiting with room to cache one: evictions
+                await until(partial(waiting, handle), 30, f"{handle.id} to wait for its signal")
+            await until(lambda: failing(broken), 30, "a failed workflow task")
             for handle in others:
                 await handle.signal(ProbeWorkflow.proceed)
             for handle in others:
                 assert await asyncio.wait_for(handle.result(), 30) == "done"
-            deadline = asyncio.get_running_loop().time() + 20
-            while True:
-                seen = _scrape(port)
-                missing = {name: sorted(labels - seen.get(name, set())) for name, labels in SDK_METRICS.items()
-                           if name not in seen or not labels <= seen[name]}
-                if not missing or asyncio.get_running_loop().time() > deadline:
-                    break
-                await asyncio.sleep(0.5)
+            await until(lambda: not missing_series(), 20,
+                        lambda: f"SDK series (or their labels) on a live worker's endpoint: {missing_series()}", 0.5)
         finally:
             await broken.terminate("probe done")
-    assert missing == {}, "SDK series (or their labels) not on a live worker's endpoint"
+    seen = _scrape(port)
     # the same endpoint carries no misspelling of what the dashboard expects
     assert "temporal_workflow_task_execution_failed" not in seen and "temporal_sticky_cache_size_total" not in seen

@@ -26,7 +26,8 @@ def clock(now: datetime, fired: dict[str, datetime] | None = None, ended_at: dat
 
 
 def timeline(actions) -> list[tuple[str, datetime]]:
-    return [(a.id.removeprefix("report_delivery#1:"), a.due_at) for a in sorted(actions, key=lambda a: (a.due_at, a.id))]
+    return [(a.id.removeprefix("report_delivery#1:"), a.due_at)
+            for a in sorted(actions, key=lambda a: (a.due_at, a.id))]
 
 
 def ids(actions) -> list[str]:

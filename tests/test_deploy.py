@@ -204,7 +204,8 @@ def test_compose_has_the_whole_stack():
     assert service("temporal")["depends_on"]["temporal-schema"]["condition"] == "service_completed_successfully"
     for name in CXSLA_SERVICES:
         svc = service(name)
-        assert svc["build"]["dockerfile"] == "deploy/Dockerfile" and (DEPLOY / svc["build"]["context"]).resolve() == ROOT
+        assert svc["build"]["dockerfile"] == "deploy/Dockerfile"
+        assert (DEPLOY / svc["build"]["context"]).resolve() == ROOT
         assert svc["depends_on"]["temporal-init"]["condition"] == "service_completed_successfully"
         assert "healthcheck" in svc, name
         assert environment(svc)["TEMPORAL_ADDRESS"].split(":")[0] == "temporal"
@@ -427,7 +428,7 @@ def of_kind(kind: str) -> dict[str, dict]:
 
 def test_every_manifest_is_valid_for_the_pinned_kubernetes_version():
     assert len(k8s_documents()) >= 12
-    for name, doc in k8s_documents():
+    for _name, doc in k8s_documents():
         kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
     # strict validation does reject a misspelled field and a wrong type
     worker = deepcopy(of_kind("Deployment")["cxsla-worker"])
@@ -559,14 +560,14 @@ def test_services_pdbs_and_the_hpa_select_real_pods():
 
     services = of_kind("Service")
     assert set(services) == {"cxsla-api", "cxsla-codec-server"}
-    for name, svc in services.items():
+    for svc in services.values():
         (target,) = pods_of(svc["spec"]["selector"])
         container = _container(deployments[target])
         for port in svc["spec"]["ports"]:
             _port(container, port["targetPort"])  # a named port that exists
     pdbs = of_kind("PodDisruptionBudget")
     assert {t for p in pdbs.values() for t in pods_of(p["spec"]["selector"]["matchLabels"])} == set(deployments)
-    for name, pdb in pdbs.items():
+    for pdb in pdbs.values():
         target = pods_of(pdb["spec"]["selector"]["matchLabels"])[0]
         assert pdb["spec"]["minAvailable"] < deployments[target]["spec"]["replicas"], "a drain must be possible"
     (hpa,) = of_kind("HorizontalPodAutoscaler").values()

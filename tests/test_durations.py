@@ -122,7 +122,7 @@ def test_duration_error_is_a_value_error():
     assert issubclass(DurationError, ValueError)
 
 
-# ---- calendar months (improvement-plan clocks: progress every 6 months, rectification within N months) ----------------
+# ---- calendar months (improvement-plan clocks: progress every 6 months, rectification within N months) ---------------
 @pytest.mark.parametrize(
     ("text", "months"),
     [("6 months", 6), ("1 month", 1), ("3 Months", 3), (" 12  months ", 12), ("2 calendar months", 2),

@@ -9,10 +9,13 @@ import subprocess
 import uuid
 
 import httpx
+import pytest
 
 from starter.service.binaries import temporal_cli
 from starter.service.codec import new_key_line
 from tests.service import Service, Tokens, service_settings
+
+pytestmark = pytest.mark.e2e  # the real HTTP service and the temporal CLI
 
 
 def history(address: str, workflow_id: str, *codec: str) -> dict:

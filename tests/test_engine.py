@@ -15,11 +15,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sla import events as ev
 from sla import engine
+from sla import events as ev
 from sla.engine import ActionKind, Evaluation, check_extension
-from sla.official_calendar import published_years
 from sla.lifecycle import COMMANDS, InvalidTransition, apply, check, replay
+from sla.official_calendar import published_years
 from sla.policy import default_policy_path, load_policy, parse_policy
 from sla.vocabulary import BreachClass, ClockName, ClockState, ComplaintState, Severity
 from tests.calendars import calendar_of
@@ -440,7 +440,7 @@ def test_default_policy_acknowledge_over_national_day_and_its_escalations():
     ]
 
 
-# ---- resolution, notification, survey, close ----------------------------------------------------------------------------
+# ---- resolution, notification, survey, close -------------------------------------------------------------------------
 def test_resolution_starts_notify_result_and_survey_and_stops_the_others():
     events = [received(), ack(0.5), resolved(3)]
     result = run(events, 3)
@@ -501,7 +501,7 @@ def test_feedback_closes_without_the_close_action():
     assert all(c.state in (ClockState.MET, ClockState.STOPPED, ClockState.BREACHED) for c in result.clocks)
 
 
-# ---- pauses ------------------------------------------------------------------------------------------------------------
+# ---- pauses ----------------------------------------------------------------------------------------------------------
 def test_awaiting_customer_pauses_and_keeps_elapsed_time():
     events = [received(), ack(0.5), triaged(1), await_customer(2)]
     paused = run(events, 3)
@@ -595,7 +595,7 @@ def test_pause_on_business_calendar_counts_working_time_only():
     assert clock(result, C.TRIAGE).deadline == datetime(2025, 3, 6, 12, tzinfo=SH)
 
 
-# ---- reclassify ---------------------------------------------------------------------------------------------------------
+# ---- reclassify ------------------------------------------------------------------------------------------------------
 def test_reclassify_is_retroactive_from_the_original_start():
     events = [received(), ack(0.5), triaged(1), reclassified(5, Severity.CRITICAL)]
     result = run(events, 5)
@@ -616,7 +616,7 @@ def test_reclassify_down_moves_the_deadline_out():
     assert "resolve#1:breach" not in due_ids(result)
 
 
-# ---- extend ---------------------------------------------------------------------------------------------------------------
+# ---- extend ----------------------------------------------------------------------------------------------------------
 def test_extend_moves_the_deadline_and_notifies_the_customer():
     events = [received(), ack(0.5), triaged(1), extended(5, C.RESOLVE, 30)]
     result = run(events, 5)
@@ -657,7 +657,7 @@ def test_pause_after_an_extension_shifts_the_extended_deadline():
     assert clock(result, C.RESOLVE).deadline == h(32)
 
 
-# ---- reopen ---------------------------------------------------------------------------------------------------------------
+# ---- reopen ----------------------------------------------------------------------------------------------------------
 def test_reopen_starts_resolve_2_and_stops_notify_and_survey():
     events = [received(), ack(0.5), triaged(1), resolved(3), reopened(4)]
     result = run(events, 4)
@@ -699,7 +699,7 @@ def test_second_resolution_gets_its_own_notify_and_survey():
     assert "survey#2:send" not in due_ids(later)
 
 
-# ---- withdraw --------------------------------------------------------------------------------------------------------------
+# ---- withdraw --------------------------------------------------------------------------------------------------------
 def test_withdraw_stops_every_clock():
     events = [received(), ack(0.5), triaged(1), withdrawn(1.5)]
     result = run(events, 1000)
@@ -727,7 +727,7 @@ def test_withdraw_keeps_a_breach_that_happened_before():
     assert [b.clock for b in result.breaches] == [C.ACKNOWLEDGE]
 
 
-# ---- fired, due, next_due_at ----------------------------------------------------------------------------------------------
+# ---- fired, due, next_due_at -----------------------------------------------------------------------------------------
 def test_fired_ids_are_excluded_from_due():
     events = [received()]
     everything = run(events, 2)
@@ -782,7 +782,7 @@ def test_fired_everything_then_nothing_is_due_again():
     assert result.next_due_at is None or result.next_due_at > h(40)
 
 
-# ---- the shipped demo contract ---------------------------------------------------------------------------------------------
+# ---- the shipped demo contract ---------------------------------------------------------------------------------------
 def test_demo_contract_second_scale():
     policy = load_policy().contract("demo")
     start = datetime(2025, 3, 3, 12, tzinfo=UTC)
@@ -798,7 +798,7 @@ def test_demo_contract_second_scale():
     assert clock(result, C.RESOLVE).deadline == start + timedelta(minutes=2)
 
 
-# ---- wall-clock targets on a business calendar ---------------------------------------------------------------------------
+# ---- wall-clock targets on a business calendar -----------------------------------------------------------------------
 def _demo_on_cn_standard():
     raw = copy.deepcopy(tomllib.loads(default_policy_path().read_text(encoding="utf-8")))
     raw["contracts"]["demo"]["calendar"] = "cn-standard"
@@ -846,7 +846,7 @@ def test_default_policy_deadlines_into_an_unpublished_year_are_provisional_not_r
     assert result.provisional
 
 
-# ---- property: random valid command sequences --------------------------------------------------------------------------------
+# ---- property: random valid command sequences ------------------------------------------------------------------------
 _COMMAND_NAMES = sorted(COMMANDS)
 
 
@@ -942,7 +942,7 @@ def test_random_valid_histories(data, policy_index):
     _check_invariants(policy, events, now + timedelta(days=60), fired)
 
 
-# ---- fixes found by review ----------------------------------------------------------------------------------------------
+# ---- fixes found by review -------------------------------------------------------------------------------------------
 def test_a_fired_breach_stands_after_a_reclassification_lengthens_the_deadline():
     events = [received(severity=Severity.CRITICAL), ack(0.5)]
     critical = run(events, 1000)
@@ -977,7 +977,7 @@ def test_check_extension_refuses_met_clocks_past_times_and_earlier_deadlines():
     check_extension(result, C.RESOLVE, resolve.deadline + timedelta(hours=1), h(1))
 
 
-# ---- time to meet a clock (what the time-to-acknowledge/resolve histograms record) -------------------------------------
+# ---- time to meet a clock (what the time-to-acknowledge/resolve histograms record) -----------------------------------
 def test_met_clock_reports_working_time_used_excluding_pauses():
     events = [received(), ack(0.5), triaged(1), await_customer(2), responded(5), resolved(9)]
     result = run(events, 9)

@@ -157,7 +157,7 @@ def test_ces_mean_and_agreement():
     assert ces_agree(ces({})) is None
 
 
-# ---- percentiles ------------------------------------------------------------------------------------------------------
+# ---- percentiles -----------------------------------------------------------------------------------------------------
 def test_nearest_rank_percentile_odd_n():
     values = {10: 1, 20: 1, 30: 1, 40: 1, 50: 1}
     # n = 5: p50 rank ceil(2.5) = 3 -> 30; p90 rank ceil(4.5) = 5 -> 50; p20 rank ceil(1.0) = 1 -> 10
@@ -203,7 +203,7 @@ def test_ratio():
     assert ratio(0, 0) is None
 
 
-# ---- availability -----------------------------------------------------------------------------------------------------
+# ---- availability ----------------------------------------------------------------------------------------------------
 def outage(start: datetime, end: datetime | None, oid="o") -> Interruption:
     return Interruption(outage_id=oid, contract="t", started_at=start, restored_at=end)
 
@@ -259,7 +259,7 @@ def test_availability_with_sub_second_interruptions_is_exact():
     assert availability(interruptions, START, END, END) == 1 - Fraction(33, 25_920_000)
 
 
-# ---- targets ----------------------------------------------------------------------------------------------------------
+# ---- targets ---------------------------------------------------------------------------------------------------------
 def test_target_min_and_max_bounds_are_inclusive():
     at_least = Target(min=85)
     assert at_least.met_by(85) and at_least.met_by(100)
@@ -350,7 +350,7 @@ def test_merge_does_not_change_its_inputs():
     assert (a, b) == (a_before, b_before)
 
 
-# ---- complaint KPIs in an assessment -----------------------------------------------------------------------------------
+# ---- complaint KPIs in an assessment ---------------------------------------------------------------------------------
 def test_fcr():
     tally = PeriodTally.of([
         resolved(first_contact=True),  # counts
@@ -486,7 +486,7 @@ def test_availability_target_is_judged_in_a_period_without_interruptions():
     assert a.kpi(K.AVAILABILITY).met is True
 
 
-# ---- survey KPIs in an assessment -----------------------------------------------------------------------------------------
+# ---- survey KPIs in an assessment ------------------------------------------------------------------------------------
 def test_survey_kpis_merge_channels_and_complaint_feedback_but_not_third_party():
     email = SurveyBatch(batch_id="e1", channel=SurveyChannel.EMAIL, csat=csat({5: 3, 4: 2, 2: 1}),
                         nps=nps_h({10: 2, 9: 1, 7: 1, 3: 2}), ces=ces({7: 2, 3: 1}))
@@ -539,7 +539,7 @@ def test_assessment_survives_a_json_round_trip():
     assert again == a and again.missed == a.missed
 
 
-# ---- properties ----------------------------------------------------------------------------------------------------------
+# ---- properties ------------------------------------------------------------------------------------------------------
 def histograms(scale: Scale, max_count=30):
     low, high = scale.bounds
     return st.dictionaries(st.integers(low, high), st.integers(0, max_count), max_size=high - low + 1).map(

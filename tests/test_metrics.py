@@ -4,9 +4,7 @@ histories with a metrics runtime (which must record nothing)."""
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter
-from datetime import timedelta
 
 from temporalio.client import Client, WorkflowHistory
 from temporalio.runtime import (
@@ -27,10 +25,10 @@ from sla.status import ComplaintStatus
 from sla.vocabulary import ClockState
 from starter.client.complaints import ComplaintClient, workflow_id
 from tests.conftest import task_queue
+from tests.e2e import until
 from tests.histories import record
 from workflows import metrics as m
 from workflows.complaint import ComplaintWorkflow
-
 
 # Added by the SDK to everything from workflow.metric_meter(): bounded, never an id.
 SDK_LABELS = {"service_name", "namespace", "task_queue", "workflow_type"}
@@ -124,15 +122,6 @@ SECOND_SCALE = {
 }
 
 
-async def until(predicate, what: str, timeout: float = 30.0):
-    """Bounded polling for a condition the system under test decides."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not (value := await predicate()):
-        assert asyncio.get_running_loop().time() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.2)
-    return value
-
-
 async def test_each_fact_counted_once_though_every_task_replays_the_whole_history(dev_env):
     """Dev server, real time: a worker without a workflow cache rebuilds the complaint from history on every task
     (as after a restart), and the complaint continues as new every 3 events; each fact still counts once."""
@@ -148,14 +137,14 @@ async def test_each_fact_counted_once_though_every_task_replays_the_whole_histor
         client = ComplaintClient(dev_env.client, task_queue=queue, policy=parse_policy(SECOND_SCALE))
         await client.open(OpenComplaint(id=cid, contract="quick", severity="major", channel="phone"),
                           continue_as_new_after_events=3)
-        await until(lambda: _escalated(client, cid, 2), "acknowledge breach and both escalation steps")
+        await until(lambda: _escalated(client, cid, 2), 30, "acknowledge breach and both escalation steps")
         for name, command in [
             ("acknowledge", cmd.Acknowledge()), ("triage", cmd.Triage()), ("communicate_plan", cmd.CommunicatePlan()),
             ("post_progress", cmd.PostProgress()), ("resolve", cmd.Resolve(resolution="refunded")),
             ("notify_result", cmd.NotifyResult()),
         ]:
             await client.command(cid, name, command)
-        await until(lambda: _survey_sent(client, cid), "survey sent")
+        await until(lambda: _survey_sent(client, cid), 30, "survey sent")
         await client.command(cid, "record_feedback", cmd.RecordFeedback(csat=5))
         final = await dev_env.client.get_workflow_handle(workflow_id(cid), result_type=ComplaintStatus).result()
     recorded.take(buffer)

@@ -3,8 +3,6 @@ complaints under the time-skipping server that start, add to, or leave alone the
 
 from __future__ import annotations
 
-import asyncio
-import time
 from datetime import timedelta
 
 import pytest

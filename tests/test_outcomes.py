@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from sla import events as ev
 from sla import engine
+from sla import events as ev
 from sla.outcomes import MAJOR_SEVERITIES, ClockTally, ComplaintOutcome, outcome_of
 from sla.policy import load_policy, parse_policy
 from sla.vocabulary import BreachClass, Channel, ClockName, ComplaintState, Remedy, Severity

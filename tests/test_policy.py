@@ -158,13 +158,15 @@ def test_version_ignores_other_contracts(raw_default):
 
 # ---- errors name the key ----------------------------------------------------------------------------------------
 def test_bad_timezone_names_the_key(raw_default):
-    message = _error(_mutated(raw_default, lambda r: r["calendars"]["cn-standard"].__setitem__("timezone", "Mars/Olympus")))
+    message = _error(_mutated(raw_default,
+                              lambda r: r["calendars"]["cn-standard"].__setitem__("timezone", "Mars/Olympus")))
     assert "calendars.cn-standard.timezone" in message
     assert "Mars/Olympus" in message
 
 
 def test_bad_duration_names_contract_and_clock(raw_default):
-    message = _error(_mutated(raw_default, lambda r: r["contracts"]["default"]["targets"].__setitem__("triage", "soon")))
+    message = _error(_mutated(raw_default,
+                              lambda r: r["contracts"]["default"]["targets"].__setitem__("triage", "soon")))
     assert "contracts.default.targets.triage" in message
     assert "'soon'" in message
 
@@ -304,7 +306,8 @@ def test_load_policy_invalid_toml(tmp_path):
 def test_load_policy_error_names_the_file(tmp_path):
     path = tmp_path / "p.toml"
     path.write_text(
-        '[calendars.utc]\ntimezone = "UTC"\n[contracts.x]\ncalendar = "utc"\n[contracts.x.targets]\nacknowledge = "soon"\n',
+        '[calendars.utc]\ntimezone = "UTC"\n[contracts.x]\ncalendar = "utc"\n'
+        '[contracts.x.targets]\nacknowledge = "soon"\n',
         encoding="utf-8",
     )
     with pytest.raises(PolicyError) as info:
@@ -341,7 +344,7 @@ survey = "PT1M"
     assert cal.is_working_day(date(2025, 10, 1))  # no holidays, every weekday
 
 
-# ---- assessment sections: KPI targets, cycles, improvement plans, interruptions ----------------------------------------
+# ---- assessment sections: KPI targets, cycles, improvement plans, interruptions --------------------------------------
 _K = KpiName
 
 

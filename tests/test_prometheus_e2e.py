@@ -21,6 +21,7 @@ import urllib.request
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -32,10 +33,10 @@ PROMETHEUS = shutil.which("prometheus")
 RULES = sorted((Path(__file__).resolve().parent.parent / "deploy" / "prometheus" / "rules").glob("*.yml"))
 JOB = "cxsla-worker"  # the job name the alert rules expect (deploy/prometheus/rules/cxsla-alerts.rules.yml)
 
-pytestmark = pytest.mark.skipif(
+pytestmark = [pytest.mark.e2e, pytest.mark.skipif(
     PROMETHEUS is None,
     reason="prometheus not installed (`make tools` installs Debian's prometheus package as root)",
-)
+)]
 
 # Second-scale contract: a `low` complaint must be acknowledged within 3 s, every other one within a minute
 # (the CLI acknowledges those long before); a critical complaint must be resolved within 8 s, a major breach.
@@ -193,7 +194,7 @@ def test_prometheus_scrapes_the_worker_and_sees_what_the_scenario_did(dev_env, t
             return [e["level"] for e in status["escalations"] if e["clock"] == clock] == [1, 2]
 
         for cid in late:
-            wait_for(lambda: settled(cid, "acknowledge"), 30, f"{cid}'s acknowledge breach and escalations")
+            wait_for(partial(settled, cid, "acknowledge"), 30, f"{cid}'s acknowledge breach and escalations")
         wait_for(lambda: settled(major, "resolve"), 30, f"{major}'s resolve breach and escalations")
         # 3 warnings (two low acknowledgments, the critical resolution) + 3 breaches + 6 escalation steps.
         wait_for(lambda: len(hook.notifications()) >= 12, 20, "12 webhook deliveries")
@@ -226,7 +227,8 @@ def test_prometheus_scrapes_the_worker_and_sees_what_the_scenario_did(dev_env, t
             f'sum(cxsla_notification_failures_total{{{q}}})': 0,
             # the SDK's own metrics: the notices went out through the delivery activity (in batches), the
             # withdrawn complaint's workflow completed, no workflow task failed, free slots on every worker type
-            f'clamp_max(sum(temporal_activity_execution_latency_seconds_count{{{q},activity_type="cxsla.deliver"}}), 1)': 1,
+            'clamp_max(sum(temporal_activity_execution_latency_seconds_count'
+            f'{{{q},activity_type="cxsla.deliver"}}), 1)': 1,
             f'sum(temporal_workflow_completed_total{{{q},workflow_type="ComplaintWorkflow"}})': 1,
             f'sum(temporal_workflow_task_execution_failed_total{{{q}}}) or vector(0)': 0,
             f'sum(temporal_activity_execution_failed_total{{{q}}}) or vector(0)': 0,

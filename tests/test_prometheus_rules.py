@@ -54,6 +54,7 @@ def test_promtool_check_rules():
 
 
 @needs_promtool
+@pytest.mark.e2e  # Prometheus's own rule engine plays hours of series in a subprocess: most of a minute
 def test_promtool_test_rules():
     result = subprocess.run([PROMTOOL, "test", "rules", *map(str, TESTS)], capture_output=True, text=True,
                             cwd=DEPLOY / "tests")

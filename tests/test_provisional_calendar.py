@@ -184,8 +184,8 @@ async def test_a_cycle_whose_collection_keeps_failing_retries_continues_as_new_a
                        calendar=resolve_at(assessment.calendar_name, assessment.calendar,
                                            datetime(2026, 10, 1, tzinfo=timezone.utc)))
         wid = "cycle-always-on-2026-10"
-        handle = await env.client.start_workflow(AssessmentCycleWorkflow.run, run, id=wid, task_queue=queue,
-                                                 search_attributes=cycle_search_attributes("always-on"))
+        await env.client.start_workflow(AssessmentCycleWorkflow.run, run, id=wid, task_queue=queue,
+                                        search_attributes=cycle_search_attributes("always-on"))
         await env.sleep(timedelta(hours=6))  # a past period: collection is due at once, and fails
         status = await env.client.get_workflow_handle(wid).query(AssessmentCycleWorkflow.status)
         assert status.phase == "collecting" and "visibility store unavailable" in status.error

@@ -12,21 +12,22 @@ import json
 from pathlib import Path
 
 import pytest
-from temporalio.client import WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.worker import Replayer
 
 import plugin
 from tests.histories import record
-from workflows.patches import CLOCKS_IN_WORKFLOW_PATCH, ENGINE_IN_WORKFLOW_PATCH
 from workflows.legacy.complaint import OUTCOME_MEMO_PATCH, PLAN_ON_MAJOR_BREACH_PATCH, PLAN_ON_NEGATIVE_FEEDBACK_PATCH
+from workflows.patches import CLOCKS_IN_WORKFLOW_PATCH, ENGINE_IN_WORKFLOW_PATCH
 
 GOLDEN = record.history_files()
 WORKFLOW_TYPES = {getattr(cls, "__temporal_workflow_definition").name for cls in plugin.WORKFLOWS}
-# Recorded by earlier releases: each replays down the path it took then. The first five predate every complaint
-# patch; the major-breach one took outcome-memo and plan-on-major-breach; the negative-feedback one all three.
+# Recorded by earlier releases: each replays down the path it took then. The first six predate every complaint
+# patch (resolve-breach, a major resolve breach, was recorded with the code of 8956c79, the parent of the commit
+# that added outcome-memo and plan-on-major-breach, so that the old side of that guard is replayed too: see
+# tests/test_patches.py); the major-breach one took outcome-memo and plan-on-major-breach; the negative-feedback
+# one all three.
 EARLIER_RELEASES = {
     "complaint-golden-lifecycle.run1.json": ("ComplaintWorkflow", []),
+    "complaint-golden-resolve-breach.run1.json": ("ComplaintWorkflow", []),
     "complaint-golden-pause-extend.run1.json": ("ComplaintWorkflow", []),
     **{f"complaint-golden-continued.run{n}.json": ("ComplaintWorkflow", []) for n in (1, 2, 3)},
     "complaint-golden-major-breach.run1.json": ("ComplaintWorkflow", [OUTCOME_MEMO_PATCH,
@@ -40,14 +41,6 @@ EARLIER_RELEASES = {
 CURRENT_PATCH = {"ComplaintWorkflow": ENGINE_IN_WORKFLOW_PATCH, "AssessmentCycleWorkflow": CLOCKS_IN_WORKFLOW_PATCH,
                  "ImprovementPlanWorkflow": CLOCKS_IN_WORKFLOW_PATCH,
                  "ServiceInterruptionWorkflow": CLOCKS_IN_WORKFLOW_PATCH}
-
-
-def _replayer() -> Replayer:
-    return Replayer(workflows=plugin.WORKFLOWS, data_converter=pydantic_data_converter)
-
-
-def _history(path: Path) -> WorkflowHistory:
-    return WorkflowHistory.from_json(record.workflow_id_of(path), path.read_text())
 
 
 def _workflow_type(events: list[dict]) -> str:
@@ -73,15 +66,15 @@ def test_each_history_took_the_path_it_replays_down():
     """Earlier releases' histories carry none of today's patch markers (so they replay through workflows/legacy/);
     today's carry exactly the one of their workflow type."""
     for name, (_, patches) in EARLIER_RELEASES.items():
-        assert record.patches_of(_history(record.HERE / name)) == patches, name
+        assert record.patches_of(record.history_of(record.HERE / name)) == patches, name
     for path in GOLDEN:
         if path.name not in EARLIER_RELEASES:
             kind = _workflow_type(json.loads(path.read_text())["events"])
-            assert record.patches_of(_history(path)) == [CURRENT_PATCH[kind]], path.name
-    major = _history(record.HERE / "complaint-golden-major-breach.run1.json")
+            assert record.patches_of(record.history_of(path)) == [CURRENT_PATCH[kind]], path.name
+    major = record.history_of(record.HERE / "complaint-golden-major-breach.run1.json")
     assert "cxsla.open_plan_for_complaint" in record.activity_types_of(major)
     assert "cxsla.evaluate_complaint" not in record.activity_types_of(major)  # a local activity: a marker
-    current = _history(record.HERE / f"complaint-{record.GENERATION}-major-breach.run1.json")
+    current = record.history_of(record.HERE / f"complaint-{record.GENERATION}-major-breach.run1.json")
     markers = [e.marker_recorded_event_attributes.marker_name for e in current.events
                if e.HasField("marker_recorded_event_attributes")]
     assert markers == ["core_patch"]  # the engine runs in workflow code: no evaluation is recorded
@@ -89,7 +82,7 @@ def test_each_history_took_the_path_it_replays_down():
 
 @pytest.mark.parametrize("path", GOLDEN, ids=[p.name for p in GOLDEN])
 async def test_golden_history_replays(path: Path):
-    result = await _replayer().replay_workflow(_history(path))  # raises on nondeterminism
+    result = await record.replayer().replay_workflow(record.history_of(path))  # raises on nondeterminism
     assert result.replay_failure is None
 
 
@@ -98,7 +91,7 @@ async def test_fresh_histories_replay(tmp_path: Path):
     scenario, and the scenarios are the ones the current generation's files came from."""
     paths = [p for scenario in record.SCENARIOS for p in await record.record(scenario, tmp_path)]
     assert {p.name for p in paths} == {p.name for p in GOLDEN if record.current_generation(p)}
-    replayer = _replayer()
+    replayer = record.replayer()
     for path in paths:
-        result = await replayer.replay_workflow(_history(path), raise_on_replay_failure=False)
+        result = await replayer.replay_workflow(record.history_of(path), raise_on_replay_failure=False)
         assert result.replay_failure is None, f"{path.name}: {result.replay_failure}"

@@ -8,9 +8,9 @@ import pytest
 from sla.report_html import MET, MISSED, render
 from bench.report_screenshot import CHROMIUM, sample_report, screenshot
 
-pytestmark = pytest.mark.skipif(
+pytestmark = [pytest.mark.e2e, pytest.mark.skipif(
     not CHROMIUM.exists(), reason=f"{CHROMIUM} missing: `make tools` installs Debian's chromium as root"
-)
+)]
 Image = pytest.importorskip("PIL.Image", reason="Pillow missing: pip install -e '.[dev]'")
 
 
@@ -23,7 +23,7 @@ def _pixels_near(image, colour: str, tolerance: int = 12) -> int:
     target = _rgb(colour)
     return sum(
         count for count, rgb in image.getcolors(maxcolors=1 << 24)
-        if all(abs(a - b) <= tolerance for a, b in zip(rgb, target))
+        if all(abs(a - b) <= tolerance for a, b in zip(rgb, target, strict=False))  # RGB of RGBA
     )
 
 

@@ -9,7 +9,11 @@ import socket
 import subprocess
 import urllib.request
 
+import pytest
+
 from tests.e2e import CXSLA, free_port, wait_for
+
+pytestmark = pytest.mark.e2e  # `cxsla up` as a subprocess: dev server, worker and API
 
 
 def _listening(port: int) -> bool:

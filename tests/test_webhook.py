@@ -12,16 +12,19 @@ from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-
-from activities.notifications import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, WebhookSink
-from sla.commands import OpenComplaint
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
 
+from activities.notifications import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, WebhookSink
+from sla.commands import OpenComplaint
 from starter.client.complaints import ComplaintClient, workflow_id
 from tests.conftest import cxsla_worker
 from tests.histories.record import (
-    CONTRACT, assert_no_task_failures, settle, test_policy, time_skipping_server,
+    CONTRACT,
+    assert_no_task_failures,
+    settle,
+    test_policy,
+    time_skipping_server,
 )
 
 SECRET = "s3cret-for-tests"
@@ -128,7 +131,7 @@ async def test_breach_is_posted_as_signed_json_with_an_idempotency_key(receiver:
             keys = [d.headers[KEY] for d in receiver.deliveries]
             assert len(keys) == len(set(keys))
             prefix = key.rsplit("/", 1)[0]
-            assert all(k == f"{prefix}/{d.json['action_id']}" for k, d in zip(keys, receiver.deliveries))
+            assert all(k == f"{prefix}/{d.json['action_id']}" for k, d in zip(keys, receiver.deliveries, strict=True))
             assert all(signature_ok(d) for d in receiver.deliveries)
             await assert_no_task_failures(env.client, "w1")
 

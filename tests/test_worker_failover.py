@@ -19,6 +19,7 @@ from contextlib import ExitStack, contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import pytest
 from temporalio.api.enums.v1 import EventType, TaskQueueKind, TaskQueueType
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
@@ -29,6 +30,8 @@ from sla.vocabulary import Severity
 from starter.client.complaints import ComplaintClient
 from starter.service.settings import Settings
 from tests.e2e import CXSLA, WebhookReceiver, cli_json, free_port, wait_for
+
+pytestmark = pytest.mark.e2e  # cxsla workers as subprocesses, killed on purpose
 
 # Every complaint must be acknowledged within 20 s and nobody does. Receipt times are set in the past so that the
 # 10 % warnings are already due when a complaint opens (each worker delivers some before the kill) and the
@@ -135,7 +138,7 @@ async def _task_completions(address: str, ids: list[str]) -> dict[str, list[tupl
             rows.append((event.event_time.ToDatetime(tzinfo=timezone.utc), who, kind))
         return rows
 
-    return dict(zip(ids, await asyncio.gather(*(one(cid) for cid in ids))))
+    return dict(zip(ids, await asyncio.gather(*(one(cid) for cid in ids)), strict=True))
 
 
 def test_two_workers_share_complaints_and_killing_one_loses_nothing(dev_env, tmp_path):
@@ -235,7 +238,8 @@ def test_two_workers_share_complaints_and_killing_one_loses_nothing(dev_env, tmp
         # Every complaint's status (through the CLI) lists its one breach and both steps, at the deadline or
         # shortly after it: within SLACK on the survivor, within the sticky timeout for the orphaned ones.
         with ThreadPoolExecutor(4) as pool:
-            statuses = dict(zip(ids, pool.map(lambda cid: cli_json("complaint", "show", cid, env=env), ids)))
+            shown = pool.map(lambda cid: cli_json("complaint", "show", cid, env=env), ids)
+            statuses = dict(zip(ids, shown, strict=True))
         late = {}
         for cid, status in statuses.items():
             ack = next(c for c in status["clocks"] if c["name"] == "acknowledge")

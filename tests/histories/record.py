@@ -21,27 +21,30 @@ import glob
 import json
 import sys
 import tempfile
-from zoneinfo import ZoneInfo
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.enums.v1 import EventType, IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
 from temporalio.client import Client, WorkflowHistory, WorkflowUpdateFailedError
+from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Replayer
 
 from activities.assessment import plan_search_attributes
-from plugin import CxSlaPlugin
+from plugin import WORKFLOWS, CxSlaPlugin
 from sla import commands as cmd
 from sla.commands import OpenComplaint
 from sla.interruptions import ReportInterruption, Restore, interruption_workflow_id
 from sla.kpi import KpiName, Target
+from sla.official_calendar import resolve_at
 from sla.outcomes import MEMO_KEY
 from sla.periods import Cadence, Period
 from sla.plans import (
@@ -65,10 +68,9 @@ from tests.assessment_support import KnownWorkflows, assessment_worker, result_o
 from tests.conftest import cxsla_worker
 from tests.sinks import RecordingSink
 from workflows import search_attributes as sa
-from sla.official_calendar import resolve_at
-from workflows.patches import CLOCKS_IN_WORKFLOW_PATCH, ENGINE_IN_WORKFLOW_PATCH
 from workflows.cycle import AssessmentCycleWorkflow, CycleRun, cycle_search_attributes
 from workflows.interruption import InterruptionStatus
+from workflows.patches import ENGINE_IN_WORKFLOW_PATCH
 from workflows.plan import ImprovementPlanWorkflow
 
 HERE = Path(__file__).parent
@@ -585,7 +587,8 @@ async def plan_breach_then_effective(stage: Stage) -> str:
         await clear_of_timers(env, (await handle.query(ImprovementPlanWorkflow.status)).next_due_at, what)
 
     await at(7 * MIN, "record_miss")
-    await handle.signal(ImprovementPlanWorkflow.record_miss, Miss(trigger=Trigger.COMPLAINT, complaint_id=f"{GENERATION}-x"))
+    await handle.signal(ImprovementPlanWorkflow.record_miss,
+                        Miss(trigger=Trigger.COMPLAINT, complaint_id=f"{GENERATION}-x"))
     await at(6 * H + 7 * MIN, "submit_plan")  # submission (10 h) warned at 5 h
     submitted = await a.submit_plan(handle.id, SubmitPlan(
         root_cause="tickets wait for a second-line queue nobody owns", expected_effect="95 % resolved again",
@@ -696,6 +699,15 @@ def current_generation(path: Path) -> bool:
 
 def workflow_id_of(path: Path) -> str:
     return path.name.split(".run")[0]
+
+
+def history_of(path: Path) -> WorkflowHistory:
+    return WorkflowHistory.from_json(workflow_id_of(path), path.read_text())
+
+
+def replayer() -> Replayer:
+    """Today's workflows, as a worker would run them (the plugin's converter)."""
+    return Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter)
 
 
 async def main(out: Path = HERE, only: list[str] | None = None) -> None:
