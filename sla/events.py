@@ -10,9 +10,16 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from sla.vocabulary import Channel, ClockName, Remedy, Severity
 
 
+# Every instant a complaint, cycle or plan records lies within these years: a deadline computed from one far
+# outside them cannot be found in any calendar, and converting year 1 or 9999 to UTC overflows.
+FIRST_YEAR, LAST_YEAR = 2000, 2100
+
+
 def _utc(value: datetime) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError("timestamps need a time zone (e.g. 2025-09-30T17:00:00+08:00)")
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:  # checked before converting: year 1 at +08:00 is not in UTC
+        raise ValueError(f"timestamps must fall within the years {FIRST_YEAR}-{LAST_YEAR}")
     return value.astimezone(timezone.utc)
 
 

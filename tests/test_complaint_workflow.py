@@ -425,6 +425,9 @@ async def test_extend_moves_the_deadline_notifies_the_customer_and_refuses_bad_e
     r = (await h.open("c8", "critical")).status.received_at
     await h.cmd("c8", "acknowledge", cmd.Acknowledge())
     await h.cmd("c8", "triage", cmd.Triage())
+    msg = await h.refused("c8", "extend", cmd.Extend(clock="resolve", until=r + 30 * S, reason="shorter"),
+                          "does not move the deadline")
+    assert msg.startswith("complaint c8: ")
     until = r + 120 * S
     st = await h.cmd("c8", "extend", cmd.Extend(clock="resolve", until=until, reason="site visit", by="sup"))
     resolve = clock(st, "resolve")
@@ -434,9 +437,6 @@ async def test_extend_moves_the_deadline_notifies_the_customer_and_refuses_bad_e
     n = h.notification("c8", f"extension:{position}:notify_customer")
     assert (n.kind, n.clock, n.deadline, n.detail) == (ActionKind.NOTIFY_EXTENSION, "resolve", until, "site visit")
 
-    msg = await h.refused("c8", "extend", cmd.Extend(clock="resolve", until=r + 90 * S, reason="shorter"),
-                          "does not move the deadline")
-    assert msg.startswith("complaint c8: ")
     await h.refused("c8", "extend", cmd.Extend(clock="acknowledge", until=r + 500 * S, reason="late"),
                     "cannot extend clock 'acknowledge': it is met")
     await h.refused("c8", "extend", {"clock": "resolve", "until": (r - 1 * S).isoformat(), "reason": "x"},
@@ -449,6 +449,29 @@ async def test_extend_moves_the_deadline_notifies_the_customer_and_refuses_bad_e
     await h.skip_to(until + 1 * S)
     assert breaches(await h.c.status("c8"))["resolve#1"][:2] == ("major", until)
     assert len(h.ids("c8", "extension:")) == 1
+
+
+async def test_a_supervisor_replaces_an_extension_with_an_earlier_one_and_far_or_huge_values_are_refused(
+        h: Harness):
+    """Issue 12: an extension to a far date froze the clocks and could not be corrected (a new one had to be later
+    still); a handling time of 10^400 s broke the cycle's KPI arithmetic."""
+    r = (await h.open("c8b", "critical")).status.received_at
+    await h.cmd("c8b", "acknowledge", cmd.Acknowledge())
+    await h.cmd("c8b", "triage", cmd.Triage())
+    await h.refused("c8b", "extend", {"clock": "resolve", "until": (r + timedelta(days=400)).isoformat(),
+                                      "reason": "far"}, "until: an extension reaches at most 365 days")
+    await h.refused("c8b", "extend", {"clock": "resolve", "until": "9999-12-31T23:00:00-08:00", "reason": "far"},
+                    "until: timestamps must fall within the years 2000-2100")
+    await h.refused("c8b", "post_progress", {"handling_seconds": 10 ** 400}, "handling_seconds")
+    await h.refused("c8b", "post_progress", {"handling_seconds": 31 * 86_400},
+                    "handling_seconds: at most 2592000 (30 days)")
+    await h.cmd("c8b", "extend", cmd.Extend(clock="resolve", until=r + 300 * S, reason="parts", by="sup"))
+    earlier = r + 120 * S
+    st = await h.cmd("c8b", "extend", cmd.Extend(clock="resolve", until=earlier, reason="parts came", by="sup"))
+    assert kinds(st).count("extended") == 2
+    assert (clock(st, "resolve").deadline, clock(st, "resolve").extended_until) == (earlier, earlier)
+    await h.skip_to(earlier + 1 * S)
+    assert breaches(await h.c.status("c8b"))["resolve#1"][:2] == ("major", earlier)
 
 
 # ---- reopen, withdraw ---------------------------------------------------------------------------------------

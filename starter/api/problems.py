@@ -79,7 +79,7 @@ def field_problems(errors: list[dict[str, Any]]) -> list[FieldProblem]:
         elif error.get("type") == "extra_forbidden":
             message = FIELD_HINTS.get(field, "not a field of this request")
         else:
-            message = str(error.get("msg", "invalid"))
+            message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
         problems.append(FieldProblem(field=field, message=message))
     return problems
 
