@@ -145,6 +145,23 @@ class Closed(_Event):
     reason: str
 
 
+FREE_TEXT = ("summary", "note", "plan", "reason", "resolution", "comment")
+KEPT_TEXT = 64  # free text up to this long is carried whole
+ELIDED = "[elided: "
+
+
+def with_text_elided(event: _Event, where: str) -> _Event:
+    """The event with each long free text replaced by a marker saying where it is kept (`where`: a run's history).
+    What continue-as-new carries: no clock reads free text, and carrying every note made a long complaint's run
+    input outgrow Temporal's payload limit."""
+    update = {}
+    for name in FREE_TEXT:
+        value = getattr(event, name, None)
+        if isinstance(value, str) and len(value) > KEPT_TEXT and not value.startswith(ELIDED):
+            update[name] = f"{ELIDED}{len(value)} characters, kept in {where}]"
+    return event.model_copy(update=update) if update else event
+
+
 Event = Annotated[
     Received
     | Acknowledged

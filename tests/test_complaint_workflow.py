@@ -606,6 +606,29 @@ async def test_continue_as_new_carries_events_and_fired_actions(h: Harness):
     assert (await result_after(h.env, h.env.client, "c13")).state.value == "withdrawn"
 
 
+async def test_a_thousand_maximal_cjk_notes_keep_working_and_each_run_input_stays_small(h: Harness):
+    """Issue 12: every note was carried through continue-as-new, so about 170 maximal CJK notes outgrew the 2 MB
+    payload limit. The text stays in the history that recorded it; the next run carries a marker."""
+    await h.open("c15")
+    await h.c.command("c15", "acknowledge", cmd.Acknowledge())
+    await h.c.command("c15", "triage", cmd.Triage())
+    note = "投诉处理进展" * 666 + "中文字符"  # 4,000 characters, 12,000 bytes in UTF-8
+    assert len(note) == 4000
+    for n in range(1000):
+        answer = await h.c.command("c15", "post_progress", cmd.PostProgress(note=note, by=f"agent-{n % 7}"))
+        assert answer.state.value == "in_progress"
+    assert kinds(await h.c.status("c15")).count("progress_posted") == 1000
+    runs = await run_histories(h.env.client, workflow_id("c15"))
+    assert len(runs) > 1
+    for history in runs:
+        payloads = history.events[0].workflow_execution_started_event_attributes.input.payloads
+        assert sum(p.ByteSize() for p in payloads) < 256 * 1024
+    (last,) = await h.env.client.data_converter.decode(payloads, [ComplaintRun])
+    notes = [e.note for e in last.events if e.type == "progress_posted"]
+    assert notes and all(n.startswith("[elided: 4000 characters, kept in the workflow history of run ") for n in notes)
+    await h.cmd("c15", "withdraw", cmd.Withdraw())
+
+
 class GateSink(RecordingSink):
     """Holds back deliveries whose action id starts with `prefix` until `gate` is set."""
 

@@ -21,7 +21,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.clock_loop import ClockLoop, WakeTimer, backoff
     from workflows.legacy.complaint import LegacyComplaint
     from workflows.outbox import Outbox
-    from workflows.patches import ENGINE_IN_WORKFLOW_PATCH
+    from workflows.patches import CARRY_ELIDED_TEXT_PATCH, ENGINE_IN_WORKFLOW_PATCH
     from activities.assessment import AssessmentActivities
     from activities.calendars import CalendarRequest, resolve_calendar
     from activities.notifications import Notice
@@ -154,10 +154,14 @@ class ComplaintWorkflow:
                 and workflow.all_handlers_finished())
 
     def _carried(self) -> ComplaintRun:
-        return self._run.model_copy(update={
-            "run": self._run.run + 1, "counted": sorted(self._counted), "pending": self._outbox.pending,
-            "sequence": self._outbox.sequence,
-        })
+        """What the next run needs: long free text stays in this run's history (its input or the update that
+        wrote it), so the next run's input stays bounded however many notes a complaint collects."""
+        carried = {"run": self._run.run + 1, "counted": sorted(self._counted), "pending": self._outbox.pending,
+                   "sequence": self._outbox.sequence}
+        if workflow.patched(CARRY_ELIDED_TEXT_PATCH):
+            where = f"the workflow history of run {self._run.run}"
+            carried["events"] = [ev.with_text_elided(event, where) for event in self._run.events]
+        return self._run.model_copy(update=carried)
 
     # ---- deliveries and plans -------------------------------------------------------------------------------
     def _delivered(self, notice: Notice, channel: str) -> None:
