@@ -186,9 +186,9 @@ class AssessmentClient:
 
     async def schedule_cycles(self, contracts: list[str] | None = None) -> list[dict[str, Any]]:
         """Create or update one Temporal Schedule per contract and cadence (idempotent)."""
-        names = contracts or sorted(self.policy.contracts)
+        wanted = contracts or sorted(self.policy.contracts)
         done = []
-        for contract in names:
+        for contract in wanted:
             try:
                 policy = self.policy.assessment(contract)
             except PolicyError as exc:
