@@ -8,7 +8,10 @@ from typing import Any
 import typer
 from rich.table import Table
 
+from pydantic import ValidationError
+
 from sla.commands import OpenComplaint
+from sla.errors import plain
 from sla.policy import PolicyError, load_policy
 from sla.status import ComplaintStatus
 from sla.vocabulary import Channel, ClockName, Remedy, Severity
@@ -77,8 +80,10 @@ def complaint_open(
             id=id, contract=contract, severity=severity, channel=channel, customer_id=customer_id,
             customer_name=customer_name, customer_contact=customer_contact, summary=summary, received_at=parse_instant(received_at, "--received-at"), by=by,
         )
-        load_policy(g.policy).contract(contract)  # refuse bad input before connecting
-        request.received(datetime.now(timezone.utc))
+        policy = load_policy(g.policy).contract(contract)  # refuse bad input before connecting
+        request.received(datetime.now(timezone.utc), policy.bounds)
+    except ValidationError as exc:
+        fail(plain(exc), 2)
     except (ValueError, PolicyError) as exc:
         fail(str(exc), 2)
 
