@@ -47,8 +47,8 @@ from temporalio.testing import WorkflowEnvironment
 from bench.timer_worker import BareTimerWorkflow, TimerJob
 from sla.commands import OpenComplaint
 from sla.policy import parse_policy
-from starter.service.binaries import temporal_cli
 from starter.client.complaints import ComplaintClient
+from starter.service.binaries import temporal_cli
 from workflows import search_attributes as sa
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -155,7 +155,7 @@ async def stop_process(proc) -> None:
         proc.terminate()  # only this child, by its own handle
         try:
             await asyncio.wait_for(proc.wait(), 60)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             proc.kill()
             await proc.wait()
 

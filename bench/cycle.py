@@ -1,8 +1,8 @@
 """Benchmark: an assessment cycle over 10,000 and 100,000 closed complaints on a dev server.
 
 For each size, one dev server (its own, started here, SQLite on disk) holds that many closed complaints of one
-past month, imported with their own history (ComplaintClient.import_history: the same workflows and memos a live desk leaves
-behind). Then, in the same run and on the same server, two measurements:
+past month, imported with their own history (ComplaintClient.import_history: the same workflows and memos a live desk
+leaves behind). Then, in the same run and on the same server, two measurements:
 
   (a) baseline: list the month's complaints through visibility and decode every memo — the I/O any assessment
       must do, and nothing else (run before and after (b); their mean is the baseline);
@@ -52,9 +52,9 @@ from sla.policy import load_policy
 from sla.reporting import CycleResult, cycle_workflow_id
 from sla.vocabulary import Severity
 from starter.client.assessment import AssessmentClient
-from starter.service.binaries import temporal_cli
 from starter.client.complaints import ComplaintClient, workflow_id
 from starter.client.errors import CxSlaError
+from starter.service.binaries import temporal_cli
 from workflows import search_attributes as sa
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -71,13 +71,20 @@ from bench.baseline import STEPS, BaselineWorkflow
 from bench.sinks import NullSink
 from plugin import CxSlaPlugin
 from sla.commands import (
-    Acknowledge, Command, CommunicatePlan, NotifyResult, OpenComplaint, PostProgress, RecordFeedback, Resolve,
+    Acknowledge,
+    Command,
+    CommunicatePlan,
+    NotifyResult,
+    OpenComplaint,
+    PostProgress,
+    RecordFeedback,
+    Resolve,
     Triage,
 )
 from sla.status import ComplaintStatus
 from sla.vocabulary import ComplaintState, Severity
-from starter.service.binaries import temporal_cli
 from starter.client.complaints import ComplaintClient, workflow_id
+from starter.service.binaries import temporal_cli
 from workflows import search_attributes as sa
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -199,7 +206,8 @@ def _server_pid(target_host: str) -> int | None:
         comm = stat[stat.find("(") + 1: stat.rfind(")")]
         ppid = int(stat.rsplit(")", 1)[1].split()[1])
         if ppid == me and comm == "temporal" and any(
-            arg == b"--port" and value.decode() == port for arg, value in zip(args, args[1:])
+            arg == b"--port" and value.decode() == port
+            for arg, value in zip(args, args[1:], strict=False)  # neighbours: the shifted list is one shorter
         ):
             return int(entry.name)
     return None
@@ -337,7 +345,7 @@ class MemoryWorker:
                 self.proc.stdin.write(b"stop\n")
                 await self.proc.stdin.drain()
                 await asyncio.wait_for(self.proc.wait(), 60)
-            except (TimeoutError, asyncio.TimeoutError, ConnectionError):
+            except (TimeoutError, ConnectionError):
                 self.proc.kill()  # only ever this process, by its own handle
                 await self.proc.wait()
         self.stderr.close()

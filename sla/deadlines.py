@@ -236,7 +236,7 @@ def _at_fraction(segments: list[tuple[datetime, datetime]], remaining: timedelta
     lengths = [cal.business_between(a, b) for a, b in segments]
     budget = sum(lengths, _ZERO) + (remaining or _ZERO)
     goal = budget * fraction
-    for (a, _), length in zip(segments, lengths):
+    for (a, _), length in zip(segments, lengths, strict=True):
         if goal <= length:
             return cal.add_business(a, goal) if goal > _ZERO else a
         goal -= length

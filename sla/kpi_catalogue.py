@@ -55,7 +55,8 @@ def compliance_kpi(clock: ClockName) -> KpiName:
 # name -> (label, unit, variant stated in the report)
 DEFINITIONS: dict[KpiName, tuple[str, Unit, str]] = {
     KpiName.CSAT: ("Customer satisfaction (CSAT)", Unit.SCORE,
-                   "share of 4-5 answers on the 1-5 scale, x100; all channels but third-party, complaint feedback included"),
+                   "share of 4-5 answers on the 1-5 scale, x100; all channels but third-party, "
+                   "complaint feedback included"),
     KpiName.CSAT_MEAN: ("CSAT mean", Unit.SCORE, "mean answer on the 1-5 scale mapped to 0-100 as (mean-1)/4x100"),
     KpiName.NPS: ("Net Promoter Score", Unit.NPS,
                   "% promoters (9-10) minus % detractors (0-6), rounded half away from zero to a whole number"),

@@ -229,7 +229,8 @@ def check(current: PlanFacts, event: _PlanEvent) -> bool:
                 raise PlanRejected(f"plan {current.plan_id} has not been submitted yet; submit it first")
             bad = [i for i in event.measures_done if not 0 <= i < len(current.submitted.measures)]
             if bad:
-                raise PlanRejected(f"measures_done {bad}: the plan has measures 0-{len(current.submitted.measures) - 1}")
+                last = len(current.submitted.measures) - 1
+                raise PlanRejected(f"measures_done {bad}: the plan has measures 0-{last}")
         case CycleResultRecorded():
             if current.has_result_for(event.period):
                 return False

@@ -16,13 +16,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
-
 with workflow.unsafe.imports_passed_through():
-    from workflows.calendar_data import fetch_calendar
-    from workflows.clock_loop import ClockLoop, WakeTimer, backoff
-    from workflows.legacy.complaint import LegacyComplaint
-    from workflows.outbox import Outbox
-    from workflows.patches import ENGINE_IN_WORKFLOW_PATCH
     from activities.assessment import AssessmentActivities
     from activities.notifications import Notice
     from sla import commands as cmd
@@ -40,6 +34,11 @@ with workflow.unsafe.imports_passed_through():
     from sla.vocabulary import BreachClass, ClockName, ClockState
     from workflows import metrics as m
     from workflows import search_attributes as sa
+    from workflows.calendar_data import fetch_calendar
+    from workflows.clock_loop import ClockLoop, WakeTimer, backoff
+    from workflows.legacy.complaint import LegacyComplaint
+    from workflows.outbox import Outbox
+    from workflows.patches import ENGINE_IN_WORKFLOW_PATCH
 
 # A quiet complaint whose history has grown this long continues as new, which bounds what a worker replays when it
 # wakes an evicted complaint (every past evaluation of the run runs again).
@@ -495,11 +494,6 @@ class ComplaintWorkflow:
             sa.PROVISIONAL: evaluation.provisional and not terminal,
         }
         sa.upsert_changed(self._search_attributes, wanted)
-
-
-def _accepted(status: ComplaintStatus) -> ComplaintStatus:
-    return Accepted(id=status.id, state=status.state, events=len(status.timeline), breached=status.breached,
-                    at_risk=status.at_risk, next_deadline=status.next_deadline)
 
 
 _TIMED = {ClockName.ACKNOWLEDGE: (m.TIME_TO_ACK, m.TIME_TO_ACK_BUSINESS),

@@ -20,13 +20,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError, WorkflowAlreadyStartedError
 
-
 with workflow.unsafe.imports_passed_through():
-    from workflows.calendar_data import fetch_calendar
-    from workflows.clock_loop import ClockLoop, WakeTimer, backoff
-    from workflows.legacy.cycle import LegacyCycle, legacy_launch
-    from workflows.outbox import Outbox
-    from workflows.patches import CLOCKS_IN_WORKFLOW_PATCH
     from activities.assessment import (
         AssessmentActivities,
         CollectRequest,
@@ -56,6 +50,11 @@ with workflow.unsafe.imports_passed_through():
     from sla.vocabulary import BreachClass
     from workflows import metrics as m
     from workflows import search_attributes as sa
+    from workflows.calendar_data import fetch_calendar
+    from workflows.clock_loop import ClockLoop, WakeTimer, backoff
+    from workflows.legacy.cycle import LegacyCycle, legacy_launch
+    from workflows.outbox import Outbox
+    from workflows.patches import CLOCKS_IN_WORKFLOW_PATCH
 
 __all__ = ["AssessmentCycleWorkflow", "ScheduledCycleWorkflow", "CycleRun", "CycleStatus", "BatchReceipt",
            "LaunchCycle", "cycle_search_attributes", "KPI_MEMO_KEY"]
@@ -198,7 +197,7 @@ class AssessmentCycleWorkflow:
         while workflow.now() < (collect_at := self._times().collect_at):
             timer.aim(collect_at, f"collect {self._run.contract} {self._run.period} at {collect_at.isoformat()}")
             version = self._version
-            await workflow.wait_condition(lambda: timer.rang or self._version != version)
+            await workflow.wait_condition(lambda version=version: timer.rang or self._version != version)
         timer.cancel()
 
     async def _step(self, what: str, attempt: Callable[[], Awaitable[T]]) -> T:

@@ -6,19 +6,12 @@ calendar data it carries) until the service is restored. Its memo carries the in
 
 from __future__ import annotations
 
-import asyncio
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
-
 with workflow.unsafe.imports_passed_through():
-    from workflows.calendar_data import fetch_calendar
-    from workflows.clock_loop import ClockLoop
-    from workflows.legacy.interruption import LegacyInterruption
-    from workflows.outbox import Outbox
-    from workflows.patches import CLOCKS_IN_WORKFLOW_PATCH
     from sla import names
     from sla.calendar import BusinessCalendar, CalendarRefreshed, CalendarUpdate, compiled
     from sla.deadlines import Due
@@ -32,6 +25,11 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows import metrics as m
     from workflows import search_attributes as sa
+    from workflows.calendar_data import fetch_calendar
+    from workflows.clock_loop import ClockLoop
+    from workflows.legacy.interruption import LegacyInterruption
+    from workflows.outbox import Outbox
+    from workflows.patches import CLOCKS_IN_WORKFLOW_PATCH
 
 __all__ = ["ServiceInterruptionWorkflow", "InterruptionRun", "InterruptionStatus"]
 CONTINUE_AS_NEW_HISTORY = 2_000

@@ -20,9 +20,9 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi_offline import FastAPIOffline
 
 from sla.policy import load_policy
-from starter.service import connection
 from starter.api import assessment, calendars, complaints, health, inbound, problems
 from starter.client.complaints import ComplaintClient
+from starter.service import connection
 from starter.service.inbound import load_sources
 from starter.service.metrics import ApiMetrics, PrometheusClientBridge
 from starter.service.settings import Settings

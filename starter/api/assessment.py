@@ -16,8 +16,9 @@ from fastapi.responses import HTMLResponse, PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from sla.commands import COMPLAINT_ID_PATTERN
-from sla.interruptions import OUTAGE_ID_PATTERN, ReportInterruption, Restore
-from sla.plans import Measure, PlanStatus, ReportProgress, SubmitPlan
+from sla.cycles import BatchReceipt, CycleStatus
+from sla.interruptions import InterruptionStatus, ReportInterruption, Restore
+from sla.plans import PlanStatus, ReportProgress, SubmitPlan
 from sla.surveys import SurveyChannel, SurveyError, batch_from_rows
 from starter.api.complaints import without_by
 from starter.api.problems import ProblemError, known_query_only, responses
@@ -25,8 +26,6 @@ from starter.api.security import require
 from starter.client.assessment import AssessmentClient
 from starter.client.complaints import ComplaintClient
 from starter.service.tokens import Principal, Role
-from sla.cycles import BatchReceipt, CycleStatus
-from sla.interruptions import InterruptionStatus
 
 router = APIRouter(prefix="/v1", tags=["assessment"], dependencies=[Depends(known_query_only)])
 

@@ -15,7 +15,6 @@ from datetime import datetime, timezone
 from typing import Any
 
 import typer
-
 from rich.console import Console
 
 from starter.client.assessment import AssessmentClient

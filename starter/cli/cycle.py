@@ -5,8 +5,8 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from starter.cli.app import CONTRACT, PERIOD, Globals, app, assessments_of, emit, fmt_kpi, globals_of, out, run, when
 from sla.cycles import CycleStatus
+from starter.cli.app import CONTRACT, PERIOD, Globals, app, assessments_of, emit, fmt_kpi, globals_of, out, run, when
 
 cycle_app = typer.Typer(no_args_is_help=True, help="Assessment cycles: start, show, schedule.")
 app.add_typer(cycle_app, name="cycle")

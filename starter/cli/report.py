@@ -13,6 +13,7 @@ from sla.simulation import Simulation
 from starter.cli.app import CONTRACT, PERIOD, app, assessments_of, emit, fail, fmt_kpi, globals_of, out, run
 from starter.client.assessment import simulate_period
 
+
 @app.command()
 def report(
     ctx: typer.Context, contract: str = CONTRACT, period: str = PERIOD,
@@ -67,7 +68,7 @@ def simulate(
     for column in ("KPI", "recorded", "met", "proposed", "met"):
         kpis.add_column(column)
     mark = {True: "yes", False: "MISSED", None: "-"}
-    for before, after in zip(result.before.kpis, result.after.kpis):
+    for before, after in zip(result.before.kpis, result.after.kpis, strict=True):
         if before.n == 0 and after.n == 0:
             continue
         kpis.add_row(before.label, fmt_kpi(before.value, before.unit.value), mark[before.met],

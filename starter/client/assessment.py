@@ -29,19 +29,24 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from activities.assessment import complaints_query
-from activities.reports import previous_cycles
-from sla.report_html import Format, render
-from sla.calendar import compiled
-from sla.official_calendar import YEARS_AHEAD, resolve, resolve_at
 from activities.attributes import cycle_search_attributes
+from activities.reports import previous_cycles
 from sla import names
+from sla.calendar import compiled
 from sla.cycles import BatchReceipt, CycleRun, CycleStatus, LaunchCycle
 from sla.interruptions import (
-    InterruptionRecord, InterruptionRun, InterruptionStatus, ReportInterruption, Restore, interruption_workflow_id,
+    InterruptionRecord,
+    InterruptionRun,
+    InterruptionStatus,
+    ReportInterruption,
+    Restore,
+    interruption_workflow_id,
 )
+from sla.official_calendar import YEARS_AHEAD, resolve, resolve_at
 from sla.periods import Cadence, Period, PeriodError
 from sla.plans import PlanStatus, ReportProgress, SubmitPlan
 from sla.policy import AssessmentPolicy, PolicyError, PolicyFile
+from sla.report_html import Format, render
 from sla.reporting import CycleResult, build_report, cycle_workflow_id
 from sla.simulation import RecordedComplaint, Simulation, simulate
 from sla.surveys import SurveyBatch
@@ -327,7 +332,8 @@ async def _recorded(client: Client, workflow_id: str, limit: asyncio.Semaphore) 
         return await client.get_workflow_handle(workflow_id).query("recorded", result_type=RecordedComplaint)
 
 
-async def simulate_period(assessments: AssessmentClient, proposed: PolicyFile, contract: str, period: str) -> Simulation:
+async def simulate_period(assessments: AssessmentClient, proposed: PolicyFile, contract: str,
+                          period: str) -> Simulation:
     """Replay the period's complaints (from Temporal) under `proposed`; see sla/simulation.py."""
     current, parsed = assessments._cycle_policy(contract, period)
     try:

@@ -25,14 +25,14 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from sla import events as ev
-from sla import lifecycle
+from sla import lifecycle, names
 from sla.calendar import CalendarError, compiled
 from sla.commands import COMMAND_MODELS, Command, OpenComplaint
+from sla.complaint_run import ComplaintRun
 from sla.engine import Evaluation, evaluate
 from sla.official_calendar import YEARS_AHEAD, resolve, resolve_at
 from sla.outcomes import MEMO_KEY, outcome_of
 from sla.policy import PolicyError, PolicyFile, load_policy
-from sla import names
 from sla.status import ComplaintStatus, Opening
 from starter.client.errors import CxSlaError, rpc_error, update_error, workflow_error
 from starter.service import connection
@@ -40,7 +40,6 @@ from starter.service.codec import CodecError
 from starter.service.settings import Settings
 from workflows import search_attributes as sa
 from workflows.complaint import ComplaintWorkflow
-from sla.complaint_run import ComplaintRun
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Literal
 
-from temporalio.api.errordetails.v1 import NamespaceNotFoundFailure
 from temporalio.api.enums.v1 import EventType, HistoryEventFilterType
+from temporalio.api.errordetails.v1 import NamespaceNotFoundFailure
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode

@@ -25,7 +25,8 @@ from temporalio.envconfig import ClientConfigProfile, DataSource
 
 PREFIX = "CXSLA_"
 # Our shorter names for the TLS files, documented before cx-sla read the SDK's; ours win when both are set.
-TLS_FILE_NAMES = {"TEMPORAL_TLS_CERT": "TEMPORAL_TLS_CLIENT_CERT_PATH", "TEMPORAL_TLS_KEY": "TEMPORAL_TLS_CLIENT_KEY_PATH",
+TLS_FILE_NAMES = {"TEMPORAL_TLS_CERT": "TEMPORAL_TLS_CLIENT_CERT_PATH",
+                  "TEMPORAL_TLS_KEY": "TEMPORAL_TLS_CLIENT_KEY_PATH",
                   "TEMPORAL_TLS_CA": "TEMPORAL_TLS_SERVER_CA_CERT_PATH"}
 # The fields the Temporal connection fills, and the variable that names each in messages.
 TEMPORAL_FIELDS = {"temporal_address": "TEMPORAL_ADDRESS", "temporal_namespace": "TEMPORAL_NAMESPACE",
@@ -159,7 +160,8 @@ class Settings(BaseSettings):
 
 _ADDRESS = re.compile(r"[^@\s,;<>\"()\[\]]+@[^@\s,;<>\"()\[\]]+")  # a bare address, no display name
 _ROUTE_TARGET = re.compile(r"\w[\w.-]*")  # the policy's ladder targets: team-lead, 主管, ...
-ROUTES_FORMAT = "target=address[;address...] entries separated by commas, e.g. team-lead=tl@x.cn,supervisor=a@x.cn;b@x.cn"
+ROUTES_FORMAT = ("target=address[;address...] entries separated by commas, "
+                 "e.g. team-lead=tl@x.cn,supervisor=a@x.cn;b@x.cn")
 
 
 def parse_addresses(text: str, setting: str, separator: str = ",") -> tuple[str, ...]:

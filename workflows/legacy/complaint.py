@@ -25,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
     from sla import events as ev
     from sla import lifecycle
     from sla.commands import Command, Extend, to_event
+    from sla.complaint_run import ComplaintRun
     from sla.engine import Action, ActionKind, Evaluation, check_extension
     from sla.kpi import KpiName
     from sla.outcomes import MEMO_KEY, outcome_of
@@ -34,7 +35,6 @@ with workflow.unsafe.imports_passed_through():
     from sla.vocabulary import BreachClass, ClockName, ClockState
     from workflows import metrics as m
     from workflows import search_attributes as sa
-    from sla.complaint_run import ComplaintRun
 
 ENGINE_RETRY_AFTER = timedelta(hours=1)
 DELIVERY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=5))

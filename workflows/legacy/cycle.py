@@ -126,7 +126,7 @@ class LegacyCycle:
                 try:
                     await workflow.wait_condition(lambda: self._delivered, timeout=left,
                                                   timeout_summary=f"{REPORT_CLOCK} {action.id}")
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
             if self._delivered:
                 return
