@@ -113,6 +113,7 @@ class Target(BaseModel):
         # A tiny tolerance: a ratio of exactly 0.95 computed from fractions must meet "min = 0.95".
         if self.min is not None:
             return value >= self.min - 1e-9
+        assert self.max is not None  # the validator requires exactly one of min or max
         return value <= self.max + 1e-9
 
     def __str__(self) -> str:

@@ -7,6 +7,7 @@ calendar data it carries) until the service is restored. Its memo carries the in
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
@@ -71,6 +72,7 @@ class ServiceInterruptionWorkflow:
 
     # ---- the clock (what ClockLoop drives) ------------------------------------------------------------------
     def evaluate(self, now: datetime) -> InterruptionEvaluation:
+        assert self._calendar is not None  # run() fetches it before the clock loop starts
         self._evaluation = evaluate_interruption(self._run.policy, self._run.record, now, self._run.fired,
                                                  calendar=self._calendar)
         return self._evaluation
@@ -86,7 +88,7 @@ class ServiceInterruptionWorkflow:
     def settle(self) -> None:
         evaluation = self._evaluation
         restored = self._run.record.restored_at is not None
-        wanted = {sa.BREACHED: bool(evaluation and evaluation.clock.breached_at),
+        wanted: dict[Any, object] = {sa.BREACHED: bool(evaluation and evaluation.clock.breached_at),
                   sa.PROVISIONAL: bool(evaluation and evaluation.provisional) and not restored}
         if restored:
             wanted[sa.STATE] = "restored"

@@ -111,7 +111,10 @@ class Outbox:
                 retries = [p.retry_at for p in self.pending if p.retry_at is not None]
                 self._timer.aim(min(retries) if retries else None, "redeliver undelivered notices")
                 count = len(self.pending)
-                await workflow.wait_condition(lambda count=count: self._timer.rang or len(self.pending) != count)
+
+                def woken(count: int = count) -> bool:
+                    return self._timer.rang or len(self.pending) != count
+                await workflow.wait_condition(woken)
                 continue
             self._in_flight = True
             try:

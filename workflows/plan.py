@@ -8,6 +8,7 @@ due instant. It completes as effective when a later assessment cycle reports the
 from __future__ import annotations
 
 from datetime import datetime
+from typing import cast
 
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
@@ -64,6 +65,7 @@ class ImprovementPlanWorkflow:
 
     # ---- the clock (what ClockLoop drives) ------------------------------------------------------------------
     def evaluate(self, now: datetime) -> p.PlanEvaluation:
+        assert self._calendar is not None  # run() fetches it before the clock loop starts
         self._evaluation = p.evaluate_plan(self._run.policy, self._run.events, now, self._run.fired,
                                            calendar=self._calendar)
         return self._evaluation
@@ -112,7 +114,7 @@ class ImprovementPlanWorkflow:
         return self._status()
 
     def _append(self, event: p._PlanEvent) -> None:
-        self._run.events.append(event)
+        self._run.events.append(cast("p.PlanEvent", event))  # a member of the union
         self._facts = p.facts(self._run.events)
         self.version += 1
 
