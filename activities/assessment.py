@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Protocol
@@ -57,7 +57,7 @@ class Listed:
     a complaint writes its outcome memo when it closes)."""
 
     workflow_id: str
-    memo: dict[str, Any]
+    memo: Mapping[str, Any]
     running: bool
 
 

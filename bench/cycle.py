@@ -40,6 +40,7 @@ import warnings
 from datetime import datetime, timedelta, timezone
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
@@ -273,7 +274,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--db-dir", help="where the dev server keeps its SQLite file (default: the temp dir)")
     args = parser.parse_args(argv)
-    results = {
+    results: dict[str, Any] = {
         "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "environment": {"python": platform.python_version(), "cpus": os.cpu_count(),
                         "temporalio": metadata.version("temporalio")},

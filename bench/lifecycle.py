@@ -240,7 +240,7 @@ async def throughput_phase(kind: str, ids: list[str], one: OneRun, concurrency: 
     cpu_self, cpu_server = _self_cpu_seconds(), _proc_cpu_seconds(server_pid) if server_pid else None
     latencies, failures, seconds = await run_lanes(ids, one, concurrency)
     cpu_self = _self_cpu_seconds() - cpu_self
-    if cpu_server is not None:
+    if cpu_server is not None and server_pid:
         cpu_server = (_proc_cpu_seconds(server_pid) or cpu_server) - cpu_server
     completed = len(ids) - len(failures)
     result = {
@@ -284,7 +284,8 @@ async def history_profile(client: Client, workflow_ids: list[str]) -> dict:
     types: Counter[str] = Counter()
     markers_after: Counter[str] = Counter()
     activities: Counter[str] = Counter()
-    history_bytes = task_ms = largest_marker = 0
+    history_bytes = largest_marker = 0
+    task_ms = 0.0
     wft_count = 0
     for wid in workflow_ids:
         history = await client.get_workflow_handle(wid).fetch_history()
@@ -341,6 +342,7 @@ class MemoryWorker:
 
     async def __aexit__(self, *exc: object) -> None:
         if self.proc.returncode is None:
+            assert self.proc.stdin is not None  # piped in __aenter__
             try:
                 self.proc.stdin.write(b"stop\n")
                 await self.proc.stdin.drain()
@@ -351,6 +353,7 @@ class MemoryWorker:
         self.stderr.close()
 
     async def _answer(self, timeout: float = 60) -> dict:
+        assert self.proc.stdout is not None  # piped in __aenter__
         line = await asyncio.wait_for(self.proc.stdout.readline(), timeout)
         if not line:
             self.stderr.seek(0)
@@ -359,6 +362,7 @@ class MemoryWorker:
         return json.loads(line)
 
     async def rss(self) -> dict:
+        assert self.proc.stdin is not None  # piped in __aenter__
         self.proc.stdin.write(b"rss\n")
         await self.proc.stdin.drain()
         return await self._answer()

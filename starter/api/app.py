@@ -67,6 +67,7 @@ def create_app(settings: Settings | None = None, *, complaints_client: Complaint
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if complaints_client is None:
+            assert bridge is not None  # made above whenever there is no client
             client = await connection.connect(settings, plugins=[plugin], lazy=True, runtime=bridge.runtime)
             app.state.complaints = ComplaintClient(client, task_queue=settings.task_queue, policy=policy)
         else:

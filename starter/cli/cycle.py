@@ -20,9 +20,10 @@ def _cycle_table(status: CycleStatus) -> Table:
     table.add_column("met")
     table.add_column("n", justify="right")
     assessment = status.assessment
+    assessed = assessment.assessed if assessment else []
     for kpi in assessment.kpis if assessment else []:
         table.add_row(kpi.label, fmt_kpi(kpi.value, kpi.unit.value), str(kpi.target or "-"),
-                      {True: "yes", False: "MISSED", None: "-"}[kpi.met] if kpi.name in assessment.assessed else "",
+                      {True: "yes", False: "MISSED", None: "-"}[kpi.met] if kpi.name in assessed else "",
                       str(kpi.n))
     return table
 

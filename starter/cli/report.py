@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Literal, cast
 
 import typer
 from rich.table import Table
@@ -26,7 +27,7 @@ def report(
         fail(f"--format {format!r}: one of json, md, html", 2)
 
     async def go():
-        return await (await assessments_of(g)).report(contract, period, format)
+        return await (await assessments_of(g)).report(contract, period, cast(Literal["json", "md", "html"], format))
 
     text = run(go())
     if output:

@@ -157,7 +157,8 @@ class AssessmentClient:
                 raise CxSlaError(f"cycle {handle.id} is still {status.phase.replace('_', ' ')} (collects at "
                                  f"{status.collect_at.isoformat() if status.collect_at else '?'})", "conflict")
             if description.status != WorkflowExecutionStatus.COMPLETED:
-                raise CxSlaError(f"cycle {handle.id} ended {description.status.name.lower()}", "conflict")
+                ended = description.status.name.lower() if description.status else "unknown"
+                raise CxSlaError(f"cycle {handle.id} ended {ended}", "conflict")
             return await handle.result()
         except RPCError as exc:
             raise await _refused(exc, handle) from None
@@ -176,9 +177,9 @@ class AssessmentClient:
 
     async def schedule_cycles(self, contracts: list[str] | None = None) -> list[dict[str, Any]]:
         """Create or update one Temporal Schedule per contract and cadence (idempotent)."""
-        names = contracts or sorted(self.policy.contracts)
+        chosen = contracts or sorted(self.policy.contracts)
         done = []
-        for contract in names:
+        for contract in chosen:
             try:
                 policy = self.policy.assessment(contract)
             except PolicyError as exc:

@@ -6,6 +6,7 @@ Everything is validated here first, so a refused request never reaches Temporal.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import re
 import uuid
 from collections.abc import Callable
@@ -258,7 +259,7 @@ class ComplaintClient:
     async def page(
         self, *, state: str | None = None, contract: str | None = None, breached: bool = False,
         at_risk: bool = False, page_size: int = 50, page_token: bytes | None = None,
-    ) -> tuple[list[dict[str, Any]], bytes | None]:
+    ) -> tuple[builtins.list[dict[str, Any]], bytes | None]:  # `list` here is the method above
         """One page of `list`, and the token of the next page (None: this was the last)."""
         query = list_query(state=state, contract=contract, breached=breached, at_risk=at_risk)
         pages = self.client.list_workflows(query, page_size=page_size, next_page_token=page_token)
@@ -301,7 +302,7 @@ _EVENT_COMMANDS = {event_type: name for name, (event_type, _) in lifecycle.COMMA
 ev_adapter = TypeAdapter(ev.Event)
 
 
-def _command_of(event: ev._Event) -> str:
+def _command_of(event: ev.Event) -> str:
     name = _EVENT_COMMANDS.get(type(event))
     if name is None:
         raise ValueError(f"a {event.type!r} event cannot be imported (the workflow records it itself)")

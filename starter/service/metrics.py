@@ -332,6 +332,7 @@ class PrometheusClientBridge:
             full = f"{name}_seconds" if unit in ("s", "seconds") else (f"{name}_{unit}" if unit else name)
             series = family["series"]
             labels = sorted({k for key in series for k, _ in key})
+            out: Any  # the families' add_metric differ; the kind picks the matching call below
             if family["kind"] == BUFFERED_METRIC_KIND_COUNTER:
                 out = CounterMetricFamily(full, family["help"], labels=labels)
             elif family["kind"] == BUFFERED_METRIC_KIND_GAUGE:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
@@ -117,9 +117,9 @@ class Settings(BaseSettings):
         try:
             super().__init__(**values)
         except ValidationError as exc:  # name the variable people set, not the field behind it
-            raise ValidationError.from_exception_data(type(self).__name__, [
+            raise ValidationError.from_exception_data(type(self).__name__, cast(Any, [  # msg, url kept
                 {**error, "loc": (self.environment_name(str(error["loc"][0])), *error["loc"][1:])}
-                if error["loc"] else error for error in exc.errors()]) from None
+                if error["loc"] else error for error in exc.errors()])) from None
 
     @classmethod
     def environment_name(cls, field: str) -> str:
@@ -209,7 +209,7 @@ class TemporalProfileSource(PydanticBaseSettingsSource):
         env.update({sdk: env[ours] for ours, sdk in TLS_FILE_NAMES.items() if env.get(ours)})
         profile = ClientConfigProfile.load(profile=env.get("TEMPORAL_PROFILE"), override_env_vars=env)
         tls = profile.tls
-        values = {
+        values: dict[str, Any] = {
             "temporal_address": profile.address or None,
             "temporal_namespace": profile.namespace or None,
             "temporal_api_key": profile.api_key or None,
