@@ -6,13 +6,14 @@ pydantic before anything reaches Temporal.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from sla import events as ev
 from sla.events import Instant, Text
 from sla.lifecycle import COMMANDS
+from sla.policy import DEFAULT_LIMITS, MAX_HANDLING_SECONDS, Limits
 from sla.vocabulary import Channel, ClockName, Remedy, Severity
 
 
@@ -36,7 +37,7 @@ class CommunicatePlan(Command):
 
 class PostProgress(Command):
     note: Text | None = None
-    handling_seconds: int | None = Field(default=None, ge=0)
+    handling_seconds: int | None = Field(default=None, ge=0, le=MAX_HANDLING_SECONDS)
 
 
 class AwaitCustomer(Command):
@@ -62,7 +63,7 @@ class Resolve(Command):
     resolution: Text = Field(min_length=1)
     remedy: Remedy | None = None
     first_contact: bool = False
-    handling_seconds: int | None = Field(default=None, ge=0)
+    handling_seconds: int | None = Field(default=None, ge=0, le=MAX_HANDLING_SECONDS)
 
 
 class NotifyResult(Command):
@@ -108,6 +109,26 @@ def to_event(name: str, command: Command, at: datetime) -> ev._Event:
     return event_type(at=at, **command.model_dump())
 
 
+def check_limits(command: Command, limits: Limits, *, received_at: datetime, events: int) -> None:
+    """Refuse (ValueError, one sentence naming the field and the bound) what the contract's limits do not allow:
+    a value the pydantic model accepts may still be beyond what this contract's KPIs and calendars can take."""
+    if events >= limits.record_events:
+        raise ValueError(f"the complaint's record holds its limit of {limits.record_events} events; "
+                         "it takes no more commands")
+    seconds = getattr(command, "handling_seconds", None)
+    if seconds is not None and seconds > limits.handling_seconds:
+        raise ValueError(f"handling_seconds: at most {limits.handling_seconds} ({_days(limits.handling_seconds)})")
+    if isinstance(command, Extend):
+        reach = received_at + timedelta(days=limits.extend_within_days)
+        if command.until > reach:
+            raise ValueError(f"until: an extension reaches at most {limits.extend_within_days} days after the "
+                             f"complaint was received ({reach.isoformat()})")
+
+
+def _days(seconds: int) -> str:
+    return f"{seconds / 86_400:g} days"
+
+
 COMPLAINT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]*$"
 
 
@@ -128,11 +149,18 @@ class OpenComplaint(BaseModel):
     received_at: Instant | None = None
     by: str | None = Field(default=None, max_length=200)
 
-    def received(self, now: datetime) -> ev.Received:
-        """The first event; refuses a receipt time in the future of `now`."""
+    def received(self, now: datetime, limits: Limits = DEFAULT_LIMITS) -> ev.Received:
+        """The first event of a live complaint. A receipt time ahead of `now` by a desk's clock skew is taken as
+        now; further ahead is refused, and so is one older than the limit: its clocks have long breached, and
+        opening it live would send every warning and breach at once (`import_history` records them, silently)."""
         at = self.received_at or now
-        if at > now:
-            raise ValueError(f"received_at {at.isoformat()} is in the future (now {now.isoformat()})")
+        if at > now + timedelta(seconds=limits.receipt_skew_seconds):
+            raise ValueError(f"received_at: in the future (now {now.isoformat()}; at most "
+                             f"{limits.receipt_skew_seconds} seconds ahead is taken as now)")
+        if at < now - timedelta(days=limits.received_within_days):
+            raise ValueError(f"received_at: a live open may be at most {limits.received_within_days} days old; "
+                             "import an older complaint with its history (import_history), which notifies nobody")
+        at = min(at, now)
         return ev.Received(
             at=at, by=self.by, complaint_id=self.id, contract=self.contract, severity=self.severity,
             channel=self.channel, customer_id=self.customer_id, customer_name=self.customer_name,

@@ -9,10 +9,16 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from sla.vocabulary import Channel, ClockName, Remedy, Severity
 
+# Every instant a complaint, cycle or plan records lies within these years: a deadline computed from one far
+# outside them cannot be found in any calendar, and converting year 1 or 9999 to UTC overflows.
+FIRST_YEAR, LAST_YEAR = 2000, 2100
+
 
 def _utc(value: datetime) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError("timestamps need a time zone (e.g. 2025-09-30T17:00:00+08:00)")
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:  # checked before converting: year 1 at +08:00 is not in UTC
+        raise ValueError(f"timestamps must fall within the years {FIRST_YEAR}-{LAST_YEAR}")
     return value.astimezone(timezone.utc)
 
 
@@ -136,6 +142,23 @@ class Withdrawn(_Event):
 class Closed(_Event):
     type: Literal["closed"] = "closed"
     reason: str
+
+
+FREE_TEXT = ("summary", "note", "plan", "reason", "resolution", "comment")
+KEPT_TEXT = 64  # free text up to this long is carried whole
+ELIDED = "[elided: "
+
+
+def with_text_elided(event: _Event, where: str) -> _Event:
+    """The event with each long free text replaced by a marker saying where it is kept (`where`: a run's history).
+    What continue-as-new carries: no clock reads free text, and carrying every note made a long complaint's run
+    input outgrow Temporal's payload limit."""
+    update = {}
+    for name in FREE_TEXT:
+        value = getattr(event, name, None)
+        if isinstance(value, str) and len(value) > KEPT_TEXT and not value.startswith(ELIDED):
+            update[name] = f"{ELIDED}{len(value)} characters, kept in {where}]"
+    return event.model_copy(update=update) if update else event
 
 
 Event = Annotated[

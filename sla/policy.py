@@ -107,6 +107,36 @@ class ImprovementSpec(_Strict):
     on_negative_feedback: NegativeFeedbackSpec = Field(default_factory=lambda: NegativeFeedbackSpec(csat=1))
 
 
+DAY_SECONDS = 86_400
+MAX_HANDLING_SECONDS = 366 * DAY_SECONDS  # no contract may allow more: a handling time is summed into KPIs
+
+
+class Limits(_Strict):
+    """Bounds on what a complaint accepts: `[limits]` in the file sets them for every contract, `[contracts.X.limits]`
+    for one (keys left out keep the file's or these defaults). They keep one request from freezing a clock or a
+    cycle: a refusal names the field and the bound."""
+
+    handling_seconds: int = Field(30 * DAY_SECONDS, ge=1, le=MAX_HANDLING_SECONDS)  # per progress or resolve
+    received_within_days: int = Field(30, ge=0, le=366)  # how far back a live open may be received
+    receipt_skew_seconds: int = Field(300, ge=0, le=3600)  # a desk clock this far ahead is taken as now
+    extend_within_days: int = Field(365, ge=1, le=3 * 365)  # how far after receipt an extension may reach
+    record_events: int = Field(5_000, ge=100, le=100_000)  # events in one complaint's record
+    survey_batch_answers: int = Field(10_000, ge=1, le=100_000)  # answers in one survey import
+    survey_batches: int = Field(1_000, ge=1, le=100_000)  # survey imports into one cycle
+
+
+DEFAULT_LIMITS = Limits()
+
+
+def merged_limits(*tables: Limits | None) -> Limits | None:
+    """The limits of the later tables over the earlier (only the keys each sets); None when none is set, so a
+    policy without `[limits]` keeps the version it had before limits existed."""
+    given = [t for t in tables if t is not None]
+    if not given:
+        return None
+    return Limits(**{k: v for t in given for k, v in t.model_dump(exclude_unset=True).items()})
+
+
 class InterruptionSpec(_Strict):
     major_after: DurationText = "4h"  # 003 §1.3, §4.2.1: longer is a major breach
 
@@ -127,6 +157,7 @@ class ContractSpec(_Strict):
     cycles: dict[Cadence, CycleSpec] = Field(default_factory=dict)
     improvement: ImprovementSpec = Field(default_factory=ImprovementSpec)
     interruption: InterruptionSpec = Field(default_factory=InterruptionSpec)
+    limits: Limits | None = None
 
     @field_validator("kpi_targets")
     @classmethod
@@ -182,6 +213,11 @@ class ContractPolicy(_Strict):
     # What the complaint itself decides about improvement plans (None in snapshots taken before it did).
     plan_on_major_breach: bool | None = None  # a critical/major complaint missing `resolve` opens one
     plans_on_negative_feedback: dict[KpiName, int] | None = None  # KPI -> score at or below which an answer opens one
+    limits: Limits | None = None  # None: the defaults (and in snapshots taken before limits existed)
+
+    @property
+    def bounds(self) -> Limits:
+        return self.limits or DEFAULT_LIMITS
 
     def target(self, clock: ClockName, severity: Severity) -> Duration:
         rules = self.severity.get(severity)
@@ -223,6 +259,7 @@ class PolicyFile(_Strict):
     version: str = "unversioned"
     calendars: dict[str, CalendarSpec]
     contracts: dict[str, ContractSpec]
+    limits: Limits | None = None  # for every contract; a contract's own `limits` table overrides key by key
 
     @field_validator("calendars")
     @classmethod
@@ -247,11 +284,19 @@ class PolicyFile(_Strict):
                 )
         return self
 
+    def limits_of(self, name: str) -> Limits:
+        """The bounds that apply to contract `name` (the defaults for a contract not in the file)."""
+        spec = self.contracts.get(name)
+        return merged_limits(self.limits, spec.limits if spec else None) or DEFAULT_LIMITS
+
     def contract(self, name: str) -> ContractPolicy:
         spec = self.contracts.get(name)
         if spec is None:
             raise PolicyError(f"unknown contract {name!r}; known contracts: {', '.join(sorted(self.contracts))}")
-        body = spec.model_dump(mode="json", exclude={"calendar", *ASSESSMENT_KEYS})
+        body = spec.model_dump(mode="json", exclude={"calendar", "limits", *ASSESSMENT_KEYS})
+        limits = merged_limits(self.limits, spec.limits)
+        if limits is not None:  # in the version only when set: a file without limits keeps its versions
+            body["limits"] = limits.model_dump()
         negative = spec.improvement.on_negative_feedback
         # Only for a KPI some cycle assesses: a plan closes when a later cycle meets its target.
         body["plan_on_major_breach"] = (spec.improvement.on_major_complaint_breach

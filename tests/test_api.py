@@ -293,7 +293,7 @@ async def test_bad_input_gets_problem_json_naming_the_field_and_nothing_reaches_
                    422, "id")
     malformed = await http.post("/v1/complaints", headers={**agent, "Content-Type": "application/json"},
                                 content=b'{"id": "x",')
-    assert_problem(malformed, 422, "not valid JSON")
+    assert_problem(malformed, 400, "not valid JSON")
     assert_problem(await http.post("/v1/complaints", headers=agent,
                                    json={"id": "bad id!", "contract": "calm", "severity": "low"}), 422, "id:")
 
@@ -370,9 +370,11 @@ async def _contains(rows, item) -> bool:
     return item in await rows
 
 
-def _sign(body: bytes, secret: str = INBOUND_SECRET) -> dict[str, str]:
-    return {"X-Helpdesk-Signature": "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest(),
-            "Content-Type": "application/json"}
+def _sign(body: bytes, secret: str = INBOUND_SECRET, at: int | None = None) -> dict[str, str]:
+    stamp = str(int(time.time()) if at is None else at)
+    signed = stamp.encode() + b"." + body
+    return {"X-Helpdesk-Signature": "sha256=" + hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest(),
+            "X-Cxsla-Timestamp": stamp, "Content-Type": "application/json"}
 
 
 async def test_inbound_webhook_maps_a_desk_payload_and_checks_its_signature(http, tokens, dev_env):
@@ -398,8 +400,15 @@ async def test_inbound_webhook_maps_a_desk_payload_and_checks_its_signature(http
     assert_problem(await http.post("/v1/inbound/helpdesk", content=tampered, headers=_sign(body2)), 401)
     assert_problem(await http.post("/v1/inbound/zendesk", content=body2, headers=_sign(body2)), 404, "zendesk")
     unmapped = json.dumps({"ticket": {**payload["ticket"], "id": other, "priority": "p9"}}).encode()
-    assert_problem(await http.post("/v1/inbound/helpdesk", content=unmapped, headers=_sign(unmapped)), 422,
-                   "ticket.priority", "p9")
+    problem = assert_problem(await http.post("/v1/inbound/helpdesk", content=unmapped, headers=_sign(unmapped)),
+                             422, "ticket.priority")
+    assert "p9" not in json.dumps(problem)  # the value sent is never echoed
+    replayed = _sign(body2, at=int(time.time()) - 400)
+    assert_problem(await http.post("/v1/inbound/helpdesk", content=body2, headers=replayed), 401, "5 minutes")
+    body_only = {"X-Helpdesk-Signature": hmac.new(INBOUND_SECRET.encode(), body2, hashlib.sha256).hexdigest(),
+                 "Content-Type": "application/json"}
+    assert_problem(await http.post("/v1/inbound/helpdesk", content=body2, headers=body_only), 401,
+                   "signatures now cover a timestamp")
     missing = json.dumps({"ticket": {"id": other, "subject": "x"}}).encode()
     assert_problem(await http.post("/v1/inbound/helpdesk", content=missing, headers=_sign(missing)), 422,
                    "severity")

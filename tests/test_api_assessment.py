@@ -31,6 +31,12 @@ def _client(service: Service) -> httpx.AsyncClient:
 async def test_cycles_need_admin_to_start_and_take_survey_rows_without_personal_data(api):
     service, tokens = api
     async with _client(service) as http:
+        rows = [{"CSAT": 5}]
+        no_cycle = await http.post(f"/v1/cycles/{CONTRACT}/2031-Q3/surveys", json={"channel": "email",
+                                   "responses": rows}, headers=Tokens.header(tokens.supervisor))
+        assert no_cycle.status_code == 404 and "an admin starts it" in no_cycle.json()["detail"], no_cycle.text
+        assert (await http.get(f"/v1/cycles/{CONTRACT}/2031-Q3", headers=Tokens.header(tokens.agent))
+                ).status_code == 404  # the import started nothing
         body = {"contract": CONTRACT, "period": "2031-Q2"}
         assert (await http.post("/v1/cycles", json=body)).status_code == 401
         refused = await http.post("/v1/cycles", json=body, headers=Tokens.header(tokens.supervisor))

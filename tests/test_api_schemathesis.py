@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import time
 
 import pytest_asyncio
 import requests
@@ -64,8 +65,9 @@ def _signed(case, base_url: str, headers: dict[str, str]) -> tuple[dict[str, str
                                 params=sent.get("params"), json=sent.get("json"), data=sent.get("data")).prepare()
     body = prepared.body or b""
     body = body.encode() if isinstance(body, str) else body
-    signature = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
-    return {**headers, "X-Cxsla-Signature": signature}, body
+    stamp = str(int(time.time()))
+    signature = "sha256=" + hmac.new(SECRET.encode(), stamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    return {**headers, "X-Cxsla-Signature": signature, "X-Cxsla-Timestamp": stamp}, body
 
 
 def test_the_api_keeps_its_openapi_contract(api):

@@ -273,6 +273,9 @@ async def test_the_cli_imports_surveys_without_personal_columns_and_works_outage
     answers.write_text("name,phone,CSAT,nps,comment\nZhao Lei,+86 137 0000 1111,5,9,fast\n"
                        "Qian Li,+86 137 0000 2222,2,,too slow\n", encoding="utf-8")
     args = ("survey", "import", str(answers), "--contract", contract, "--period", "2031-05", "--channel", "sms")
+    no_cycle = await run(*args, check=False)  # an import never starts a cycle
+    assert no_cycle.returncode != 0 and "an admin starts it" in no_cycle.stderr, no_cycle.stderr
+    await run("cycle", "start", "--contract", contract, "--period", "2031-05")
     first = json.loads((await run(*args, "--json")).stdout)
     assert first["duplicate"] is False and first["answers_in_file"] == 2
     assert json.loads((await run(*args, "--json")).stdout)["duplicate"] is True  # same file: nothing changes

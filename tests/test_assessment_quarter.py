@@ -267,6 +267,7 @@ async def test_a_quarter_of_complaints_and_surveys_gives_the_kpis_computed_indep
 
         # The next quarter meets the satisfaction target: its plan closes as effective.
         csat_plan = plan_id(CONTRACT, KpiName.CSAT)
+        await cycles.start_cycle(CONTRACT, "2027-Q2")
         await cycles.import_survey(CONTRACT, "2027-Q2", SurveyBatch(
             batch_id="q2-web", channel=SurveyChannel.WEB, csat=ScoreHistogram(scale=Scale.CSAT, counts={5: 40, 4: 2})))
         q2 = await result_of(env, cycle_workflow_id(CONTRACT, "2027-Q2"), CycleResult)

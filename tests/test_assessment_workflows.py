@@ -183,6 +183,10 @@ async def test_a_cycle_dedupes_batches_refuses_conflicts_and_closes_its_door_whe
         cycles = AssessmentClient(env.client, task_queue=queue, policy=parsed)
         batch = SurveyBatch(batch_id="b1", channel=SurveyChannel.EMAIL,
                             csat=ScoreHistogram(scale=Scale.CSAT, counts={5: 3, 1: 1}))
+        with pytest.raises(CxSlaError, match="an admin starts it") as refused:
+            await cycles.import_survey(CONTRACT, period, batch)  # an import never starts a cycle
+        assert refused.value.kind == "not_found"
+        await cycles.start_cycle(CONTRACT, period)
         assert (await cycles.import_survey(CONTRACT, period, batch)).duplicate is False
         assert (await cycles.import_survey(CONTRACT, period, batch)).duplicate is True
         other = batch.model_copy(update={"csat": ScoreHistogram(scale=Scale.CSAT, counts={5: 4})})
@@ -200,8 +204,9 @@ async def test_a_cycle_dedupes_batches_refuses_conflicts_and_closes_its_door_whe
         result = await result_of(env, cycle_workflow_id(CONTRACT, period), CycleResult)
         csat = result.assessment.kpi(KpiName.CSAT)
         assert csat.value == 75.0 and csat.n == 4 and result.assessment.complaints == 0
-        with pytest.raises(CxSlaError, match="closed|done|accepted until"):
+        with pytest.raises(CxSlaError, match="has closed") as late:
             await cycles.import_survey(CONTRACT, period, batch.model_copy(update={"batch_id": "b2"}))
+        assert late.value.kind == "conflict"
         assert sorted(p.name for p in (tmp_path / "r" / CONTRACT).iterdir()) == [
             f"{period}.html", f"{period}.json", f"{period}.md"]
         report = await cycles.report(CONTRACT, period, "md")

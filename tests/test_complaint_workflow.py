@@ -427,6 +427,9 @@ async def test_extend_moves_the_deadline_notifies_the_customer_and_refuses_bad_e
     r = (await h.open("c8", "critical")).status.received_at
     await h.cmd("c8", "acknowledge", cmd.Acknowledge())
     await h.cmd("c8", "triage", cmd.Triage())
+    msg = await h.refused("c8", "extend", cmd.Extend(clock="resolve", until=r + 30 * S, reason="shorter"),
+                          "does not move the deadline")
+    assert msg.startswith("complaint c8: ")
     until = r + 120 * S
     st = await h.cmd("c8", "extend", cmd.Extend(clock="resolve", until=until, reason="site visit", by="sup"))
     resolve = clock(st, "resolve")
@@ -436,9 +439,6 @@ async def test_extend_moves_the_deadline_notifies_the_customer_and_refuses_bad_e
     n = h.notification("c8", f"extension:{position}:notify_customer")
     assert (n.kind, n.clock, n.deadline, n.detail) == (ActionKind.NOTIFY_EXTENSION, "resolve", until, "site visit")
 
-    msg = await h.refused("c8", "extend", cmd.Extend(clock="resolve", until=r + 90 * S, reason="shorter"),
-                          "does not move the deadline")
-    assert msg.startswith("complaint c8: ")
     await h.refused("c8", "extend", cmd.Extend(clock="acknowledge", until=r + 500 * S, reason="late"),
                     "cannot extend clock 'acknowledge': it is met")
     await h.refused("c8", "extend", {"clock": "resolve", "until": (r - 1 * S).isoformat(), "reason": "x"},
@@ -451,6 +451,29 @@ async def test_extend_moves_the_deadline_notifies_the_customer_and_refuses_bad_e
     await h.skip_to(until + 1 * S)
     assert breaches(await h.c.status("c8"))["resolve#1"][:2] == ("major", until)
     assert len(h.ids("c8", "extension:")) == 1
+
+
+async def test_a_supervisor_replaces_an_extension_with_an_earlier_one_and_far_or_huge_values_are_refused(
+        h: Harness):
+    """Issue 12: an extension to a far date froze the clocks and could not be corrected (a new one had to be later
+    still); a handling time of 10^400 s broke the cycle's KPI arithmetic."""
+    r = (await h.open("c8b", "critical")).status.received_at
+    await h.cmd("c8b", "acknowledge", cmd.Acknowledge())
+    await h.cmd("c8b", "triage", cmd.Triage())
+    await h.refused("c8b", "extend", {"clock": "resolve", "until": (r + timedelta(days=400)).isoformat(),
+                                      "reason": "far"}, "until: an extension reaches at most 365 days")
+    await h.refused("c8b", "extend", {"clock": "resolve", "until": "9999-12-31T23:00:00-08:00", "reason": "far"},
+                    "until: timestamps must fall within the years 2000-2100")
+    await h.refused("c8b", "post_progress", {"handling_seconds": 10 ** 400}, "handling_seconds")
+    await h.refused("c8b", "post_progress", {"handling_seconds": 31 * 86_400},
+                    "handling_seconds: at most 2592000 (30 days)")
+    await h.cmd("c8b", "extend", cmd.Extend(clock="resolve", until=r + 300 * S, reason="parts", by="sup"))
+    earlier = r + 120 * S
+    st = await h.cmd("c8b", "extend", cmd.Extend(clock="resolve", until=earlier, reason="parts came", by="sup"))
+    assert kinds(st).count("extended") == 2
+    assert (clock(st, "resolve").deadline, clock(st, "resolve").extended_until) == (earlier, earlier)
+    await h.skip_to(earlier + 1 * S)
+    assert breaches(await h.c.status("c8b"))["resolve#1"][:2] == ("major", earlier)
 
 
 # ---- reopen, withdraw ---------------------------------------------------------------------------------------
@@ -583,6 +606,29 @@ async def test_continue_as_new_carries_events_and_fired_actions(h: Harness):
 
     await h.cmd("c13", "withdraw", cmd.Withdraw())
     assert (await result_after(h.env, h.env.client, "c13")).state.value == "withdrawn"
+
+
+async def test_a_thousand_maximal_cjk_notes_keep_working_and_each_run_input_stays_small(h: Harness):
+    """Issue 12: every note was carried through continue-as-new, so about 170 maximal CJK notes outgrew the 2 MB
+    payload limit. The text stays in the history that recorded it; the next run carries a marker."""
+    await h.open("c15")
+    await h.c.command("c15", "acknowledge", cmd.Acknowledge())
+    await h.c.command("c15", "triage", cmd.Triage())
+    note = "投诉处理进展" * 666 + "中文字符"  # 4,000 characters, 12,000 bytes in UTF-8
+    assert len(note) == 4000
+    for n in range(1000):
+        answer = await h.c.command("c15", "post_progress", cmd.PostProgress(note=note, by=f"agent-{n % 7}"))
+        assert answer.state.value == "in_progress"
+    assert kinds(await h.c.status("c15")).count("progress_posted") == 1000
+    runs = await run_histories(h.env.client, workflow_id("c15"))
+    assert len(runs) > 1
+    for history in runs:
+        payloads = history.events[0].workflow_execution_started_event_attributes.input.payloads
+        assert sum(p.ByteSize() for p in payloads) < 256 * 1024
+    (last,) = await h.env.client.data_converter.decode(payloads, [ComplaintRun])
+    notes = [e.note for e in last.events if e.type == "progress_posted"]
+    assert notes and all(n.startswith("[elided: 4000 characters, kept in the workflow history of run ") for n in notes)
+    await h.cmd("c15", "withdraw", cmd.Withdraw())
 
 
 class GateSink(RecordingSink):

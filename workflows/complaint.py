@@ -39,7 +39,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.clock_loop import ClockLoop, WakeTimer, backoff
     from workflows.legacy.complaint import LegacyComplaint
     from workflows.outbox import Outbox
-    from workflows.patches import ENGINE_IN_WORKFLOW_PATCH
+    from workflows.patches import CARRY_ELIDED_TEXT_PATCH, ENGINE_IN_WORKFLOW_PATCH
 
 # A quiet complaint whose history has grown this long continues as new, which bounds what a worker replays when it
 # wakes an evicted complaint (every past evaluation of the run runs again).
@@ -152,10 +152,14 @@ class ComplaintWorkflow:
                 and workflow.all_handlers_finished())
 
     def _carried(self) -> ComplaintRun:
-        return self._run.model_copy(update={
-            "run": self._run.run + 1, "counted": sorted(self._counted), "pending": self._outbox.pending,
-            "sequence": self._outbox.sequence,
-        })
+        """What the next run needs: long free text stays in this run's history (its input or the update that
+        wrote it), so the next run's input stays bounded however many notes a complaint collects."""
+        carried = {"run": self._run.run + 1, "counted": sorted(self._counted), "pending": self._outbox.pending,
+                   "sequence": self._outbox.sequence}
+        if workflow.patched(CARRY_ELIDED_TEXT_PATCH):
+            where = f"the workflow history of run {self._run.run}"
+            carried["events"] = [ev.with_text_elided(event, where) for event in self._run.events]
+        return self._run.model_copy(update=carried)
 
     # ---- deliveries and plans -------------------------------------------------------------------------------
     def _delivered(self, notice: Notice, channel: str) -> None:
@@ -334,6 +338,8 @@ class ComplaintWorkflow:
             now = workflow.now()
             event = cmd.to_event(name, command, now)
             lifecycle.check(self._facts, name, event)
+            cmd.check_limits(command, self._run.policy.bounds, received_at=self._run.events[0].at,
+                             events=len(self._run.events))
             if isinstance(command, cmd.Extend):
                 self._check_extension(command, event, now)
         except ApplicationError:
@@ -342,14 +348,23 @@ class ComplaintWorkflow:
             raise ApplicationError(str(exc), type=type(exc).__name__, non_retryable=True) from None
 
     def _check_extension(self, command: cmd.Extend, event: ev._Event, now: datetime) -> None:
-        """The extension must move a live deadline later, and the engine must be able to compute the result."""
-        if self._evaluation is not None:
+        """The extension must move a live deadline later, or replace the clock's extension (a supervisor
+        correcting it, earlier too: the replacement is one more event), and the engine must be able to compute
+        the result."""
+        if self._evaluation is not None and not self._replaces_extension(command, now):
             check_extension(self._evaluation, command.clock, command.until, now)
         try:
             assert self._calendar is not None, "the contract calendar is not resolved yet"
             evaluate(self._run.policy, [*self._run.events, event], now, self._run.fired, calendar=self._calendar)
         except Exception as exc:  # noqa: BLE001 - refused with the reason instead of freezing the clocks
             raise ValueError(f"extension to {command.until.isoformat()} cannot be computed: {exc}") from None
+
+    def _replaces_extension(self, command: cmd.Extend, now: datetime) -> bool:
+        assert self._evaluation is not None  # asked only once the clocks were evaluated
+        clocks = [c for c in self._evaluation.clocks if c.name is command.clock]
+        current = clocks[-1] if clocks else None
+        return (current is not None and current.extended_until is not None and command.until > now
+                and current.state in (ClockState.RUNNING, ClockState.PAUSED))
 
     async def _command(self, name: str, command: cmd.Command) -> ComplaintStatus:
         if self._legacy is not None:

@@ -1,8 +1,9 @@
 """Workflow changes since the first release, by patch id: runs recorded before a patch replay down the old path.
 
 `workflow.patched(ID)` records a marker the first time a run takes the new path; a history without it replays
-through workflows/legacy/. tests/test_replay.py checks that every id has histories on both sides.
+through workflows/legacy/. tests/test_patches.py checks that every id is reached by histories on both sides.
 """
 
 ENGINE_IN_WORKFLOW_PATCH = "engine-in-workflow"  # complaints: the engine runs in workflow code on carried data
 CLOCKS_IN_WORKFLOW_PATCH = "clocks-in-workflow"  # plans, cycles, outages (and scheduled launches) likewise
+CARRY_ELIDED_TEXT_PATCH = "carry-elided-text"  # complaints: continue-as-new carries long free text as a marker

@@ -21,6 +21,7 @@ from fastapi_offline import FastAPIOffline
 
 from sla.policy import load_policy
 from starter.api import assessment, calendars, complaints, health, inbound, problems
+from starter.api.edge import EdgeLimits
 from starter.client.complaints import ComplaintClient
 from starter.service import connection
 from starter.service.inbound import load_sources
@@ -29,6 +30,7 @@ from starter.service.settings import Settings
 from starter.service.tokens import ReloadingTokens
 
 log = structlog.get_logger("cxsla.api")
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 ROUTERS: list[APIRouter] = [health.router, complaints.router, assessment.router, calendars.router, inbound.router]
 
@@ -92,9 +94,12 @@ def create_app(settings: Settings | None = None, *, complaints_client: Complaint
         started = time.perf_counter()
         response = await call_next(request)
         route = request.scope.get("route")
-        api_metrics.observe(getattr(route, "path", "unmatched"), request.method, response.status_code,
+        method = request.method if request.method in KNOWN_METHODS else "other"  # a client invents no label
+        api_metrics.observe(getattr(route, "path", "unmatched"), method, response.status_code,
                             time.perf_counter() - started)
         return response
+
+    app.add_middleware(EdgeLimits)  # outermost: refuses before routing, auth and parsing
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:

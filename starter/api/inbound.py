@@ -1,9 +1,11 @@
 """POST /v1/inbound/{source}: a desk's own ticket-created webhook opens a complaint through a mapping file,
-authenticated by an HMAC-SHA256 signature of the raw body instead of a bearer token."""
+authenticated by an HMAC-SHA256 signature of a timestamp and the raw body instead of a bearer token (the timestamp
+bounds how long a captured delivery can be replayed)."""
 
 from __future__ import annotations
 
 import json
+import time
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, Response
@@ -25,8 +27,9 @@ SOURCE_DOC = "A source named in the inbound mapping file (CXSLA_INBOUND_CONFIG).
                **responses(400, 401, 404, 409, 422, 503)},
     summary="Open a complaint from a desk's webhook (HMAC-signed)",
     description="The body is the desk's own JSON; the source's mapping turns it into an open request. The "
-                "signature header (per source, default X-Cxsla-Signature) carries `sha256=<hex>` of "
-                "HMAC-SHA256(secret, raw body). Events record `by` as `inbound:<source>`.",
+                "timestamp header (per source, default X-Cxsla-Timestamp) carries unix seconds, at most 5 minutes "
+                "from now; the signature header (default X-Cxsla-Signature) carries `sha256=<hex>` of "
+                "HMAC-SHA256(secret, timestamp + '.' + raw body). Events record `by` as `inbound:<source>`.",
     openapi_extra={"requestBody": {"required": True,
                                    "content": {"application/json": {"schema": {"type": "object"}}}}},
 )
@@ -39,9 +42,10 @@ async def inbound(
     if configured is None:
         raise ProblemError(404, "unknown-source", f"no inbound source {source!r} is configured")
     raw = await request.body()
-    if not configured.verify(raw, request.headers.get(configured.config.signature_header)):
-        raise ProblemError(401, "bad-signature", f"missing or wrong {configured.config.signature_header}: "
-                                                 f"expected sha256=<hex of HMAC-SHA256(secret, raw body)>")
+    refused = configured.refusal(raw, request.headers.get(configured.config.signature_header),
+                                 request.headers.get(configured.config.timestamp_header), time.time())
+    if refused:
+        raise ProblemError(401, "bad-signature", refused)
     try:
         body = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:

@@ -54,9 +54,16 @@ def problem_response(
     request: Request, status: int, kind: str | None, detail: str, *, errors: list[FieldProblem] | None = None,
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
+    return problem_document(status, kind, detail, request.url.path, errors=errors, headers=headers)
+
+
+def problem_document(
+    status: int, kind: str | None, detail: str, instance: str | None, *, errors: list[FieldProblem] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
     problem = Problem(
         type=TYPE_PREFIX + kind if kind else "about:blank", title=http.HTTPStatus(status).phrase, status=status,
-        detail=detail, instance=request.url.path, errors=errors,
+        detail=detail, instance=instance, errors=errors,
     )
     return JSONResponse(problem.model_dump(exclude_none=True), status_code=status, media_type=PROBLEM_JSON,
                         headers=headers)
@@ -98,6 +105,8 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         problems = field_problems(list(exc.errors()))
+        if any(error.get("type") == "json_invalid" for error in exc.errors()):  # unreadable, not invalid
+            return problem_response(request, 400, "invalid-json", summary(problems), errors=problems)
         return problem_response(request, 422, "validation-error", summary(problems), errors=problems)
 
     @app.exception_handler(CxSlaError)
@@ -131,9 +140,15 @@ def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 
 def as_problem_json(schema: dict[str, Any]) -> dict[str, Any]:
-    """Declare error responses as application/problem+json, the media type they are sent with."""
+    """Declare error responses as application/problem+json, the media type they are sent with; every route that
+    takes a body may also answer 400 (unreadable JSON), 413 and 415 (starter.api.edge)."""
     for path in schema.get("paths", {}).values():
         for operation in path.values():
+            if "requestBody" in operation:
+                for status in (400, 413, 415):
+                    operation.setdefault("responses", {}).setdefault(str(status), {
+                        "description": http.HTTPStatus(status).phrase,
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}}})
             for status, response in operation.get("responses", {}).items():
                 content = response.get("content", {})
                 if status[0] in "45" and "application/json" in content:

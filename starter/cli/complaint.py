@@ -6,9 +6,11 @@ from datetime import datetime, timezone
 from typing import Any
 
 import typer
+from pydantic import ValidationError
 from rich.table import Table
 
 from sla.commands import OpenComplaint
+from sla.errors import plain
 from sla.policy import PolicyError, load_policy
 from sla.status import ComplaintStatus
 from sla.vocabulary import Channel, ClockName, Remedy, Severity
@@ -78,8 +80,10 @@ def complaint_open(
             customer_name=customer_name, customer_contact=customer_contact, summary=summary,
             received_at=parse_instant(received_at, "--received-at"), by=by,
         )
-        load_policy(g.policy).contract(contract)  # refuse bad input before connecting
-        request.received(datetime.now(timezone.utc))
+        policy = load_policy(g.policy).contract(contract)  # refuse bad input before connecting
+        request.received(datetime.now(timezone.utc), policy.bounds)
+    except ValidationError as exc:
+        fail(plain(exc), 2)
     except (ValueError, PolicyError) as exc:
         fail(str(exc), 2)
 

@@ -164,10 +164,26 @@ class AssessmentClient:
             raise await _refused(exc, handle) from None
 
     async def import_survey(self, contract: str, period: str, batch: SurveyBatch) -> BatchReceipt:
-        """Add a batch to the period's cycle (starting the cycle if needed); a repeated batch id is a no-op."""
-        await self._ensure_cycle(contract, period)
+        """Add a batch to the period's running cycle; a repeated batch id is a no-op. An import never starts a
+        cycle (admins do): a period without one, or whose cycle has closed, is refused before anything changes."""
         _, parsed = self._cycle_policy(contract, period)
+        limits = self.policy.limits_of(contract)
+        if batch.responses > limits.survey_batch_answers:
+            raise CxSlaError(f"responses: one survey import holds at most {limits.survey_batch_answers} answers")
         handle = self.client.get_workflow_handle(cycle_workflow_id(contract, str(parsed)))
+        try:
+            described = await handle.describe()
+            if described.status != WorkflowExecutionStatus.RUNNING:
+                ended = described.status.name.lower() if described.status else "unknown"
+                raise CxSlaError(f"cycle {handle.id} has closed ({ended}); its report no "
+                                 f"longer takes survey answers", "conflict")
+            status = await handle.query(AssessmentCycleWorkflow.status)
+        except RPCError as exc:
+            raise await workflow_error(exc, handle, subject=handle.id, missing=(
+                f"no {parsed.cadence.value} cycle of {contract} for {parsed}; an admin starts it "
+                f"(cxsla cycle start), then import")) from None
+        if len(status.batches) >= limits.survey_batches and batch.batch_id not in {b.batch_id for b in status.batches}:
+            raise CxSlaError(f"cycle {handle.id} holds its limit of {limits.survey_batches} survey imports", "conflict")
         return await _update(handle, "add_survey_batch", batch, BatchReceipt)
 
     async def report(self, contract: str, period: str, fmt: Format) -> str:
@@ -177,9 +193,9 @@ class AssessmentClient:
 
     async def schedule_cycles(self, contracts: list[str] | None = None) -> list[dict[str, Any]]:
         """Create or update one Temporal Schedule per contract and cadence (idempotent)."""
-        chosen = contracts or sorted(self.policy.contracts)
+        wanted = contracts or sorted(self.policy.contracts)
         done = []
-        for contract in chosen:
+        for contract in wanted:
             try:
                 policy = self.policy.assessment(contract)
             except PolicyError as exc:

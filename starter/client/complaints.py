@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from pydantic import TypeAdapter
+from pydantic import TypeAdapter, ValidationError
 from temporalio.client import Client, WithStartWorkflowOperation, WorkflowExecutionStatus, WorkflowUpdateFailedError
 from temporalio.common import (
     SearchAttributePair,
@@ -31,6 +31,7 @@ from sla.calendar import CalendarError, compiled
 from sla.commands import COMMAND_MODELS, Command, OpenComplaint
 from sla.complaint_run import ComplaintRun
 from sla.engine import Evaluation, evaluate
+from sla.errors import plain
 from sla.official_calendar import YEARS_AHEAD, resolve, resolve_at
 from sla.outcomes import MEMO_KEY, outcome_of
 from sla.policy import PolicyError, PolicyFile, load_policy
@@ -107,7 +108,7 @@ class ComplaintClient:
         now = self.clock()
         try:
             policy = self.policy.contract(request.contract)
-            received = request.received(now)
+            received = request.received(now, policy.bounds)
             calendar = resolve_at(policy.calendar_name, policy.calendar, received.at)
             first = evaluate(policy, [received], now, calendar=compiled(calendar))
         except (PolicyError, CalendarError, ValueError) as exc:
@@ -225,8 +226,8 @@ class ComplaintClient:
         if not isinstance(command, model):
             try:
                 command = model.model_validate(command)
-            except ValueError as exc:
-                raise CxSlaError(str(exc)) from None
+            except ValidationError as exc:
+                raise CxSlaError(plain(exc)) from None
         handle = self.client.get_workflow_handle(workflow_id(complaint_id))
         try:
             return await handle.execute_update(name, command, result_type=ComplaintStatus)

@@ -3,7 +3,8 @@ JSON body into an open-complaint request, and an HMAC signature proves who sent 
 
     [sources.helpdesk]
     secret_env = "HELPDESK_WEBHOOK_SECRET"      # HMAC-SHA256 key, read from this environment variable
-    signature_header = "X-Signature"            # "sha256=<hex of the raw body>" (or the bare hex)
+    signature_header = "X-Signature"            # "sha256=<hex of HMAC(secret, '<timestamp>.' + raw body)>"
+    timestamp_header = "X-Timestamp"            # unix seconds when the desk signed; 5 minutes old at most
 
     [sources.helpdesk.fields]                   # complaint field = dotted path in the body (list index: .0)
     id = "ticket.id"
@@ -38,6 +39,9 @@ MappedField = Literal[
     "received_at",
 ]
 REQUIRED: tuple[MappedField, ...] = ("id", "contract", "severity")
+TIMESTAMP_HEADER = "X-Cxsla-Timestamp"
+# A captured delivery replayed later than this is refused; also how far a desk's clock may run ahead of ours.
+REPLAY_WINDOW_SECONDS = 300
 
 
 class InboundConfigError(ValueError):
@@ -56,6 +60,7 @@ class SourceConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     secret_env: str = Field(min_length=1, description="environment variable holding the HMAC-SHA256 key")
     signature_header: str = SIGNATURE_HEADER
+    timestamp_header: str = TIMESTAMP_HEADER
     fields: dict[MappedField, str] = Field(default_factory=dict)
     constants: dict[MappedField, str] = Field(default_factory=dict)
     values: dict[MappedField, dict[str, str]] = Field(default_factory=dict)
@@ -103,13 +108,26 @@ class InboundSource:
     config: SourceConfig
     secret: bytes
 
-    def verify(self, body: bytes, signature: str | None) -> bool:
-        """Constant-time check of `sha256=<hex>` (or bare hex) against HMAC-SHA256(secret, raw body)."""
+    def refusal(self, body: bytes, signature: str | None, timestamp: str | None, now: float) -> str | None:
+        """Why this delivery is not the desk's, fresh (None: it is). The signature covers the timestamp, so a
+        captured delivery cannot be replayed once the window has passed; a signature of the body alone (the
+        scheme before timestamps) is refused with a sentence saying what changed."""
+        sig, stamp = self.config.signature_header, self.config.timestamp_header
+        scheme = f"{sig} must be sha256=<hex of HMAC-SHA256(secret, '<{stamp}>.' + raw body)>"
         if not signature:
-            return False
-        given = signature.strip().removeprefix("sha256=").lower()
-        expected = hmac.new(self.secret, body, hashlib.sha256).hexdigest()
-        return hmac.compare_digest(expected.encode(), given.encode())
+            return f"missing {sig}; {scheme}"
+        if not timestamp:
+            if _matches(self.secret, body, signature):
+                return (f"signatures now cover a timestamp: send {stamp} (unix seconds) and sign "
+                        f"'<timestamp>.' + raw body")
+            return f"missing {stamp} (unix seconds when the delivery was signed)"
+        if not timestamp.strip().isdigit():
+            return f"{stamp} must be unix seconds"
+        if abs(now - int(timestamp.strip())) > REPLAY_WINDOW_SECONDS:
+            return f"{stamp} is more than {REPLAY_WINDOW_SECONDS // 60} minutes from now: a stale or replayed delivery"
+        if not _matches(self.secret, timestamp.strip().encode() + b"." + body, signature):
+            return f"wrong {sig}; {scheme}"
+        return None
 
     def map(self, body: Any) -> dict[str, Any]:
         """The open-complaint fields this body gives (validated afterwards by OpenComplaint)."""
@@ -121,9 +139,9 @@ class InboundSource:
             if name in self.config.values:
                 table = self.config.values[name]
                 key = _text(value)
-                if key not in table:
+                if key not in table:  # the value itself is not repeated: it may be personal
                     known = ", ".join(sorted(table))
-                    raise MappingError(name, f"{path} = {key!r} has no entry in values.{name} (known: {known})")
+                    raise MappingError(name, f"the value at {path} has no entry in values.{name} (known: {known})")
                 value = table[key]
             elif isinstance(value, (dict, list)):
                 raise MappingError(name, f"{path} is an object or list, not a value")
@@ -149,6 +167,13 @@ def load_sources(path: str | Path | None) -> dict[str, InboundSource]:
             raise InboundConfigError(f"{path}: sources.{name}.secret_env: ${source.secret_env} is not set")
         sources[name] = InboundSource(name=name, config=source, secret=secret.encode())
     return sources
+
+
+def _matches(secret: bytes, signed: bytes, signature: str) -> bool:
+    """Constant-time check of `sha256=<hex>` (or bare hex) against HMAC-SHA256(secret, signed)."""
+    given = signature.strip().removeprefix("sha256=").lower()
+    expected = hmac.new(secret, signed, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected.encode(), given.encode())
 
 
 def _lookup(body: Any, path: str) -> tuple[bool, Any]:

@@ -301,6 +301,29 @@ async def continued_as_new(env: WorkflowEnvironment, c: ComplaintClient) -> str:
     return cid
 
 
+async def continued_with_long_notes(env: WorkflowEnvironment, c: ComplaintClient) -> str:
+    """A complaint that continues as new every 3 events while its notes are long: each new run carries the long
+    text as a marker naming the run whose history holds it (the `carry-elided-text` side of that patch)."""
+    cid = f"{GENERATION}-elided"
+    note = "客户反映的问题已转交维修部门处理，预计三个工作日内给出检测结论并电话告知客户。" * 3
+    await c.open(OpenComplaint(id=cid, contract=CONTRACT, severity="normal"), continue_as_new_after_events=3)
+    await settle(env, cid)
+    for name, body in [
+        ("acknowledge", cmd.Acknowledge()),
+        ("post_progress", cmd.PostProgress(note=note)),
+        ("post_progress", cmd.PostProgress(note=note)),
+        ("post_progress", cmd.PostProgress(note=note)),
+    ]:
+        await command(env, c, cid, name, body)
+    await command(env, c, cid, "withdraw", cmd.Withdraw(reason="customer withdrew"))
+    final = await result_after(env, c.client, cid)
+    assert final.state.value == "withdrawn"
+    runs = await run_histories(c.client, workflow_id(cid))
+    carried = runs[-1].events[0].workflow_execution_started_event_attributes.input.payloads[0].data.decode()
+    assert len(runs) >= 2 and "[elided:" in carried  # the last run started with the marker, not the notes
+    return cid
+
+
 # ---- the assessment side: a complaint that opens a plan, a cycle, a plan, an interruption ------------------
 GOLDEN_CONTRACT = GENERATION
 H = timedelta(hours=1)
@@ -647,6 +670,7 @@ SCENARIOS: list[Scenario] = [
     _complaint_scenario("lifecycle", lifecycle_with_breach),
     _complaint_scenario("pause-extend", pause_extend_reclassify),
     _complaint_scenario("continued", continued_as_new),
+    _complaint_scenario("elided", continued_with_long_notes),
     Scenario("major-breach", complaint_major_breach, golden_policy=True),
     Scenario("negative-feedback", complaint_negative_feedback, golden_policy=True),
     Scenario("cycle", cycle_missed_target, golden_policy=True),
