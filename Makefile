@@ -23,7 +23,7 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy sla workflows activities starter worker.py plugin.py bench
 
 # promtool (alert-rule tests) and prometheus (the end-to-end scrape test) come from Debian's prometheus package.
-# chromium (Debian's) photographs the HTML report (tests/test_report_browser.py, bench/report_screenshot.py).
+# chromium (Debian's) photographs the HTML report (tests/system/test_report_browser.py, bench/report_screenshot.py).
 # Installed when missing and we are root with apt-get; otherwise the tests that need them skip, saying why.
 tools:
 	@if command -v promtool >/dev/null 2>&1 && command -v prometheus >/dev/null 2>&1; then :; \

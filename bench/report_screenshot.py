@@ -5,7 +5,7 @@
 The sample is four quarterly cycles of the `default` contract computed by the real KPI engine from made-up
 tallies and survey histograms (no personal data exists in them): the latest misses CSAT, first response and
 resolve compliance, so the page shows met, missed and not-judged bars and trends that cross their targets.
-tests/test_report_browser.py uses the same sample and `screenshot()` to check that the charts render.
+tests/system/test_report_browser.py uses the same sample and `screenshot()` to check that the charts render.
 """
 
 from __future__ import annotations

@@ -32,7 +32,7 @@ from bench.sinks import NullSink
 from sla import commands as cmd
 from sla.commands import OpenComplaint
 from starter.client.complaints import ComplaintClient, workflow_id
-from tests.conftest import cxsla_worker
+from tests.helpers.temporal import cxsla_worker
 from tests.histories.record import CONTRACT, run_histories, settle, test_policy, time_skipping_server
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,7 +1,7 @@
 """Workflow changes since the first release, by patch id: runs recorded before a patch replay down the old path.
 
 `workflow.patched(ID)` records a marker the first time a run takes the new path; a history without it replays
-through workflows/legacy/. tests/test_patches.py checks that every id is reached by histories on both sides.
+through workflows/legacy/. tests/workflows/test_patches.py checks that every id is reached by histories on both sides.
 """
 
 ENGINE_IN_WORKFLOW_PATCH = "engine-in-workflow"  # complaints: the engine runs in workflow code on carried data

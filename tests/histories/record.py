@@ -62,11 +62,12 @@ from sla.policy import PolicyFile, parse_policy
 from sla.status import ComplaintStatus
 from sla.surveys import Scale, ScoreHistogram, SurveyBatch, SurveyChannel
 from starter.client.assessment import AssessmentClient
-from starter.service.binaries import test_server
 from starter.client.complaints import ComplaintClient, workflow_id
-from tests.assessment_support import KnownWorkflows, assessment_worker, result_of, write_policy
-from tests.conftest import cxsla_worker
-from tests.sinks import RecordingSink
+from starter.service.binaries import test_server
+from tests.helpers.assessment import KnownWorkflows, assessment_worker, result_of
+from tests.helpers.policies import write_policy
+from tests.helpers.sinks import RecordingSink
+from tests.helpers.temporal import cxsla_worker
 from workflows import search_attributes as sa
 from workflows.cycle import AssessmentCycleWorkflow, CycleRun, cycle_search_attributes
 from workflows.interruption import InterruptionStatus
@@ -77,7 +78,7 @@ HERE = Path(__file__).parent
 CONTRACT = "fast"
 # The scenarios below record today's workflows under ids that start with this; the files of earlier generations
 # (`*-golden-*`, recorded before the engine and calendar moved into workflow code) stay as they were recorded
-# and replay down the legacy paths (tests/test_replay.py lists them).
+# and replay down the legacy paths (tests/workflows/test_replay.py lists them).
 GENERATION = "v2"
 
 # Wall-clock targets on a 24x7 UTC calendar: every clock of a complaint plays out in simulated minutes.

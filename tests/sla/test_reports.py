@@ -1,0 +1,404 @@
+"""Reports: the words of build_report on a hand-made cycle, the three renderers, and write_report through a real
+worker on the dev server reading earlier cycles from Temporal for the trends."""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import uuid
+from datetime import datetime, timedelta, timezone
+from html.parser import HTMLParser
+from pathlib import Path
+from xml.etree import ElementTree
+
+import pytest
+from markupsafe import escape
+from temporalio import workflow
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Worker
+
+from activities.reports import ReportActivities, report_paths
+from sla.kpi import DEFINITIONS, Assessment, ChannelSummary, KpiName, KpiValue, Target
+from sla.periods import Cadence
+from sla.report_html import MET, MISSED, MUTED_SIZE, TICK_SIZE, _text_width, bar_svg, render, trend_svg
+from sla.reporting import SUGGESTIONS, CycleReport, CycleResult, TrendPoint, build_report, format_seconds, format_value
+from sla.surveys import SurveyChannel
+from sla.vocabulary import BreachClass, Severity
+from tests.helpers.temporal import task_queue
+
+DEJAVU = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")  # Debian's fonts-dejavu-core, which chromium uses
+START = datetime(2026, 6, 30, 16, tzinfo=timezone.utc)
+END = datetime(2026, 9, 30, 16, tzinfo=timezone.utc)
+
+ASSESSED = [KpiName.CSAT, KpiName.RESOLUTION_RATE, KpiName.FIRST_RESPONSE_P90, KpiName.COMPLIANCE_RESOLVE,
+            KpiName.FCR]
+
+
+def kpi(name: KpiName, value: float | None, n: int, target: Target | None = None,
+        met: bool | None = None) -> KpiValue:
+    label, unit, variant = DEFINITIONS[name]
+    return KpiValue(name=name, label=label, unit=unit, variant=variant, value=value, n=n, target=target, met=met)
+
+
+def cycle(period: str = "2026-Q3", *, contract: str = "acme", csat: float = 78.4, cadence: Cadence = Cadence.QUARTERLY,
+          plans: list[str] | None = None, late: bool = False) -> CycleResult:
+    """A cycle missing CSAT, first response p90 and resolve compliance; FCR has too little data to judge."""
+    kpis = [
+        kpi(KpiName.CSAT, csat, 240, Target(min=85), csat >= 85),
+        kpi(KpiName.NPS, 12.0, 180),
+        kpi(KpiName.RESOLUTION_RATE, 0.97, 200, Target(min=0.95), True),
+        kpi(KpiName.FIRST_RESPONSE_P90, 9000.0, 200, Target(max=7200), False),
+        kpi(KpiName.COMPLIANCE_RESOLVE, 0.9, 150, Target(min=0.95), False),
+        kpi(KpiName.FCR, 0.5, 3, Target(min=0.7, min_n=10), None),
+        kpi(KpiName.MAJOR_BREACHES, 2, 200),
+    ]
+    assessment = Assessment(
+        contract=contract, period=period, start=START, end=END, computed_at=END + timedelta(days=1), kpis=kpis,
+        channels=[ChannelSummary(channel=SurveyChannel.EMAIL, batches=2, responses=180, csat=80.0, nps=12, ces=None),
+                  ChannelSummary(channel=SurveyChannel.SMS, batches=1, responses=60, csat=70.0, nps=None, ces=5.5)],
+        complaints=206, withdrawn=6, resolved=194, by_severity={Severity.MAJOR: 10, Severity.NORMAL: 196},
+        remedies={}, breaches={BreachClass.MAJOR: 2, BreachClass.MINOR: 11}, interruptions=1, assessed=ASSESSED,
+    )
+    return CycleResult(
+        contract=contract, period=period, cadence=cadence, policy_version="v7", assessment=assessment,
+        report_due=END + timedelta(days=7), report_late=late, plans_started=plans or [],
+    )
+
+
+# ---- build_report ---------------------------------------------------------------------------------------------
+def test_formats_in_each_unit():
+    assert format_seconds(9000) == "2h 30m"
+    assert format_seconds(7200) == "2h"
+    assert format_seconds(3725) == "1h 02m 05s"
+    assert format_seconds(45) == "45s"
+    assert format_value(DEFINITIONS[KpiName.CSAT][1], 78.44) == "78.4"
+    assert format_value(DEFINITIONS[KpiName.RESOLUTION_RATE][1], 0.9) == "90.0 %"
+    assert format_value(DEFINITIONS[KpiName.NPS][1], -7.0) == "-7"
+    assert format_value(DEFINITIONS[KpiName.MAJOR_BREACHES][1], 2) == "2"
+    assert format_value(DEFINITIONS[KpiName.AHT][1], None) == "no data"
+
+
+def test_problems_name_each_missed_kpi_with_value_and_target():
+    report = build_report(cycle(late=True), [])
+    problems = report.problems
+    expected = {
+        "Customer satisfaction (CSAT)": ("78.4", "≥ 85.0"),
+        "First response, p90 (working time)": ("2h 30m", "≤ 2h"),
+        "SLA compliance: resolve": ("90.0 %", "≥ 95.0 %"),
+    }
+    for label, (value, target) in expected.items():
+        [line] = [p for p in problems if p.startswith(label)]
+        assert value in line and target in line and "missed" in line
+    assert not any(p.startswith("Resolution rate") for p in problems)  # met
+    assert any("2 major breaches" in p for p in problems)
+    assert any("late" in p and "due" in p for p in problems)
+    [fcr] = [p for p in problems if p.startswith("First-contact resolution")]
+    assert "too little data" in fcr and "n = 3" in fcr and "10" in fcr
+
+
+def test_no_late_or_major_lines_when_there_are_none():
+    result = cycle()
+    result.assessment.breaches = {BreachClass.MINOR: 3}
+    problems = build_report(result, []).problems
+    assert not any("major breach" in p or "late" in p for p in problems)
+
+
+def test_one_suggestion_per_missed_kpi_and_the_plans_started():
+    report = build_report(cycle(plans=["plan-acme-2026-Q3-csat"]), [])
+    missed = [KpiName.CSAT, KpiName.FIRST_RESPONSE_P90, KpiName.COMPLIANCE_RESOLVE]
+    for name in missed:
+        assert sum(SUGGESTIONS[name] in s for s in report.suggestions) == 1
+    assert not any(SUGGESTIONS[KpiName.RESOLUTION_RATE] in s for s in report.suggestions)
+    assert "An improvement plan was started: plan-acme-2026-Q3-csat." in report.suggestions
+    by_kpi = {label: next(s for s in report.suggestions if s.startswith(label)) for label in (
+        "Customer satisfaction (CSAT)", "First response, p90 (working time)", "SLA compliance: resolve")}
+    assert "root-cause review" in by_kpi["Customer satisfaction (CSAT)"]
+    assert "staffing" in by_kpi["First response, p90 (working time)"]
+    assert "route the queue" in by_kpi["First response, p90 (working time)"]
+    assert "escalate earlier" in by_kpi["SLA compliance: resolve"]
+    assert "supervisor review of ageing complaints" in by_kpi["SLA compliance: resolve"]
+
+
+def test_all_met_says_so():
+    result = cycle(csat=90.0)
+    for k in result.assessment.kpis:
+        if k.met is False:
+            k.met = True
+    report = build_report(result, [])
+    assert [p for p in report.problems if "missed" in p] == []
+    assert any("was met" in s for s in report.suggestions)
+
+
+def test_method_states_sources_cohort_and_each_variant():
+    method = build_report(cycle(), []).method
+    text = "\n".join(method)
+    assert "206 complaints" in text and "Temporal" in text
+    assert "email: 180 responses in 2 batches" in text and "sms: 60 responses" in text
+    assert "Cohort: complaints received in the period" in text
+    assert "1 reported" in text  # interruptions
+    for k in cycle().assessment.kpis:
+        assert f"{k.label}: {k.variant}." in method
+
+
+def test_trends_earlier_cycles_oldest_first_then_this_one():
+    earlier = [cycle("2026-Q2", csat=86.0), cycle("2025-Q4", csat=88.0), cycle("2026-Q1", csat=84.0)]
+    noise = [
+        cycle("2026-Q1", contract="other", csat=10.0),  # another contract
+        cycle("2026-06", cadence=Cadence.MONTHLY, csat=11.0),  # another cadence
+        cycle("2026-Q4", csat=12.0),  # later
+    ]
+    mixed = earlier + noise
+    random.Random(3).shuffle(mixed)
+    report = build_report(cycle(), mixed)
+    assert list(report.trends) == [*ASSESSED, KpiName.NPS]  # assessed, then csat/nps/resolution_rate always
+    csat = report.trends[KpiName.CSAT]
+    assert [p.period for p in csat] == ["2025-Q4", "2026-Q1", "2026-Q2", "2026-Q3"]
+    assert [p.value for p in csat] == [88.0, 84.0, 86.0, 78.4]
+    assert [p.met for p in csat] == [True, False, True, False]
+
+
+def test_trend_of_a_kpi_an_earlier_cycle_lacks_is_a_gap():
+    old = cycle("2026-Q2")
+    old.assessment.kpis = [k for k in old.assessment.kpis if k.name is not KpiName.FCR]
+    points = build_report(cycle(), [old]).trends[KpiName.FCR]
+    assert [(p.period, p.value) for p in points] == [("2026-Q2", None), ("2026-Q3", 0.5)]
+
+
+# ---- renderers ------------------------------------------------------------------------------------------------
+def sample() -> CycleReport:
+    return build_report(cycle(plans=["plan-acme-2026-Q3-csat"]), [cycle("2026-Q2", csat=86.0), cycle("2026-Q1")])
+
+
+def test_json_is_the_report_model():
+    report = sample()
+    text = render(report, "json")
+    assert CycleReport.model_validate_json(text) == report
+    assert json.loads(text)["result"]["contract"] == "acme"
+
+
+def test_markdown_has_a_row_per_kpi_and_the_sections():
+    report = sample()
+    md = render(report, "md")
+    for k in report.result.assessment.kpis:
+        [row] = [line for line in md.splitlines() if line.startswith(f"| {k.label} |")
+                 and k.variant.replace("|", "\\|") in line]
+        mark = "✓" if k.met else "✗" if k.met is False else "–"
+        assert f"| {mark} |" in row and f"| {k.n} |" in row
+    assert "| Customer satisfaction (CSAT) | 78.4 | ≥ 85.0 | ✗ | 240 |" in md
+    for section in ("## Method", "## Results", "## Problems", "## Suggestions", "### Trends", "### Survey channels"):
+        assert section in md
+    assert "| email | 2 | 180 | 80.0 | +12 | no data |" in md
+    for line in report.problems + report.suggestions:
+        assert f"- {line}" in md
+
+
+def test_markdown_cells_escape_pipes_and_html():
+    md = render(build_report(cycle(contract="a|b<script>"), []), "md")
+    assert "a\\|b&lt;script&gt;" in md and "<script>" not in md
+
+
+class _Tags(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[str] = []
+        self.attrs: list[tuple[str, str | None]] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        self.attrs += attrs
+
+
+def test_html_is_self_contained_with_one_svg_per_chart():
+    report = sample()
+    page = render(report, "html")
+    assert "http://" not in page and "https://" not in page
+    parser = _Tags()
+    parser.feed(page)
+    assert "script" not in parser.tags and "link" not in parser.tags and "img" not in parser.tags
+    assert not any(name in ("src", "href") for name, _ in parser.attrs)
+    bars = len(report.result.assessment.assessed)
+    assert page.count("<svg") == parser.tags.count("svg") == bars + len(report.trends)
+    assert page.count('<svg class="bar"') == bars
+    assert page.count('<svg class="trend"') == len(report.trends)
+    assert f'fill="{MET}"' in page and f'fill="{MISSED}"' in page  # resolution rate met, CSAT missed
+    for line in report.problems:
+        assert escape(line) in page
+
+
+def test_html_escapes_every_text():
+    evil = "<script>alert('x')</script>"
+    result = cycle(contract=evil, plans=[f"plan-{evil}"])
+    result.policy_version = evil
+    result.assessment.kpis[1].variant = f"note: {evil}"  # free text from the policy, shown as the KPI's variant
+    page = render(build_report(result, [cycle("2026-Q2", contract=evil)]), "html")
+    assert "<script" not in page
+    escaped = "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"
+    assert f"plan-{escaped}" in page
+    assert f"policy {escaped}" in page
+    assert f"note: {escaped}" in page
+    assert f"<title>Assessment report: {escaped}, 2026-Q3</title>" in page
+    parser = _Tags()
+    parser.feed(page)
+    assert "script" not in parser.tags
+
+
+def _extent(text: ElementTree.Element, width: float) -> tuple[float, float]:
+    """Where a text element's ink starts and ends along x, from its anchor and its width."""
+    x = float(text.get("x", "0"))
+    shift = {"start": 0.0, "middle": width / 2, "end": width}[text.get("text-anchor", "start")]
+    return x - shift, x - shift + width
+
+
+def _label_width(text: str, size: float) -> float:
+    """The label as Chromium draws it in DejaVu Sans where that font is installed, else the renderer's own
+    estimate; where both exist the estimate must not be the smaller (the layout trusts it)."""
+    if not DEJAVU.exists():
+        return _text_width(text, size)
+    from PIL import ImageFont
+
+    drawn = ImageFont.truetype(str(DEJAVU), size).getlength(text)
+    assert _text_width(text, size) >= drawn, f"{text!r} at {size}px is {drawn}px wide, estimated narrower"
+    return drawn
+
+
+def _assert_texts_inside(svg: str) -> list[str]:
+    root = ElementTree.fromstring(svg)
+    _, _, width, _ = map(float, root.get("viewBox", "").split())
+    sizes = {"tick": TICK_SIZE, "val": TICK_SIZE, "muted": MUTED_SIZE}
+    texts = list(root.iter("text"))
+    assert texts
+    for text in texts:
+        start, end = _extent(text, _label_width(text.text or "", sizes[text.get("class", "")]))
+        assert 0 <= start and end <= width, f"{text.text!r} spans {start:.1f}..{end:.1f} of 0..{width}"
+    return [text.text or "" for text in texts]
+
+
+def test_trend_chart_keeps_long_duration_labels_whole():
+    """First responses near 139 hours: the axis ends at 222h 13m 20s, which once lost its first digits."""
+    points = [TrendPoint(period="2026-Q1", value=120_000.0, met=False),
+              TrendPoint(period="2026-Q2", value=None, met=None),
+              TrendPoint(period="2026-Q3", value=500_000.0, met=False)]
+    labels = _assert_texts_inside(trend_svg(KpiName.FIRST_RESPONSE_P90, points, Target(max=7200)))
+    assert "222h 13m 20s" in labels  # the widest y-axis label
+    assert "138h 53m 20s" in labels  # the last point's value, at the right edge
+    assert "no data" in labels
+
+
+def test_bar_and_usual_trend_labels_stay_inside_their_charts():
+    report = sample()
+    targets = {k.name: k.target for k in report.result.assessment.kpis}
+    for name, points in report.trends.items():
+        _assert_texts_inside(trend_svg(name, points, targets.get(name)))
+    for k in report.result.assessment.kpis:
+        _assert_texts_inside(bar_svg(k))
+    _assert_texts_inside(bar_svg(kpi(KpiName.AHT, 800_000.0, 10, Target(max=1800), False)))
+
+
+def test_report_paths_stay_inside_the_report_dir(tmp_path):
+    paths = report_paths(tmp_path, "../../etc/x", "2026-Q3")
+    for path in paths.values():
+        assert path.resolve().is_relative_to(tmp_path.resolve())
+        assert path.parent.parent == tmp_path
+    assert [p.suffix for p in paths.values()] == [".json", ".md", ".html"]
+
+
+# ---- write_report through a worker ----------------------------------------------------------------------------
+@workflow.defn(name="CxSlaReportSeedCycle", sandboxed=False)
+class SeedCycle:
+    """Stands in for an earlier AssessmentCycleWorkflow: write_report reads only its id and result."""
+
+    @workflow.run
+    async def run(self, result: CycleResult) -> CycleResult:
+        return result
+
+
+@workflow.defn(name="CxSlaReportPendingCycle", sandboxed=False)
+class PendingCycle:
+    """An earlier cycle still running: no result to read, so no trend point."""
+
+    @workflow.run
+    async def run(self) -> None:
+        await workflow.wait_condition(lambda: False)
+
+
+@workflow.defn(name="CxSlaReportOtherCycle", sandboxed=False)
+class OtherCycle:
+    """An earlier workflow under a cycle id whose result is not a CycleResult (say, from an older version)."""
+
+    @workflow.run
+    async def run(self) -> dict:
+        return {"contract": 1}
+
+
+@workflow.defn(name="CxSlaReportWriter", sandboxed=False)
+class WriteReport:
+    @workflow.run
+    async def run(self, result: CycleResult) -> list[str]:
+        return await workflow.execute_activity(
+            "cxsla.write_report", result, result_type=list[str], start_to_close_timeout=timedelta(seconds=30)
+        )
+
+
+def plain_client(dev_env) -> Client:
+    """The session server without CxSlaPlugin: a plugin on the client would put its own write_report (and its
+    report directory) on every worker; this test wants only the activity under test."""
+    base = dev_env.client
+    return Client(base.service_client, namespace=base.namespace, data_converter=pydantic_data_converter)
+
+
+async def test_write_report_reads_earlier_cycles_from_temporal(dev_env, tmp_path):
+    client = plain_client(dev_env)
+    contract = f"rep-{uuid.uuid4().hex[:8]}"
+    queue = task_queue()
+    async with Worker(client, task_queue=queue, workflows=[SeedCycle, PendingCycle, OtherCycle, WriteReport],
+                      activities=[ReportActivities(tmp_path).write_report]):
+        # Going back from 2026-Q3: Q2 and Q1 completed, 2025-Q4 running, 2025-Q3 unreadable; 2025-Q2 is a
+        # fifth period back, past the four looked at.
+        for period, csat in (("2026-Q2", 86.0), ("2026-Q1", 88.0), ("2025-Q2", 99.0)):
+            await client.execute_workflow(SeedCycle.run, cycle(period, contract=contract, csat=csat),
+                                          id=f"cycle-{contract}-{period}", task_queue=queue)
+        await client.execute_workflow(OtherCycle.run, id=f"cycle-{contract}-2025-Q3", task_queue=queue)
+        pending = await client.start_workflow(PendingCycle.run, id=f"cycle-{contract}-2025-Q4", task_queue=queue)
+        try:
+            result = cycle(contract=contract)
+            paths = await client.execute_workflow(WriteReport.run, result, id=f"write-{contract}-1",
+                                                  task_queue=queue)
+            expected = report_paths(tmp_path, contract, "2026-Q3")
+            assert paths == [str(p) for p in expected.values()]
+            first = {p: Path(p).read_bytes() for p in paths}
+
+            report = CycleReport.model_validate_json(first[str(expected["json"])])
+            csat = report.trends[KpiName.CSAT]
+            assert [(p.period, p.value) for p in csat] == [("2026-Q1", 88.0), ("2026-Q2", 86.0), ("2026-Q3", 78.4)]
+            page = first[str(expected["html"])].decode()
+            assert page.count('<svg class="trend"') == len(report.trends)
+            assert "2026-Q1" in page and "2025-Q2" not in page
+            assert re.search(r"\| Customer satisfaction \(CSAT\) \| 78\.4 \|", first[str(expected["md"])].decode())
+
+            again = await client.execute_workflow(WriteReport.run, result, id=f"write-{contract}-2",
+                                                  task_queue=queue)
+            assert again == paths
+            assert {p: Path(p).read_bytes() for p in paths} == first  # idempotent
+            assert sorted(f.name for f in expected["json"].parent.iterdir()) == sorted(
+                p.name for p in expected.values())  # no temp files left behind
+        finally:
+            await pending.terminate("test over")
+
+
+async def test_write_report_without_earlier_cycles(dev_env, tmp_path):
+    from temporalio.testing import ActivityEnvironment
+
+    contract = f"rep-{uuid.uuid4().hex[:8]}"
+    env = ActivityEnvironment(client=dev_env.client)
+    paths = await env.run(ReportActivities(tmp_path / "reports").write_report, cycle(contract=contract))
+    report = CycleReport.model_validate_json(Path(paths[0]).read_text())
+    assert report.trends  # all() of nothing would pass
+    assert all(len(points) == 1 for points in report.trends.values())
+
+
+@pytest.mark.parametrize("fmt", ["pdf"])
+def test_unknown_format_is_refused(fmt):
+    with pytest.raises(ValueError, match="json, md, html"):
+        render(sample(), fmt)  # type: ignore[arg-type]
