@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test bench bench-cycle clean tools
+.PHONY: run test lint bench bench-cycle clean tools
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +16,11 @@ run: $(STAMP)
 
 test: $(STAMP) tools
 	$(VENV)/bin/python -m pytest -q
+
+# Lint and type-check the code (tests join once they are clean).
+lint: $(STAMP)
+	$(VENV)/bin/ruff check sla workflows activities starter bench worker.py plugin.py
+	$(VENV)/bin/mypy sla workflows activities starter worker.py plugin.py bench
 
 # promtool (alert-rule tests) and prometheus (the end-to-end scrape test) come from Debian's prometheus package.
 # chromium (Debian's) photographs the HTML report (tests/system/test_report_browser.py, bench/report_screenshot.py).

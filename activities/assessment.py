@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
-from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timezone
 from typing import Any, Protocol
 
@@ -25,15 +25,14 @@ from activities.attributes import plan_search_attributes  # also a name of this 
 from sla import names
 from sla.calendar import CalendarData, compiled
 from sla.engine import evaluate
-from sla.official_calendar import resolve, resolve_at
 from sla.kpi import Assessment, Interruption, KpiName, PeriodTally, assess
+from sla.official_calendar import resolve, resolve_at
 from sla.outcomes import ComplaintOutcome, outcome_of
 from sla.periods import Period
 from sla.plans import (  # the plan requests are also names of this module (complaint workflows import them here)
     FeedbackPlanRequest,
     Miss,
     OpenPlanRequest,
-    PlanRun,
     RecordCycleResult,
     Trigger,
     negative_feedback_misses,
@@ -58,7 +57,7 @@ class Listed:
     a complaint writes its outcome memo when it closes)."""
 
     workflow_id: str
-    memo: dict[str, Any]
+    memo: Mapping[str, Any]
     running: bool
 
 
@@ -204,7 +203,8 @@ class AssessmentActivities:
             handle = client.get_workflow_handle(pid)
             try:
                 await handle.execute_update(
-                    "record_cycle_result", RecordCycleResult(period=request.period, value=value, met=met, by="assessment-cycle"))
+                    "record_cycle_result",
+                    RecordCycleResult(period=request.period, value=value, met=met, by="assessment-cycle"))
             except RPCError as exc:
                 if "not found" in str(exc).lower() or "already completed" in str(exc).lower():
                     continue  # no open plan for this KPI

@@ -6,7 +6,7 @@ here, where both sides can reach them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
@@ -14,8 +14,9 @@ from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSear
 from sla import names
 from sla.plans import PlanRun
 
-_BUILDERS = {"keyword": SearchAttributeKey.for_keyword, "bool": SearchAttributeKey.for_bool,
-             "datetime": SearchAttributeKey.for_datetime}
+_BUILDERS: dict[str, Callable[[str], SearchAttributeKey]] = {
+    "keyword": SearchAttributeKey.for_keyword, "bool": SearchAttributeKey.for_bool,
+    "datetime": SearchAttributeKey.for_datetime}
 
 
 def typed_key(name: str) -> SearchAttributeKey:

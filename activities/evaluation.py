@@ -16,7 +16,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from sla.calendar import BusinessCalendar, CalendarError, compiled
-from sla.cycles import REPORT_CLOCK, CycleTimes, cycle_times
+from sla.cycles import CycleTimes, cycle_times
 from sla.engine import Evaluation, evaluate
 from sla.events import Event
 from sla.interruptions import InterruptionEvaluation, InterruptionRecord, evaluate_interruption

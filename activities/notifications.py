@@ -18,7 +18,6 @@ import structlog
 from pydantic import BaseModel, Field
 from temporalio import activity
 
-from sla.deadlines import ActionKind
 from sla.notices import Notice, Pending, Subject, Undelivered
 
 __all__ = ["Notice", "Pending", "Subject", "Undelivered", "NotificationSink", "LogSink", "WebhookSink", "FanoutSink",
@@ -105,7 +104,7 @@ class FanoutSink:
     async def deliver(self, notice: Notice) -> None:
         done = _delivered_by_previous_attempt(notice.action_id)
         errors = []
-        for name, sink in zip(self.names, self.sinks):
+        for name, sink in zip(self.names, self.sinks, strict=True):
             if name in done:
                 continue
             try:

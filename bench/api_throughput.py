@@ -38,8 +38,8 @@ from temporalio.testing import WorkflowEnvironment
 from bench.lifecycle import Latencies, log, percentile, run_lanes
 from plugin import CxSlaPlugin
 from sla.commands import OpenComplaint
-from starter.service.binaries import temporal_cli
 from starter.client.complaints import ComplaintClient
+from starter.service.binaries import temporal_cli
 from starter.service.codec import new_key_line
 from starter.service.settings import Settings
 from starter.service.tokens import Role, config_line, new_token

@@ -47,8 +47,8 @@ from temporalio.testing import WorkflowEnvironment
 from bench.timer_worker import BareTimerWorkflow, TimerJob
 from sla.commands import OpenComplaint
 from sla.policy import parse_policy
-from starter.service.binaries import temporal_cli
 from starter.client.complaints import ComplaintClient
+from starter.service.binaries import temporal_cli
 from workflows import search_attributes as sa
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -144,6 +144,7 @@ async def start_process(args: list[str], env: dict[str, str], logfile: Path, rea
         *args, cwd=ROOT, env={**os.environ, **env}, stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE if ready else open(logfile, "wb"), stderr=open(logfile, "ab"))
     if ready:
+        assert proc.stdout is not None  # piped when waiting for `ready`
         line = await asyncio.wait_for(proc.stdout.readline(), 60)
         if ready not in line.decode():
             raise RuntimeError(f"{args} did not start: {logfile.read_text()[-2000:]}")
@@ -155,7 +156,7 @@ async def stop_process(proc) -> None:
         proc.terminate()  # only this child, by its own handle
         try:
             await asyncio.wait_for(proc.wait(), 60)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             proc.kill()
             await proc.wait()
 
@@ -396,7 +397,7 @@ async def measure(kind: str, receiver: Receiver, ids: set[str], action: str, rat
     cpu_worker, cpu_server = cpu_seconds(worker_pid), cpu_seconds(server) if server else None
     await asyncio.sleep(window)
     cpu_worker = cpu_seconds(worker_pid) - cpu_worker
-    cpu_server = cpu_seconds(server) - cpu_server if server else None
+    cpu_server = cpu_seconds(server) - cpu_server if server and cpu_server is not None else None
     deadline = time.monotonic() + drain
     while time.monotonic() < deadline:
         got = {a.body.get("subject_id") for a in receiver.arrivals if a.body.get("action_id") == action}

@@ -1,8 +1,8 @@
 """Benchmark: an assessment cycle over 10,000 and 100,000 closed complaints on a dev server.
 
 For each size, one dev server (its own, started here, SQLite on disk) holds that many closed complaints of one
-past month, imported with their own history (ComplaintClient.import_history: the same workflows and memos a live desk leaves
-behind). Then, in the same run and on the same server, two measurements:
+past month, imported with their own history (ComplaintClient.import_history: the same workflows and memos a live desk
+leaves behind). Then, in the same run and on the same server, two measurements:
 
   (a) baseline: list the month's complaints through visibility and decode every memo — the I/O any assessment
       must do, and nothing else (run before and after (b); their mean is the baseline);
@@ -40,6 +40,7 @@ import warnings
 from datetime import datetime, timedelta, timezone
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
@@ -52,9 +53,9 @@ from sla.policy import load_policy
 from sla.reporting import CycleResult, cycle_workflow_id
 from sla.vocabulary import Severity
 from starter.client.assessment import AssessmentClient
-from starter.service.binaries import temporal_cli
 from starter.client.complaints import ComplaintClient, workflow_id
 from starter.client.errors import CxSlaError
+from starter.service.binaries import temporal_cli
 from workflows import search_attributes as sa
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -273,7 +274,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--db-dir", help="where the dev server keeps its SQLite file (default: the temp dir)")
     args = parser.parse_args(argv)
-    results = {
+    results: dict[str, Any] = {
         "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "environment": {"python": platform.python_version(), "cpus": os.cpu_count(),
                         "temporalio": metadata.version("temporalio")},

@@ -71,13 +71,20 @@ from bench.baseline import STEPS, BaselineWorkflow
 from bench.sinks import NullSink
 from plugin import CxSlaPlugin
 from sla.commands import (
-    Acknowledge, Command, CommunicatePlan, NotifyResult, OpenComplaint, PostProgress, RecordFeedback, Resolve,
+    Acknowledge,
+    Command,
+    CommunicatePlan,
+    NotifyResult,
+    OpenComplaint,
+    PostProgress,
+    RecordFeedback,
+    Resolve,
     Triage,
 )
 from sla.status import ComplaintStatus
 from sla.vocabulary import ComplaintState, Severity
-from starter.service.binaries import temporal_cli
 from starter.client.complaints import ComplaintClient, workflow_id
+from starter.service.binaries import temporal_cli
 from workflows import search_attributes as sa
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -199,7 +206,8 @@ def _server_pid(target_host: str) -> int | None:
         comm = stat[stat.find("(") + 1: stat.rfind(")")]
         ppid = int(stat.rsplit(")", 1)[1].split()[1])
         if ppid == me and comm == "temporal" and any(
-            arg == b"--port" and value.decode() == port for arg, value in zip(args, args[1:])
+            arg == b"--port" and value.decode() == port
+            for arg, value in zip(args, args[1:], strict=False)  # neighbours: the shifted list is one shorter
         ):
             return int(entry.name)
     return None
@@ -232,7 +240,7 @@ async def throughput_phase(kind: str, ids: list[str], one: OneRun, concurrency: 
     cpu_self, cpu_server = _self_cpu_seconds(), _proc_cpu_seconds(server_pid) if server_pid else None
     latencies, failures, seconds = await run_lanes(ids, one, concurrency)
     cpu_self = _self_cpu_seconds() - cpu_self
-    if cpu_server is not None:
+    if cpu_server is not None and server_pid:
         cpu_server = (_proc_cpu_seconds(server_pid) or cpu_server) - cpu_server
     completed = len(ids) - len(failures)
     result = {
@@ -276,7 +284,8 @@ async def history_profile(client: Client, workflow_ids: list[str]) -> dict:
     types: Counter[str] = Counter()
     markers_after: Counter[str] = Counter()
     activities: Counter[str] = Counter()
-    history_bytes = task_ms = largest_marker = 0
+    history_bytes = largest_marker = 0
+    task_ms = 0.0
     wft_count = 0
     for wid in workflow_ids:
         history = await client.get_workflow_handle(wid).fetch_history()
@@ -333,16 +342,18 @@ class MemoryWorker:
 
     async def __aexit__(self, *exc: object) -> None:
         if self.proc.returncode is None:
+            assert self.proc.stdin is not None  # piped in __aenter__
             try:
                 self.proc.stdin.write(b"stop\n")
                 await self.proc.stdin.drain()
                 await asyncio.wait_for(self.proc.wait(), 60)
-            except (TimeoutError, asyncio.TimeoutError, ConnectionError):
+            except (TimeoutError, ConnectionError):
                 self.proc.kill()  # only ever this process, by its own handle
                 await self.proc.wait()
         self.stderr.close()
 
     async def _answer(self, timeout: float = 60) -> dict:
+        assert self.proc.stdout is not None  # piped in __aenter__
         line = await asyncio.wait_for(self.proc.stdout.readline(), timeout)
         if not line:
             self.stderr.seek(0)
@@ -351,6 +362,7 @@ class MemoryWorker:
         return json.loads(line)
 
     async def rss(self) -> dict:
+        assert self.proc.stdin is not None  # piped in __aenter__
         self.proc.stdin.write(b"rss\n")
         await self.proc.stdin.drain()
         return await self._answer()

@@ -18,10 +18,10 @@ from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sla.report_html import render
 from sla.kpi import KpiName, PeriodTally, Target, assess
 from sla.outcomes import ClockTally
 from sla.periods import Cadence, Period
+from sla.report_html import render
 from sla.reporting import CycleReport, CycleResult, build_report
 from sla.surveys import Scale, ScoreHistogram, SurveyBatch, SurveyChannel
 from sla.vocabulary import BreachClass, ClockName, Remedy, Severity
@@ -104,7 +104,8 @@ def sample_report(contract: str = "default") -> CycleReport:
     """2026-Q3 after three earlier quarters (good, better, worse)."""
     previous = [sample_cycle(period, contract=contract) for period in ("2025-Q4", "2026-Q1", "2026-Q2")]
     latest = sample_cycle("2026-Q3", contract=contract,
-                          plans_started=[f"plan-{contract}-2026-Q3-csat", f"plan-{contract}-2026-Q3-compliance_resolve"])
+                          plans_started=[f"plan-{contract}-2026-Q3-csat",
+                                         f"plan-{contract}-2026-Q3-compliance_resolve"])
     return build_report(latest, previous)
 
 

@@ -19,7 +19,6 @@ import asyncio
 import json
 import resource
 import sys
-import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -87,7 +86,7 @@ async def baseline_history(env, queue: str, updates: int) -> WorkflowHistory:
 
 
 async def run(post_counts: list[int], dump: Path | None = None) -> dict:
-    out = {"runs": []}
+    out: dict[str, list] = {"runs": []}
     async with time_skipping_server() as env:
         from temporalio.worker import Worker
 
@@ -99,8 +98,9 @@ async def run(post_counts: list[int], dump: Path | None = None) -> dict:
                     history, runs = await complaint_history(env, client, posts)
                     if dump is not None:
                         (dump / f"wake-{posts}.json").write_text(history.to_json())
-                    base = await baseline_history(env, base_queue, len([e for e in history.events
-                                                                         if e.HasField("workflow_execution_update_accepted_event_attributes")]))
+                    base = await baseline_history(env, base_queue, len([
+                        e for e in history.events if e.HasField("workflow_execution_update_accepted_event_attributes")
+                    ]))
                     complaint_s = await _median_replay(history, plugin.WORKFLOWS)
                     base_s = await _median_replay(base, [CountingWorkflow])
                     row = {"progress_posts": posts, "runs": runs, "events_last_run": len(history.events),

@@ -182,7 +182,7 @@ class BusinessCalendar:
 
     @property
     def utc_offsets(self) -> list[tuple[datetime, timedelta]]:
-        return [(t, timedelta(seconds=o)) for t, o in zip(self._transitions, self._offsets)]
+        return [(t, timedelta(seconds=o)) for t, o in zip(self._transitions, self._offsets, strict=True)]
 
     # ---- days -------------------------------------------------------------------------------------------------
     def is_working_day(self, day: date) -> bool:

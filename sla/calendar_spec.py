@@ -68,7 +68,7 @@ class CalendarSpec(StrictModel):
         parsed = [parse_window(w) for w in value]
         if not parsed:
             raise ValueError("at least one working-hours window is needed")
-        for (_, prev_close), (nxt_open, _) in zip(parsed, parsed[1:]):
+        for (_, prev_close), (nxt_open, _) in zip(parsed, parsed[1:], strict=False):  # neighbours: one shorter
             if prev_close is None or nxt_open < prev_close:
                 raise ValueError("working-hours windows must be in order and must not overlap")
         return value

@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 from sla import events as ev
 from sla.calendar import CalendarData
 from sla.notices import Pending
-from sla.plans import OpenPlanRequest
+from sla.plans import FeedbackPlanRequest, OpenPlanRequest
 from sla.policy import ContractPolicy
 
 
@@ -36,5 +36,5 @@ class ComplaintRun(BaseModel):
     calendar: CalendarData | None = None
     pending: list[Pending] = Field(default_factory=list)  # notices not delivered yet
     sequence: int = 0  # notices fired so far
-    plan_requests: list[OpenPlanRequest] = Field(default_factory=list)  # not sent yet
+    plan_requests: list[OpenPlanRequest | FeedbackPlanRequest] = Field(default_factory=list)  # not sent yet
     open_nonce: str | None = None  # the request that started it (a repeated open carries another)

@@ -143,7 +143,8 @@ def evaluate_clock(
     actions: list[Due] = []
     breach_id = f"{prefix}:breach"
     breach_live = deadline is not None and live_at(deadline)
-    superseded = breach_live and deadline <= now  # the breach is due or done: unsent warnings are moot
+    # the breach is due or done: unsent warnings are moot
+    superseded = breach_live and deadline is not None and deadline <= now
 
     warned = []
     for fraction in warn_at:
@@ -161,20 +162,21 @@ def evaluate_clock(
         actions.append(Due(id=breach_id, kind=ActionKind.BREACH, due_at=deadline, clock=span.name,
                            breach_class=breach_class, deadline=deadline))
     breached_at = None
-    if (breach_live and deadline <= now) or breach_id in fired:
+    if (breach_live and deadline is not None and deadline <= now) or breach_id in fired:
         breached_at = fired.get(breach_id, deadline)
 
     escalations = []
     for level, (after, to) in enumerate(ladder, start=1):
         esc_id = f"{prefix}:escalate:{level}"
-        when = calendar.add(deadline, after) if breach_live else None
+        when = calendar.add(deadline, after) if breach_live and deadline is not None else None
         if when is not None and live_at(when):
             actions.append(Due(id=esc_id, kind=ActionKind.ESCALATE, due_at=when, clock=span.name, level=level,
                                to=to, breach_class=breach_class, deadline=deadline))
         elif esc_id not in fired:
             continue
-        if esc_id in fired or when <= now:
-            escalations.append((level, to, fired.get(esc_id, when)))
+        at = fired.get(esc_id, when)  # None only when neither fired nor due (skipped above)
+        if at is not None and (esc_id in fired or at <= now):
+            escalations.append((level, to, at))
 
     if breached_at is not None:
         state = ClockState.BREACHED
@@ -200,7 +202,8 @@ def _deadline(span: Span, target: Duration, cal: BusinessCalendar
     if span.extension:
         extended_at, deadline = span.extension
         # The extension is absolute: only waiting after it moves it again (a wait still open counts from it).
-        pauses = [[max(p[0], extended_at), p[1]] for p in span.pauses if p[1] is None or p[1] > extended_at]
+        pauses = [[max(p[0] or extended_at, extended_at), p[1]]  # a pause always has its start
+                  for p in span.pauses if p[1] is None or p[1] > extended_at]
     else:
         deadline = cal.add(span.start, target)
         pauses = span.pauses
@@ -208,6 +211,7 @@ def _deadline(span: Span, target: Duration, cal: BusinessCalendar
     cursor = span.start
     remaining = None
     for start, end in pauses:
+        assert start is not None  # a pause always has its start; only its end may be open
         if start >= deadline:
             break  # paused after breaching: the breach stands
         segments.append((cursor, start))
@@ -224,6 +228,7 @@ def _business_used(span: Span, cal: BusinessCalendar, until: datetime) -> timede
     """Working time the clock ran from its start until `until`, time spent paused excluded."""
     used = cal.business_between(span.start, until)
     for start, end in span.pauses:
+        assert start is not None  # a pause always has its start; only its end may be open
         if start >= until:
             break
         used -= cal.business_between(start, min(end or until, until))
@@ -236,7 +241,7 @@ def _at_fraction(segments: list[tuple[datetime, datetime]], remaining: timedelta
     lengths = [cal.business_between(a, b) for a, b in segments]
     budget = sum(lengths, _ZERO) + (remaining or _ZERO)
     goal = budget * fraction
-    for (a, _), length in zip(segments, lengths):
+    for (a, _), length in zip(segments, lengths, strict=True):
         if goal <= length:
             return cal.add_business(a, goal) if goal > _ZERO else a
         goal -= length

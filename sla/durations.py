@@ -67,7 +67,9 @@ _ISO = re.compile(
     r"^P(?:(?P<d>\d+(?:\.\d+)?)D)?(?:T(?:(?P<h>\d+(?:\.\d+)?)H)?(?:(?P<m>\d+(?:\.\d+)?)M)?(?:(?P<s>\d+(?:\.\d+)?)S)?)?$",
     re.I,
 )
-_SHORT = re.compile(r"^\s*(?P<n>\d+(?:\.\d+)?)\s*(?P<unit>ms|s|sec|seconds?|m|min|minutes?|h|hours?|d|days?|w|weeks?)\s*$", re.I)
+_SHORT = re.compile(
+    r"^\s*(?P<n>\d+(?:\.\d+)?)\s*(?P<unit>ms|s|sec|seconds?|m|min|minutes?|h|hours?|d|days?|w|weeks?)\s*$", re.I
+)
 _MONTHS = re.compile(r"^\s*(?P<n>\d+)\s*(?:calendar\s+)?months?\s*$", re.I)
 _SHORT_UNITS = {
     "ms": timedelta(milliseconds=1),

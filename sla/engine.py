@@ -140,9 +140,9 @@ def _fold(events: list) -> _Fold:
             case ev.CustomerResponded():
                 _resume_all(fold, at)
             case ev.Extended(clock=clock, until=until):
-                inst = fold.current(clock)
-                if inst and inst.open:
-                    inst.extension = (at, until)
+                current = fold.current(clock)
+                if current and current.open:
+                    current.extension = (at, until)
                 fold.extension_notices.append((position, event))
             case ev.Resolved():
                 _resume_all(fold, at)
@@ -238,7 +238,7 @@ def evaluate(
                 clocks.append(part.status)
                 continue
         part = _evaluate_instance(inst, policy, severity, ladder, calendar, fired, now)
-        if key is not None:
+        if key is not None and memo is not None:
             memo[inst.id] = (key, part)
         candidates.extend(part.actions)
         if part.breach is not None:

@@ -9,7 +9,6 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from sla.vocabulary import Channel, ClockName, Remedy, Severity
 
-
 # Every instant a complaint, cycle or plan records lies within these years: a deadline computed from one far
 # outside them cannot be found in any calendar, and converting year 1 or 9999 to UTC overflows.
 FIRST_YEAR, LAST_YEAR = 2000, 2100

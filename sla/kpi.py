@@ -141,7 +141,9 @@ def csat_mean_score(h: ScoreHistogram) -> Fraction | None:
 def nps(h: ScoreHistogram) -> int | None:
     if not h.n:
         return None
-    return round_half_away((h.share(9, 10) - h.share(0, 6)) * 100)
+    promoters, detractors = h.share(9, 10), h.share(0, 6)
+    assert promoters is not None and detractors is not None  # the histogram has answers
+    return round_half_away((promoters - detractors) * 100)
 
 
 def ces_agree(h: ScoreHistogram) -> Fraction | None:
@@ -299,7 +301,7 @@ def assess(
     for channel in SurveyChannel:
         of_channel = [b for b in batches if b.channel is channel]
         if channel is SurveyChannel.COMPLAINT:
-            histograms = (tally.feedback_csat, tally.feedback_nps, tally.feedback_ces)
+            histograms: tuple[ScoreHistogram, ...] = (tally.feedback_csat, tally.feedback_nps, tally.feedback_ces)
             count = 0
         else:
             histograms = tuple(merge_all(s, (getattr(b, s.value) for b in of_channel)) for s in Scale)

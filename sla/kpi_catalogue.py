@@ -55,7 +55,8 @@ def compliance_kpi(clock: ClockName) -> KpiName:
 # name -> (label, unit, variant stated in the report)
 DEFINITIONS: dict[KpiName, tuple[str, Unit, str]] = {
     KpiName.CSAT: ("Customer satisfaction (CSAT)", Unit.SCORE,
-                   "share of 4-5 answers on the 1-5 scale, x100; all channels but third-party, complaint feedback included"),
+                   "share of 4-5 answers on the 1-5 scale, x100; all channels but third-party, "
+                   "complaint feedback included"),
     KpiName.CSAT_MEAN: ("CSAT mean", Unit.SCORE, "mean answer on the 1-5 scale mapped to 0-100 as (mean-1)/4x100"),
     KpiName.NPS: ("Net Promoter Score", Unit.NPS,
                   "% promoters (9-10) minus % detractors (0-6), rounded half away from zero to a whole number"),
@@ -112,6 +113,7 @@ class Target(BaseModel):
         # A tiny tolerance: a ratio of exactly 0.95 computed from fractions must meet "min = 0.95".
         if self.min is not None:
             return value >= self.min - 1e-9
+        assert self.max is not None  # the validator requires exactly one of min or max
         return value <= self.max + 1e-9
 
     def __str__(self) -> str:

@@ -65,7 +65,7 @@ def check(facts: Facts, command: str, event: ev._Event) -> None:
         )
     if command == "triage" and facts.triaged:
         raise InvalidTransition("complaint is already triaged; use reclassify to change its severity")
-    if command == "reclassify" and event.severity is facts.severity:
+    if command == "reclassify" and isinstance(event, ev.Reclassified) and event.severity is facts.severity:
         raise InvalidTransition(f"complaint is already {facts.severity.value}")
     if command == "notify_result" and facts.result_notified:
         raise InvalidTransition("the customer has already been notified of this result")

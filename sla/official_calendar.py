@@ -136,7 +136,9 @@ def zone_offsets(zone: str, first_year: int, last_year: int) -> tuple[tuple[date
     end = datetime(last_year + 1, 1, 1, tzinfo=timezone.utc)
 
     def offset(at: datetime) -> int:
-        return int(at.astimezone(tz).utcoffset().total_seconds())
+        utc_offset = at.astimezone(tz).utcoffset()
+        assert utc_offset is not None  # a ZoneInfo always knows its offset
+        return int(utc_offset.total_seconds())
 
     out = [(start, offset(start))]
     cursor = start

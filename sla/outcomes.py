@@ -114,7 +114,7 @@ def outcome_of(events: list, evaluation: Evaluation) -> ComplaintOutcome:
         received_at=received.at,
         state=evaluation.state,
         acknowledged_at=ack.met_at if ack else None,
-        first_response_seconds=(ack.met_at - ack.started_at).total_seconds() if ack else None,
+        first_response_seconds=(ack.met_at - ack.started_at).total_seconds() if ack and ack.met_at else None,
         first_response_business_seconds=ack.met_after_business_seconds if ack else None,
         resolutions=resolutions,
         reopened=reopened,

@@ -60,7 +60,8 @@ class Period:
                 year = int(m["y"])
                 if not 1970 <= year <= 2999:
                     raise PeriodError(f"period {text!r}: year out of range")
-                index = int(m["m"]) if cadence is Cadence.MONTHLY else int(m["q"]) if cadence is Cadence.QUARTERLY else 1
+                index = (int(m["m"]) if cadence is Cadence.MONTHLY
+                         else int(m["q"]) if cadence is Cadence.QUARTERLY else 1)
                 return Period(year, cadence, index)
         raise PeriodError(f"cannot read period {text!r}: use 2026-11 (month), 2026-Q3 (quarter) or 2026 (year)")
 

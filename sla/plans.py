@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date, datetime
 from enum import Enum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
@@ -229,7 +229,8 @@ def check(current: PlanFacts, event: _PlanEvent) -> bool:
                 raise PlanRejected(f"plan {current.plan_id} has not been submitted yet; submit it first")
             bad = [i for i in event.measures_done if not 0 <= i < len(current.submitted.measures)]
             if bad:
-                raise PlanRejected(f"measures_done {bad}: the plan has measures 0-{len(current.submitted.measures) - 1}")
+                last = len(current.submitted.measures) - 1
+                raise PlanRejected(f"measures_done {bad}: the plan has measures 0-{last}")
         case CycleResultRecorded():
             if current.has_result_for(event.period):
                 return False
@@ -255,7 +256,7 @@ def evaluate_plan(policy: AssessmentPolicy, events: list, now: datetime, fired: 
     cal = calendar
     spec = policy.improvement
     ladder = Ladder.of(policy.escalation)
-    common = dict(calendar=cal, warn_at=policy.warn_at, ladder=ladder, fired=fired, now=now)
+    common: dict[str, Any] = dict(calendar=cal, warn_at=policy.warn_at, ladder=ladder, fired=fired, now=now)
     closed_at = plan.effective_at
     clocks, actions = [], []
 
@@ -263,7 +264,8 @@ def evaluate_plan(policy: AssessmentPolicy, events: list, now: datetime, fired: 
         name=SUBMISSION, instance=1, start=plan.opened_at, target=spec.submit_within,
         ended_at=plan.submitted.at if plan.submitted else closed_at, stopped=plan.submitted is None,
         breach_class=BreachClass.MINOR, **common)
-    clocks.append(status), actions.extend(acts)
+    clocks.append(status)
+    actions.extend(acts)
 
     if plan.submitted is not None:
         starts = [plan.submitted.at, *(p.at for p in plan.progress)]
@@ -272,12 +274,14 @@ def evaluate_plan(policy: AssessmentPolicy, events: list, now: datetime, fired: 
             status, acts = evaluate_deadline(
                 name=PROGRESS, instance=index, start=start, target=spec.progress_every, ended_at=ended,
                 stopped=index == len(starts), breach_class=BreachClass.MINOR, **common)
-            clocks.append(status), actions.extend(acts)
+            clocks.append(status)
+            actions.extend(acts)
 
     status, acts = evaluate_deadline(
         name=RECTIFICATION, instance=1, start=plan.opened_at, target=spec.rectify_within, ended_at=closed_at,
         breach_class=BreachClass.MAJOR, **common)
-    clocks.append(status), actions.extend(acts)
+    clocks.append(status)
+    actions.extend(acts)
 
     if closed_at is not None:
         actions.append(Due(id="close", kind=ActionKind.CLOSE, due_at=closed_at, clock=RECTIFICATION,

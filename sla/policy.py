@@ -15,7 +15,8 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field, ValidationError, field_validator, model_validator
 
-from sla.calendar_spec import CalendarSpec, StrictModel as _Strict  # CalendarSpec: also a name of this module
+from sla.calendar_spec import CalendarSpec  # CalendarSpec: also a name of this module
+from sla.calendar_spec import StrictModel as _Strict
 from sla.durations import Duration, DurationKind, parse_duration
 from sla.errors import plain
 from sla.kpi_catalogue import DEFINITIONS, KpiName, Target, Unit

@@ -112,7 +112,8 @@ def render_markdown(report: CycleReport) -> str:
         out += ["### Trends", ""]
         out += _table(
             ["KPI", *periods],
-            ([_label(name), *(_trend_cell(name, points, p) for p in periods)] for name, points in report.trends.items()),
+            ([_label(name), *(_trend_cell(name, points, p) for p in periods)]
+             for name, points in report.trends.items()),
         )
         out.append("")
     if a.channels:
@@ -324,7 +325,7 @@ def trend_svg(name: KpiName, points: list[TrendPoint], target: Target | None) ->
         else:
             segments[-1].append(f"{x(i):.1f},{y(p.value):.1f}")
     dots = []
-    for i, (p, text) in enumerate(zip(points, values)):
+    for i, (p, text) in enumerate(zip(points, values, strict=True)):
         dot = {"x": x(i), "period": p.period, "text": text}
         if p.value is not None:
             below = y(p.value) < top + 16  # a label below a point high in the plot stays inside the chart
@@ -333,7 +334,8 @@ def trend_svg(name: KpiName, points: list[TrendPoint], target: Target | None) ->
     tv = _target_value(target)
     return _template(
         "trend.svg", width=width, height=height, left=left, top=top, plot_w=plot_w, plot_h=plot_h, gap=gap,
-        ticks=[(y(v), label) for v, label in zip(ticks, tick_labels)], target_y=None if tv is None else y(tv),
+        ticks=[(y(v), label) for v, label in zip(ticks, tick_labels, strict=True)],
+        target_y=None if tv is None else y(tv),
         lines=[" ".join(seg) for seg in segments if len(seg) > 1], dots=dots,
         desc=f"{_label(name)} over " + ", ".join(f"{p.period} {format_value(unit, p.value)}" for p in points),
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -38,7 +39,7 @@ def without_personal_data(events: list) -> list:
     """The events with names, contacts and free text removed: what-if needs only types, times and flags."""
     out = []
     for event in events:
-        update = {name: None for name in FREE_TEXT if getattr(event, name, None) is not None}
+        update: dict[str, str | None] = {name: None for name in FREE_TEXT if getattr(event, name, None) is not None}
         if getattr(event, "resolution", None):
             update["resolution"] = "-"
         out.append(event.model_copy(update=update) if update else event)
@@ -74,7 +75,7 @@ def simulate(
     before_tally, after_tally = PeriodTally(), PeriodTally()
     before_breaches: Counter = Counter()
     after_breaches: Counter = Counter()
-    changed = []
+    changed: list[str] = []
     for complaint in complaints:
         before = evaluate(complaint.policy, complaint.events, now, complaint.fired,
                           calendar=calendar_before(complaint))
@@ -87,8 +88,8 @@ def simulate(
         after_breaches.update(a)
         if a != b and len(changed) < 50:
             changed.append(complaint.complaint_id)
-    common = dict(contract=contract, period=period, start=start, end=end, now=now, batches=[], interruptions=[],
-                  assessed=assessed)
+    common: dict[str, Any] = dict(contract=contract, period=period, start=start, end=end, now=now, batches=[],
+                                  interruptions=[], assessed=assessed)
     keys = sorted(set(before_breaches) | set(after_breaches))
     return Simulation(
         contract=contract, period=period, complaints=len(complaints),

@@ -8,8 +8,8 @@ from typing import Any
 from pydantic import BaseModel
 
 from sla import events as ev
-from sla.notices import Undelivered
 from sla.engine import BreachRecord, ClockStatus, EscalationRecord, Evaluation
+from sla.notices import Undelivered
 from sla.vocabulary import ComplaintState, Severity
 
 

@@ -52,7 +52,7 @@ class WakeTimer:
             self._task, self._at = None, None
         if at == self._at:
             return
-        if self._keep_earlier and self._task is not None and (at is None or self._at < at):
+        if self._keep_earlier and self._task is not None and (at is None or (self._at is not None and self._at < at)):
             return  # the running timer fires first; the workflow aims again when it does
         if self._task is not None:
             self._task.cancel()
@@ -79,7 +79,7 @@ class Answer(Protocol):
     next_due_at: datetime | None
 
 
-A = TypeVar("A", bound=Answer)
+A = TypeVar("A", bound=Answer, covariant=True)  # a clock only produces answers
 
 
 class Clock(Protocol[A]):

@@ -9,20 +9,15 @@ command. Nothing in an evaluation is looked up or recorded: a replay recomputes 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
-
 with workflow.unsafe.imports_passed_through():
-    from workflows.calendar_data import fetch_calendar
-    from workflows.clock_loop import ClockLoop, WakeTimer, backoff
-    from workflows.legacy.complaint import LegacyComplaint
-    from workflows.outbox import Outbox
-    from workflows.patches import CARRY_ELIDED_TEXT_PATCH, ENGINE_IN_WORKFLOW_PATCH
     from activities.assessment import AssessmentActivities
     from activities.notifications import Notice
     from sla import commands as cmd
@@ -40,6 +35,11 @@ with workflow.unsafe.imports_passed_through():
     from sla.vocabulary import BreachClass, ClockName, ClockState
     from workflows import metrics as m
     from workflows import search_attributes as sa
+    from workflows.calendar_data import fetch_calendar
+    from workflows.clock_loop import ClockLoop, WakeTimer, backoff
+    from workflows.legacy.complaint import LegacyComplaint
+    from workflows.outbox import Outbox
+    from workflows.patches import CARRY_ELIDED_TEXT_PATCH, ENGINE_IN_WORKFLOW_PATCH
 
 # A quiet complaint whose history has grown this long continues as new, which bounds what a worker replays when it
 # wakes an evicted complaint (every past evaluation of the run runs again).
@@ -112,6 +112,7 @@ class ComplaintWorkflow:
 
     # ---- the clock (what ClockLoop drives) ------------------------------------------------------------------
     def evaluate(self, now: datetime) -> Evaluation:
+        assert self._calendar is not None  # run() fetches it before the clock loop starts
         self._evaluation = evaluate(self._run.policy, self._run.events, now, self._run.fired,
                                     calendar=self._calendar, memo=self._memo)
         return self._evaluation
@@ -201,7 +202,8 @@ class ComplaintWorkflow:
         timer, failures = WakeTimer(), 0
         while self._run.plan_requests:
             request = self._run.plan_requests[0]
-            opener = (AssessmentActivities.open_plans_for_feedback if isinstance(request, FeedbackPlanRequest)
+            opener: Callable[[AssessmentActivities, Any], Awaitable[Any]] = (
+                AssessmentActivities.open_plans_for_feedback if isinstance(request, FeedbackPlanRequest)
                       else AssessmentActivities.open_plan_for_complaint)
             self._requests_in_flight = True
             try:
@@ -345,18 +347,20 @@ class ComplaintWorkflow:
         except Exception as exc:  # noqa: BLE001 - every refusal must reach the caller as a message
             raise ApplicationError(str(exc), type=type(exc).__name__, non_retryable=True) from None
 
-    def _check_extension(self, command: cmd.Extend, event: ev.Extended, now: datetime) -> None:
+    def _check_extension(self, command: cmd.Extend, event: ev._Event, now: datetime) -> None:
         """The extension must move a live deadline later, or replace the clock's extension (a supervisor
         correcting it, earlier too: the replacement is one more event), and the engine must be able to compute
         the result."""
         if self._evaluation is not None and not self._replaces_extension(command, now):
             check_extension(self._evaluation, command.clock, command.until, now)
         try:
+            assert self._calendar is not None, "the contract calendar is not resolved yet"
             evaluate(self._run.policy, [*self._run.events, event], now, self._run.fired, calendar=self._calendar)
         except Exception as exc:  # noqa: BLE001 - refused with the reason instead of freezing the clocks
             raise ValueError(f"extension to {command.until.isoformat()} cannot be computed: {exc}") from None
 
     def _replaces_extension(self, command: cmd.Extend, now: datetime) -> bool:
+        assert self._evaluation is not None  # asked only once the clocks were evaluated
         clocks = [c for c in self._evaluation.clocks if c.name is command.clock]
         current = clocks[-1] if clocks else None
         return (current is not None and current.extended_until is not None and command.until > now
@@ -377,7 +381,7 @@ class ComplaintWorkflow:
         return brief(self._status())
 
     def _append(self, event: ev._Event) -> None:
-        self._run.events.append(event)
+        self._run.events.append(cast("ev.Event", event))  # to_event makes one of the union's members
         self._facts = lifecycle.apply(self._facts, event)
         self.version += 1
 
@@ -386,9 +390,10 @@ class ComplaintWorkflow:
         """The answer to an open (update-with-start): the complaint once its clocks are evaluated, and whether this
         request started it."""
         created = opening.nonce == self._run.open_nonce
-        if self._legacy is not None:
-            await workflow.wait_condition(lambda: bool(self._legacy.status().clocks) or self._facts.state.terminal)
-            return OpenAnswer(created=created, status=self._legacy.status())
+        legacy = self._legacy
+        if legacy is not None:
+            await workflow.wait_condition(lambda: bool(legacy.status().clocks) or self._facts.state.terminal)
+            return OpenAnswer(created=created, status=legacy.status())
         await workflow.wait_condition(lambda: self._loop.settled(0))
         return OpenAnswer(created=created, status=brief(self._status()))
 
@@ -397,6 +402,7 @@ class ComplaintWorkflow:
         if opening.nonce == self._run.open_nonce:
             return
         received = self._run.events[0]
+        assert isinstance(received, ev.Received)  # every complaint's log starts with its receipt
         asked = {"contract": opening.contract, "severity": opening.severity.value, "channel": opening.channel,
                  "customer_id": opening.customer_id}
         held = {"contract": received.contract, "severity": received.severity.value,
@@ -470,11 +476,13 @@ class ComplaintWorkflow:
                             clock=action.clock, level=action.level,
                             breach_class=action.breach_class.value if action.breach_class else None)
         if action.kind is ActionKind.BREACH:
-            workflow.logger.warning("breach %s (%s)", action.id, action.breach_class.value)
+            workflow.logger.warning("breach %s (%s)", action.id,
+                                    action.breach_class.value if action.breach_class else None)
 
     def _count_clock_outcomes(self) -> None:
         """Count each clock instance once when it is decided (met in time, or breached), and the time it took to
         acknowledge or resolve once when met. Compliance = met / (met + breached) per clock."""
+        assert self._evaluation is not None  # settle() counts only after an evaluation
         for clock in self._evaluation.clocks:
             key = f"{clock.name.value}#{clock.instance}"
             if key not in self._counted and clock.state in (ClockState.MET, ClockState.BREACHED):
@@ -509,11 +517,6 @@ class ComplaintWorkflow:
             sa.PROVISIONAL: evaluation.provisional and not terminal,
         }
         sa.upsert_changed(self._search_attributes, wanted)
-
-
-def _accepted(status: ComplaintStatus) -> ComplaintStatus:
-    return Accepted(id=status.id, state=status.state, events=len(status.timeline), breached=status.breached,
-                    at_risk=status.at_risk, next_deadline=status.next_deadline)
 
 
 _TIMED = {ClockName.ACKNOWLEDGE: (m.TIME_TO_ACK, m.TIME_TO_ACK_BUSINESS),

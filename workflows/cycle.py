@@ -20,13 +20,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError, WorkflowAlreadyStartedError
 
-
 with workflow.unsafe.imports_passed_through():
-    from workflows.calendar_data import fetch_calendar
-    from workflows.clock_loop import ClockLoop, WakeTimer, backoff
-    from workflows.legacy.cycle import LegacyCycle, legacy_launch
-    from workflows.outbox import Outbox
-    from workflows.patches import CLOCKS_IN_WORKFLOW_PATCH
     from activities.assessment import (
         AssessmentActivities,
         CollectRequest,
@@ -56,6 +50,11 @@ with workflow.unsafe.imports_passed_through():
     from sla.vocabulary import BreachClass
     from workflows import metrics as m
     from workflows import search_attributes as sa
+    from workflows.calendar_data import fetch_calendar
+    from workflows.clock_loop import ClockLoop, WakeTimer, backoff
+    from workflows.legacy.cycle import LegacyCycle, legacy_launch
+    from workflows.outbox import Outbox
+    from workflows.patches import CLOCKS_IN_WORKFLOW_PATCH
 
 __all__ = ["AssessmentCycleWorkflow", "ScheduledCycleWorkflow", "CycleRun", "CycleStatus", "BatchReceipt",
            "LaunchCycle", "cycle_search_attributes", "KPI_MEMO_KEY"]
@@ -87,6 +86,7 @@ class _ReportClock:
         cycle = self._cycle
         run, times = cycle._run, cycle._times()
         spec = run.policy.cycle(cycle._cadence)
+        assert cycle._calendar is not None  # run() fetches it before the report clock starts
         status, actions = evaluate_deadline(
             name=REPORT_CLOCK, instance=1, start=times.end, target=spec.report_within, calendar=cycle._calendar,
             ended_at=run.delivered_at, warn_at=run.policy.warn_at, ladder=Ladder.of(run.policy.escalation),
@@ -160,8 +160,10 @@ class AssessmentCycleWorkflow:
                 retry_policy=STEP_RETRY, summary=f"KPIs of {run.contract} {run.period}"))
             run.assessment = collected.assessment
         self._set_phase("reporting")
+        assessment = run.assessment
+        assert assessment is not None  # collected just above, or by an earlier run
         if run.informed is None:
-            run.informed = await self._step("informing plans", lambda: self._inform(run.assessment, None))
+            run.informed = await self._step("informing plans", lambda: self._inform(assessment, None))
         if run.started is None:
             run.started = await self._step("starting plans", self._start_plans)
         result = self._cycle_result()
@@ -187,6 +189,7 @@ class AssessmentCycleWorkflow:
         return self._result
 
     def _times(self) -> CycleTimes:
+        assert self._calendar is not None  # run() fetches it first; queries check it before asking
         return cycle_times(self._run.policy, self._run.period, self._calendar, workflow.now())
 
     async def _times_now(self) -> CycleTimes:
@@ -198,7 +201,10 @@ class AssessmentCycleWorkflow:
         while workflow.now() < (collect_at := self._times().collect_at):
             timer.aim(collect_at, f"collect {self._run.contract} {self._run.period} at {collect_at.isoformat()}")
             version = self._version
-            await workflow.wait_condition(lambda: timer.rang or self._version != version)
+
+            def woken(version: int = version) -> bool:
+                return timer.rang or self._version != version
+            await workflow.wait_condition(woken)
         timer.cancel()
 
     async def _step(self, what: str, attempt: Callable[[], Awaitable[T]]) -> T:
@@ -245,9 +251,11 @@ class AssessmentCycleWorkflow:
     async def _start_plans(self) -> list[str]:
         """Start a plan for each missed target that has none (when configured); a plan opened meanwhile (by a
         complaint's breach) takes this cycle's figure instead."""
-        run, started = self._run, []
+        run = self._run
+        started: list[str] = []
         if not run.policy.cycle(self._cadence).start_plans:
             return started
+        assert run.assessment is not None and run.informed is not None  # collected and informed before this
         for kpi in run.assessment.missed:
             pid = plan_id(run.contract, kpi.name)
             if pid in run.informed:

@@ -6,19 +6,13 @@ calendar data it carries) until the service is restored. Its memo carries the in
 
 from __future__ import annotations
 
-import asyncio
-from datetime import datetime, timedelta
+from datetime import datetime
+from typing import Any
 
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
-
 with workflow.unsafe.imports_passed_through():
-    from workflows.calendar_data import fetch_calendar
-    from workflows.clock_loop import ClockLoop
-    from workflows.legacy.interruption import LegacyInterruption
-    from workflows.outbox import Outbox
-    from workflows.patches import CLOCKS_IN_WORKFLOW_PATCH
     from sla import names
     from sla.calendar import BusinessCalendar, CalendarRefreshed, CalendarUpdate, compiled
     from sla.deadlines import Due
@@ -32,6 +26,11 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows import metrics as m
     from workflows import search_attributes as sa
+    from workflows.calendar_data import fetch_calendar
+    from workflows.clock_loop import ClockLoop
+    from workflows.legacy.interruption import LegacyInterruption
+    from workflows.outbox import Outbox
+    from workflows.patches import CLOCKS_IN_WORKFLOW_PATCH
 
 __all__ = ["ServiceInterruptionWorkflow", "InterruptionRun", "InterruptionStatus"]
 CONTINUE_AS_NEW_HISTORY = 2_000
@@ -73,6 +72,7 @@ class ServiceInterruptionWorkflow:
 
     # ---- the clock (what ClockLoop drives) ------------------------------------------------------------------
     def evaluate(self, now: datetime) -> InterruptionEvaluation:
+        assert self._calendar is not None  # run() fetches it before the clock loop starts
         self._evaluation = evaluate_interruption(self._run.policy, self._run.record, now, self._run.fired,
                                                  calendar=self._calendar)
         return self._evaluation
@@ -88,7 +88,7 @@ class ServiceInterruptionWorkflow:
     def settle(self) -> None:
         evaluation = self._evaluation
         restored = self._run.record.restored_at is not None
-        wanted = {sa.BREACHED: bool(evaluation and evaluation.clock.breached_at),
+        wanted: dict[Any, object] = {sa.BREACHED: bool(evaluation and evaluation.clock.breached_at),
                   sa.PROVISIONAL: bool(evaluation and evaluation.provisional) and not restored}
         if restored:
             wanted[sa.STATE] = "restored"

@@ -107,7 +107,8 @@ TIME_TO_RESOLVE_BUSINESS = MetricSpec(
 # interruptions count in cxsla_breaches_total too, with clock plan_*/report_delivery/interruption, severity "") ----
 CYCLES_COMPLETED = MetricSpec("cxsla_cycles_completed", _C, "Assessment cycles completed", ("contract",), _W)
 PLANS_STARTED = MetricSpec(
-    "cxsla_improvement_plans_started", _C, "Improvement plans started (missed targets, major complaint breaches, negative feedback)",
+    "cxsla_improvement_plans_started", _C,
+    "Improvement plans started (missed targets, major complaint breaches, negative feedback)",
     ("contract",), _W,
 )
 

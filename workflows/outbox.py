@@ -22,7 +22,13 @@ from workflows.clock_loop import WakeTimer, backoff
 
 with workflow.unsafe.imports_passed_through():
     from activities.notifications import (
-        DeliveryBatch, DeliveryReport, Notice, NotificationActivities, Pending, Subject, Undelivered,
+        DeliveryBatch,
+        DeliveryReport,
+        Notice,
+        NotificationActivities,
+        Pending,
+        Subject,
+        Undelivered,
     )
     from sla.deadlines import ActionKind, Due
     from workflows import metrics as m
@@ -105,7 +111,10 @@ class Outbox:
                 retries = [p.retry_at for p in self.pending if p.retry_at is not None]
                 self._timer.aim(min(retries) if retries else None, "redeliver undelivered notices")
                 count = len(self.pending)
-                await workflow.wait_condition(lambda: self._timer.rang or len(self.pending) != count)
+
+                def woken(count: int = count) -> bool:
+                    return self._timer.rang or len(self.pending) != count
+                await workflow.wait_condition(woken)
                 continue
             self._in_flight = True
             try:

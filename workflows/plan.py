@@ -7,25 +7,24 @@ due instant. It completes as effective when a later assessment cycle reports the
 
 from __future__ import annotations
 
-import asyncio
-from datetime import datetime, timedelta
+from datetime import datetime
+from typing import cast
 
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
-
 with workflow.unsafe.imports_passed_through():
-    from workflows.calendar_data import fetch_calendar
-    from workflows.clock_loop import ClockLoop
-    from workflows.legacy.plan import LegacyPlan
-    from workflows.outbox import Outbox
-    from workflows.patches import CLOCKS_IN_WORKFLOW_PATCH
     from sla import names
     from sla import plans as p
     from sla.calendar import BusinessCalendar, CalendarRefreshed, CalendarUpdate, compiled
     from sla.deadlines import ActionKind, Due
     from workflows import metrics as m
     from workflows import search_attributes as sa
+    from workflows.calendar_data import fetch_calendar
+    from workflows.clock_loop import ClockLoop
+    from workflows.legacy.plan import LegacyPlan
+    from workflows.outbox import Outbox
+    from workflows.patches import CLOCKS_IN_WORKFLOW_PATCH
 
 CONTINUE_AS_NEW_HISTORY = 2_000
 
@@ -66,6 +65,7 @@ class ImprovementPlanWorkflow:
 
     # ---- the clock (what ClockLoop drives) ------------------------------------------------------------------
     def evaluate(self, now: datetime) -> p.PlanEvaluation:
+        assert self._calendar is not None  # run() fetches it before the clock loop starts
         self._evaluation = p.evaluate_plan(self._run.policy, self._run.events, now, self._run.fired,
                                            calendar=self._calendar)
         return self._evaluation
@@ -114,7 +114,7 @@ class ImprovementPlanWorkflow:
         return self._status()
 
     def _append(self, event: p._PlanEvent) -> None:
-        self._run.events.append(event)
+        self._run.events.append(cast("p.PlanEvent", event))  # a member of the union
         self._facts = p.facts(self._run.events)
         self.version += 1
 

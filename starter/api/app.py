@@ -20,10 +20,10 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi_offline import FastAPIOffline
 
 from sla.policy import load_policy
-from starter.service import connection
 from starter.api import assessment, calendars, complaints, health, inbound, problems
 from starter.api.edge import EdgeLimits
 from starter.client.complaints import ComplaintClient
+from starter.service import connection
 from starter.service.inbound import load_sources
 from starter.service.metrics import ApiMetrics, PrometheusClientBridge
 from starter.service.settings import Settings
@@ -69,6 +69,7 @@ def create_app(settings: Settings | None = None, *, complaints_client: Complaint
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if complaints_client is None:
+            assert bridge is not None  # made above whenever there is no client
             client = await connection.connect(settings, plugins=[plugin], lazy=True, runtime=bridge.runtime)
             app.state.complaints = ComplaintClient(client, task_queue=settings.task_queue, policy=policy)
         else:

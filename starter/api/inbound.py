@@ -56,7 +56,7 @@ async def inbound(
     except MappingError as exc:
         raise ProblemError(422, "unmappable", str(exc)) from None
     except ValidationError as exc:
-        problems = field_problems(list(exc.errors()))
+        problems = field_problems([dict(e) for e in exc.errors()])
         for problem in problems:
             path = configured.config.fields.get(problem.field)  # type: ignore[call-overload]
             if path:

@@ -21,7 +21,8 @@ def role_for_command(name: str) -> Role:
     return Role.SUPERVISOR if name in SUPERVISOR_COMMANDS else Role.AGENT
 
 
-def authenticate(tokens: TokenStore | ReloadingTokens, credentials: HTTPAuthorizationCredentials | None, needed: Role) -> Principal:
+def authenticate(tokens: TokenStore | ReloadingTokens, credentials: HTTPAuthorizationCredentials | None,
+                 needed: Role) -> Principal:
     if credentials is None:
         raise ProblemError(401, "unauthorized", "a bearer token is required: Authorization: Bearer <token>",
                            headers={"WWW-Authenticate": 'Bearer realm="cxsla"'})

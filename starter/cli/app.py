@@ -12,10 +12,9 @@ import json
 import sys
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, NoReturn
 
 import typer
-
 from rich.console import Console
 
 from starter.client.assessment import AssessmentClient
@@ -67,7 +66,7 @@ def main_options(
     )
 
 
-def fail(message: str, code: int = 1) -> None:
+def fail(message: str, code: int = 1) -> NoReturn:
     err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 

@@ -66,6 +66,7 @@ def calendar_add(
     """The deadline: start plus a policy duration in the calendar's working time."""
     g = globals_of(ctx)
     instant = parse_instant(start, "--from")
+    assert instant is not None  # --from is required
     try:
         parsed = parse_duration(duration)
     except DurationError as exc:
@@ -97,7 +98,7 @@ def calendar_status(ctx: typer.Context) -> None:
     rows = status_of(_policy(g), datetime.now(timezone.utc).date())
     lines = []
     for row in rows:
-        if row.known_until is None:
+        if row.known_until is None or row.days_left is None:  # both or neither
             known = f"never provisional ({row.source})"
         else:
             left = (f"{row.days_left} days left" if row.days_left >= 0

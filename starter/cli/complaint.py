@@ -6,9 +6,8 @@ from datetime import datetime, timezone
 from typing import Any
 
 import typer
-from rich.table import Table
-
 from pydantic import ValidationError
+from rich.table import Table
 
 from sla.commands import OpenComplaint
 from sla.errors import plain
@@ -78,7 +77,8 @@ def complaint_open(
     try:
         request = OpenComplaint(
             id=id, contract=contract, severity=severity, channel=channel, customer_id=customer_id,
-            customer_name=customer_name, customer_contact=customer_contact, summary=summary, received_at=parse_instant(received_at, "--received-at"), by=by,
+            customer_name=customer_name, customer_contact=customer_contact, summary=summary,
+            received_at=parse_instant(received_at, "--received-at"), by=by,
         )
         policy = load_policy(g.policy).contract(contract)  # refuse bad input before connecting
         request.received(datetime.now(timezone.utc), policy.bounds)
@@ -223,7 +223,8 @@ def complaint_show(ctx: typer.Context, id: str = ID) -> None:
 @complaint_app.command("list")
 def complaint_list(
     ctx: typer.Context,
-    state: str = typer.Option(None, help="received|acknowledged|in_progress|awaiting_customer|resolved|closed|withdrawn"),
+    state: str = typer.Option(
+        None, help="received|acknowledged|in_progress|awaiting_customer|resolved|closed|withdrawn"),
     contract: str = typer.Option(None),
     breached: bool = typer.Option(False, "--breached", help="Only complaints with a breach."),
     at_risk: bool = typer.Option(False, "--at-risk", help="Only complaints past a warning threshold."),

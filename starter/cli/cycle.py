@@ -5,8 +5,8 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from starter.cli.app import CONTRACT, PERIOD, Globals, app, assessments_of, emit, fmt_kpi, globals_of, out, run, when
 from sla.cycles import CycleStatus
+from starter.cli.app import CONTRACT, PERIOD, Globals, app, assessments_of, emit, fmt_kpi, globals_of, out, run, when
 
 cycle_app = typer.Typer(no_args_is_help=True, help="Assessment cycles: start, show, schedule.")
 app.add_typer(cycle_app, name="cycle")
@@ -20,9 +20,10 @@ def _cycle_table(status: CycleStatus) -> Table:
     table.add_column("met")
     table.add_column("n", justify="right")
     assessment = status.assessment
+    assessed = assessment.assessed if assessment else []
     for kpi in assessment.kpis if assessment else []:
         table.add_row(kpi.label, fmt_kpi(kpi.value, kpi.unit.value), str(kpi.target or "-"),
-                      {True: "yes", False: "MISSED", None: "-"}[kpi.met] if kpi.name in assessment.assessed else "",
+                      {True: "yes", False: "MISSED", None: "-"}[kpi.met] if kpi.name in assessed else "",
                       str(kpi.n))
     return table
 

@@ -5,12 +5,23 @@ from __future__ import annotations
 import typer
 from pydantic import ValidationError
 
-from sla.interruptions import ReportInterruption, Restore
-from sla.policy import PolicyError, load_policy
 from sla.errors import plain
-from starter.cli.app import (BY, CONTRACT, Globals, app, assessments_of, emit, fail, globals_of, out, parse_instant,
-                             run,  when)
-from sla.interruptions import InterruptionStatus
+from sla.interruptions import InterruptionStatus, ReportInterruption, Restore
+from sla.policy import PolicyError, load_policy
+from starter.cli.app import (
+    BY,
+    CONTRACT,
+    Globals,
+    app,
+    assessments_of,
+    emit,
+    fail,
+    globals_of,
+    out,
+    parse_instant,
+    run,
+    when,
+)
 
 outage_app = typer.Typer(no_args_is_help=True, help="Service interruptions: open, restore, show.")
 app.add_typer(outage_app, name="outage")

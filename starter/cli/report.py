@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Literal, cast
 
 import typer
 from rich.table import Table
@@ -12,6 +13,7 @@ from sla.policy import PolicyError, load_policy
 from sla.simulation import Simulation
 from starter.cli.app import CONTRACT, PERIOD, app, assessments_of, emit, fail, fmt_kpi, globals_of, out, run
 from starter.client.assessment import simulate_period
+
 
 @app.command()
 def report(
@@ -25,7 +27,7 @@ def report(
         fail(f"--format {format!r}: one of json, md, html", 2)
 
     async def go():
-        return await (await assessments_of(g)).report(contract, period, format)
+        return await (await assessments_of(g)).report(contract, period, cast(Literal["json", "md", "html"], format))
 
     text = run(go())
     if output:
@@ -67,7 +69,7 @@ def simulate(
     for column in ("KPI", "recorded", "met", "proposed", "met"):
         kpis.add_column(column)
     mark = {True: "yes", False: "MISSED", None: "-"}
-    for before, after in zip(result.before.kpis, result.after.kpis):
+    for before, after in zip(result.before.kpis, result.after.kpis, strict=True):
         if before.n == 0 and after.n == 0:
             continue
         kpis.add_row(before.label, fmt_kpi(before.value, before.unit.value), mark[before.met],

@@ -13,6 +13,7 @@ import typer
 from starter.cli.app import Globals, app, err, fail, globals_of
 from starter.service.settings import Settings
 
+
 def _interrupt(*_: object) -> None:
     raise KeyboardInterrupt
 

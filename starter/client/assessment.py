@@ -29,19 +29,24 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from activities.assessment import complaints_query
-from activities.reports import previous_cycles
-from sla.report_html import Format, render
-from sla.calendar import compiled
-from sla.official_calendar import YEARS_AHEAD, resolve, resolve_at
 from activities.attributes import cycle_search_attributes
+from activities.reports import previous_cycles
 from sla import names
+from sla.calendar import compiled
 from sla.cycles import BatchReceipt, CycleRun, CycleStatus, LaunchCycle
 from sla.interruptions import (
-    InterruptionRecord, InterruptionRun, InterruptionStatus, ReportInterruption, Restore, interruption_workflow_id,
+    InterruptionRecord,
+    InterruptionRun,
+    InterruptionStatus,
+    ReportInterruption,
+    Restore,
+    interruption_workflow_id,
 )
+from sla.official_calendar import YEARS_AHEAD, resolve, resolve_at
 from sla.periods import Cadence, Period, PeriodError
 from sla.plans import PlanStatus, ReportProgress, SubmitPlan
 from sla.policy import AssessmentPolicy, PolicyError, PolicyFile
+from sla.report_html import Format, render
 from sla.reporting import CycleResult, build_report, cycle_workflow_id
 from sla.simulation import RecordedComplaint, Simulation, simulate
 from sla.surveys import SurveyBatch
@@ -152,7 +157,8 @@ class AssessmentClient:
                 raise CxSlaError(f"cycle {handle.id} is still {status.phase.replace('_', ' ')} (collects at "
                                  f"{status.collect_at.isoformat() if status.collect_at else '?'})", "conflict")
             if description.status != WorkflowExecutionStatus.COMPLETED:
-                raise CxSlaError(f"cycle {handle.id} ended {description.status.name.lower()}", "conflict")
+                ended = description.status.name.lower() if description.status else "unknown"
+                raise CxSlaError(f"cycle {handle.id} ended {ended}", "conflict")
             return await handle.result()
         except RPCError as exc:
             raise await _refused(exc, handle) from None
@@ -168,7 +174,8 @@ class AssessmentClient:
         try:
             described = await handle.describe()
             if described.status != WorkflowExecutionStatus.RUNNING:
-                raise CxSlaError(f"cycle {handle.id} has closed ({described.status.name.lower()}); its report no "
+                ended = described.status.name.lower() if described.status else "unknown"
+                raise CxSlaError(f"cycle {handle.id} has closed ({ended}); its report no "
                                  f"longer takes survey answers", "conflict")
             status = await handle.query(AssessmentCycleWorkflow.status)
         except RPCError as exc:
@@ -342,7 +349,8 @@ async def _recorded(client: Client, workflow_id: str, limit: asyncio.Semaphore) 
         return await client.get_workflow_handle(workflow_id).query("recorded", result_type=RecordedComplaint)
 
 
-async def simulate_period(assessments: AssessmentClient, proposed: PolicyFile, contract: str, period: str) -> Simulation:
+async def simulate_period(assessments: AssessmentClient, proposed: PolicyFile, contract: str,
+                          period: str) -> Simulation:
     """Replay the period's complaints (from Temporal) under `proposed`; see sla/simulation.py."""
     current, parsed = assessments._cycle_policy(contract, period)
     try:

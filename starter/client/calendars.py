@@ -15,9 +15,9 @@ from pydantic import BaseModel
 from temporalio.client import Client, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError
 
+from sla import names
 from sla.calendar import CalendarRefreshed, CalendarUpdate
 from sla.official_calendar import YEARS_AHEAD, official_horizon, resolve
-from sla import names
 from sla.policy import PolicyFile
 from starter.client.errors import rpc_error
 

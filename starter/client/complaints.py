@@ -6,6 +6,7 @@ Everything is validated here first, so a refused request never reaches Temporal.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import re
 import uuid
 from collections.abc import Callable
@@ -25,15 +26,15 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from sla import events as ev
-from sla import lifecycle
+from sla import lifecycle, names
 from sla.calendar import CalendarError, compiled
 from sla.commands import COMMAND_MODELS, Command, OpenComplaint
+from sla.complaint_run import ComplaintRun
 from sla.engine import Evaluation, evaluate
 from sla.errors import plain
 from sla.official_calendar import YEARS_AHEAD, resolve, resolve_at
 from sla.outcomes import MEMO_KEY, outcome_of
 from sla.policy import PolicyError, PolicyFile, load_policy
-from sla import names
 from sla.status import ComplaintStatus, Opening
 from starter.client.errors import CxSlaError, rpc_error, update_error, workflow_error
 from starter.service import connection
@@ -41,7 +42,6 @@ from starter.service.codec import CodecError
 from starter.service.settings import Settings
 from workflows import search_attributes as sa
 from workflows.complaint import ComplaintWorkflow
-from sla.complaint_run import ComplaintRun
 
 
 @dataclass(frozen=True)
@@ -260,7 +260,7 @@ class ComplaintClient:
     async def page(
         self, *, state: str | None = None, contract: str | None = None, breached: bool = False,
         at_risk: bool = False, page_size: int = 50, page_token: bytes | None = None,
-    ) -> tuple[list[dict[str, Any]], bytes | None]:
+    ) -> tuple[builtins.list[dict[str, Any]], bytes | None]:  # `list` here is the method above
         """One page of `list`, and the token of the next page (None: this was the last)."""
         query = list_query(state=state, contract=contract, breached=breached, at_risk=at_risk)
         pages = self.client.list_workflows(query, page_size=page_size, next_page_token=page_token)
@@ -303,7 +303,7 @@ _EVENT_COMMANDS = {event_type: name for name, (event_type, _) in lifecycle.COMMA
 ev_adapter = TypeAdapter(ev.Event)
 
 
-def _command_of(event: ev._Event) -> str:
+def _command_of(event: ev.Event) -> str:
     name = _EVENT_COMMANDS.get(type(event))
     if name is None:
         raise ValueError(f"a {event.type!r} event cannot be imported (the workflow records it itself)")

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Literal
 
+from temporalio.api.enums.v1 import EventType
 from temporalio.api.errordetails.v1 import NamespaceNotFoundFailure
-from temporalio.api.enums.v1 import EventType, HistoryEventFilterType
-from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import WorkflowHandle, WorkflowHistoryEventFilterType, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -88,7 +88,7 @@ async def closed_status(handle: WorkflowHandle) -> str | None:
     from its close event, not from describe, which also decodes every search attribute."""
     try:
         async for event in handle.fetch_history_events(
-                event_filter_type=HistoryEventFilterType.HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT):
+                event_filter_type=WorkflowHistoryEventFilterType.CLOSE_EVENT):
             name = EventType.Name(event.event_type)
             return name.removeprefix("EVENT_TYPE_WORKFLOW_EXECUTION_").lower()
     except RPCError:

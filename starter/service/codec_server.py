@@ -31,7 +31,8 @@ Credentials = Annotated[HTTPAuthorizationCredentials | None, Security(bearer)]
 
 
 def create_codec_app(
-    settings: Settings | None = None, *, codec: EncryptionCodec | None = None, tokens: TokenStore | ReloadingTokens | None = None,
+    settings: Settings | None = None, *, codec: EncryptionCodec | None = None,
+    tokens: TokenStore | ReloadingTokens | None = None,
 ) -> FastAPI:
     settings = settings or Settings()
     codec = codec or payload_codec(settings)

@@ -57,7 +57,7 @@ def drop_personal_data(_logger: Any, _method: str, event: MutableMapping[str, An
 
 
 def configure_logging(level: str = "INFO", *, stream=None) -> None:
-    shared = [
+    shared: list[structlog.typing.Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,

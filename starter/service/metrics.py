@@ -35,9 +35,9 @@ from temporalio.runtime import (
     TelemetryFilter,
 )
 
+from sla import names
 from sla.policy import PolicyFile
 from sla.vocabulary import Channel, ClockName, ComplaintState, Severity
-from sla import names
 from workflows import metrics as m
 from workflows import search_attributes as sa
 
@@ -280,7 +280,7 @@ class VisibilityCollector:
                 log.warning("visibility collection failed", error=type(exc).__name__, detail=str(exc)[:200])
             try:
                 await asyncio.wait_for(stop.wait(), timeout=self._interval)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
 
 
@@ -318,7 +318,7 @@ class PrometheusClientBridge:
             else:
                 bounds = self._buckets.get(metric.name, DEFAULT_SECONDS_BUCKETS)
                 counts, total, n = series.get(key, ([0] * len(bounds), 0.0, 0))
-                counts = [c + (update.value <= b) for c, b in zip(counts, bounds)]
+                counts = [c + (update.value <= b) for c, b in zip(counts, bounds, strict=True)]
                 series[key] = (counts, total + update.value, n + 1)
 
     def collect(self):
@@ -332,6 +332,7 @@ class PrometheusClientBridge:
             full = f"{name}_seconds" if unit in ("s", "seconds") else (f"{name}_{unit}" if unit else name)
             series = family["series"]
             labels = sorted({k for key in series for k, _ in key})
+            out: Any  # the families' add_metric differ; the kind picks the matching call below
             if family["kind"] == BUFFERED_METRIC_KIND_COUNTER:
                 out = CounterMetricFamily(full, family["help"], labels=labels)
             elif family["kind"] == BUFFERED_METRIC_KIND_GAUGE:
@@ -343,7 +344,7 @@ class PrometheusClientBridge:
                 if family["kind"] == BUFFERED_METRIC_KIND_HISTOGRAM:
                     counts, total, n = value
                     bounds = self._buckets.get(name, DEFAULT_SECONDS_BUCKETS)
-                    buckets = [(_le(b), c) for b, c in zip(bounds, counts)] + [("+Inf", n)]
+                    buckets = [(_le(b), c) for b, c in zip(bounds, counts, strict=True)] + [("+Inf", n)]
                     out.add_metric(values, buckets, total)
                 else:
                     out.add_metric(values, value)

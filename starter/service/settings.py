@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
@@ -25,7 +25,8 @@ from temporalio.envconfig import ClientConfigProfile, DataSource
 
 PREFIX = "CXSLA_"
 # Our shorter names for the TLS files, documented before cx-sla read the SDK's; ours win when both are set.
-TLS_FILE_NAMES = {"TEMPORAL_TLS_CERT": "TEMPORAL_TLS_CLIENT_CERT_PATH", "TEMPORAL_TLS_KEY": "TEMPORAL_TLS_CLIENT_KEY_PATH",
+TLS_FILE_NAMES = {"TEMPORAL_TLS_CERT": "TEMPORAL_TLS_CLIENT_CERT_PATH",
+                  "TEMPORAL_TLS_KEY": "TEMPORAL_TLS_CLIENT_KEY_PATH",
                   "TEMPORAL_TLS_CA": "TEMPORAL_TLS_SERVER_CA_CERT_PATH"}
 # The fields the Temporal connection fills, and the variable that names each in messages.
 TEMPORAL_FIELDS = {"temporal_address": "TEMPORAL_ADDRESS", "temporal_namespace": "TEMPORAL_NAMESPACE",
@@ -116,9 +117,9 @@ class Settings(BaseSettings):
         try:
             super().__init__(**values)
         except ValidationError as exc:  # name the variable people set, not the field behind it
-            raise ValidationError.from_exception_data(type(self).__name__, [
+            raise ValidationError.from_exception_data(type(self).__name__, cast(Any, [  # msg, url kept
                 {**error, "loc": (self.environment_name(str(error["loc"][0])), *error["loc"][1:])}
-                if error["loc"] else error for error in exc.errors()]) from None
+                if error["loc"] else error for error in exc.errors()])) from None
 
     @classmethod
     def environment_name(cls, field: str) -> str:
@@ -159,7 +160,8 @@ class Settings(BaseSettings):
 
 _ADDRESS = re.compile(r"[^@\s,;<>\"()\[\]]+@[^@\s,;<>\"()\[\]]+")  # a bare address, no display name
 _ROUTE_TARGET = re.compile(r"\w[\w.-]*")  # the policy's ladder targets: team-lead, 主管, ...
-ROUTES_FORMAT = "target=address[;address...] entries separated by commas, e.g. team-lead=tl@x.cn,supervisor=a@x.cn;b@x.cn"
+ROUTES_FORMAT = ("target=address[;address...] entries separated by commas, "
+                 "e.g. team-lead=tl@x.cn,supervisor=a@x.cn;b@x.cn")
 
 
 def parse_addresses(text: str, setting: str, separator: str = ",") -> tuple[str, ...]:
@@ -207,7 +209,7 @@ class TemporalProfileSource(PydanticBaseSettingsSource):
         env.update({sdk: env[ours] for ours, sdk in TLS_FILE_NAMES.items() if env.get(ours)})
         profile = ClientConfigProfile.load(profile=env.get("TEMPORAL_PROFILE"), override_env_vars=env)
         tls = profile.tls
-        values = {
+        values: dict[str, Any] = {
             "temporal_address": profile.address or None,
             "temporal_namespace": profile.namespace or None,
             "temporal_api_key": profile.api_key or None,

@@ -9,8 +9,9 @@ as they were recorded; change nothing here but what cannot affect them.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -24,7 +25,8 @@ with workflow.unsafe.imports_passed_through():
     from activities.notifications import Notice, NotificationActivities
     from sla import events as ev
     from sla import lifecycle
-    from sla.commands import Command, Extend, to_event
+    from sla.commands import Command, Extend, RecordFeedback, to_event
+    from sla.complaint_run import ComplaintRun
     from sla.engine import Action, ActionKind, Evaluation, check_extension
     from sla.kpi import KpiName
     from sla.outcomes import MEMO_KEY, outcome_of
@@ -34,7 +36,6 @@ with workflow.unsafe.imports_passed_through():
     from sla.vocabulary import BreachClass, ClockName, ClockState
     from workflows import metrics as m
     from workflows import search_attributes as sa
-    from sla.complaint_run import ComplaintRun
 
 ENGINE_RETRY_AFTER = timedelta(hours=1)
 DELIVERY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=5))
@@ -75,6 +76,7 @@ class LegacyComplaint:
             await self._evaluate()
             self._count_clock_outcomes()
             if self._due():
+                assert self._evaluation is not None  # _due() saw one
                 self._fire(self._evaluation.due)
                 continue  # re-evaluate so status shows what just fired
             self._upsert_search_attributes()
@@ -171,7 +173,8 @@ class LegacyComplaint:
             self._outbox.pop(0)
 
     async def _open_plan(self, request: OpenPlanRequest | FeedbackPlanRequest) -> None:
-        opener = (AssessmentActivities.open_plan_for_complaint if isinstance(request, OpenPlanRequest)
+        opener: Callable[[AssessmentActivities, Any], Awaitable[Any]] = (
+            AssessmentActivities.open_plan_for_complaint if isinstance(request, OpenPlanRequest)
                   else AssessmentActivities.open_plans_for_feedback)
         try:
             await workflow.execute_activity_method(
@@ -210,6 +213,7 @@ class LegacyComplaint:
             raise ApplicationError(str(exc), type=type(exc).__name__, non_retryable=True) from None
         recorded = len(self._run.events)
         if name == "record_feedback" and self._plans_on_feedback:
+            assert isinstance(command, RecordFeedback)  # the record_feedback update takes only this command
             self._outbox.append(FeedbackPlanRequest(
                 contract=self._run.policy.name, complaint_id=self._run.complaint_id, csat=command.csat,
                 nps=command.nps, at=workflow.now(), task_queue=workflow.info().task_queue,
@@ -221,7 +225,7 @@ class LegacyComplaint:
         return self._engine_error is None and self._evaluation is not None and bool(self._evaluation.due)
 
     def _append(self, event: ev._Event) -> None:
-        self._run.events.append(event)
+        self._run.events.append(cast("ev.Event", event))  # to_event makes one of the union's members
         self._facts = lifecycle.apply(self._facts, event)
 
     # ---- views --------------------------------------------------------------------------------------------
@@ -248,6 +252,7 @@ class LegacyComplaint:
         if action.clock is not None:
             labels["clock"] = action.clock
         if action.kind is ActionKind.BREACH:
+            assert action.breach_class is not None  # the engine classes every breach
             self._metrics.count(m.BREACHES, {**labels, "class": action.breach_class.value})
             workflow.logger.warning("breach %s (%s)", action.id, action.breach_class.value)
         elif action.kind is ActionKind.ESCALATE:
@@ -294,7 +299,7 @@ class LegacyComplaint:
     def _upsert_search_attributes(self) -> None:
         self._upsert_outcome()
         evaluation = self._evaluation
-        wanted = {
+        wanted: dict[str, tuple[Any, Any]] = {
             sa.STATE.name: (sa.STATE, self._facts.state.value),
             sa.SEVERITY.name: (sa.SEVERITY, self._facts.severity.value),
         }

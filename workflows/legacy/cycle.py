@@ -32,7 +32,7 @@ PLANNING_RETRY_AFTER = timedelta(hours=1)
 
 
 class LegacyCycle:
-    def __init__(self, run: CycleRun, *, plan_workflow: type, cycle_attributes) -> None:
+    def __init__(self, run: CycleRun, *, plan_workflow: str, cycle_attributes) -> None:
         self._run = run
         self._cadence = Period.parse(run.period).cadence
         self._phase = "planning"
@@ -118,6 +118,7 @@ class LegacyCycle:
             await workflow.sleep(left, summary=summary)
 
     async def _report_clock(self) -> None:
+        assert self._times is not None  # set before the report clock starts
         for action in self._times.report_actions:
             if action.id in self._run.fired:
                 continue
@@ -126,7 +127,7 @@ class LegacyCycle:
                 try:
                     await workflow.wait_condition(lambda: self._delivered, timeout=left,
                                                   timeout_summary=f"{REPORT_CLOCK} {action.id}")
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
             if self._delivered:
                 return
@@ -186,7 +187,7 @@ class LegacyCycle:
         workflow.upsert_search_attributes([sa.STATE.value_set(phase)])
 
 
-async def legacy_launch(launch: LaunchCycle, *, cycle_workflow: type, cycle_attributes) -> str:
+async def legacy_launch(launch: LaunchCycle, *, cycle_workflow: str, cycle_attributes) -> str:
     """ScheduledCycleWorkflow as it ran before: the worker's policy and the period through two activities."""
     policy = await workflow.execute_activity_method(
         AssessmentActivities.assessment_policy, launch.contract, start_to_close_timeout=timedelta(seconds=30),

@@ -6,7 +6,6 @@ fresh timer until the next due instant or the next command. Kept unchanged so th
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -42,6 +41,6 @@ async def sleep_until(timeout: timedelta | None, summary: str, woken: Callable[[
         return False
     try:
         await workflow.wait_condition(woken, timeout=timeout, timeout_summary=summary)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         return False
     return True

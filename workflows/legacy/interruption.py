@@ -38,6 +38,7 @@ class LegacyInterruption:
             await self._evaluate()
             if self._due():
                 now = workflow.now()
+                assert self._evaluation is not None  # _due() saw one
                 for action in self._evaluation.due:
                     self._run.fired[action.id] = now
                     self._outbox.fire(action, now)

@@ -31,8 +31,9 @@ class NoticeOutbox:
         return not self._items
 
     def fire(self, due: Due, fired_at: datetime) -> None:
-        labels = {"contract": self._contract, "severity": "", "clock": due.clock}
+        labels = {"contract": self._contract, "severity": "", "clock": due.clock or ""}
         if due.kind is ActionKind.BREACH:
+            assert due.breach_class is not None  # every breach has a class
             self._metrics.count(m.BREACHES, {**labels, "class": due.breach_class.value})
             workflow.logger.warning("breach %s (%s)", due.id, due.breach_class.value)
         elif due.kind is ActionKind.ESCALATE:
@@ -59,7 +60,7 @@ class NoticeOutbox:
                     schedule_to_close_timeout=DELIVERY_GIVE_UP_AFTER, retry_policy=DELIVERY_RETRY,
                 )
             except ActivityError as err:
-                labels = {"contract": self._contract, "severity": "", "clock": item.clock}
+                labels = {"contract": self._contract, "severity": "", "clock": item.clock or ""}
                 self._metrics.count(m.NOTIFICATION_FAILURES, labels)
                 if item.kind is ActionKind.ESCALATE:
                     self._metrics.count(m.ESCALATION_FAILURES, {**labels, "level": str(item.level)})

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from typing import cast
 
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
@@ -44,6 +45,7 @@ class LegacyPlan:
             await self._evaluate()
             if self._due():
                 now = workflow.now()
+                assert self._evaluation is not None  # _due() saw one
                 for action in self._evaluation.due:
                     self._run.fired[action.id] = now
                     self._outbox.fire(action, now)
@@ -87,7 +89,7 @@ class LegacyPlan:
 
     async def record(self, event: p._PlanEvent) -> p.PlanStatus:
         if self.check(event):
-            self._run.events.append(event)
+            self._run.events.append(cast("p.PlanEvent", event))  # a member of the union
             self._facts = p.facts(self._run.events)
             recorded = len(self._run.events)
             await workflow.wait_condition(lambda: self._evaluated_events >= recorded and not self._due())
