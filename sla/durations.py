@@ -12,6 +12,8 @@ from datetime import timedelta
 from enum import Enum
 from functools import lru_cache
 
+from pydantic import TypeAdapter, ValidationError
+
 
 class DurationKind(str, Enum):
     WORKING_HOURS = "working_hours"
@@ -63,10 +65,7 @@ class Duration:
 _BUSINESS = re.compile(
     r"^\s*(?P<n>\d+(?:\.\d+)?)\s*(?:working|business)\s+(?P<unit>minutes?|hours?|days?)\s*$", re.I
 )
-_ISO = re.compile(
-    r"^P(?:(?P<d>\d+(?:\.\d+)?)D)?(?:T(?:(?P<h>\d+(?:\.\d+)?)H)?(?:(?P<m>\d+(?:\.\d+)?)M)?(?:(?P<s>\d+(?:\.\d+)?)S)?)?$",
-    re.I,
-)
+_ISO = TypeAdapter(timedelta)  # ISO-8601 durations, as pydantic reads them
 _SHORT = re.compile(
     r"^\s*(?P<n>\d+(?:\.\d+)?)\s*(?P<unit>ms|s|sec|seconds?|m|min|minutes?|h|hours?|d|days?|w|weeks?)\s*$", re.I
 )
@@ -110,11 +109,14 @@ def _parse_duration(text: str) -> Duration:
         return Duration.working_hours(n if unit == "hour" else n / 60)
     if m := _MONTHS.match(text):
         return Duration.calendar_months(int(m["n"]))
-    if (m := _ISO.match(text.strip())) and any(m.group(g) for g in "dhms"):
-        length = timedelta(
-            days=float(m["d"] or 0), hours=float(m["h"] or 0), minutes=float(m["m"] or 0), seconds=float(m["s"] or 0)
-        )
-        return Duration.wall(length)
+    if (iso := text.strip().upper()).startswith("P"):
+        if {"Y", "M"} & set(iso.partition("T")[0]):
+            raise DurationError(f"{text!r}: years and months are not fixed lengths; write calendar months like "
+                                "'6 months'")
+        try:
+            return Duration.wall(_ISO.validate_python(iso))
+        except ValidationError:
+            pass  # the message below lists what is accepted
     if m := _SHORT.match(text):
         unit = m["unit"].lower()
         key = "ms" if unit == "ms" else unit[0]
