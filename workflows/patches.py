@@ -6,3 +6,5 @@ through workflows/legacy/. tests/test_replay.py checks that every id has histori
 
 ENGINE_IN_WORKFLOW_PATCH = "engine-in-workflow"  # complaints: the engine runs in workflow code on carried data
 CLOCKS_IN_WORKFLOW_PATCH = "clocks-in-workflow"  # plans, cycles, outages (and scheduled launches) likewise
+UNDELIVERED_ATTRIBUTE_PATCH = "undelivered-attribute"  # complaints publish their oldest undelivered notice
+STALE_SURVEY_PATCH = "stale-survey"  # a reopen takes back the survey notices of the resolution it undoes

@@ -14,8 +14,13 @@ AT_RISK = SearchAttributeKey.for_bool("CxAtRisk")
 NEXT_DEADLINE = SearchAttributeKey.for_datetime("CxNextDeadline")
 RECEIVED_AT = SearchAttributeKey.for_datetime("CxReceivedAt")
 PROVISIONAL = SearchAttributeKey.for_bool("CxProvisional")  # a running clock touches an unpublished calendar year
+# Notices that failed at least once and are still being retried: when the oldest of them was fired, and how many.
+# Unset while everything is delivered, so the collector lists only the workflows that have some.
+OLDEST_UNDELIVERED = SearchAttributeKey.for_datetime("CxOldestUndelivered")
+UNDELIVERED = SearchAttributeKey.for_int("CxUndelivered")
 
-ALL = (CONTRACT, SEVERITY, STATE, BREACHED, AT_RISK, NEXT_DEADLINE, RECEIVED_AT, PROVISIONAL)
+ALL = (CONTRACT, SEVERITY, STATE, BREACHED, AT_RISK, NEXT_DEADLINE, RECEIVED_AT, PROVISIONAL, OLDEST_UNDELIVERED,
+       UNDELIVERED)
 
 
 def deadline_value(instant: datetime | None) -> datetime | None:
@@ -26,7 +31,7 @@ def deadline_value(instant: datetime | None) -> datetime | None:
 
 def cli_flags() -> list[str]:
     """`--search-attribute Name=Type` flags for `temporal server start-dev`."""
-    kinds = {"KEYWORD": "Keyword", "BOOL": "Bool", "DATETIME": "Datetime"}
+    kinds = {"KEYWORD": "Keyword", "BOOL": "Bool", "DATETIME": "Datetime", "INT": "Int"}
     return [
         arg
         for key in ALL
