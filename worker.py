@@ -29,6 +29,7 @@ from starter.metrics import (
     kpi_gauges,
     preinitialize_counters,
     prometheus_runtime,
+    undelivered_gauges,
 )
 from starter.settings import Settings
 
@@ -100,7 +101,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
             collector = VisibilityCollector(
                 client, runtime.metric_meter, interval=settings.visibility_metrics_interval,
                 sources=[complaint_gauges, improvement_plan_gauges(contracts), kpi_gauges(contracts),
-                         *([calendar_gauges(policy)] if policy else [])],
+                         undelivered_gauges(contracts), *([calendar_gauges(policy)] if policy else [])],
             )
             await collector.run(stop)
         else:
