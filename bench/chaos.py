@@ -38,7 +38,7 @@ import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -49,6 +49,7 @@ from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.contrib.pydantic import pydantic_data_converter
 
+from bench import breach_latency
 from bench.breach_latency import start_process, wait_for_pollers
 from sla import commands as cmd
 from sla.calendar import compiled
@@ -128,47 +129,15 @@ def script(cid: str, opens_at: float, rng: random.Random, unit: float) -> Script
 
 
 # ---- the webhook receiver -------------------------------------------------------------------------------------
-@dataclass
-class Delivery:
-    status: int
-    body: dict
+class Receiver(breach_latency.Receiver):
+    """Records every delivery (`arrivals`); answers 503 to a random `fail` share of them (the sink retries those)."""
 
+    def __init__(self, rng: random.Random, fail: float = 0.1) -> None:
+        super().__init__()
+        self.rng, self.fail = rng, fail
 
-@dataclass
-class Receiver:
-    """Records every delivery; answers 503 to a random `fail` share of them (the sink retries those)."""
-
-    rng: random.Random
-    fail: float = 0.1
-    deliveries: list[Delivery] = field(default_factory=list)
-    port: int = 0
-
-    async def start(self) -> None:
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0, backlog=1024)
-        self.port = self._server.sockets[0].getsockname()[1]
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/hook"
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                length = next((int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
-                               if line.lower().startswith(b"content-length:")), 0)
-                body = json.loads(await reader.readexactly(length))
-                status = 503 if self.rng.random() < self.fail else 204
-                self.deliveries.append(Delivery(status, body))
-                writer.write(f"HTTP/1.1 {status} X\r\nContent-Length: 0\r\n\r\n".encode())
-                await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
-        finally:
-            writer.close()
-
-    async def stop(self) -> None:
-        self._server.close()
+    def answer(self, arrival: breach_latency.Arrival) -> int:
+        return 503 if self.rng.random() < self.fail else 204
 
 
 async def connect(address: str) -> Client:
@@ -383,12 +352,12 @@ async def check(client: Client, scripts: list[Script], receiver: Receiver, end: 
                 failed += 1
 
     await asyncio.gather(*(one(s) for s in scripts))
-    accepted = [d.body for d in receiver.deliveries if 200 <= d.status < 300 and d.body.get("subject") == "complaint"]
+    accepted = [d.body for d in receiver.arrivals if 200 <= d.status < 300 and d.body.get("subject") == "complaint"]
     received: dict[str, set[str]] = defaultdict(set)
     for body in accepted:
         received[body["subject_id"]].add(body["action_id"])
     keys: dict[tuple[str, str], set[str]] = defaultdict(set)
-    for d in receiver.deliveries:  # refused ones too: a retry repeats the key it was first sent with
+    for d in receiver.arrivals:  # refused ones too: a retry repeats the key it was first sent with
         keys[(d.body.get("subject_id"), d.body.get("action_id"))].add(d.body.get("idempotency_key"))
     copies = Counter((b["subject_id"], b["action_id"]) for b in accepted)
     missing = sorted(f"{cid}/{a}" for cid, ids in expected.items() for a in ids - received[cid])
@@ -396,7 +365,7 @@ async def check(client: Client, scripts: list[Script], receiver: Receiver, end: 
         "deliveries_expected": sum(len(ids) for ids in expected.values()),
         "deliveries_expected_received": sum(len(ids & received[cid]) for cid, ids in expected.items()),
         "deliveries_missing": len(missing), "missing_examples": missing[:20],
-        "requests": len(receiver.deliveries), "answered_503": sum(d.status == 503 for d in receiver.deliveries),
+        "requests": len(receiver.arrivals), "answered_503": sum(d.status == 503 for d in receiver.arrivals),
         "accepted": len(accepted),
         "duplicates": sum(n - 1 for n in copies.values() if n > 1),
         "notices_delivered_more_than_once": sum(1 for n in copies.values() if n > 1),
