@@ -35,6 +35,7 @@ import asyncio
 import json
 import os
 import random
+import shutil
 import socket
 import sys
 import tempfile
@@ -448,6 +449,10 @@ async def run(*, complaints: int = 1000, unit: float = 1.0, open_over: float | N
     results["ok"] = (running == 0 and results["deliveries_missing"] == 0 and results["task_failures"] == 0
                      and results["workflows_not_completed"] == 0 and results["wrong_end_state"] == 0
                      and results["keys_differing_between_copies"] == 0)
+    if results["ok"]:
+        shutil.rmtree(tmp, ignore_errors=True)
+    else:  # the server's SQLite file and both logs, to look into
+        results["kept"] = str(tmp)
     return results
 
 
