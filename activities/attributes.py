@@ -16,7 +16,7 @@ from sla.plans import PlanRun
 
 _BUILDERS: dict[str, Callable[[str], SearchAttributeKey]] = {
     "keyword": SearchAttributeKey.for_keyword, "bool": SearchAttributeKey.for_bool,
-    "datetime": SearchAttributeKey.for_datetime}
+    "datetime": SearchAttributeKey.for_datetime, "int": SearchAttributeKey.for_int}
 
 
 def typed_key(name: str) -> SearchAttributeKey:

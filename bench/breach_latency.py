@@ -81,6 +81,7 @@ def bench_policy() -> dict:
 class Arrival:
     at: float  # epoch seconds when the request was read
     body: dict
+    status: int = 204  # what the receiver answered
 
 
 @dataclass
@@ -104,14 +105,18 @@ class Receiver:
                 for line in head.split(b"\r\n"):
                     if line.lower().startswith(b"content-length:"):
                         length = int(line.split(b":", 1)[1])
-                body = await reader.readexactly(length)
-                self.arrivals.append(Arrival(time.time(), json.loads(body)))
-                writer.write(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n")
+                arrival = Arrival(time.time(), json.loads(await reader.readexactly(length)))
+                arrival.status = self.answer(arrival)
+                self.arrivals.append(arrival)
+                writer.write(f"HTTP/1.1 {arrival.status} X\r\nContent-Length: 0\r\n\r\n".encode())
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
         finally:
             writer.close()
+
+    def answer(self, arrival: Arrival) -> int:
+        return 204
 
     async def stop(self) -> None:
         self._server.close()

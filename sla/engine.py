@@ -73,6 +73,9 @@ class Evaluation(BaseModel):
     breached: bool
     at_risk: bool  # a running clock has passed a warning threshold and is not breached
     provisional: bool = False  # a running clock's deadline lies in a year the calendar does not know officially
+    # Positions in the event log of facts that arrived for a clock instance no longer current (a survey sent for a
+    # resolution that was reopened since): recorded as they came, shown as stale, and they changed no clock.
+    stale: list[int] = Field(default_factory=list)
 
 
 @dataclass
@@ -84,6 +87,7 @@ class _Fold:
     extension_notices: list[tuple[int, ev.Extended]] = field(default_factory=list)
     survey_triggers: list[tuple[int, datetime]] = field(default_factory=list)  # (survey instance, when)
     survey_sent_at: datetime | None = None
+    stale: list[int] = field(default_factory=list)
     terminal_at: datetime | None = None
 
     def current(self, clock: ClockName) -> Span | None:
@@ -158,9 +162,11 @@ def _fold(events: list) -> _Fold:
                     fold.survey_triggers.append((survey.index, at))
             case ev.SurveySent(instance=instance):
                 survey = fold.current(C.SURVEY)
-                if survey and survey.open and instance in (None, survey.index):
+                if survey_is_current(survey, instance):
                     fold.meet(C.SURVEY, at)
                     fold.survey_sent_at = at
+                else:
+                    fold.stale.append(position)
             case ev.Reopened():
                 fold.stop(C.NOTIFY_RESULT, at)
                 fold.stop(C.SURVEY, at)
@@ -173,6 +179,12 @@ def _fold(events: list) -> _Fold:
                 fold.terminal_at = at
         fold.facts = apply(fold.facts, event)
     return fold
+
+
+def survey_is_current(survey: Span | None, instance: int | None) -> bool:
+    """A sent survey counts only for the survey clock instance it was sent for, while that instance is open: one
+    that returns after a reopen (or after a later resolution started another instance) is a stale fact."""
+    return survey is not None and survey.open and instance in (None, survey.index)
 
 
 def _resume_all(fold: _Fold, at: datetime) -> None:
@@ -283,6 +295,7 @@ def evaluate(
         breached=bool(breaches),
         at_risk=at_risk,
         provisional=provisional,
+        stale=fold.stale,
     )
 
 

@@ -72,10 +72,15 @@ AT_RISK = "CxAtRisk"
 NEXT_DEADLINE = "CxNextDeadline"
 RECEIVED_AT = "CxReceivedAt"  # complaints only: when the complaint was received
 PROVISIONAL = "CxProvisional"  # a running clock touches an unpublished calendar year
+# Notices that failed at least once and are still being retried: when the oldest of them was fired, and how many.
+# Unset while everything is delivered, so the collector lists only the workflows that have some.
+OLDEST_UNDELIVERED = "CxOldestUndelivered"
+UNDELIVERED = "CxUndelivered"
 
 SEARCH_ATTRIBUTES: dict[str, str] = {
     CONTRACT: "keyword", SEVERITY: "keyword", STATE: "keyword", BREACHED: "bool", AT_RISK: "bool",
-    NEXT_DEADLINE: "datetime", RECEIVED_AT: "datetime", PROVISIONAL: "bool",
+    NEXT_DEADLINE: "datetime", RECEIVED_AT: "datetime", PROVISIONAL: "bool", OLDEST_UNDELIVERED: "datetime",
+    UNDELIVERED: "int",
 }
 
 

@@ -39,7 +39,9 @@ def without_personal_data(events: list) -> list:
     """The events with names, contacts and free text removed: what-if needs only types, times and flags."""
     out = []
     for event in events:
-        update: dict[str, str | None] = {name: None for name in FREE_TEXT if getattr(event, name, None) is not None}
+        # a required text (a closing's reason) becomes "-", so the copy still reads back as its event
+        update = {name: "-" if type(event).model_fields[name].is_required() else None
+                  for name in FREE_TEXT if getattr(event, name, None) is not None}
         if getattr(event, "resolution", None):
             update["resolution"] = "-"
         out.append(event.model_copy(update=update) if update else event)

@@ -61,12 +61,23 @@ def build_status(
         at_risk=evaluation.at_risk,
         next_deadline=evaluation.next_deadline,
         next_due_at=evaluation.next_due_at,
-        timeline=[{"type": e.type, "at": e.at.isoformat(), "by": e.by} for e in events],
+        timeline=_timeline(events, set(evaluation.stale)),
         engine_error=engine_error,
         provisional=evaluation.provisional,
         calendar=calendar,
         undelivered=undelivered or [],
     )
+
+
+def _timeline(events: list, stale: set[int]) -> list[dict[str, Any]]:
+    """Every event as it was recorded; a fact that came for a clock instance no longer current says so."""
+    entries = []
+    for position, event in enumerate(events):
+        entry = {"type": event.type, "at": event.at.isoformat(), "by": event.by}
+        if position in stale:
+            entry["stale"] = True
+        entries.append(entry)
+    return entries
 
 
 BRIEF_TIMELINE = 20

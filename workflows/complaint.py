@@ -32,14 +32,19 @@ with workflow.unsafe.imports_passed_through():
     from sla.plans import FeedbackPlanRequest, Miss, OpenPlanRequest, Trigger
     from sla.simulation import RecordedComplaint, without_personal_data
     from sla.status import ComplaintStatus, OpenAnswer, Opening, brief, build_status
-    from sla.vocabulary import BreachClass, ClockName, ClockState
+    from sla.vocabulary import BreachClass, ClockName, ClockState, ComplaintState
     from workflows import metrics as m
     from workflows import search_attributes as sa
     from workflows.calendar_data import fetch_calendar
     from workflows.clock_loop import ClockLoop, WakeTimer, backoff
     from workflows.legacy.complaint import LegacyComplaint
     from workflows.outbox import Outbox
-    from workflows.patches import CARRY_ELIDED_TEXT_PATCH, ENGINE_IN_WORKFLOW_PATCH
+    from workflows.patches import (
+        CARRY_ELIDED_TEXT_PATCH,
+        ENGINE_IN_WORKFLOW_PATCH,
+        STALE_SURVEY_PATCH,
+        UNDELIVERED_ATTRIBUTE_PATCH,
+    )
 
 # A quiet complaint whose history has grown this long continues as new, which bounds what a worker replays when it
 # wakes an evicted complaint (every past evaluation of the run runs again).
@@ -65,7 +70,8 @@ class ComplaintWorkflow:
         self._search_attributes: dict[str, Any] = {}
         self._outbox = Outbox(subject="complaint", subject_id=run.complaint_id, contract=run.policy.name,
                               metrics=self._metrics, pending=run.pending, sequence=run.sequence,
-                              on_delivered=self._delivered)
+                              on_delivered=self._delivered, on_settled=self._publish_undelivered,
+                              wanted=self._still_wanted)
         self._loop: ClockLoop[Evaluation] = ClockLoop(self, what="complaint", contract=run.policy.name,
                                                       metrics=self._metrics)
         self._requests_in_flight = False
@@ -77,7 +83,8 @@ class ComplaintWorkflow:
     def _remember_published(self) -> None:
         """What the client (or the previous run) already published, so the first settle upserts only changes."""
         attributes = workflow.info().typed_search_attributes
-        for key in (sa.STATE, sa.SEVERITY, sa.BREACHED, sa.AT_RISK, sa.NEXT_DEADLINE, sa.PROVISIONAL):
+        for key in (sa.STATE, sa.SEVERITY, sa.BREACHED, sa.AT_RISK, sa.NEXT_DEADLINE, sa.PROVISIONAL,
+                    sa.OLDEST_UNDELIVERED, sa.UNDELIVERED):
             self._search_attributes[key.name] = attributes.get(key)
         try:
             self._outcome_memo = workflow.memo_value(MEMO_KEY, None, type_hint=dict)
@@ -164,8 +171,28 @@ class ComplaintWorkflow:
     # ---- deliveries and plans -------------------------------------------------------------------------------
     def _delivered(self, notice: Notice, channel: str) -> None:
         if notice.kind is ActionKind.SEND_SURVEY:
-            instance = int(notice.action_id.split("#", 1)[1].split(":", 1)[0])
-            self._append(ev.SurveySent(at=workflow.now(), channel=channel, instance=instance))
+            self._append(ev.SurveySent(at=workflow.now(), channel=channel, instance=_survey_instance(notice)))
+
+    def _still_wanted(self, notice: Notice) -> bool:
+        """A survey asks how a resolution went: once the complaint is reopened (or resolved again since), one not
+        yet sent is taken back. One on its way when the reopen came is recorded on return as stale (sla.engine) and
+        changes no clock."""
+        if notice.kind is not ActionKind.SEND_SURVEY:
+            return True
+        current = (self._facts.state is ComplaintState.RESOLVED
+                   and self._facts.resolutions == _survey_instance(notice))
+        return current or not workflow.patched(STALE_SURVEY_PATCH)
+
+    def _publish_undelivered(self) -> None:
+        """CxOldestUndelivered / CxUndelivered: what the worker's collector turns into the undelivered gauges (read
+        from visibility, so every worker replica exports the same value however the complaints move between them)."""
+        oldest = self._outbox.oldest_undelivered()
+        wanted = {sa.OLDEST_UNDELIVERED: sa.deadline_value(oldest),
+                  sa.UNDELIVERED: len(self._outbox.undelivered()) if oldest else None}
+        if all(self._search_attributes.get(k.name, ...) == v for k, v in wanted.items()):
+            return
+        if workflow.patched(UNDELIVERED_ATTRIBUTE_PATCH):
+            sa.upsert_changed(self._search_attributes, wanted)
 
     def _request_plan(self, kpi: KpiName, trigger: Trigger, value: float | None, at: datetime) -> None:
         policy = self._run.policy
@@ -375,6 +402,8 @@ class ComplaintWorkflow:
             raise ApplicationError(str(exc), type=type(exc).__name__, non_retryable=True) from None
         if isinstance(command, cmd.RecordFeedback):
             self._request_feedback_plans(command)
+        if isinstance(command, cmd.Reopen) and self._outbox.prune():
+            self._publish_undelivered()
         # Answer once the command is evaluated and what it made due has fired (the answer shows it fired).
         version = self.version
         await workflow.wait_condition(lambda: self._loop.settled(version))
@@ -517,6 +546,11 @@ class ComplaintWorkflow:
             sa.PROVISIONAL: evaluation.provisional and not terminal,
         }
         sa.upsert_changed(self._search_attributes, wanted)
+
+
+def _survey_instance(notice: Notice) -> int:
+    """`survey#<instance>:send` -> instance (the resolution it asks about)."""
+    return int(notice.action_id.split("#", 1)[1].split(":", 1)[0])
 
 
 _TIMED = {ClockName.ACKNOWLEDGE: (m.TIME_TO_ACK, m.TIME_TO_ACK_BUSINESS),

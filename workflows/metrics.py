@@ -132,6 +132,14 @@ CALENDAR_KNOWN_UNTIL = MetricSpec(
     "cxsla_calendar_known_until_timestamp", _G, "The last instant a calendar in use knows officially (from the "
     "holidays package or the policy); later days are provisional", ("calendar",), _V, "seconds",
 )
+UNDELIVERED_NOTIFICATIONS = MetricSpec(
+    "cxsla_undelivered_notifications", _G, "Notifications of running complaints that failed at least once and are "
+    "still being retried (breaches and escalations never give up; `show` lists them)", ("contract",), _V,
+)
+OLDEST_UNDELIVERED = MetricSpec(
+    "cxsla_oldest_undelivered", _G, "Age of the oldest undelivered notification of a running complaint, since it "
+    "was fired (0 when none)", ("contract",), _V, "seconds",
+)
 COLLECTOR_FAILURES = MetricSpec(
     "cxsla_visibility_collect_failures", _C, "Visibility collections that failed (gauges kept their last value)",
     (), _V,
@@ -169,7 +177,7 @@ CATALOGUE: tuple[MetricSpec, ...] = (
     TIME_TO_ACK, TIME_TO_ACK_BUSINESS, TIME_TO_RESOLVE, TIME_TO_RESOLVE_BUSINESS,
     CYCLES_COMPLETED, PLANS_STARTED,
     OPEN_COMPLAINTS, AT_RISK_COMPLAINTS, OPEN_IMPROVEMENT_PLANS, PROVISIONAL_CLOCKS, CALENDAR_KNOWN_UNTIL,
-    COLLECTOR_FAILURES,
+    UNDELIVERED_NOTIFICATIONS, OLDEST_UNDELIVERED, COLLECTOR_FAILURES,
     *KPI_GAUGES,
     *RESERVED,
 )

@@ -53,14 +53,19 @@ def idempotency_key(action_id: str) -> str:
 class Outbox:
     def __init__(self, *, subject: Subject, subject_id: str, contract: str, metrics: m.WorkflowMetrics,
                  pending: list[Pending] | None = None, sequence: int = 0,
-                 on_delivered: Callable[[Notice, str], None] | None = None) -> None:
+                 on_delivered: Callable[[Notice, str], None] | None = None,
+                 on_settled: Callable[[], None] | None = None,
+                 wanted: Callable[[Notice], bool] | None = None) -> None:
         self._subject, self._subject_id, self._contract = subject, subject_id, contract
         self._metrics = metrics
         self.pending: list[Pending] = list(pending or [])
         self.sequence = sequence
         self._on_delivered = on_delivered
+        self._on_settled = on_settled  # after each batch's outcome is known (what is undelivered may have changed)
+        self._wanted = wanted  # False for a notice that no longer applies (a survey for a reopened resolution)
         self._timer = WakeTimer()
         self._in_flight = False
+        self._on_its_way: set[str] = set()  # action ids of the batch being delivered
         self._task: asyncio.Task | None = None
 
     @property
@@ -94,7 +99,19 @@ class Outbox:
         failed = [p.notice.fired_at for p in self.pending if p.attempts]
         return min(failed) if failed else None
 
+    def prune(self) -> list[Notice]:
+        """Take back pending notices that no longer apply. One already on its way is left to arrive (what it reports
+        then is recorded as a stale fact); if it fails, the next batch takes it back."""
+        if self._wanted is None:
+            return []
+        dropped = [p for p in self.pending if p.notice.action_id not in self._on_its_way and not self._wanted(p.notice)]
+        for item in dropped:
+            self.pending.remove(item)
+            workflow.logger.info("%s withdrawn: it no longer applies", item.notice.action_id)
+        return [p.notice for p in dropped]
+
     def _ready(self) -> list[Pending]:
+        self.prune()
         now = workflow.now()
         return [p for p in self.pending if p.retry_at is None or p.retry_at <= now][:BATCH]
 
@@ -117,6 +134,7 @@ class Outbox:
                 await workflow.wait_condition(woken)
                 continue
             self._in_flight = True
+            self._on_its_way = {p.notice.action_id for p in batch}
             try:
                 report = await workflow.execute_activity_method(
                     NotificationActivities.deliver, DeliveryBatch(notices=[p.notice for p in batch]),
@@ -129,6 +147,7 @@ class Outbox:
                 report = DeliveryReport(failed={p.notice.action_id: message[:500] for p in batch})
             finally:
                 self._in_flight = False
+                self._on_its_way = set()
             self._settle(batch, report)
 
     def _settle(self, batch: list[Pending], report: DeliveryReport) -> None:
@@ -154,3 +173,5 @@ class Outbox:
             item.retry_at = now + backoff(item.attempts, FIRST_REDELIVERY, LAST_REDELIVERY)
             workflow.logger.warning("could not deliver %s (attempt %d): %s", action_id, item.attempts,
                                     item.last_error)
+        if self._on_settled is not None:
+            self._on_settled()

@@ -7,3 +7,5 @@ through workflows/legacy/. tests/workflows/test_patches.py checks that every id 
 ENGINE_IN_WORKFLOW_PATCH = "engine-in-workflow"  # complaints: the engine runs in workflow code on carried data
 CLOCKS_IN_WORKFLOW_PATCH = "clocks-in-workflow"  # plans, cycles, outages (and scheduled launches) likewise
 CARRY_ELIDED_TEXT_PATCH = "carry-elided-text"  # complaints: continue-as-new carries long free text as a marker
+UNDELIVERED_ATTRIBUTE_PATCH = "undelivered-attribute"  # complaints publish their oldest undelivered notice
+STALE_SURVEY_PATCH = "stale-survey"  # a reopen takes back the survey notices of the resolution it undoes

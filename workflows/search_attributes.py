@@ -22,6 +22,8 @@ AT_RISK = typed_key(names.AT_RISK)
 NEXT_DEADLINE = typed_key(names.NEXT_DEADLINE)
 RECEIVED_AT = typed_key(names.RECEIVED_AT)
 PROVISIONAL = typed_key(names.PROVISIONAL)
+OLDEST_UNDELIVERED = typed_key(names.OLDEST_UNDELIVERED)
+UNDELIVERED = typed_key(names.UNDELIVERED)
 
 ALL = tuple(typed_key(name) for name in names.SEARCH_ATTRIBUTES)
 

@@ -185,6 +185,34 @@ def calendar_gauges(policy: PolicyFile, today: Callable[[], date] | None = None)
     return source
 
 
+def undelivered_gauges(contracts: Sequence[str], now: Callable[[], datetime] | None = None) -> GaugeSource:
+    """Undelivered notifications per contract and the age of the oldest, from what each complaint publishes
+    (CxUndelivered, CxOldestUndelivered, set only while it has some). Read from visibility rather than counted by
+    the workflows, so every worker replica exports the same value however complaints move between them (a gauge a
+    worker set would stay at its last value on that worker after the complaint moved on). Only complaints with
+    something undelivered are listed: none on a normal day, one page per thousand during an outage."""
+    now = now or (lambda: datetime.now(timezone.utc))
+
+    async def source(client: Client) -> list[Sample]:
+        count = {c: 0.0 for c in contracts}
+        oldest: dict[str, datetime] = {}
+        query = f"ExecutionStatus = 'Running' AND {sa.OLDEST_UNDELIVERED.name} IS NOT NULL"
+        async for info in client.list_workflows(query, page_size=1000):
+            attributes = info.typed_search_attributes
+            contract, fired = attributes.get(sa.CONTRACT), attributes.get(sa.OLDEST_UNDELIVERED)
+            if contract is None or fired is None:
+                continue
+            count[contract] = count.get(contract, 0.0) + float(attributes.get(sa.UNDELIVERED) or 1)
+            oldest[contract] = min(fired, oldest.get(contract, fired))
+        instant = now()
+        return [sample for contract in sorted(count) for sample in (
+            Sample(m.UNDELIVERED_NOTIFICATIONS, {"contract": contract}, count[contract]),
+            Sample(m.OLDEST_UNDELIVERED, {"contract": contract},
+                   max(0.0, (instant - oldest[contract]).total_seconds()) if contract in oldest else 0.0))]
+
+    return source
+
+
 # gauge of the last cycle's value -> KPI (per-clock compliance is one gauge with a `clock` label)
 KPI_OF_GAUGE = {
     "cxsla_kpi_csat_score": "csat", "cxsla_kpi_nps_score": "nps", "cxsla_kpi_ces_score": "ces",

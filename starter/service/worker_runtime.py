@@ -30,6 +30,7 @@ from starter.service.metrics import (
     kpi_gauges,
     preinitialize_counters,
     prometheus_runtime,
+    undelivered_gauges,
 )
 from starter.service.settings import Settings
 
@@ -97,7 +98,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
             collector = VisibilityCollector(
                 client, runtime.metric_meter, interval=settings.visibility_metrics_interval,
                 sources=[complaint_gauges(contracts), improvement_plan_gauges(contracts), kpi_gauges(contracts),
-                         *([calendar_gauges(policy)] if policy else [])],
+                         undelivered_gauges(contracts), *([calendar_gauges(policy)] if policy else [])],
             )
             await collector.run(stop)
         else:

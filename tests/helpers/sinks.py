@@ -19,3 +19,17 @@ class RecordingSink:
     def ids(self, complaint_id: str | None = None) -> list[str]:
         return [n.action_id for n in self.received
                 if complaint_id is None or (n.subject == "complaint" and n.subject_id == complaint_id)]
+
+
+class RefusingSink(RecordingSink):
+    """Refuses the notices of the given kinds while `down` (a webhook that fails for them), records the rest."""
+
+    def __init__(self, kinds: frozenset[str] = frozenset({"send_survey"})) -> None:
+        super().__init__()
+        self.kinds = kinds
+        self.down = True
+
+    async def deliver(self, notice: Notice) -> None:
+        if self.down and notice.kind.value in self.kinds:
+            raise ConnectionError(f"{notice.kind.value} webhook down")
+        await super().deliver(notice)

@@ -26,7 +26,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from temporalio.api.common.v1 import WorkflowExecution
@@ -66,7 +66,7 @@ from starter.client.complaints import ComplaintClient, workflow_id
 from starter.service.binaries import test_server
 from tests.helpers.assessment import KnownWorkflows, assessment_worker, result_of
 from tests.helpers.policies import write_policy
-from tests.helpers.sinks import RecordingSink
+from tests.helpers.sinks import RecordingSink, RefusingSink
 from tests.helpers.temporal import cxsla_worker
 from workflows import search_attributes as sa
 from workflows.cycle import AssessmentCycleWorkflow, CycleRun, cycle_search_attributes
@@ -325,6 +325,29 @@ async def continued_with_long_notes(env: WorkflowEnvironment, c: ComplaintClient
     return cid
 
 
+async def reopened_with_survey_undelivered(stage: Stage) -> str:
+    """The survey webhook is down when the complaint is resolved: the survey fails (so the complaint publishes
+    that it has an undelivered notice), then the complaint is reopened while the survey still waits, and the
+    webhook comes back. Since `stale-survey` the reopen takes the survey back; before it, it was delivered."""
+    env, c = stage.env, stage.complaints
+    cid = f"{GENERATION}-held-survey"
+    await c.open(OpenComplaint(id=cid, contract=CONTRACT, severity="normal"))
+    for name, body in (("acknowledge", cmd.Acknowledge()), ("triage", cmd.Triage()),
+                       ("communicate_plan", cmd.CommunicatePlan()), ("resolve", cmd.Resolve(resolution="a")),
+                       ("notify_result", cmd.NotifyResult())):
+        await command(env, c, cid, name, body)
+    await env.sleep(timedelta(seconds=200))  # one delivery attempt (3 min of quick retries) fails
+    await command(env, c, cid, "reopen", cmd.Reopen(reason="still broken"))
+    await env.sleep(timedelta(seconds=400))
+    cast(RefusingSink, stage.sink).down = False
+    await env.sleep(timedelta(minutes=12))  # past the longest wait between two delivery attempts
+    await settle(env, cid)
+    if (await c.status(cid)).state.value not in ("closed", "withdrawn"):
+        await command(env, c, cid, "withdraw", cmd.Withdraw(reason="customer withdrew"))
+    await result_after(env, c.client, cid)
+    return workflow_id(cid)
+
+
 # ---- the assessment side: a complaint that opens a plan, a cycle, a plan, an interruption ------------------
 GOLDEN_CONTRACT = GENERATION
 H = timedelta(hours=1)
@@ -410,6 +433,7 @@ class Scenario:
     name: str  # for `--only NAME`
     play: Callable[[Stage], Awaitable[str]]  # returns the id of the workflow whose runs are recorded
     golden_policy: bool = False  # GOLDEN_POLICY_RAW from a policy file, a report directory, known memos
+    sink: Callable[[], RecordingSink] = RecordingSink
 
 
 def _complaint_scenario(name: str, play: Callable[[WorkflowEnvironment, ComplaintClient], Awaitable[str]]) -> Scenario:
@@ -672,6 +696,7 @@ SCENARIOS: list[Scenario] = [
     _complaint_scenario("pause-extend", pause_extend_reclassify),
     _complaint_scenario("continued", continued_as_new),
     _complaint_scenario("elided", continued_with_long_notes),
+    Scenario("held-survey", reopened_with_survey_undelivered, sink=RefusingSink),
     Scenario("major-breach", complaint_major_breach, golden_policy=True),
     Scenario("negative-feedback", complaint_negative_feedback, golden_policy=True),
     Scenario("cycle", cycle_missed_target, golden_policy=True),
@@ -682,7 +707,7 @@ SCENARIOS: list[Scenario] = [
 
 @asynccontextmanager
 async def _stage(env: WorkflowEnvironment, scenario: Scenario) -> AsyncIterator[Stage]:
-    sink = RecordingSink()
+    sink = scenario.sink()
     known = KnownWorkflows(env.client, [])
     if not scenario.golden_policy:  # the complaint scenarios' worker, exactly as it always was
         async with cxsla_worker(env.client, sink=sink) as queue:

@@ -1,8 +1,8 @@
 """Golden histories replay against today's workflows (a change that breaks them needs workflow.patched).
 
 Two kinds of files live in tests/histories/:
-- histories of earlier releases (`*-golden-*`), frozen: they replay down the legacy code paths behind the
-  patches (`engine-in-workflow`, `clocks-in-workflow`, and the earlier complaint patches);
+- histories of earlier releases (`*-golden-*`), frozen: each replays down the path its code took then (the legacy
+  code behind `engine-in-workflow` and `clocks-in-workflow`, or the old side of a later patch);
 - today's scenarios (`*-v2-*`), re-recordable with `python -m tests.histories.record [--only NAME]`.
 """
 
@@ -16,7 +16,13 @@ import pytest
 import plugin
 from tests.histories import record
 from workflows.legacy.complaint import OUTCOME_MEMO_PATCH, PLAN_ON_MAJOR_BREACH_PATCH, PLAN_ON_NEGATIVE_FEEDBACK_PATCH
-from workflows.patches import CARRY_ELIDED_TEXT_PATCH, CLOCKS_IN_WORKFLOW_PATCH, ENGINE_IN_WORKFLOW_PATCH
+from workflows.patches import (
+    CARRY_ELIDED_TEXT_PATCH,
+    CLOCKS_IN_WORKFLOW_PATCH,
+    ENGINE_IN_WORKFLOW_PATCH,
+    STALE_SURVEY_PATCH,
+    UNDELIVERED_ATTRIBUTE_PATCH,
+)
 
 GOLDEN = record.history_files()
 WORKFLOW_TYPES = {getattr(cls, "__temporal_workflow_definition").name for cls in plugin.WORKFLOWS}
@@ -37,10 +43,15 @@ EARLIER_RELEASES = {
     "cycle-golden-missed-target.run1.json": ("AssessmentCycleWorkflow", []),
     "plan-golden-resolution_rate.run1.json": ("ImprovementPlanWorkflow", []),
     "outage-golden-major.run1.json": ("ServiceInterruptionWorkflow", []),
+    # recorded with the code before undelivered-attribute and stale-survey (the survey went out after the reopen)
+    "complaint-golden-held-survey.run1.json": ("ComplaintWorkflow", [ENGINE_IN_WORKFLOW_PATCH]),
 }
 # Today's histories that reach a patch added after their generation was first recorded (its other side is
 # replayed by the same generation's histories recorded before it).
-LATER_PATCHES = {f"complaint-{record.GENERATION}-elided.run1.json": [CARRY_ELIDED_TEXT_PATCH]}  # where it continued
+LATER_PATCHES = {
+    f"complaint-{record.GENERATION}-elided.run1.json": [CARRY_ELIDED_TEXT_PATCH],  # the run that continued
+    f"complaint-{record.GENERATION}-held-survey.run1.json": [UNDELIVERED_ATTRIBUTE_PATCH, STALE_SURVEY_PATCH],
+}
 CURRENT_PATCH = {"ComplaintWorkflow": ENGINE_IN_WORKFLOW_PATCH, "AssessmentCycleWorkflow": CLOCKS_IN_WORKFLOW_PATCH,
                  "ImprovementPlanWorkflow": CLOCKS_IN_WORKFLOW_PATCH,
                  "ServiceInterruptionWorkflow": CLOCKS_IN_WORKFLOW_PATCH}
