@@ -18,10 +18,10 @@ from functools import cache
 from importlib.resources import files
 from pathlib import Path, PurePosixPath
 
-import click
 import jsonschema
 import kubernetes_validate
 import pytest
+import typer.core
 import typer.main
 import yaml
 from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
@@ -57,7 +57,7 @@ def looks_like_a_setting(name: str) -> bool:
 @cache
 def cxsla_commands() -> frozenset[str]:
     root = typer.main.get_command(cli_app)
-    assert isinstance(root, click.Group)
+    assert isinstance(root, typer.core.TyperGroup)
     return frozenset(root.commands)
 
 
