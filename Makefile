@@ -17,10 +17,10 @@ run: $(STAMP)
 test: $(STAMP) tools
 	$(VENV)/bin/python -m pytest -q
 
-# Lint and type-check the code (tests join once they are clean).
+# Lint and type-check the whole tree, tests included.
 lint: $(STAMP)
-	$(VENV)/bin/ruff check sla workflows activities starter bench worker.py plugin.py
-	$(VENV)/bin/mypy sla workflows activities starter worker.py plugin.py bench
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy sla workflows activities starter worker.py plugin.py bench tests
 
 # promtool (alert-rule tests) and prometheus (the end-to-end scrape test) come from Debian's prometheus package.
 # chromium (Debian's) photographs the HTML report (tests/system/test_report_browser.py, bench/report_screenshot.py).

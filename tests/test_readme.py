@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import typer.core
 import typer.main
 from typer.testing import CliRunner
 
@@ -19,6 +20,7 @@ def commands() -> dict[str, set[str]]:
     """Each top-level command with its subcommands (empty for a command that is not a group), as `--help` lists
     them."""
     root = typer.main.get_command(app)
+    assert isinstance(root, typer.core.TyperGroup)
     found = {name: set(getattr(command, "commands", {})) for name, command in root.commands.items()}
     runner = CliRunner()
     shown = runner.invoke(app, ["--help"], prog_name="cxsla", terminal_width=200)

@@ -54,7 +54,7 @@ class Mail:
 
     @property
     def message(self) -> EmailMessage:
-        return email.message_from_bytes(self.raw, policy=email.policy.default)  # type: ignore[return-value]
+        return email.message_from_bytes(self.raw, policy=email.policy.default)
 
     def header(self, name: str) -> str:
         return str(self.message[name])

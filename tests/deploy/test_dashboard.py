@@ -153,7 +153,7 @@ def known(name: str | None) -> bool:
             or name in PROMETHEUS_SERIES)
 
 
-def labels_of(name: str) -> set[str] | None:
+def labels_of(name: str | None) -> set[str] | None:
     """The labels a series may carry, or None when this test does not know them (recording rules, `up`)."""
     if name in catalogue_series():
         spec = catalogue_series()[name]
@@ -182,8 +182,9 @@ def problems(expr: str) -> list[str]:
     def visit(node):
         if isinstance(node, promql.AggregateExpr) and node.modifier and node.modifier.type == promql.AggModifierType.By:
             label_sets = [labels_of(name_of(s)) for s in selectors(node.expr)]
-            if label_sets and all(ls is not None for ls in label_sets):
-                union = set().union(*label_sets)
+            known_sets = [ls for ls in label_sets if ls is not None]
+            if label_sets and len(known_sets) == len(label_sets):
+                union = set[str]().union(*known_sets)
                 found.extend(f"`by ({label})`: no metric under it has that label"
                              for label in node.modifier.labels if label not in union)
         return True
@@ -259,7 +260,8 @@ def test_every_contract_labelled_metric_is_filtered_by_the_contract_variable():
     unfiltered = []
     for where, expr in QUERIES:
         for sel in selectors(promql.parse(substitute(expr, VALUES))):
-            spec = catalogue_series().get(name_of(sel))
+            name = name_of(sel)
+            spec = catalogue_series().get(name) if name is not None else None
             if spec is None or "contract" not in spec.labels:
                 continue
             if not any(x.name == "contract" and x.op == promql.MatchOp.Re and x.value == CONTRACT_SENTINEL
@@ -293,6 +295,7 @@ def test_promtool_parses_every_query(tmp_path):
             {"record": f"dashboard:query_{i}", "expr": expr} for i, expr in enumerate(exprs)]}]}
         path = tmp_path / "dashboard.rules.yml"
         path.write_text(yaml.safe_dump(rules, sort_keys=False))
+        assert PROMTOOL is not None
         return subprocess.run([PROMTOOL, "check", "rules", str(path)], capture_output=True, text=True)
 
     result = check([substitute(expr, VALUES) for _, expr in QUERIES])
@@ -370,6 +373,7 @@ def _scrape(port: int) -> dict[str, set[str]]:
         if not line or line.startswith("#"):
             continue
         match = re.match(r"([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s", line)
+        assert match is not None, line
         labels = set(re.findall(r'([a-zA-Z_]\w*)="', match.group(2) or ""))
         seen.setdefault(match.group(1), set()).update(labels)
     return seen

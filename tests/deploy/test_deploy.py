@@ -21,6 +21,7 @@ from pathlib import Path, PurePosixPath
 import jsonschema
 import kubernetes_validate
 import pytest
+import typer.core
 import typer.main
 import yaml
 from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
@@ -55,7 +56,9 @@ def looks_like_a_setting(name: str) -> bool:
 
 @cache
 def cxsla_commands() -> frozenset[str]:
-    return frozenset(typer.main.get_command(cli_app).commands)
+    root = typer.main.get_command(cli_app)
+    assert isinstance(root, typer.core.TyperGroup)
+    return frozenset(root.commands)
 
 
 def search_attribute_pairs() -> list[str]:
@@ -92,12 +95,10 @@ def interpolate(value, env: dict[str, str]):
         name, op, arg = found.groups()
         current = env.get(name)
         unset = current is None or (op is not None and op.startswith(":") and current == "")
-        if op in (":-", "-"):
-            return arg if unset else current
-        if op in (":?", "?"):
-            if unset:
-                raise InterpolationError(f"{name}: {arg}")
-            return current
+        if op in (":-", "-") and unset:
+            return arg
+        if op in (":?", "?") and unset:
+            raise InterpolationError(f"{name}: {arg}")
         return current or ""
 
     return _INTERPOLATION.sub(one, value)
@@ -341,6 +342,7 @@ def test_promtool_checks_the_prometheus_config(tmp_path):
     config["rule_files"] = [str(container_to_host(prom, p)) for p in config["rule_files"]]
     path = tmp_path / "prometheus.yml"
     path.write_text(yaml.safe_dump(config))
+    assert PROMTOOL is not None
     result = subprocess.run([PROMTOOL, "check", "config", str(path)], capture_output=True, text=True)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
@@ -546,9 +548,11 @@ def test_k8s_commands_probes_resources_and_security():
     codec = _container(deployments["cxsla-codec-server"])
     assert _port(codec, codec["livenessProbe"]["tcpSocket"]["port"]) == int(config["CXSLA_CODEC_SERVER_PORT"])
     # the app really serves the probed paths
+    from fastapi.routing import APIRoute
+
     from starter.api.health import router
 
-    assert {"/healthz", "/readyz"} <= {route.path for route in router.routes}
+    assert {"/healthz", "/readyz"} <= {route.path for route in router.routes if isinstance(route, APIRoute)}
 
 
 def test_services_pdbs_and_the_hpa_select_real_pods():

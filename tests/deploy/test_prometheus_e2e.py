@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -107,7 +108,7 @@ class PrometheusApi:
     def __init__(self, base: str) -> None:
         self.base = base
 
-    def _api(self, path: str, **params: str) -> dict:
+    def _api(self, path: str, **params: str) -> Any:  # the `data` of the answer: an object or a list
         body = _get(f"{self.base}/api/v1/{path}?{urllib.parse.urlencode(params)}")
         assert body is not None, f"Prometheus did not answer {path}"
         document = json.loads(body)
@@ -150,6 +151,7 @@ def test_prometheus_scrapes_the_worker_and_sees_what_the_scenario_did(dev_env, t
     config = tmp_path / "prometheus.yml"
     config.write_text(PROMETHEUS_CONFIG.format(rules=json.dumps([str(p) for p in RULES]), job=JOB,
                                                target=f"127.0.0.1:{metrics_port}"))
+    assert PROMETHEUS is not None  # the module is skipped without it
     prometheus_args = [PROMETHEUS, f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
                        f"--web.listen-address=127.0.0.1:{prom_port}", "--log.level=warn"]
     prom = PrometheusApi(f"http://127.0.0.1:{prom_port}")
@@ -248,6 +250,7 @@ def test_prometheus_scrapes_the_worker_and_sees_what_the_scenario_did(dev_env, t
             assert snapshot() == expected
         # ... and they stay exact over further scrapes (nothing counted twice later, e.g. by a replay).
         last = prom.scalar(f'max(timestamp(up{{job="{JOB}"}}))')
+        assert last is not None, "Prometheus has scraped the worker"
         wait_for(lambda: (prom.scalar(f'max(timestamp(up{{job="{JOB}"}}))') or 0) >= last + 2, 20,
                  "two more scrapes")
         assert snapshot() == expected

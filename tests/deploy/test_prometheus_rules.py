@@ -26,7 +26,8 @@ def _alerts() -> set[str]:
 
 
 def test_every_alert_has_a_firing_and_a_silent_case():
-    firing, silent = set(), set()
+    firing: set[str] = set()
+    silent: set[str] = set()
     for path in TESTS:
         for case in yaml.safe_load(path.read_text())["tests"]:
             for check in case.get("alert_rule_test", []):
@@ -49,6 +50,7 @@ def test_every_rule_has_a_severity_and_says_what_to_do():
 
 @needs_promtool
 def test_promtool_check_rules():
+    assert PROMTOOL is not None
     result = subprocess.run([PROMTOOL, "check", "rules", *map(str, RULES)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -56,6 +58,7 @@ def test_promtool_check_rules():
 @needs_promtool
 @pytest.mark.e2e  # Prometheus's own rule engine plays hours of series in a subprocess: most of a minute
 def test_promtool_test_rules():
+    assert PROMTOOL is not None
     result = subprocess.run([PROMTOOL, "test", "rules", *map(str, TESTS)], capture_output=True, text=True,
                             cwd=DEPLOY / "tests")
     assert result.returncode == 0, result.stdout + result.stderr

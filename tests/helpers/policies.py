@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import tomli_w
 
 from sla.policy import PolicyFile, default_policy_path, parse_policy, resolve_extends
 
 # Whole hours, UTC, no holidays: every deadline of a test can be worked out by hand.
-SMALL = {
+SMALL: dict[str, Any] = {
     "version": "t1",
     "calendars": {"utc": {"timezone": "UTC"}},
     "contracts": {

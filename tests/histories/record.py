@@ -153,7 +153,7 @@ async def run_histories(client: Client, wid: str) -> list[WorkflowHistory]:
     """Every run of a workflow id, first to last (follows continue-as-new)."""
     latest = await client.get_workflow_handle(wid).fetch_history()
     started = latest.events[0].workflow_execution_started_event_attributes
-    run_id = started.first_execution_run_id or latest.run_id
+    run_id: str | None = started.first_execution_run_id or latest.run_id
     histories = []
     while run_id:
         history = await client.get_workflow_handle(wid, run_id=run_id).fetch_history()
@@ -675,6 +675,7 @@ async def outage_major_breach(stage: Stage) -> str:
     wid = interruption_workflow_id(outage)
     await settle_workflow(env, wid)  # the status answered with the start can precede the first evaluation
     status = await a.outage_status(outage)
+    assert status.clock is not None
     assert status.state == "ongoing" and status.clock.deadline == t0 + 3 * H
     _, created = await a.report_outage(ReportInterruption(id=outage, contract=GOLDEN_CONTRACT))
     assert not created
@@ -684,6 +685,7 @@ async def outage_major_breach(stage: Stage) -> str:
     assert status.major_breach and status.escalations == [f"interruption#1:escalate:{n}" for n in (1, 2, 3)]
     await stage.now()
     restored = await a.restore_outage(outage, Restore(note="router replaced", by="noc"))
+    assert restored.duration_seconds is not None
     assert restored.state == "restored" and restored.duration_seconds >= 6.5 * 3600
     final = await result_of(env, wid, InterruptionStatus)
     assert final.restored_at == restored.restored_at and final.major_breach

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 
@@ -25,7 +26,7 @@ def received(severity=Severity.NORMAL):
 def command_event(command: str, hours: float = 1.0, **fields):
     """A well-formed event for `command`."""
     when = at(hours)
-    defaults = {
+    defaults: dict[str, dict[str, Any]] = {
         "extend": {"clock": ClockName.RESOLVE, "until": at(hours + 100), "reason": "complex case"},
         "reclassify": {"severity": Severity.CRITICAL},
         "resolve": {"resolution": "refunded"},

@@ -370,8 +370,9 @@ async def test_write_report_reads_earlier_cycles_from_temporal(dev_env, tmp_path
             first = {p: Path(p).read_bytes() for p in paths}
 
             report = CycleReport.model_validate_json(first[str(expected["json"])])
-            csat = report.trends[KpiName.CSAT]
-            assert [(p.period, p.value) for p in csat] == [("2026-Q1", 88.0), ("2026-Q2", 86.0), ("2026-Q3", 78.4)]
+            csat_trend = report.trends[KpiName.CSAT]
+            assert [(p.period, p.value) for p in csat_trend] == [
+                ("2026-Q1", 88.0), ("2026-Q2", 86.0), ("2026-Q3", 78.4)]
             page = first[str(expected["html"])].decode()
             assert page.count('<svg class="trend"') == len(report.trends)
             assert "2026-Q1" in page and "2025-Q2" not in page
@@ -401,4 +402,4 @@ async def test_write_report_without_earlier_cycles(dev_env, tmp_path):
 @pytest.mark.parametrize("fmt", ["pdf"])
 def test_unknown_format_is_refused(fmt):
     with pytest.raises(ValueError, match="json, md, html"):
-        render(sample(), fmt)  # type: ignore[arg-type]
+        render(sample(), fmt)

@@ -137,6 +137,7 @@ def test_share_and_mean_of_a_merge_weigh_by_counts(triple):
 def test_csv_export_becomes_histograms():
     b = batch(rows())
     assert b.batch_id == "b-1" and b.channel is SurveyChannel.EMAIL
+    assert b.csat is not None and b.nps is not None and b.ces is not None
     assert b.csat.counts == {5: 1, 4: 1, 2: 1}  # Zhao Liu left CSAT empty: skipped
     assert b.nps.counts == {10: 1, 9: 1, 3: 1, 6: 1}
     assert b.ces.counts == {7: 1, 2: 1, 5: 1}  # Li Si left CES empty
@@ -153,14 +154,14 @@ def test_personal_columns_never_reach_the_batch():
 
 def test_json_rows_with_numbers_and_nulls():
     b = batch([{"csat": 5, "nps": None, "customer": "x"}, {"csat": 3.0, "nps": 0}, {"CSAT ": "4"}])
-    assert b.csat.counts == {5: 1, 3: 1, 4: 1}
-    assert b.nps.counts == {0: 1}
+    assert b.csat is not None and b.csat.counts == {5: 1, 3: 1, 4: 1}
+    assert b.nps is not None and b.nps.counts == {0: 1}
     assert b.ces is None
 
 
 def test_only_one_scale_is_enough():
     b = batch([{"nps": "9"}, {"nps": "10"}])
-    assert b.csat is None and b.ces is None and b.nps.n == 2
+    assert b.csat is None and b.ces is None and b.nps is not None and b.nps.n == 2
 
 
 @pytest.mark.parametrize(

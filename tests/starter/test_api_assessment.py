@@ -31,7 +31,7 @@ def _client(service: Service) -> httpx.AsyncClient:
 async def test_cycles_need_admin_to_start_and_take_survey_rows_without_personal_data(api):
     service, tokens = api
     async with _client(service) as http:
-        rows = [{"CSAT": 5}]
+        rows: list[dict[str, str | int]] = [{"CSAT": 5}]
         no_cycle = await http.post(f"/v1/cycles/{CONTRACT}/2031-Q3/surveys", json={"channel": "email",
                                    "responses": rows}, headers=Tokens.header(tokens.supervisor))
         assert no_cycle.status_code == 404 and "an admin starts it" in no_cycle.json()["detail"], no_cycle.text

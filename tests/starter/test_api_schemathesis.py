@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
+from schemathesis.core.result import Err, Ok
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     ignored_auth,
@@ -63,8 +64,9 @@ def _signed(case, base_url: str, headers: dict[str, str]) -> tuple[dict[str, str
     sent = case.as_transport_kwargs(base_url=base_url, headers=headers)
     prepared = requests.Request(method=sent["method"], url=sent["url"], headers=sent["headers"],
                                 params=sent.get("params"), json=sent.get("json"), data=sent.get("data")).prepare()
-    body = prepared.body or b""
-    body = body.encode() if isinstance(body, str) else body
+    raw = prepared.body or b""
+    body = raw.encode() if isinstance(raw, str) else raw
+    assert isinstance(body, bytes), type(body)  # json= and data= prepare to text or bytes, never a stream
     stamp = str(int(time.time()))
     signature = "sha256=" + hmac.new(SECRET.encode(), stamp.encode() + b"." + body, hashlib.sha256).hexdigest()
     return {**headers, "X-Cxsla-Signature": signature, "X-Cxsla-Timestamp": stamp}, body
@@ -73,7 +75,9 @@ def _signed(case, base_url: str, headers: dict[str, str]) -> tuple[dict[str, str
 def test_the_api_keeps_its_openapi_contract(api):
     service, auth = api
     schema = schemathesis.openapi.from_url(f"{service.url}/openapi.json")
-    operations = [result.ok() for result in schema.get_all_operations()]
+    results = list(schema.get_all_operations())
+    operations = [result.ok() for result in results if isinstance(result, Ok)]
+    assert len(operations) == len(results), [result.err() for result in results if isinstance(result, Err)]
     # health 2, complaints: open + list + status 3, commands 13; cycles: start, schedules, show, report,
     # surveys 5; plans: list, show, submit, progress 4; outages: report, show, restore 3; calendars: status,
     # refresh 2; inbound 1
@@ -109,7 +113,8 @@ def test_the_api_keeps_its_openapi_contract(api):
     ran = 0
     for operation in operations:
         has_id = any(p.name == "complaint_id" for p in operation.path_parameters)
-        variants = [(GenerationMode.POSITIVE, {}), (GenerationMode.NEGATIVE, {})]
+        variants: list[tuple[GenerationMode, dict[str, dict[str, str]]]] = [
+            (GenerationMode.POSITIVE, {}), (GenerationMode.NEGATIVE, {})]
         if has_id:
             variants.append((GenerationMode.POSITIVE, {"path_parameters": {"complaint_id": EXISTING}}))
         for mode, fixed in variants:

@@ -123,6 +123,7 @@ def test_tls_settings_become_one_tls_config(pki):
                 temporal_tls_ca=None, temporal_tls_server_name=None, temporal_api_key=None)
     config = tls_config(Settings(**{**base, **mtls(pki)}))
     assert isinstance(config, TLSConfig) and config.domain == SERVER_NAME
+    assert config.client_cert is not None
     assert config.client_cert.startswith(b"-----BEGIN CERTIFICATE") and config.client_private_key
     assert tls_config(Settings(**base)) is None  # plain, or TLS exactly when an API key is set (SDK default)
     assert tls_config(Settings(**{**base, "temporal_tls": True})) is True

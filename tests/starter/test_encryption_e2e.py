@@ -99,12 +99,13 @@ async def test_history_is_encrypted_decodes_through_the_codec_server_and_survive
         assert key_ids(raw) == {"k1"}
         assert not any(value in readable(raw) for value in old_pii.values())
         auth = f"Bearer {tokens.supervisor}"
+        assert service.codec_url is not None
         decoded = readable(history(address, f"complaint-{old}", "--codec-endpoint", service.codec_url,
                                    "--codec-auth", auth))
         assert all(value in decoded for value in old_pii.values())
 
         async with httpx.AsyncClient(base_url=service.codec_url) as codec:
-            body = {"payloads": []}
+            body: dict[str, list] = {"payloads": []}
             assert (await codec.post("/decode", json=body)).status_code == 401
             assert (await codec.post("/decode", json=body, headers=Tokens.header(tokens.agent))).status_code == 403
             assert (await codec.post("/decode", json=body, headers=Tokens.header(tokens.supervisor))).json() == {}
@@ -128,13 +129,15 @@ async def test_history_is_encrypted_decodes_through_the_codec_server_and_survive
         assert key_ids(raw_old) == {"k1", "k2"}
         assert key_ids(history(address, f"complaint-{new}")) == {"k2"}
         assert not any(value in readable(raw_old) for value in old_pii.values())
-        codec = ("--codec-endpoint", service.codec_url, "--codec-auth", f"Bearer {tokens.admin}")
-        assert all(value in readable(history(address, f"complaint-{old}", *codec)) for value in old_pii.values())
-        assert all(value in readable(history(address, f"complaint-{new}", *codec)) for value in new_pii.values())
+        assert service.codec_url is not None
+        flags = ("--codec-endpoint", service.codec_url, "--codec-auth", f"Bearer {tokens.admin}")
+        assert all(value in readable(history(address, f"complaint-{old}", *flags)) for value in old_pii.values())
+        assert all(value in readable(history(address, f"complaint-{new}", *flags)) for value in new_pii.values())
 
     # Once k1 is dropped, what it encrypted is unreadable: the codec server returns those payloads unchanged.
     without_k1 = settings.model_copy(update={"codec_keys": k2})
     with Service(without_k1, codec_server=True, worker=False) as service:
-        codec = ("--codec-endpoint", service.codec_url, "--codec-auth", f"Bearer {tokens.supervisor}")
-        assert old_pii["customer_name"] not in readable(history(address, f"complaint-{old}", *codec))
-        assert new_pii["customer_name"] in readable(history(address, f"complaint-{new}", *codec))
+        assert service.codec_url is not None
+        flags = ("--codec-endpoint", service.codec_url, "--codec-auth", f"Bearer {tokens.supervisor}")
+        assert old_pii["customer_name"] not in readable(history(address, f"complaint-{old}", *flags))
+        assert new_pii["customer_name"] in readable(history(address, f"complaint-{new}", *flags))

@@ -51,6 +51,7 @@ class Recorded:
             taken += 1
             key = (name, frozenset((k, v) for k, v in update.attributes.items() if k not in SDK_LABELS))
             if update.metric.kind == BUFFERED_METRIC_KIND_COUNTER:
+                assert isinstance(update.value, int), update  # counters count
                 self.counters[key] += update.value
             elif update.metric.kind == BUFFERED_METRIC_KIND_HISTOGRAM:
                 self.observations.setdefault(key, []).append(update.value)
@@ -77,7 +78,7 @@ def buffered_runtime() -> tuple[Runtime, MetricBuffer]:
 
 def expected_from_status(status: ComplaintStatus) -> dict:
     """What the counters must say, derived independently from the complaint's final status."""
-    outcomes = Counter()
+    outcomes: Counter[tuple[str, str]] = Counter()
     for clock in status.clocks:
         if clock.state in (ClockState.MET, ClockState.BREACHED):
             outcomes[(clock.name.value, "met" if clock.state is ClockState.MET else "breached")] += 1

@@ -10,6 +10,7 @@ import pytest
 
 from starter.service.settings import Settings
 from starter.service.tokens import (
+    Principal,
     ReloadingTokens,
     Role,
     TokenConfigError,
@@ -21,12 +22,19 @@ from starter.service.tokens import (
 from tests.helpers.e2e import CXSLA
 
 
+def _who(tokens: TokenStore | ReloadingTokens, token: str) -> Principal:
+    """Whom the token authenticates as; a token nobody holds fails the test here."""
+    principal = tokens.authenticate(token)
+    assert principal is not None, "the token was not admitted"
+    return principal
+
+
 def test_a_configured_hash_admits_its_token_and_nothing_else():
     agent, boss = new_token(), new_token()
     store = TokenStore.parse(f"{config_line('amy', Role.AGENT, agent)}\n# comment\n"
                              f"{config_line('sam', Role.SUPERVISOR, boss)}")
-    assert store.authenticate(agent).identity == "amy"
-    assert store.authenticate(boss).role is Role.SUPERVISOR
+    assert _who(store, agent).identity == "amy"
+    assert _who(store, boss).role is Role.SUPERVISOR
     assert store.authenticate(agent + "x") is None and store.authenticate("") is None
     assert agent not in config_line("amy", Role.AGENT, agent)
 
@@ -53,7 +61,7 @@ def test_tokens_come_from_the_environment_and_a_file(tmp_path):
     (tmp_path / "tokens").write_text(config_line("file-user", Role.ADMIN, two) + "\n")
     store = TokenStore.from_settings(Settings(_env_file=None, api_tokens=config_line("env-user", Role.AGENT, one),
                                               api_tokens_file=str(tmp_path / "tokens")))
-    assert store.authenticate(one).identity == "env-user" and store.authenticate(two).identity == "file-user"
+    assert _who(store, one).identity == "env-user" and _who(store, two).identity == "file-user"
     with pytest.raises(TokenConfigError, match="cannot read"):
         TokenStore.from_settings(Settings(_env_file=None, api_tokens=None, api_tokens_file=str(tmp_path / "no")))
 
@@ -66,7 +74,7 @@ def test_cli_prints_a_token_once_and_the_line_that_admits_it():
     assert line == f"sam supervisor {hash_token(token)}" and token not in line
     hashed = subprocess.run([CXSLA, "token", "hash", "--role", "agent", "--identity", "amy"], input=token + "\n",
                             capture_output=True, text=True, timeout=30, check=True).stdout.strip()
-    assert TokenStore.parse(hashed).authenticate(token).identity == "amy"
+    assert _who(TokenStore.parse(hashed), token).identity == "amy"
     short = subprocess.run([CXSLA, "token", "hash", "--role", "agent", "--identity", "amy"], input="abc\n",
                            capture_output=True, text=True, timeout=30)
     assert short.returncode != 0 and "at least 24" in short.stderr
@@ -82,7 +90,7 @@ def test_cli_writes_the_line_to_a_new_private_tokens_file_and_refuses_a_second_t
     subprocess.run([CXSLA, "token", "new", "--role", "admin", "--identity", "root", "--write", str(path)],
                    capture_output=True, text=True, timeout=30, check=True)
     store = TokenStore.parse(path.read_text())
-    assert len(store) == 2 and store.authenticate(token).identity == "amy"
+    assert len(store) == 2 and _who(store, token).identity == "amy"
     again = subprocess.run([CXSLA, "token", "new", "--role", "admin", "--identity", "amy", "--write", str(path)],
                            capture_output=True, text=True, timeout=30)
     assert again.returncode != 0 and "already has a token for amy" in again.stderr
@@ -94,10 +102,10 @@ def test_a_changed_tokens_file_is_reloaded_and_an_invalid_one_keeps_the_previous
     first = TokenStore.create_file(path, "amy", Role.AGENT)
     tokens = ReloadingTokens(Settings(_env_file=None, api_tokens=None, api_tokens_file=str(path)), check_every=0)
     second, _ = TokenStore.add_to_file(path, "sam", Role.SUPERVISOR)
-    assert tokens.authenticate(second).identity == "sam"  # noticed from the size and mtime
+    assert _who(tokens, second).identity == "sam"  # noticed from the size and mtime
     path.write_text("sam supervisor not-a-hash\n")
     assert tokens.reload() is False
-    assert tokens.authenticate(first).identity == "amy" and tokens.authenticate(second).identity == "sam"
+    assert _who(tokens, first).identity == "amy" and _who(tokens, second).identity == "sam"
     path.write_text(config_line("sam", Role.SUPERVISOR, second) + "\n")
     os.utime(path, ns=(0, 0))
-    assert tokens.authenticate(first) is None and tokens.authenticate(second).identity == "sam"
+    assert tokens.authenticate(first) is None and _who(tokens, second).identity == "sam"

@@ -42,7 +42,9 @@ def test_up_prints_urls_serves_metrics_and_stops_cleanly_on_ctrl_c(tmp_path):
             # The API is up with a first admin token (printed once; only its hash is on disk) and an
             # encryption key made for this laptop.
             assert f"http://127.0.0.1:{api_port}" in text
-            token = re.search(r"API token  (cxsla_\S+)", text).group(1)
+            printed = re.search(r"API token  (cxsla_\S+)", text)
+            assert printed is not None, text
+            token = printed.group(1)
             assert token not in (tmp_path / ".data" / "api-tokens").read_text()
             assert (tmp_path / ".data" / "codec-keys").exists()
             opened = _post(api_port, "/v1/complaints", token,

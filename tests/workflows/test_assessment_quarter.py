@@ -48,7 +48,7 @@ class Script:
 
     i: int
     severity: Severity
-    received: datetime = None
+    received: datetime | None = None  # when the test opens it
     ack_h: int = 1
     withdraw: bool = False
     resolve_h: int | None = None
@@ -64,13 +64,15 @@ class Script:
     @property
     def resolve_instances(self) -> list[tuple[datetime, datetime | None]]:
         """(start, met_at) of each resolve clock instance."""
+        received = self.received
+        assert received is not None, "the complaint is opened before its clocks are asked for"
         if self.withdraw:
             return []
         if self.resolve_h is None:
-            return [(self.received, None)]
-        first = (self.received, self.received + self.resolve_h * H + M)
+            return [(received, None)]
+        first = (received, received + self.resolve_h * H + M)
         if self.reopen:
-            return [first, (self.received + 40 * H + M, self.received + 44 * H + M)]
+            return [first, (received + 40 * H + M, received + 44 * H + M)]
         return [first]
 
 
@@ -135,6 +137,7 @@ def expected_kpis(scripts: list[Script], outage_hours: float) -> dict[KpiName, f
             elif s.resolve_h is not None:
                 major_decided += 1
                 major_in_time += 1
+    assert EMAIL.csat is not None and EMAIL.nps is not None and SMS.csat is not None and SMS.ces is not None
     csat = {**{}, **EMAIL.csat.counts}
     for score, n in SMS.csat.counts.items():
         csat[score] = csat.get(score, 0) + n
@@ -145,7 +148,7 @@ def expected_kpis(scripts: list[Script], outage_hours: float) -> dict[KpiName, f
     nps_n = EMAIL.nps.n
     promoters = sum(n for v, n in EMAIL.nps.counts.items() if v >= 9)
     detractors = sum(n for v, n in EMAIL.nps.counts.items() if v <= 6)
-    first_response = {}
+    first_response: dict[int, int] = {}
     for s in cohort:
         seconds = int((s.ack_h * H + M).total_seconds())
         first_response[seconds] = first_response.get(seconds, 0) + 1

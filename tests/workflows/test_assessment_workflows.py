@@ -26,6 +26,7 @@ from sla.plans import (
 )
 from sla.reporting import CycleResult, cycle_workflow_id
 from sla.surveys import Scale, ScoreHistogram, SurveyBatch, SurveyChannel
+from sla.vocabulary import BreachClass
 from starter.client.assessment import AssessmentClient
 from starter.client.errors import CxSlaError
 from tests.helpers.assessment import KnownWorkflows, assessment_worker, result_of
@@ -74,7 +75,7 @@ async def test_a_plan_not_submitted_in_time_breaches_and_escalates_in_ladder_ord
         assert sent == ["plan_submission#1:warn:50", "plan_submission#1:warn:80", "plan_submission#1:breach",
                         "plan_submission#1:escalate:1", "plan_submission#1:escalate:2", "plan_submission#1:escalate:3"]
         breach = next(n for n in notices(sink, handle.id) if n.kind.value == "breach")
-        assert breach.breach_class.value == "minor" and breach.subject == "improvement_plan"
+        assert breach.breach_class is BreachClass.MINOR and breach.subject == "improvement_plan"
 
         # Submitting late still counts; the breach stands.
         plans = AssessmentClient(env.client, task_queue=queue, policy=parsed)
@@ -108,9 +109,9 @@ async def test_an_unrectified_plan_becomes_a_major_breach_and_a_later_met_cycle_
         await env.sleep(60 * H)  # past the rectification deadline (60 h after the report)
         status = await plans.plan_status(handle.id)
         rectification = next(c for c in status.clocks if c.name == "plan_rectification")
-        assert rectification.state.value == "breached" and rectification.breach_class.value == "major"
+        assert rectification.state.value == "breached" and rectification.breach_class is BreachClass.MAJOR
         major = [n for n in notices(sink, handle.id) if n.kind.value == "breach" and n.clock == "plan_rectification"]
-        assert len(major) == 1 and major[0].breach_class.value == "major"
+        assert len(major) == 1 and major[0].breach_class is BreachClass.MAJOR
 
         await plans.client.get_workflow_handle(handle.id).execute_update(
             "record_cycle_result", RecordCycleResult(period="2027-02", value=0.97, met=True))
@@ -154,6 +155,7 @@ async def test_an_interruption_past_its_threshold_is_a_major_breach_and_restorin
         outages.clock = lambda: now
         status, created = await outages.report_outage(ReportInterruption(id="db-1", contract=CONTRACT,
                                                                          started_at=now - H))
+        assert status.clock is not None
         assert created and status.state == "ongoing" and status.clock.deadline == now + 3 * H
         again, created = await outages.report_outage(ReportInterruption(id="db-1", contract=CONTRACT))
         assert not created and again.started_at == now - H
@@ -163,12 +165,13 @@ async def test_an_interruption_past_its_threshold_is_a_major_breach_and_restorin
         with pytest.raises(CxSlaError, match="in the future"):
             await outages.restore_outage("db-1", Restore(restored_at=now + 30 * H))
         restored = await outages.restore_outage("db-1", Restore())
+        assert restored.duration_seconds is not None
         assert restored.state == "restored" and restored.duration_seconds > 4 * 3600
         final = await result_of(env, "outage-db-1", InterruptionStatus)
         assert final.restored_at == restored.restored_at
         sent = [n.action_id for n in notices(sink, "db-1")]
         assert sent[:3] == ["interruption#1:warn:50", "interruption#1:warn:80", "interruption#1:breach"]
-        assert next(n for n in notices(sink, "db-1") if n.kind.value == "breach").breach_class.value == "major"
+        assert next(n for n in notices(sink, "db-1") if n.kind.value == "breach").breach_class is BreachClass.MAJOR
         with pytest.raises(CxSlaError, match="closed|already restored"):
             await outages.restore_outage("db-1", Restore())
 

@@ -40,6 +40,7 @@ def guarded_patch_ids() -> dict[str, str]:
                 continue
             arg = node.args[0]
             if isinstance(arg, ast.Constant):
+                assert isinstance(arg.value, str), f"{name}:{node.lineno}: patch id not a string"
                 found[arg.value] = name
             else:
                 assert isinstance(arg, ast.Name), f"{name}:{node.lineno}: patch id neither a literal nor a name"

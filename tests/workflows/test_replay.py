@@ -29,8 +29,8 @@ WORKFLOW_TYPES = {getattr(cls, "__temporal_workflow_definition").name for cls in
 # Recorded by earlier releases: each replays down the path it took then. The first six predate every complaint
 # patch (resolve-breach, a major resolve breach, was recorded with the code of 8956c79, the parent of the commit
 # that added outcome-memo and plan-on-major-breach, so that the old side of that guard is replayed too: see
-# tests/workflows/test_patches.py); the major-breach one took outcome-memo and plan-on-major-breach; the negative-feedback
-# one all three.
+# tests/workflows/test_patches.py); the major-breach one took outcome-memo and plan-on-major-breach; the
+# negative-feedback one all three.
 EARLIER_RELEASES = {
     "complaint-golden-lifecycle.run1.json": ("ComplaintWorkflow", []),
     "complaint-golden-resolve-breach.run1.json": ("ComplaintWorkflow", []),
