@@ -35,12 +35,21 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
     await env.shutdown()
 
 
+@pytest_asyncio.fixture(loop_scope="session")
+async def own_dev_env() -> AsyncIterator[WorkflowEnvironment]:
+    """A dev server for one test: what exists before any other test has run (visibility counts over an empty
+    namespace answer at once, not after every workflow the suite has left behind)."""
+    env = await new_dev_env()
+    yield env
+    await env.shutdown()
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """A test that needs the dev server (directly or through a fixture) is end-to-end wherever it lives, so
     `-m "not e2e"` keeps the pure and time-skipping tests; modules that start other real services (subprocesses,
     a browser, Prometheus) declare `pytestmark = pytest.mark.e2e` themselves."""
     for item in items:
-        if "dev_env" in getattr(item, "fixturenames", ()):
+        if {"dev_env", "own_dev_env"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.e2e)
 
 

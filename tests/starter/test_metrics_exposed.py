@@ -84,8 +84,8 @@ def api_metrics(address: str, tmp_path: Path) -> str:
         return httpx.get(f"{api.url}/metrics").text
 
 
-def test_every_metric_an_alert_or_the_dashboard_reads_exists_from_the_start(dev_env, tmp_path):
-    address = dev_env.client.service_client.config.target_host
+def test_every_metric_an_alert_or_the_dashboard_reads_exists_from_the_start(own_dev_env, tmp_path):
+    address = own_dev_env.client.service_client.config.target_host
     exposed = samples(worker_metrics(address, tmp_path)) + samples(api_metrics(address, tmp_path))
     kpis = {spec.name for spec in m.KPI_GAUGES}
     missing = []
