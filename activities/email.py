@@ -64,23 +64,27 @@ def _utc(instant: datetime | None) -> str | None:
 
 
 def body_fields(n: Notice) -> dict[str, str]:
-    """What the body says, in order: ids, contract, clock, class, deadline and times (UTC ISO-8601)."""
-    fields: dict[str, str | int | None] = {"kind": n.kind.value}
-    if n.subject == "complaint":
-        fields |= {"complaint_id": n.subject_id, "contract": n.contract, "severity": n.severity, "clock": n.clock}
+    """What the body says, in order: ids, contract, clock, class, deadline and times (UTC ISO-8601). Read from
+    `Notice.public()`, what every sink sends, so free text is left out here as in the log and webhook sinks."""
+    p = n.public()
+    fields: dict[str, str | int | None] = {"kind": p["kind"]}
+    if p["subject"] == "complaint":
+        fields |= {"complaint_id": p["subject_id"], "contract": p["contract"], "severity": p["severity"],
+                   "clock": p["clock"]}
     else:
-        fields |= {"subject": n.subject, "subject_id": n.subject_id, "contract": n.contract, "clock": n.clock}
+        fields |= {"subject": p["subject"], "subject_id": p["subject_id"], "contract": p["contract"],
+                   "clock": p["clock"]}
     fields |= {
-        "breach_class": n.breach_class.value if n.breach_class else None,
-        "level": n.level,
-        "to": n.to,
+        "breach_class": p["breach_class"],
+        "level": p["level"],
+        "to": p["to"],
         "deadline": _utc(n.deadline),
         "due_at": _utc(n.due_at),
         "fired_at": _utc(n.fired_at),
-        "detail": n.public()["detail"],
-        "action_id": n.action_id,
-        "sequence": n.sequence,
-        "idempotency_key": n.idempotency_key,
+        "detail": p["detail"],
+        "action_id": p["action_id"],
+        "sequence": p["sequence"],
+        "idempotency_key": p["idempotency_key"],
     }
     return {k: str(v) for k, v in fields.items() if v is not None}
 
