@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from typing import cast
 
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
+from temporalio.client import Client
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
 from activities.notifications import Notice
@@ -87,7 +89,7 @@ class _Listed:
 
 class _Visibility:
     def __init__(self, rows: list[_Listed]) -> None:
-        self.rows, self.queries = rows, []
+        self.rows, self.queries = rows, list[str]()
 
     async def list_workflows(self, query: str, page_size: int = 1000):
         self.queries.append(query)
@@ -105,7 +107,7 @@ async def test_the_collector_sums_undelivered_and_ages_the_oldest_per_contract()
     now = datetime(2026, 5, 4, 12, tzinfo=timezone.utc)
     visibility = _Visibility([_row("a", now - 20 * 60 * S, 2), _row("a", now - 30 * S, 1),
                               _row("b", now - 5 * S, 4)])
-    samples = await undelivered_gauges(["a", "b", "c"], now=lambda: now)(visibility)
+    samples = await undelivered_gauges(["a", "b", "c"], now=lambda: now)(cast(Client, visibility))
     values = {(s.spec.exported, s.labels["contract"]): s.value for s in samples}
     assert values == {
         ("cxsla_undelivered_notifications", "a"): 3, ("cxsla_oldest_undelivered_seconds", "a"): 1200,
