@@ -17,6 +17,10 @@ run: $(STAMP)
 test: $(STAMP) tools
 	$(VENV)/bin/python -m pytest -q
 
+# The pure and time-skipping tests (no dev server, no processes, no browser), on both cores.
+test-fast: $(STAMP)
+	$(VENV)/bin/python -m pytest -q -m "not e2e" -n 2 --dist worksteal
+
 # Lint and type-check the whole tree, tests included.
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

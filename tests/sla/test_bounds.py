@@ -151,6 +151,7 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
                           env={"PATH": "/usr/bin:/bin", "TEMPORAL_ADDRESS": "127.0.0.1:1"})
 
 
+@pytest.mark.e2e  # runs the `cxsla` CLI as a process
 def test_cli_refuses_an_old_live_open_and_a_far_timestamp_before_connecting():
     old = _cli("complaint", "open", "--id", "c4", "--contract", "default", "--severity", "low",
                "--received-at", "2020-01-01T00:00:00+00:00")

@@ -103,6 +103,7 @@ app(["log-probe"], prog_name="cxsla")
 """
 
 
+@pytest.mark.e2e  # runs the `cxsla` CLI as a process
 @pytest.mark.parametrize(("level", "shown"), [(None, {"probe-info"}), ("DEBUG", {"probe-debug", "probe-info"})])
 def test_cli_logs_at_the_configured_level_as_json_on_stderr_and_never_on_stdout(tmp_path, level, shown):
     import os

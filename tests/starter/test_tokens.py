@@ -66,6 +66,7 @@ def test_tokens_come_from_the_environment_and_a_file(tmp_path):
         TokenStore.from_settings(Settings(_env_file=None, api_tokens=None, api_tokens_file=str(tmp_path / "no")))
 
 
+@pytest.mark.e2e  # runs the `cxsla` CLI as a process
 def test_cli_prints_a_token_once_and_the_line_that_admits_it():
     made = subprocess.run([CXSLA, "token", "new", "--role", "supervisor", "--identity", "sam"],
                           capture_output=True, text=True, timeout=30, check=True).stdout
@@ -80,6 +81,7 @@ def test_cli_prints_a_token_once_and_the_line_that_admits_it():
     assert short.returncode != 0 and "at least 24" in short.stderr
 
 
+@pytest.mark.e2e  # runs the `cxsla` CLI as a process
 def test_cli_writes_the_line_to_a_new_private_tokens_file_and_refuses_a_second_token_for_one_identity(tmp_path):
     path = tmp_path / "conf" / "api-tokens"
     made = subprocess.run([CXSLA, "token", "new", "--role", "agent", "--identity", "amy", "--write", str(path)],

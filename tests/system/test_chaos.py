@@ -5,7 +5,11 @@ copies carry the same key, and no workflow task or workflow failed."""
 
 from __future__ import annotations
 
+import pytest
+
 from bench.chaos import report, run
+
+pytestmark = pytest.mark.e2e  # a dev server and worker processes of its own
 
 
 async def test_nothing_is_lost_when_the_worker_is_killed_and_the_server_restarted():

@@ -301,7 +301,7 @@ class Complaints(RuleBasedStateMachine):
 def test_hostile_commands_never_fail_a_workflow_task(rig: Rig) -> None:
     Complaints.rig = rig
     run_state_machine_as_test(Complaints, settings=settings(
-        max_examples=40, stateful_step_count=15, deadline=None, derandomize=True, database=None,
+        max_examples=20, stateful_step_count=15, deadline=None, derandomize=True, database=None,
         suppress_health_check=list(HealthCheck)))
     accepted, refused = (sum(counts) for counts in zip(*Complaints.tally, strict=True))
     print(f"{len(Complaints.tally)} examples: {accepted} commands accepted, {refused} refused")
