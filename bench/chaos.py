@@ -2,7 +2,7 @@
 
     python -m bench.chaos                                  # the documented run: 1,000 complaints
     python -m bench.chaos --complaints 200 --unit 0.5      # a quicker look
-    tests/test_chaos.py                                    # 30 complaints, one kill, one server restart
+    tests/system/test_chaos.py                                    # 30 complaints, one kill, one server restart
 
 One dev server (the venv's `temporal` binary, state in a SQLite file in a temp dir so a restart keeps it), one
 cx-sla worker as a separate process (`python worker.py`, CXSLA_WEBHOOK_URL pointing at a receiver in this process),

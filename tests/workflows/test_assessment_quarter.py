@@ -3,7 +3,7 @@ and an outage; the cycle's KPIs equal the ones computed here from the same scrip
 exactly one improvement plan, and the next quarter's cycle closes the satisfaction plan as effective.
 
 The time-skipping server lacks ListWorkflowExecutions, so the cycle reads the complaints' memos by describing the
-known workflows (tests/assessment_support.KnownWorkflows); the visibility query itself is tested on the dev
+known workflows (tests/helpers/assessment.KnownWorkflows); the visibility query itself is tested on the dev
 server (tests/starter/test_assessment_dev.py).
 """
 
