@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from pydantic import BaseModel, ConfigDict, Field
 
 from sla import events as ev
-from sla.events import Instant, Text
+from sla.events import InputInstant, Text
 from sla.lifecycle import COMMANDS
 from sla.policy import DEFAULT_LIMITS, MAX_HANDLING_SECONDS, Limits
 from sla.vocabulary import Channel, ClockName, Remedy, Severity
@@ -50,7 +50,7 @@ class CustomerResponded(Command):
 
 class Extend(Command):
     clock: ClockName = ClockName.RESOLVE
-    until: Instant
+    until: InputInstant
     reason: Text = Field(min_length=1)
 
 
@@ -112,9 +112,9 @@ def to_event(name: str, command: Command, at: datetime) -> ev._Event:
 def check_limits(command: Command, limits: Limits, *, received_at: datetime, events: int) -> None:
     """Refuse (ValueError, one sentence naming the field and the bound) what the contract's limits do not allow:
     a value the pydantic model accepts may still be beyond what this contract's KPIs and calendars can take."""
-    if events >= limits.record_events:
+    if events >= limits.record_events and not isinstance(command, (Resolve, NotifyResult, RecordFeedback, Withdraw)):
         raise ValueError(f"the complaint's record holds its limit of {limits.record_events} events; "
-                         "it takes no more commands")
+                         "it takes only the commands that bring it to a close")
     seconds = getattr(command, "handling_seconds", None)
     if seconds is not None and seconds > limits.handling_seconds:
         raise ValueError(f"handling_seconds: at most {limits.handling_seconds} ({_days(limits.handling_seconds)})")
@@ -146,7 +146,7 @@ class OpenComplaint(BaseModel):
         default=None, max_length=320, description="phone or e-mail; personal data: encrypted at rest"
     )
     summary: Text | None = None
-    received_at: Instant | None = None
+    received_at: InputInstant | None = None
     by: str | None = Field(default=None, max_length=200)
 
     def received(self, now: datetime, limits: Limits = DEFAULT_LIMITS) -> ev.Received:

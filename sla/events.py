@@ -15,14 +15,25 @@ FIRST_YEAR, LAST_YEAR = 2000, 2100
 
 
 def _utc(value: datetime) -> datetime:
+    """Any zoned instant, in UTC: what a recorded event holds (an older release may have recorded one outside
+    today's bounds, and its workflow must still read it back)."""
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError("timestamps need a time zone (e.g. 2025-09-30T17:00:00+08:00)")
-    if not FIRST_YEAR <= value.year <= LAST_YEAR:  # checked before converting: year 1 at +08:00 is not in UTC
+    try:
+        return value.astimezone(timezone.utc)
+    except OverflowError:  # year 1 at +08:00 is not in UTC
+        raise ValueError(f"timestamps must fall within the years {FIRST_YEAR}-{LAST_YEAR}") from None
+
+
+def _bounded_utc(value: datetime) -> datetime:
+    """An instant someone sends now: within the years every calendar and KPI can compute with."""
+    if value.tzinfo is not None and value.utcoffset() is not None and not FIRST_YEAR <= value.year <= LAST_YEAR:
         raise ValueError(f"timestamps must fall within the years {FIRST_YEAR}-{LAST_YEAR}")
-    return value.astimezone(timezone.utc)
+    return _utc(value)
 
 
 Instant = Annotated[datetime, AfterValidator(_utc)]
+InputInstant = Annotated[datetime, AfterValidator(_bounded_utc)]  # commands and requests, not recorded events
 Text = Annotated[str, Field(max_length=4000)]
 
 

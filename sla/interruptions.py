@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sla import names
 from sla.calendar import BusinessCalendar, CalendarData
 from sla.deadlines import DeadlineStatus, Due, Ladder, evaluate_deadline, split_due
-from sla.events import Instant, Text
+from sla.events import InputInstant, Instant, Text
 from sla.kpi import Interruption
 from sla.notices import Pending, Undelivered
 from sla.policy import AssessmentPolicy
@@ -30,14 +30,14 @@ class ReportInterruption(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     id: str = Field(min_length=1, max_length=200, pattern=OUTAGE_ID_PATTERN)
     contract: str = Field(min_length=1)
-    started_at: Instant | None = None  # default: now
+    started_at: InputInstant | None = None  # default: now
     summary: Text | None = None
     by: str | None = Field(default=None, max_length=200)
 
 
 class Restore(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-    restored_at: Instant | None = None  # default: now
+    restored_at: InputInstant | None = None  # default: now
     note: Text | None = None
     by: str | None = Field(default=None, max_length=200)
 

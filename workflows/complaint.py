@@ -542,7 +542,7 @@ class ComplaintWorkflow:
             sa.SEVERITY: self._facts.severity.value,
             sa.BREACHED: evaluation.breached,
             sa.AT_RISK: evaluation.at_risk and not terminal,
-            sa.NEXT_DEADLINE: None if terminal else sa.deadline_value(evaluation.next_deadline),
+            sa.NEXT_DEADLINE: None if terminal else evaluation.next_deadline,
             sa.PROVISIONAL: evaluation.provisional and not terminal,
         }
         sa.upsert_changed(self._search_attributes, wanted)

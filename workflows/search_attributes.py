@@ -29,8 +29,9 @@ ALL = tuple(typed_key(name) for name in names.SEARCH_ATTRIBUTES)
 
 
 def deadline_value(instant: datetime | None) -> datetime | None:
-    """CxNextDeadline to the second: visibility stores are not all as precise as a computed deadline, and a value
-    read back must compare equal to the one the workflow would write (or it writes it again)."""
+    """An instant to the second, for attributes that only need that (CxOldestUndelivered): a value read back
+    from visibility then compares equal to the one the workflow would write. CxNextDeadline keeps full precision,
+    as the complaints already running wrote it."""
     return None if instant is None else instant.replace(microsecond=0)
 
 

@@ -11,6 +11,7 @@ from starter.api.problems import problem_document
 # Room for the largest survey import the default limits allow (10,000 answers) with plenty to spare.
 MAX_BODY_BYTES = 4 * 1024 * 1024
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+INBOUND_PREFIX = "/v1/inbound/"
 
 
 class _TooLarge(Exception):
@@ -36,11 +37,18 @@ class EdgeLimits:
             return
         headers = Headers(scope=scope)
         length = headers.get("content-length")
-        if length is not None and (not length.strip().isdigit() or int(length) > self.max_bytes):
+        if length is not None and not length.strip().isdigit():
+            await self._refuse(scope, receive, send, 400)
+            return
+        if length is not None and int(length) > self.max_bytes:
             await self._refuse(scope, receive, send, 413)
             return
-        has_body = (length is not None and int(length) > 0) or "chunked" in headers.get("transfer-encoding", "")
-        if has_body and not is_json(headers.get("content-type")):
+        has_body = (length is not None and int(length) > 0) or "chunked" in headers.get("transfer-encoding", "").lower()
+        content_type = headers.get("content-type")
+        # A body without a type is read as JSON; an inbound webhook is read as the desk sends it (its signature
+        # covers the raw bytes, and desks label JSON in many ways).
+        checked = content_type is not None and not scope.get("path", "").startswith(INBOUND_PREFIX)
+        if has_body and checked and not is_json(content_type):
             await self._refuse(scope, receive, send, 415)
             return
         received, over, started = 0, False, False
@@ -71,7 +79,9 @@ class EdgeLimits:
             await self._refuse(scope, receive, send, 413)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send, status: int) -> None:
-        if status == 413:
+        if status == 400:
+            detail, kind = "Content-Length must be a number of bytes", "bad-request"
+        elif status == 413:
             detail = f"the body is larger than {self.max_bytes} bytes, the most this API reads"
             kind = "too-large"
         else:

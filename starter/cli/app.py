@@ -81,10 +81,11 @@ def emit(g: Globals, document: Any, human: Any = None) -> None:
 
 
 def run(coro):
+    """Exit 2 for input the service refused (as for a bad option), 1 for anything else that failed."""
     try:
         return asyncio.run(coro)
     except CxSlaError as exc:
-        fail(str(exc))
+        fail(str(exc), 2 if exc.kind == "invalid" else 1)
 
 
 async def client_of(g: Globals) -> ComplaintClient:

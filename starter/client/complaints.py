@@ -65,7 +65,7 @@ def opening_attributes(contract: str, received: ev.Received, first: Evaluation) 
         SearchAttributePair(sa.PROVISIONAL, first.provisional),
     ]
     if first.next_deadline is not None:
-        pairs.append(SearchAttributePair(sa.NEXT_DEADLINE, sa.deadline_value(first.next_deadline)))
+        pairs.append(SearchAttributePair(sa.NEXT_DEADLINE, first.next_deadline))
     return TypedSearchAttributes(pairs)
 
 

@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, cast
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, TypeAdapter, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -222,6 +222,11 @@ class TemporalProfileSource(PydanticBaseSettingsSource):
                 "temporal_tls_key": _file(tls.client_private_key, "TEMPORAL_TLS_KEY"),
                 "temporal_tls_ca": _file(tls.server_root_ca_cert, "TEMPORAL_TLS_CA"),
             }
+        if env.get("TEMPORAL_TLS"):  # read as every other boolean setting (yes/no/on/off too), refused if not one
+            try:
+                values["temporal_tls"] = TypeAdapter(bool).validate_python(env["TEMPORAL_TLS"])
+            except ValidationError:
+                raise ValueError(f"TEMPORAL_TLS: {env['TEMPORAL_TLS']!r} is not true or false") from None
         return {name: value for name, value in values.items() if value is not None}
 
 
