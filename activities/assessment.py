@@ -21,7 +21,7 @@ from temporalio.client import Client, WorkflowExecutionStatus, WorkflowQueryFail
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
-from activities.attributes import plan_search_attributes  # also a name of this module (old histories' code)
+from activities.attributes import plan_search_attributes
 from sla import names
 from sla.calendar import CalendarData, compiled
 from sla.engine import evaluate
@@ -29,7 +29,7 @@ from sla.kpi import Assessment, Interruption, KpiName, PeriodTally, assess
 from sla.official_calendar import resolve, resolve_at
 from sla.outcomes import ComplaintOutcome, outcome_of
 from sla.periods import Period
-from sla.plans import (  # the plan requests are also names of this module (complaint workflows import them here)
+from sla.plans import (
     FeedbackPlanRequest,
     Miss,
     OpenPlanRequest,
@@ -47,8 +47,6 @@ log = structlog.get_logger("cxsla.assessment")
 
 PAGE_SIZE = 1000
 PLAN_WORKFLOW = names.PLAN_WORKFLOW
-# The visibility queries stay importable from here (tests, the bench and the CLI use them).
-complaints_query = names.complaints_query
 
 
 @dataclass
@@ -161,7 +159,7 @@ class AssessmentActivities:
             except ValidationError:
                 return None
 
-        async for page in source.pages(complaints_query(contract, request.start, request.end)):
+        async for page in source.pages(names.complaints_query(contract, request.start, request.end)):
             pages += 1
             outcomes = await asyncio.gather(*(outcome_of_listed(item) for item in page))
             for outcome in outcomes:

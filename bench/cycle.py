@@ -45,10 +45,11 @@ from typing import Any
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
-from activities.assessment import VisibilitySource, complaints_query
+from activities.assessment import VisibilitySource
 from bench.sinks import NullSink
 from plugin import CxSlaPlugin
 from sla import events as ev
+from sla.names import complaints_query
 from sla.policy import load_policy
 from sla.reporting import CycleResult, cycle_workflow_id
 from sla.vocabulary import Severity

@@ -56,12 +56,9 @@ with workflow.unsafe.imports_passed_through():
     from workflows.outbox import Outbox
     from workflows.patches import CLOCKS_IN_WORKFLOW_PATCH
 
-__all__ = ["AssessmentCycleWorkflow", "ScheduledCycleWorkflow", "CycleRun", "CycleStatus", "BatchReceipt",
-           "LaunchCycle", "cycle_search_attributes", "KPI_MEMO_KEY"]
 
 # Inside one attempt Temporal retries quickly; then the cycle shows the error and retries on its own clock.
 PLAN_WORKFLOW = names.PLAN_WORKFLOW  # by name: the cycle never imports the plan workflow's module
-KPI_MEMO_KEY = names.KPI_MEMO
 STEP_RETRY = RetryPolicy(initial_interval=timedelta(seconds=5), maximum_interval=timedelta(minutes=1),
                          maximum_attempts=5)
 CONTINUE_AS_NEW_HISTORY = 2_000
@@ -177,7 +174,7 @@ class AssessmentCycleWorkflow:
             run.delivered_at = now
             self._report.version += 1
             self._metrics.count(m.CYCLES_COMPLETED, {"contract": run.contract})
-            workflow.upsert_memo({KPI_MEMO_KEY: {
+            workflow.upsert_memo({names.KPI_MEMO: {
                 "period": run.period, "cadence": self._cadence.value, "missed": len(run.assessment.missed),
                 "kpis": {k.name.value: k.value for k in run.assessment.kpis},
             }})

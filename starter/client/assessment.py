@@ -28,7 +28,6 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes, Workfl
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
-from activities.assessment import complaints_query
 from activities.attributes import cycle_search_attributes
 from activities.reports import previous_cycles
 from sla import names
@@ -362,7 +361,8 @@ async def simulate_period(assessments: AssessmentClient, proposed: PolicyFile, c
     zone = compiled(resolve(current.calendar_name, current.calendar, years))
     start, end = parsed.start(zone), parsed.end(zone)
     try:
-        ids = [info.id async for info in assessments.client.list_workflows(complaints_query(contract, start, end))]
+        query = names.complaints_query(contract, start, end)
+        ids = [info.id async for info in assessments.client.list_workflows(query)]
         limit = asyncio.Semaphore(16)
         recorded = await asyncio.gather(*(_recorded(assessments.client, wid, limit) for wid in ids))
     except RPCError as exc:

@@ -39,9 +39,11 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
 
 from activities.assessment import plan_search_attributes
+from activities.attributes import cycle_search_attributes
 from plugin import WORKFLOWS, CxSlaPlugin
 from sla import commands as cmd
 from sla.commands import OpenComplaint
+from sla.cycles import CycleRun
 from sla.interruptions import ReportInterruption, Restore, interruption_workflow_id
 from sla.kpi import KpiName, Target
 from sla.official_calendar import resolve_at
@@ -69,7 +71,7 @@ from tests.helpers.policies import write_policy
 from tests.helpers.sinks import RecordingSink, RefusingSink
 from tests.helpers.temporal import cxsla_worker
 from workflows import search_attributes as sa
-from workflows.cycle import AssessmentCycleWorkflow, CycleRun, cycle_search_attributes
+from workflows.cycle import AssessmentCycleWorkflow
 from workflows.interruption import InterruptionStatus
 from workflows.patches import ENGINE_IN_WORKFLOW_PATCH
 from workflows.plan import ImprovementPlanWorkflow

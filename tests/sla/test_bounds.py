@@ -17,6 +17,7 @@ import pytest
 from pydantic import ValidationError
 
 from sla import commands as cmd
+from sla import events as ev
 from sla.errors import plain
 from sla.policy import DEFAULT_LIMITS, Limits, PolicyError, parse_policy
 from starter.api.app import create_app
@@ -80,6 +81,18 @@ def test_contract_limits_bound_handling_time_extension_reach_and_record_size():
                          events=3)
     with pytest.raises(ValueError, match="limit of 5000 events"):
         cmd.check_limits(cmd.Acknowledge(), limits, received_at=received, events=5_000)
+    # a full record still takes what brings the complaint to a close
+    for closing in (cmd.Resolve(resolution="fixed"), cmd.NotifyResult(), cmd.RecordFeedback(csat=4),
+                    cmd.Withdraw(reason="customer withdrew")):
+        cmd.check_limits(closing, limits, received_at=received, events=5_000)
+
+
+def test_the_year_bound_refuses_new_input_but_a_recorded_event_from_an_older_release_still_reads():
+    far = datetime(2200, 1, 1, tzinfo=timezone.utc)
+    with pytest.raises(ValidationError, match="2000-2100"):
+        cmd.Extend(until=far, reason="r")
+    recorded = ev.Extended(at=NOW, clock="resolve", until=far, reason="r")  # an older release accepted this
+    assert recorded.until == far
 
 
 # ---- the policy ---------------------------------------------------------------------------------------------

@@ -36,39 +36,14 @@ resolve = "PT2H"
 notify_result = "PT1H"
 survey = "PT1H"
 [contracts.fast]
-calendar = "24x7"
-survey_window = "1h"
+extends = "calm"
 [contracts.fast.targets]
 acknowledge = "PT1S"
-triage = "PT1H"
-handling_plan = "PT1H"
-progress_update = "PT1H"
-resolve = "PT2H"
-notify_result = "PT1H"
-survey = "PT1H"
 [contracts.risky]
-calendar = "24x7"
+extends = "calm"
 warn_at = [0.001]
-survey_window = "1h"
-[contracts.risky.targets]
-acknowledge = "PT1H"
-triage = "PT1H"
-handling_plan = "PT1H"
-progress_update = "PT1H"
-resolve = "PT2H"
-notify_result = "PT1H"
-survey = "PT1H"
 [contracts.paged]
-calendar = "24x7"
-survey_window = "1h"
-[contracts.paged.targets]
-acknowledge = "PT1H"
-triage = "PT1H"
-handling_plan = "PT1H"
-progress_update = "PT1H"
-resolve = "PT2H"
-notify_result = "PT1H"
-survey = "PT1H"
+extends = "calm"
 """
 
 INBOUND = """

@@ -19,10 +19,11 @@ import pytest_asyncio
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.worker import Worker
 
-from activities.assessment import PAGE_SIZE, VisibilitySource, complaints_query
+from activities.assessment import PAGE_SIZE, VisibilitySource
 from plugin import CxSlaPlugin
 from sla import events as ev
 from sla.kpi import KpiName
+from sla.names import complaints_query
 from sla.periods import Cadence
 from sla.reporting import CycleResult, cycle_workflow_id
 from sla.vocabulary import Severity

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from temporalio.client import WorkflowHandle
 
+from activities.attributes import cycle_search_attributes
 from sla import commands as cmd
 from sla.calendar import CalendarUpdate
 from sla.commands import OpenComplaint
@@ -33,7 +34,7 @@ from tests.helpers.sinks import RecordingSink
 from tests.helpers.temporal import cxsla_worker
 from tests.histories.record import assert_no_task_failures, assert_no_workflow_task_failures, run_histories, settle
 from workflows.complaint import ComplaintWorkflow
-from workflows.cycle import AssessmentCycleWorkflow, cycle_search_attributes
+from workflows.cycle import AssessmentCycleWorkflow
 
 SH = ZoneInfo("Asia/Shanghai")
 # This test's own 2027 schedule (the real one is the State Council's): New Year's Day a Friday, two weekday

@@ -20,7 +20,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 from workflows.legacy.engine_loop import RETRY_SUMMARY, evaluate_recorded, sleep_until
 
 with workflow.unsafe.imports_passed_through():
-    from activities.assessment import AssessmentActivities, FeedbackPlanRequest, OpenPlanRequest
+    from activities.assessment import AssessmentActivities
     from activities.evaluation import EvaluateRequest, evaluate_complaint
     from activities.notifications import Notice, NotificationActivities
     from sla import events as ev
@@ -30,7 +30,7 @@ with workflow.unsafe.imports_passed_through():
     from sla.engine import Action, ActionKind, Evaluation, check_extension
     from sla.kpi import KpiName
     from sla.outcomes import MEMO_KEY, outcome_of
-    from sla.plans import Miss, Trigger
+    from sla.plans import FeedbackPlanRequest, Miss, OpenPlanRequest, Trigger
     from sla.simulation import RecordedComplaint, without_personal_data
     from sla.status import ComplaintStatus, build_status
     from sla.vocabulary import BreachClass, ClockName, ClockState

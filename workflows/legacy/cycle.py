@@ -14,7 +14,8 @@ from temporalio.common import RetryPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.assessment import AssessmentActivities, CollectRequest, InformPlans, plan_search_attributes
+    from activities.assessment import AssessmentActivities, CollectRequest, InformPlans
+    from activities.attributes import plan_search_attributes
     from activities.evaluation import CycleTimesRequest, PeriodRequest, current_period, plan_cycle
     from activities.reports import ReportActivities
     from sla.cycles import REPORT_CLOCK, BatchSummary, CycleRun, CycleStatus, CycleTimes, LaunchCycle
