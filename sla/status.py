@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from sla import events as ev
+from sla.audit import parts_of, trail
 from sla.engine import BreachRecord, ClockStatus, EscalationRecord, Evaluation
 from sla.notices import Undelivered
 from sla.vocabulary import ComplaintState, Severity
@@ -70,13 +71,12 @@ def build_status(
 
 
 def _timeline(events: list, stale: set[int]) -> list[dict[str, Any]]:
-    """Every event as it was recorded; a fact that came for a clock instance no longer current says so."""
-    entries = []
-    for position, event in enumerate(events):
-        entry = {"type": event.type, "at": event.at.isoformat(), "by": event.by}
-        if position in stale:
-            entry["stale"] = True
-        entries.append(entry)
+    """Every event as it was recorded, with who, what and why (sla.audit); a fact that came for a clock instance no
+    longer current says so."""
+    entries = trail([parts_of(event) for event in events])
+    for position in stale:
+        if position < len(entries):
+            entries[position]["stale"] = True
     return entries
 
 

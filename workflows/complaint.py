@@ -18,11 +18,13 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.archive import ArchiveActivities
     from activities.assessment import AssessmentActivities
     from activities.notifications import Notice
     from sla import commands as cmd
     from sla import events as ev
     from sla import lifecycle, names
+    from sla.archive import ArchiveComplaint
     from sla.calendar import BusinessCalendar, CalendarRefreshed, CalendarUpdate, compiled
     from sla.complaint_run import ComplaintRun
     from sla.deadlines import ActionKind, Due
@@ -40,6 +42,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.legacy.complaint import LegacyComplaint
     from workflows.outbox import Outbox
     from workflows.patches import (
+        ARCHIVE_ON_CLOSE_PATCH,
         CARRY_ELIDED_TEXT_PATCH,
         ENGINE_IN_WORKFLOW_PATCH,
         STALE_SURVEY_PATCH,
@@ -50,6 +53,9 @@ with workflow.unsafe.imports_passed_through():
 # wakes an evicted complaint (every past evaluation of the run runs again).
 CONTINUE_AS_NEW_HISTORY = 1_000
 PLAN_REQUEST_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
+# The archive may be down for a while (a database restart, a migration): the complaint waits, retrying, and
+# completes only once its record is there, so Temporal's retention never deletes a complaint not yet archived.
+ARCHIVE_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=10))
 
 
 @workflow.defn(name=names.COMPLAINT_WORKFLOW, sandboxed=False)
@@ -108,6 +114,8 @@ class ComplaintWorkflow:
             workflow.continue_as_new(self._carried())
         await workflow.wait_condition(lambda: self._drained() and not self._outbox.pending
                                       and not self._run.plan_requests)
+        if workflow.patched(ARCHIVE_ON_CLOSE_PATCH):
+            await self._archive()
         self._metrics.count(m.CLOSED, self._labels())
         return self._status()
 
@@ -167,6 +175,20 @@ class ComplaintWorkflow:
             where = f"the workflow history of run {self._run.run}"
             carried["events"] = [ev.with_text_elided(event, where) for event in self._run.events]
         return self._run.model_copy(update=carried)
+
+    async def _archive(self) -> None:
+        """The ended complaint to the archive (events, clocks, breaches, escalations, deliveries, outcome)."""
+        info = workflow.info()
+        status = self._status()
+        assert self._evaluation is not None  # a complaint ends only from an evaluation
+        item = ArchiveComplaint(
+            complaint_id=self._run.complaint_id, workflow_id=info.workflow_id,
+            first_run_id=info.first_execution_run_id, run_id=info.run_id, archived_at=workflow.now(),
+            events=self._run.events, status=status, outcome=outcome_of(self._run.events, self._evaluation),
+            fired=self._run.fired)
+        await workflow.execute_activity_method(
+            ArchiveActivities.archive_complaint, item, start_to_close_timeout=timedelta(minutes=1),
+            retry_policy=ARCHIVE_RETRY)
 
     # ---- deliveries and plans -------------------------------------------------------------------------------
     def _delivered(self, notice: Notice, channel: str) -> None:

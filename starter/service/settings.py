@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     smtp_routes: Annotated[dict[str, tuple[str, ...]], NoDecode] = Field(default_factory=dict)
     log_level: str = "INFO"
     report_dir: str = ".data/reports"
+    # The archive of finished complaints, plans, cycles and outages (starter.service.archive): SQLite by default,
+    # postgresql+psycopg://user:password@host/db in production.
+    archive_url: str = "sqlite:///.data/archive.sqlite"
     # Seconds a stopping worker lets running activities finish (deliveries, a cycle's collection) before
     # cancelling them; keep it below the orchestrator's grace period (Kubernetes: terminationGracePeriodSeconds).
     worker_shutdown_grace: float = Field(30.0, ge=0)

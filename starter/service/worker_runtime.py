@@ -21,6 +21,7 @@ from activities.notifications import FanoutSink, LogSink, NotificationSink, Webh
 from plugin import CxSlaPlugin
 from sla.policy import PolicyError, PolicyFile, load_policy
 from starter.service import connection
+from starter.service.archive import store_for
 from starter.service.logs import configure_logging
 from starter.service.metrics import (
     VisibilityCollector,
@@ -73,8 +74,10 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     if codec.keyring.active is None:
         log.warning("no active codec key: customer data is stored in Temporal unencrypted",
                     hint="set CXSLA_CODEC_KEYS or CXSLA_CODEC_KEY_FILE (see README, Encryption)")
+    archive = store_for(settings.archive_url, codec.keyring)
+    revision = await asyncio.to_thread(archive.migrate)  # the schema the activities write, before any runs
     plugin = CxSlaPlugin(sink=notification_sink(settings), codec=codec, policy_path=settings.policy,
-                         report_dir=settings.report_dir)
+                         report_dir=settings.report_dir, archive=archive)
     client = await connection.connect(settings, plugins=[plugin], runtime=runtime)
     worker = Worker(client, task_queue=settings.task_queue, **worker_options(settings))
     log.info(
@@ -83,6 +86,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
         address=settings.temporal_address,
         namespace=settings.temporal_namespace,
         metrics=f"http://{settings.metrics_host}:{settings.metrics_port}/metrics",
+        archive=f"{archive.engine.dialect.name} at revision {revision}",
     )
     policy = _policy(settings)
     if policy is not None:

@@ -73,7 +73,7 @@ from tests.helpers.temporal import cxsla_worker
 from workflows import search_attributes as sa
 from workflows.cycle import AssessmentCycleWorkflow
 from workflows.interruption import InterruptionStatus
-from workflows.patches import ENGINE_IN_WORKFLOW_PATCH
+from workflows.patches import ARCHIVE_ON_CLOSE_PATCH, ENGINE_IN_WORKFLOW_PATCH
 from workflows.plan import ImprovementPlanWorkflow
 
 HERE = Path(__file__).parent
@@ -251,6 +251,24 @@ async def lifecycle_with_breach(env: WorkflowEnvironment, c: ComplaintClient) ->
     assert [(e.clock.value, e.level) for e in final.escalations if e.clock.value == "acknowledge"] == [
         ("acknowledge", 1), ("acknowledge", 2), ("acknowledge", 3)]
     assert "survey_sent" in [t["type"] for t in final.timeline]
+    return cid
+
+
+async def archived_on_withdrawal(env: WorkflowEnvironment, c: ComplaintClient) -> str:
+    """Reclassified with a reason, then withdrawn: the ended complaint is written to the archive before it
+    completes (archive-on-close)."""
+    cid = f"{GENERATION}-archived"
+    await c.open(OpenComplaint(id=cid, contract=CONTRACT, severity="normal", channel="web", customer_id="C-9",
+                               customer_name="Golden Customer", customer_contact="golden@example.cn"))
+    await command(env, c, cid, "acknowledge", cmd.Acknowledge(by="amy"))
+    await command(env, c, cid, "reclassify", cmd.Reclassify(by="sam", severity="major", reason="outage related"))
+    await command(env, c, cid, "withdraw", cmd.Withdraw(by="sam", reason="customer withdrew"))
+    final = await result_after(env, c.client, cid)
+    assert final.state.value == "withdrawn"
+    reclassified = next(t for t in final.timeline if t["type"] == "reclassified")
+    assert reclassified["from_severity"] == "normal" and reclassified["reason"] == "outage related"
+    histories = await run_histories(c.client, workflow_id(cid))
+    assert "cxsla.archive_complaint" in activity_types_of(histories[-1])
     return cid
 
 
@@ -540,7 +558,7 @@ async def complaint_major_breach(stage: Stage) -> str:
     plan = await stage.assessments.plan_status(plan_id(GOLDEN_CONTRACT, KpiName.MAJOR_RESOLVED_IN_TIME))
     assert [(m.trigger.value, m.complaint_id) for m in plan.misses] == [("complaint", cid)]
     (history,) = await run_histories(c.client, wid)
-    assert patches_of(history) == [ENGINE_IN_WORKFLOW_PATCH]
+    assert patches_of(history) == [ENGINE_IN_WORKFLOW_PATCH, ARCHIVE_ON_CLOSE_PATCH]
     assert "cxsla.open_plan_for_complaint" in activity_types_of(history)
     assert "EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED" in event_types_of(history)  # upsert_memo
     return wid
@@ -563,7 +581,7 @@ async def complaint_negative_feedback(stage: Stage) -> str:
     assert [(m.trigger.value, m.complaint_id, m.value) for m in plan.misses] == [("feedback", cid, 1)]
     wid = workflow_id(cid)
     (history,) = await run_histories(c.client, wid)
-    assert patches_of(history) == [ENGINE_IN_WORKFLOW_PATCH]
+    assert patches_of(history) == [ENGINE_IN_WORKFLOW_PATCH, ARCHIVE_ON_CLOSE_PATCH]
     assert "cxsla.open_plan_for_complaint" in activity_types_of(history)
     return wid
 
@@ -706,6 +724,7 @@ SCENARIOS: list[Scenario] = [
     Scenario("cycle", cycle_missed_target, golden_policy=True),
     Scenario("plan", plan_breach_then_effective, golden_policy=True),
     Scenario("outage", outage_major_breach, golden_policy=True),
+    _complaint_scenario("archived", archived_on_withdrawal),
 ]
 
 

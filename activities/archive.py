@@ -1,0 +1,45 @@
+"""The archiving activities: a finished complaint, plan, cycle or outage written to the archive database.
+
+Idempotent: each write replaces what the same workflow run chain (id and first run id) wrote before, so a retried
+activity or a workflow replayed on another worker leaves one record. The store is opened on first use from the
+worker's settings unless one is given (CxSlaPlugin(archive=...)).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import datetime, timezone
+
+from temporalio import activity
+
+from sla.archive import ArchiveComplaint, ArchiveRecord
+from starter.service.archive import ArchiveStore, store_for
+
+
+def default_store() -> ArchiveStore:
+    """The archive the environment configures (CXSLA_ARCHIVE_URL), sealed with the payload codec's keys."""
+    from starter.service.codec import load_keyring
+    from starter.service.settings import Settings
+
+    settings = Settings()
+    return store_for(settings.archive_url, load_keyring(settings))
+
+
+class ArchiveActivities:
+    def __init__(self, store: ArchiveStore | Callable[[], ArchiveStore] | None = None) -> None:
+        self._store = store if store is not None else default_store
+
+    @property
+    def store(self) -> ArchiveStore:
+        if not isinstance(self._store, ArchiveStore):
+            self._store = self._store()
+        return self._store
+
+    @activity.defn(name="cxsla.archive_complaint")
+    async def archive_complaint(self, item: ArchiveComplaint) -> bool:
+        return await asyncio.to_thread(self.store.save_complaint, item)
+
+    @activity.defn(name="cxsla.archive_record")
+    async def archive_record(self, item: ArchiveRecord) -> None:
+        await asyncio.to_thread(self.store.save_record, item, datetime.now(timezone.utc))
