@@ -42,4 +42,13 @@ class ArchiveActivities:
 
     @activity.defn(name="cxsla.archive_record")
     async def archive_record(self, item: ArchiveRecord) -> None:
-        await asyncio.to_thread(self.store.save_record, item, datetime.now(timezone.utc))
+        """A cycle's record also names, per breach class, the archived complaints of its period behind the count."""
+        await asyncio.to_thread(self._save_record, item)
+
+    def _save_record(self, item: ArchiveRecord) -> None:
+        if item.kind == "cycle":
+            assessment = item.document.get("assessment") or {}
+            if assessment.get("start") and assessment.get("end"):
+                start, end = (datetime.fromisoformat(assessment[k]) for k in ("start", "end"))
+                item.document["breach_complaints"] = self.store.breach_ids(item.contract, start, end)
+        self.store.save_record(item, datetime.now(timezone.utc))

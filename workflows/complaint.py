@@ -37,6 +37,7 @@ with workflow.unsafe.imports_passed_through():
     from sla.vocabulary import BreachClass, ClockName, ClockState, ComplaintState
     from workflows import metrics as m
     from workflows import search_attributes as sa
+    from workflows.archiving import ARCHIVE_RETRY
     from workflows.calendar_data import fetch_calendar
     from workflows.clock_loop import ClockLoop, WakeTimer, backoff
     from workflows.legacy.complaint import LegacyComplaint
@@ -53,9 +54,6 @@ with workflow.unsafe.imports_passed_through():
 # wakes an evicted complaint (every past evaluation of the run runs again).
 CONTINUE_AS_NEW_HISTORY = 1_000
 PLAN_REQUEST_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
-# The archive may be down for a while (a database restart, a migration): the complaint waits, retrying, and
-# completes only once its record is there, so Temporal's retention never deletes a complaint not yet archived.
-ARCHIVE_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=10))
 
 
 @workflow.defn(name=names.COMPLAINT_WORKFLOW, sandboxed=False)

@@ -50,11 +50,12 @@ with workflow.unsafe.imports_passed_through():
     from sla.vocabulary import BreachClass
     from workflows import metrics as m
     from workflows import search_attributes as sa
+    from workflows.archiving import archive_record
     from workflows.calendar_data import fetch_calendar
     from workflows.clock_loop import ClockLoop, WakeTimer, backoff
     from workflows.legacy.cycle import LegacyCycle, legacy_launch
     from workflows.outbox import Outbox
-    from workflows.patches import CLOCKS_IN_WORKFLOW_PATCH
+    from workflows.patches import ARCHIVE_ON_FINISH_PATCH, CLOCKS_IN_WORKFLOW_PATCH
 
 
 # Inside one attempt Temporal retries quickly; then the cycle shows the error and retries on its own clock.
@@ -183,6 +184,9 @@ class AssessmentCycleWorkflow:
         await report_clock
         await workflow.wait_condition(lambda: not self._outbox.in_flight and not self._outbox.pending
                                       and workflow.all_handlers_finished())
+        if workflow.patched(ARCHIVE_ON_FINISH_PATCH):
+            await archive_record("cycle", workflow.info().workflow_id, run.contract,
+                                 self._result.model_copy(update={"report_files": run.report_files}))
         return self._result
 
     def _times(self) -> CycleTimes:

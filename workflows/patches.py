@@ -9,4 +9,5 @@ CLOCKS_IN_WORKFLOW_PATCH = "clocks-in-workflow"  # plans, cycles, outages (and s
 CARRY_ELIDED_TEXT_PATCH = "carry-elided-text"  # complaints: continue-as-new carries long free text as a marker
 UNDELIVERED_ATTRIBUTE_PATCH = "undelivered-attribute"  # complaints publish their oldest undelivered notice
 STALE_SURVEY_PATCH = "stale-survey"  # a reopen takes back the survey notices of the resolution it undoes
+ARCHIVE_ON_FINISH_PATCH = "archive-on-finish"  # plans, cycles and outages likewise when they finish
 ARCHIVE_ON_CLOSE_PATCH = "archive-on-close"  # complaints write their record to the archive when they end

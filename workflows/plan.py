@@ -20,11 +20,12 @@ with workflow.unsafe.imports_passed_through():
     from sla.deadlines import ActionKind, Due
     from workflows import metrics as m
     from workflows import search_attributes as sa
+    from workflows.archiving import archive_record
     from workflows.calendar_data import fetch_calendar
     from workflows.clock_loop import ClockLoop
     from workflows.legacy.plan import LegacyPlan
     from workflows.outbox import Outbox
-    from workflows.patches import CLOCKS_IN_WORKFLOW_PATCH
+    from workflows.patches import ARCHIVE_ON_FINISH_PATCH, CLOCKS_IN_WORKFLOW_PATCH
 
 CONTINUE_AS_NEW_HISTORY = 2_000
 
@@ -61,6 +62,8 @@ class ImprovementPlanWorkflow:
             workflow.continue_as_new(self._run.model_copy(update={
                 "run": self._run.run + 1, "pending": self._outbox.pending, "sequence": self._outbox.sequence}))
         await workflow.wait_condition(lambda: self._drained() and not self._outbox.pending)
+        if workflow.patched(ARCHIVE_ON_FINISH_PATCH):
+            await archive_record("plan", self._run.plan_id, self._facts.contract, self._status())
         return self._status()
 
     # ---- the clock (what ClockLoop drives) ------------------------------------------------------------------

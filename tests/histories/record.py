@@ -713,6 +713,24 @@ async def outage_major_breach(stage: Stage) -> str:
     return wid
 
 
+async def outage_archived(stage: Stage) -> str:
+    """A short interruption, restored within its threshold: its record goes to the archive before it completes
+    (archive-on-finish)."""
+    env, a = stage.env, stage.assessments
+    t0 = await stage.now()
+    outage = f"{GENERATION}-archived"
+    await a.report_outage(ReportInterruption(id=outage, contract=GOLDEN_CONTRACT, started_at=t0 - MIN, by="noc"))
+    wid = interruption_workflow_id(outage)
+    await settle_workflow(env, wid)
+    await skip_to(env, t0 + 30 * MIN)
+    await settle_workflow(env, wid)
+    await a.restore_outage(outage, Restore(note="link back", by="noc"))
+    final = await result_of(env, wid, InterruptionStatus)
+    assert final.state == "restored" and not final.major_breach
+    assert "cxsla.archive_record" in activity_types_of((await run_histories(env.client, wid))[-1])
+    return wid
+
+
 SCENARIOS: list[Scenario] = [
     _complaint_scenario("lifecycle", lifecycle_with_breach),
     _complaint_scenario("pause-extend", pause_extend_reclassify),
@@ -725,6 +743,7 @@ SCENARIOS: list[Scenario] = [
     Scenario("plan", plan_breach_then_effective, golden_policy=True),
     Scenario("outage", outage_major_breach, golden_policy=True),
     _complaint_scenario("archived", archived_on_withdrawal),
+    Scenario("outage-archived", outage_archived, golden_policy=True),
 ]
 
 

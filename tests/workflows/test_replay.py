@@ -18,6 +18,7 @@ from tests.histories import record
 from workflows.legacy.complaint import OUTCOME_MEMO_PATCH, PLAN_ON_MAJOR_BREACH_PATCH, PLAN_ON_NEGATIVE_FEEDBACK_PATCH
 from workflows.patches import (
     ARCHIVE_ON_CLOSE_PATCH,
+    ARCHIVE_ON_FINISH_PATCH,
     CARRY_ELIDED_TEXT_PATCH,
     CLOCKS_IN_WORKFLOW_PATCH,
     ENGINE_IN_WORKFLOW_PATCH,
@@ -53,6 +54,7 @@ LATER_PATCHES = {
     f"complaint-{record.GENERATION}-elided.run1.json": [CARRY_ELIDED_TEXT_PATCH],  # the run that continued
     f"complaint-{record.GENERATION}-held-survey.run1.json": [UNDELIVERED_ATTRIBUTE_PATCH, STALE_SURVEY_PATCH],
     f"complaint-{record.GENERATION}-archived.run1.json": [ARCHIVE_ON_CLOSE_PATCH],
+    f"outage-{record.GENERATION}-archived.run1.json": [ARCHIVE_ON_FINISH_PATCH],
 }
 CURRENT_PATCH = {"ComplaintWorkflow": ENGINE_IN_WORKFLOW_PATCH, "AssessmentCycleWorkflow": CLOCKS_IN_WORKFLOW_PATCH,
                  "ImprovementPlanWorkflow": CLOCKS_IN_WORKFLOW_PATCH,
