@@ -58,9 +58,10 @@ class CxSlaPlugin(SimplePlugin):
         archive: ArchiveStore | None = None,
     ) -> None:
         notifications = NotificationActivities(sink or LogSink())
-        assessment = AssessmentActivities(policy_path=policy_path, source=memo_source)
-        reports = ReportActivities(report_dir or DEFAULT_REPORT_DIR)
         archiving = ArchiveActivities(archive)
+        assessment = AssessmentActivities(policy_path=policy_path, source=memo_source,
+                                          archive=lambda: archiving.store)
+        reports = ReportActivities(report_dir or DEFAULT_REPORT_DIR)
         ours = [
             notifications.deliver, resolve_calendar,
             assessment.collect_and_assess, assessment.inform_plans, assessment.open_plan_for_complaint,

@@ -14,16 +14,14 @@ from datetime import datetime, timezone
 from temporalio import activity
 
 from sla.archive import ArchiveComplaint, ArchiveRecord
-from starter.service.archive import ArchiveStore, store_for
+from starter.service.archive import ArchiveStore, archive_of
 
 
 def default_store() -> ArchiveStore:
     """The archive the environment configures (CXSLA_ARCHIVE_URL), sealed with the payload codec's keys."""
-    from starter.service.codec import load_keyring
     from starter.service.settings import Settings
 
-    settings = Settings()
-    return store_for(settings.archive_url, load_keyring(settings))
+    return archive_of(Settings())
 
 
 class ArchiveActivities:

@@ -42,6 +42,7 @@ from sla.plans import (
 from sla.policy import AssessmentPolicy, PolicyError, load_policy
 from sla.simulation import RecordedComplaint
 from sla.surveys import SurveyBatch
+from starter.service.archive import ArchiveStore
 
 log = structlog.get_logger("cxsla.assessment")
 
@@ -134,62 +135,98 @@ class LaunchSettings(BaseModel):
     calendar: CalendarData
 
 
+async def collect(client: Client, source: MemoSource, request: CollectRequest, *, archive: ArchiveStore | None,
+                  heartbeat: Callable[[dict], None] = lambda _: None) -> Collected:
+    """The period's KPIs. With an archive: the ended complaints aggregated in SQL, plus the few still running
+    (listed from visibility, evaluated now) that the archive does not hold yet, so Temporal's retention cannot
+    change a report. Without one: every complaint of the period listed from `source` (their memos)."""
+    started = time.monotonic()
+    tally, listed, missing, pages = PeriodTally(), 0, 0, 0
+    contract = request.policy.name
+    live = asyncio.Semaphore(16)
+    query = names.complaints_query(contract, request.start, request.end)
+    if archive is not None:
+        tally = await asyncio.to_thread(archive.tally, contract, request.start, request.end)
+        listed = tally.complaints
+        query += " AND ExecutionStatus = 'Running'"
+
+    async def outcome_of_listed(item: Listed) -> ComplaintOutcome | _Counted | None:
+        raw = item.memo.get(names.OUTCOME_MEMO)
+        if item.running:
+            async with live:
+                outcome = await live_outcome(client, item.workflow_id, request.now)
+            if outcome is not None and archive is not None and await asyncio.to_thread(
+                    archive.has, outcome.complaint_id, outcome.received_at):
+                return _COUNTED  # archived as it ended, moments before its workflow completes: counted in SQL
+            return outcome
+        if archive is not None:
+            return _COUNTED  # ended: the archive has it
+        try:
+            return ComplaintOutcome.model_validate(raw) if raw is not None else None
+        except ValidationError:
+            return None
+
+    async for page in source.pages(query):
+        pages += 1
+        outcomes = await asyncio.gather(*(outcome_of_listed(item) for item in page))
+        for outcome in outcomes:
+            if isinstance(outcome, _Counted):
+                continue
+            listed += 1
+            if outcome is None:
+                missing += 1
+                continue
+            if outcome.contract != contract or not request.start <= outcome.received_at < request.end:
+                continue  # the query selects these already; a memo is checked all the same
+            tally.add(outcome)
+        heartbeat({"pages": pages, "complaints": listed})
+    interruptions: dict[str, Interruption] = {}
+    if archive is not None:
+        for document in await asyncio.to_thread(archive.records_of, "outage", contract):
+            interruptions[document["outage_id"]] = Interruption.model_validate(document)
+    async for page in source.pages(names.interruptions_query(contract)):
+        for item in page:
+            raw = item.memo.get(names.INTERRUPTION_MEMO)
+            if raw is not None and raw.get("contract") == contract:
+                found = Interruption.model_validate(raw)
+                interruptions[found.outage_id] = found
+    overlapping = [i for i in interruptions.values() if i.started_at < request.end
+                   and (i.restored_at is None or i.restored_at > request.start)]
+    cadence = Period.parse(request.period).cadence
+    assessment = assess(
+        contract=contract, period=request.period, start=request.start, end=request.end, now=request.now,
+        tally=tally, batches=request.batches, interruptions=overlapping, targets=request.policy.targets,
+        assessed=request.policy.cycle(cadence).assess,
+    )
+    if missing:
+        log.warning("complaints without an outcome memo were left out", contract=contract,
+                    period=request.period, count=missing)
+    return Collected(assessment=assessment, complaints_listed=listed, without_outcome=missing, pages=pages,
+                     seconds=round(time.monotonic() - started, 3))
+
+
+class _Counted:
+    """A listed complaint the archive's tally already holds."""
+
+
+_COUNTED = _Counted()
+
+
 class AssessmentActivities:
-    def __init__(self, *, policy_path: str | None = None, source: SourceFactory | None = None) -> None:
+    def __init__(self, *, policy_path: str | None = None, source: SourceFactory | None = None,
+                 archive: ArchiveStore | Callable[[], ArchiveStore] | None = None) -> None:
+        """`archive` (or a function opening it): where cycles read ended complaints; a custom `source` (tests,
+        a team's own listing) is read whole instead."""
         self._policy_path = policy_path
         self._source = source or VisibilitySource
+        self._archive = archive if source is None else None
 
     @activity.defn(name="cxsla.collect_and_assess")
     async def collect_and_assess(self, request: CollectRequest) -> Collected:
-        """Reads only: a retry starts the listing over and gets the same answer (heartbeats show progress)."""
-        started = time.monotonic()
-        source = self._source(activity.client())
-        tally, listed, missing, pages = PeriodTally(), 0, 0, 0
-        contract = request.policy.name
+        """Reads only: a retry starts over and gets the same answer (heartbeats show progress)."""
+        archive = self._archive() if callable(self._archive) else self._archive
         client = activity.client()
-        live = asyncio.Semaphore(16)
-
-        async def outcome_of_listed(item: Listed) -> ComplaintOutcome | None:
-            raw = item.memo.get(names.OUTCOME_MEMO)
-            if item.running:
-                async with live:
-                    return await live_outcome(client, item.workflow_id, request.now)
-            try:
-                return ComplaintOutcome.model_validate(raw) if raw is not None else None
-            except ValidationError:
-                return None
-
-        async for page in source.pages(names.complaints_query(contract, request.start, request.end)):
-            pages += 1
-            outcomes = await asyncio.gather(*(outcome_of_listed(item) for item in page))
-            for outcome in outcomes:
-                listed += 1
-                if outcome is None:
-                    missing += 1
-                    continue
-                if outcome.contract != contract or not request.start <= outcome.received_at < request.end:
-                    continue  # the query selects these already; a memo is checked all the same
-                tally.add(outcome)
-            activity.heartbeat({"pages": pages, "complaints": listed})
-        interruptions = []
-        async for page in source.pages(names.interruptions_query(contract)):
-            for item in page:
-                raw = item.memo.get(names.INTERRUPTION_MEMO)
-                if raw is not None and raw.get("contract") == contract:
-                    interruptions.append(Interruption.model_validate(raw))
-        interruptions = [i for i in interruptions if i.started_at < request.end
-                         and (i.restored_at is None or i.restored_at > request.start)]
-        cadence = Period.parse(request.period).cadence
-        assessment = assess(
-            contract=contract, period=request.period, start=request.start, end=request.end, now=request.now,
-            tally=tally, batches=request.batches, interruptions=interruptions, targets=request.policy.targets,
-            assessed=request.policy.cycle(cadence).assess,
-        )
-        if missing:
-            log.warning("complaints without an outcome memo were left out", contract=contract,
-                        period=request.period, count=missing)
-        return Collected(assessment=assessment, complaints_listed=listed, without_outcome=missing, pages=pages,
-                         seconds=round(time.monotonic() - started, 3))
+        return await collect(client, self._source(client), request, archive=archive, heartbeat=activity.heartbeat)
 
     @activity.defn(name="cxsla.inform_plans")
     async def inform_plans(self, request: InformPlans) -> list[str]:

@@ -36,6 +36,8 @@ class ComplaintStatus(BaseModel):
     # True in a command's answer: only the latest instance of each clock (and any still running or paused) and the
     # last BRIEF_TIMELINE timeline entries; `status`/`show` give everything.
     brief: bool = False
+    # Read from the archive (the workflow is gone from Temporal): when and which run was archived, its category.
+    archived: dict[str, Any] | None = None
 
     def public(self) -> dict[str, Any]:
         """JSON document for CLI/API consumers (`class`, not `breach_class`)."""

@@ -114,6 +114,16 @@ def parse_instant(value: str | None, option: str) -> datetime | None:
     return parsed
 
 
+def since(value: str | None, option: str) -> datetime | None:
+    """A period bound: a date (midnight UTC) or an instant with its offset."""
+    if value is not None and len(value) == 10:
+        try:
+            return datetime.fromisoformat(value).replace(tzinfo=timezone.utc)
+        except ValueError:
+            pass
+    return parse_instant(value, option)
+
+
 BY = typer.Option(None, "--by", help="Who acts.")
 CONTRACT = typer.Option(..., "--contract", help="Contract name in the policy.")
 PERIOD = typer.Option(..., "--period", help="2026-11 (month), 2026-Q3 (quarter) or 2026 (year).")

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import datetime, timezone
 from typing import Any
 
 import typer
 from pydantic import ValidationError
 from rich.table import Table
+from sqlalchemy.exc import SQLAlchemyError
 
 from sla.commands import OpenComplaint
 from sla.errors import plain
 from sla.policy import PolicyError, load_policy
 from sla.status import ComplaintStatus
 from sla.vocabulary import Channel, ClockName, Remedy, Severity
-from starter.cli.app import BY, Globals, app, client_of, emit, fail, globals_of, out, parse_instant, run, when
+from starter.cli.app import BY, Globals, app, client_of, emit, fail, globals_of, out, parse_instant, run, since, when
+from starter.service.archive import EXPORT_FORMATS, ArchiveError, Filters, archive_of, export_lines
+from starter.service.settings import Settings
 
 ID = typer.Argument(..., help="Complaint id.")
 complaint_app = typer.Typer(no_args_is_help=True, help="Open complaints and move them through their lifecycle.")
@@ -51,6 +55,13 @@ def _print_status(g: Globals, status: ComplaintStatus, note: str | None = None) 
         out.print(f"  escalated {step.clock.value} level {step.level} → {step.to} at {when(step.at)}")
     if any(clock.provisional for clock in status.clocks):
         out.print(PROVISIONAL_NOTE, highlight=False)
+    for entry in status.timeline:
+        extra = ", ".join(f"{k}={v}" for k, v in entry.items() if k not in ("type", "at", "by"))
+        out.print(f"  {entry['at']} {entry['type']} by {entry['by'] or '-'}" + (f": {extra}" if extra else ""),
+                  highlight=False)
+    if status.archived:
+        out.print(f"  archived at {status.archived.get('at')} (Temporal no longer keeps the workflow)",
+                  highlight=False)
     if status.engine_error:
         out.print(f"  [bold red]clocks not evaluated:[/] {status.engine_error} (retrying)", highlight=False)
     for item in status.undelivered:
@@ -229,13 +240,21 @@ def complaint_list(
     breached: bool = typer.Option(False, "--breached", help="Only complaints with a breach."),
     at_risk: bool = typer.Option(False, "--at-risk", help="Only complaints past a warning threshold."),
     limit: int = typer.Option(1000, min=1),
+    severity: Severity = typer.Option(None, help="critical|major|normal|low"),
+    category: str = typer.Option(None, help="Triage category (searches the archive of ended complaints)."),
+    customer_id: str = typer.Option(None, "--customer-id", help="Searches the archive of ended complaints."),
+    received_from: str = typer.Option(None, "--received-from", help="Received at or after (date or ISO-8601)."),
+    received_to: str = typer.Option(None, "--received-to", help="Received before (date or ISO-8601)."),
 ) -> None:
-    """Complaints from Temporal visibility (search attributes)."""
+    """Complaints Temporal keeps (visibility), then ended ones from the archive that it no longer keeps."""
     g = globals_of(ctx)
+    start, end = since(received_from, "--received-from"), since(received_to, "--received-to")
 
     async def go():
         client = await client_of(g)
-        return await client.list(state=state, contract=contract, breached=breached, at_risk=at_risk, limit=limit)
+        return await client.list(state=state, contract=contract, breached=breached, at_risk=at_risk, limit=limit,
+                                 severity=severity.value if severity else None, category=category,
+                                 customer_id=customer_id, received_from=start, received_to=end)
 
     rows = run(go())
     table = Table()
@@ -245,3 +264,30 @@ def complaint_list(
         table.add_row(*(str(row[c]) for c in ("id", "contract", "severity", "state", "breached", "at_risk",
                                                "next_deadline")))
     emit(g, rows, table)
+
+
+@complaint_app.command("export")
+def complaint_export(
+    ctx: typer.Context,
+    received_from: str = typer.Option(..., "--from", help="Received at or after (date or ISO-8601)."),
+    received_to: str = typer.Option(..., "--to", help="Received before (date or ISO-8601)."),
+    fmt: str = typer.Option("csv", "--format", help="csv|jsonl"),
+    contract: str = typer.Option(None),
+    personal: bool = typer.Option(False, "--personal", help="Include the customer's name, contact and summary."),
+    output: str = typer.Option(None, "-o", "--output", help="File to write (default stdout)."),
+) -> None:
+    """The archived complaints received in a period, with their audit trails, for a spreadsheet or an auditor."""
+    if fmt not in EXPORT_FORMATS:
+        fail(f"--format: {fmt!r} is not one of {', '.join(EXPORT_FORMATS)}", 2)
+    filters = Filters(contract=contract, received_from=since(received_from, "--from"),
+                      received_to=since(received_to, "--to"))
+    store = archive_of(Settings())
+    lines = export_lines(store.export(filters, personal=personal), fmt, personal=personal)
+    try:
+        if output:
+            with open(output, "w", encoding="utf-8", newline="") as handle:
+                handle.writelines(lines)
+        else:
+            sys.stdout.writelines(lines)
+    except (SQLAlchemyError, ArchiveError) as exc:
+        fail(f"the archive cannot be read: {str(exc).splitlines()[0][:200]}")

@@ -6,7 +6,19 @@ import os
 import sys
 
 # Each module registers its commands on the app; the order here is the order `cxsla --help` lists them in.
-from starter.cli import calendar, codec, complaint, cycle, outage, plan, report, service, survey, token  # noqa
+from starter.cli import (  # noqa
+    archive,  # noqa: F401 - registers `cxsla archive`
+    calendar,
+    codec,
+    complaint,
+    cycle,
+    outage,
+    plan,
+    report,
+    service,
+    survey,
+    token,
+)
 from starter.cli.app import GLOBAL_FLAGS, GLOBAL_VALUE_OPTIONS, app
 
 # Subcommands whose own option shares a global option's name: after them, the name is theirs.

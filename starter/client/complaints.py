@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
+from sqlalchemy.exc import SQLAlchemyError
 from temporalio.client import Client, WithStartWorkflowOperation, WorkflowExecutionStatus, WorkflowUpdateFailedError
 from temporalio.common import (
     SearchAttributePair,
@@ -38,6 +39,7 @@ from sla.policy import PolicyError, PolicyFile, load_policy
 from sla.status import ComplaintStatus, Opening
 from starter.client.errors import CxSlaError, rpc_error, update_error, workflow_error
 from starter.service import connection
+from starter.service.archive import ArchiveError, ArchiveStore, Filters, archive_of
 from starter.service.codec import CodecError
 from starter.service.settings import Settings
 from workflows import search_attributes as sa
@@ -72,9 +74,11 @@ def opening_attributes(contract: str, received: ev.Received, first: Evaluation) 
 class ComplaintClient:
     def __init__(
         self, client: Client, *, task_queue: str = "cxsla", policy: PolicyFile | None = None,
-        clock: Callable[[], datetime] | None = None,
+        clock: Callable[[], datetime] | None = None, archive: ArchiveStore | None = None,
     ) -> None:
         self.client = client
+        # Where ended complaints are read once Temporal has deleted their workflows (None: Temporal only).
+        self.archive = archive
         self.task_queue = task_queue
         self.policy = policy or load_policy()
         # What "now" is when checking receipt times; tests on a time-skipping server pass the server's clock.
@@ -99,7 +103,7 @@ class ComplaintClient:
         except (ValueError, RuntimeError) as exc:  # settings (CodecError, bad TLS files) or an unreachable server
             raise CxSlaError(f"cannot connect to Temporal at {settings.temporal_address} "
                              f"(namespace {settings.temporal_namespace}): {exc}", "unavailable") from None
-        return ComplaintClient(client, task_queue=settings.task_queue, policy=policy)
+        return ComplaintClient(client, task_queue=settings.task_queue, policy=policy, archive=archive_of(settings))
 
     async def open(
         self, request: OpenComplaint, *, continue_as_new_after_events: int | None = None
@@ -239,30 +243,80 @@ class ComplaintClient:
             raise CxSlaError(f"complaint {complaint_id}: {exc}", "unavailable") from None
 
     async def status(self, complaint_id: str) -> ComplaintStatus:
+        """From the workflow while Temporal keeps it, else from the archive."""
         handle = self.client.get_workflow_handle(workflow_id(complaint_id))
         try:
             return await handle.query(ComplaintWorkflow.status)
         except RPCError as exc:
-            raise await _refused(exc, handle, complaint_id) from None
+            error = await _refused(exc, handle, complaint_id)
+            if error.kind == "not_found":
+                archived = await self.archived(complaint_id)
+                if archived is not None:
+                    return archived
+            raise error from None
         except CodecError as exc:
             raise CxSlaError(f"complaint {complaint_id}: {exc}", "unavailable") from None
 
+    async def archived(self, complaint_id: str) -> ComplaintStatus | None:
+        """The complaint as the archive keeps it (None: not archived, or no archive configured)."""
+        if self.archive is None:
+            return None
+        document = await self._from_archive(self.archive.status, complaint_id)
+        return ComplaintStatus.model_validate(document) if document is not None else None
+
+    async def _from_archive(self, read: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await asyncio.to_thread(read, *args, **kwargs)
+        except (SQLAlchemyError, ArchiveError) as exc:
+            raise CxSlaError(f"the archive cannot be read: {str(exc).splitlines()[0][:200]}", "unavailable") from None
+
     async def list(
         self, *, state: str | None = None, contract: str | None = None, breached: bool = False,
-        at_risk: bool = False, limit: int = 1000,
+        at_risk: bool = False, limit: int = 1000, severity: str | None = None, category: str | None = None,
+        customer_id: str | None = None, received_from: datetime | None = None, received_to: datetime | None = None,
     ) -> list[dict[str, Any]]:
-        query = list_query(state=state, contract=contract, breached=breached, at_risk=at_risk)
-        try:
-            return [_row(info) async for info in self.client.list_workflows(query, limit=limit)]
-        except RPCError as exc:
-            raise rpc_error(exc, "cannot list complaints") from None
+        """Complaints Temporal still keeps (visibility), then archived ones it no longer does, up to `limit`.
+        Category and customer id are not search attributes (a customer id is not sent to visibility): with
+        either, only the archive (ended complaints) is searched."""
+        rows: builtins.list[dict[str, Any]] = []
+        if category is None and customer_id is None:
+            query = list_query(state=state, contract=contract, breached=breached, at_risk=at_risk,
+                               severity=severity, received_from=received_from, received_to=received_to)
+            try:
+                rows = [_row(info) async for info in self.client.list_workflows(query, limit=limit)]
+            except RPCError as exc:
+                raise rpc_error(exc, "cannot list complaints") from None
+        if self.archive is None or at_risk or len(rows) >= limit:
+            return rows
+        seen = {row["id"] for row in rows}
+        filters = Filters(contract=contract, state=state, severity=severity, category=category,
+                          customer_id=customer_id, received_from=received_from, received_to=received_to,
+                          breached=True if breached else None)
+        after: tuple[datetime, str] | None = None
+        while len(rows) < limit:
+            page = await self._from_archive(self.archive.summaries, filters, limit=min(limit, 500), after=after)
+            rows += [archived_row(item) for item in page if item["id"] not in seen][:limit - len(rows)]
+            if len(page) < min(limit, 500):
+                break
+            after = (datetime.fromisoformat(page[-1]["received_at"]), page[-1]["id"])
+        return rows
+
+    async def archived_page(self, filters: Filters, *, page_size: int = 50,
+                            after: tuple[datetime, str] | None = None) -> builtins.list[dict[str, Any]]:
+        """One page of archived complaints, newest received first, after (received_at, id) of the last one."""
+        if self.archive is None:
+            raise CxSlaError("no archive is configured (CXSLA_ARCHIVE_URL)", "unavailable")
+        return [archived_row(item) for item in
+                await self._from_archive(self.archive.summaries, filters, limit=page_size, after=after)]
 
     async def page(
         self, *, state: str | None = None, contract: str | None = None, breached: bool = False,
-        at_risk: bool = False, page_size: int = 50, page_token: bytes | None = None,
+        at_risk: bool = False, page_size: int = 50, page_token: bytes | None = None, severity: str | None = None,
+        received_from: datetime | None = None, received_to: datetime | None = None,
     ) -> tuple[builtins.list[dict[str, Any]], bytes | None]:  # `list` here is the method above
-        """One page of `list`, and the token of the next page (None: this was the last)."""
-        query = list_query(state=state, contract=contract, breached=breached, at_risk=at_risk)
+        """One page of what Temporal keeps, and the token of the next page (None: this was the last)."""
+        query = list_query(state=state, contract=contract, breached=breached, at_risk=at_risk, severity=severity,
+                           received_from=received_from, received_to=received_to)
         pages = self.client.list_workflows(query, page_size=page_size, next_page_token=page_token)
         try:
             await pages.fetch_next_page()
@@ -278,13 +332,15 @@ CONFLICTS = frozenset({"InvalidTransition"})
 FILTER_VALUE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,199}")
 
 
-def list_query(*, state: str | None, contract: str | None, breached: bool, at_risk: bool) -> str:
+def list_query(*, state: str | None, contract: str | None, breached: bool, at_risk: bool,
+               severity: str | None = None, received_from: datetime | None = None,
+               received_to: datetime | None = None) -> str:
     """The visibility query behind `list` and `page` (search attributes only: they never carry personal data).
 
     Filter values are names, checked before they go into the query text: quoting alone is not enough for
     every visibility store (the SQLite one fails on some escaped quotes).
     """
-    for option, value in (("state", state), ("contract", contract)):
+    for option, value in (("state", state), ("contract", contract), ("severity", severity)):
         if value is not None and not FILTER_VALUE.fullmatch(value):
             raise CxSlaError(f"{option}: {value[:40]!r} is not a name (letters, digits, . _ : -)")
     clauses = [names.of_type(names.COMPLAINT_WORKFLOW)]
@@ -292,6 +348,12 @@ def list_query(*, state: str | None, contract: str | None, breached: bool, at_ri
         clauses.append(f"{sa.STATE.name} = {names.quote(state)}")
     if contract:
         clauses.append(f"{sa.CONTRACT.name} = {names.quote(contract)}")
+    if severity:
+        clauses.append(f"{sa.SEVERITY.name} = {names.quote(severity)}")
+    if received_from is not None:
+        clauses.append(f"{sa.RECEIVED_AT.name} >= {names.instant(received_from.astimezone(timezone.utc))}")
+    if received_to is not None:
+        clauses.append(f"{sa.RECEIVED_AT.name} < {names.instant(received_to.astimezone(timezone.utc))}")
     if breached:
         clauses.append(f"{sa.BREACHED.name} = true")
     if at_risk:
@@ -323,6 +385,13 @@ def _row(info: Any) -> dict[str, Any]:
         "next_deadline": deadline.isoformat() if deadline else None,
         "workflow_status": info.status.name if info.status else None,
     }
+
+
+def archived_row(item: dict[str, Any]) -> dict[str, Any]:
+    """An archived summary in the shape of a visibility row (plus `archived`, `category`, `received_at`)."""
+    return {"id": item["id"], "state": item["state"], "severity": item["severity"], "contract": item["contract"],
+            "breached": item["breached"], "at_risk": False, "next_deadline": None, "workflow_status": None,
+            "archived": True, "category": item["category"], "received_at": item["received_at"]}
 
 
 async def _refused(exc: RPCError, handle: Any, complaint_id: str) -> CxSlaError:

@@ -10,13 +10,16 @@ out, never stored in plaintext. Readers (CLI, API, cycles) answer from here once
 from __future__ import annotations
 
 import base64
+import csv
+import io
 import json
+import logging
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 import structlog
@@ -31,9 +34,13 @@ from sqlalchemy.engine import Connection, Dialect, Engine
 from sla import archive as arc
 from sla.audit import parts_of, trail
 from sla.kpi import PeriodTally
-from starter.service.codec import NONCE_BYTES, Keyring
+from starter.service.codec import NONCE_BYTES, Keyring, load_keyring
+
+if TYPE_CHECKING:
+    from starter.service.settings import Settings
 
 log = structlog.get_logger("cxsla.archive")
+logging.getLogger("alembic").setLevel(logging.WARNING)  # the worker logs the revision it runs at itself
 
 MIGRATIONS = Path(__file__).parent / "archive_migrations"
 DEFAULT_URL = "sqlite:///.data/archive.sqlite"
@@ -443,6 +450,13 @@ class ArchiveStore:
                 .order_by(records.c.finished_at.desc()).limit(1)).first()
         return dict(row.document) if row else None
 
+    def records_of(self, kind: str, contract: str) -> list[dict[str, Any]]:
+        """Every archived record of a kind and contract (outages: few enough to read whole)."""
+        self.ensure()
+        with self.engine.connect() as connection:
+            return [dict(doc) for doc in connection.execute(sa.select(records.c.document).where(
+                records.c.kind == kind, records.c.contract == contract).order_by(records.c.finished_at)).scalars()]
+
     def verify(self, complaint_id: str | None = None) -> tuple[int, list[ChainProblem]]:
         """Recompute every (or one) complaint's chain: (complaints checked, the entries that no longer match)."""
         self.ensure()
@@ -485,6 +499,11 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def archive_of(settings: Settings) -> ArchiveStore:
+    """The archive the settings name (CXSLA_ARCHIVE_URL), sealed with the payload codec's keys."""
+    return store_for(settings.archive_url, load_keyring(settings))
+
+
 _stores: dict[tuple[str, tuple], ArchiveStore] = {}
 
 
@@ -495,3 +514,40 @@ def store_for(url: str, keyring: Keyring | None) -> ArchiveStore:
     if key not in _stores:
         _stores[key] = ArchiveStore(url, keyring)
     return _stores[key]
+
+
+EXPORT_FORMATS = ("csv", "jsonl")
+CSV_COLUMNS = ("id", "contract", "severity", "state", "category", "channel", "customer_id", "received_at",
+               "archived_at", "policy_version", "breached", "major_breaches", "minor_breaches", "resolved_in_time",
+               "first_response_business_seconds", "handling_seconds", "csat", "nps", "ces", "first_run_id")
+PERSONAL_COLUMNS = ("customer_name", "customer_contact", "summary")
+JSON_COLUMNS = ("breaches", "escalations", "timeline")  # nested: one JSON document per cell in CSV
+
+
+def export_lines(rows: Iterator[dict[str, Any]], fmt: str, *, personal: bool) -> Iterator[str]:
+    """The export as text lines: JSON Lines (each row whole), or CSV with the nested parts as JSON cells."""
+    if fmt == "jsonl":
+        for row in rows:
+            yield json.dumps(row, ensure_ascii=False, default=str) + "\n"
+        return
+    columns = [*CSV_COLUMNS, *(PERSONAL_COLUMNS if personal else ()), *JSON_COLUMNS]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(columns)
+    for row in rows:
+        yield _drained(buffer)
+        outcome = row.get("outcome") or {}
+        flat = {**row, "major_breaches": (outcome.get("breaches") or {}).get("major", 0),
+                "minor_breaches": (outcome.get("breaches") or {}).get("minor", 0),
+                "first_response_business_seconds": outcome.get("first_response_business_seconds"),
+                **{k: outcome.get(k) for k in ("resolved_in_time", "handling_seconds", "csat", "nps", "ces")}}
+        writer.writerow([json.dumps(flat.get(c), ensure_ascii=False) if c in JSON_COLUMNS else
+                         ("" if flat.get(c) is None else flat.get(c)) for c in columns])
+    yield _drained(buffer)
+
+
+def _drained(buffer: io.StringIO) -> str:
+    text = buffer.getvalue()
+    buffer.seek(0)
+    buffer.truncate()
+    return text
