@@ -15,6 +15,7 @@ import io
 import json
 import logging
 import os
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -186,6 +187,7 @@ class ArchiveStore:
         if self.engine.dialect.name == "sqlite":
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
         self._migrated = False
+        self._lock = threading.Lock()
 
     # ---- schema ---------------------------------------------------------------------------------------------
     def alembic_config(self, connection: Connection | None = None) -> Config:
@@ -205,16 +207,25 @@ class ArchiveStore:
 
     def migrate(self, revision: str = "head") -> str | None:
         """Upgrade to `revision` (idempotent); returns the revision the database is at."""
-        with self.engine.begin() as connection:
+        with _ALEMBIC, self.engine.begin() as connection:  # alembic's context is process-global
             command.upgrade(self.alembic_config(connection), revision)
         self._migrated = revision == "head"
         return self.revision()
 
     def ensure(self) -> None:
-        """Migrate once per process before the first read or write."""
-        if not self._migrated:
-            if self.revision() != self.head():
-                self.migrate()
+        """Migrate once per process before the first read or write (activities run in threads at once, and
+        other processes may be migrating the same database: the loser finds it migrated)."""
+        if self._migrated:
+            return
+        with self._lock:
+            if self._migrated:
+                return
+            try:
+                if self.revision() != self.head():
+                    self.migrate()
+            except sa.exc.SQLAlchemyError:
+                if self.revision() != self.head():
+                    raise
             self._migrated = True
 
     def dispose(self) -> None:
@@ -253,20 +264,34 @@ class ArchiveStore:
         if self.keyring.active is None and any(parts_of(e)[4] for e in item.events):
             log.warning("no active codec key: personal fields and free text are left out of the archive",
                         complaint=item.complaint_id)
-        row, events, clocks = self.rows(item)
         key = {"complaint_id": item.complaint_id, "first_run_id": item.first_run_id}
         with self.engine.begin() as connection:
-            where = _where(complaints, key)
             if item.snapshot and connection.execute(
-                    sa.select(complaints.c.snapshot).where(where)).scalar_one_or_none() is False:
+                    sa.select(complaints.c.snapshot).where(_where(complaints, key))).scalar_one_or_none() is False:
                 return False
+            self._replace(connection, [item])
+        return True
+
+    def save_complaints(self, items: list[arc.ArchiveComplaint]) -> None:
+        """Write (or replace) many ended complaints in one transaction (a backfill, a benchmark's setup)."""
+        self.ensure()
+        with self.engine.begin() as connection:
+            self._replace(connection, items)
+
+    def _replace(self, connection: Connection, items: list[arc.ArchiveComplaint]) -> None:
+        rows, events, clocks = [], [], []
+        for item in items:
+            key = {"complaint_id": item.complaint_id, "first_run_id": item.first_run_id}
             for table in (complaint_events, complaint_clocks, complaints):
                 connection.execute(table.delete().where(_where(table, key)))
-            connection.execute(complaints.insert(), [row])
-            connection.execute(complaint_events.insert(), events)
-            if clocks:
-                connection.execute(complaint_clocks.insert(), clocks)
-        return True
+            row, item_events, item_clocks = self.rows(item)
+            rows.append(row)
+            events += item_events
+            clocks += item_clocks
+        connection.execute(complaints.insert(), rows)
+        connection.execute(complaint_events.insert(), events)
+        if clocks:
+            connection.execute(complaint_clocks.insert(), clocks)
 
     def rows(self, item: arc.ArchiveComplaint) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
         """The complaint's row, its event rows (sealed, hash-chained) and its clock tallies."""
@@ -505,6 +530,7 @@ def archive_of(settings: Settings) -> ArchiveStore:
 
 
 _stores: dict[tuple[str, tuple], ArchiveStore] = {}
+_ALEMBIC = threading.Lock()
 
 
 def store_for(url: str, keyring: Keyring | None) -> ArchiveStore:
