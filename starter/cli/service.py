@@ -123,7 +123,7 @@ def up(
     from starter.api import run_api
     from starter.service.codec import load_keyring
     from starter.service.logs import configure_logging
-    from starter.service.server import DevServer, stop_process, wait_until_serving
+    from starter.service.server import DEV_RETENTION, DevServer, set_retention, stop_process, wait_until_serving
     from starter.service.tokens import Role, TokenStore
     from starter.service.worker_runtime import run_worker
 
@@ -146,6 +146,7 @@ def up(
 
         async def main() -> None:
             await wait_until_serving(dev.address, g.namespace)
+            await set_retention(dev.address, g.namespace)
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGINT, signal.SIGTERM):
@@ -157,7 +158,9 @@ def up(
                           f"{settings.api_tokens_file})" if new_token else "")
             err.print(
                 f"[bold green]cx-sla is up[/]\n"
-                f"  Temporal   {dev.address} (namespace {g.namespace}, data {db})\n"
+                f"  Temporal   {dev.address} (namespace {g.namespace}, data {db}, closed workflows kept "
+                f"{DEV_RETENTION.days} days)\n"
+                f"  archive    {settings.archive_url}\n"
                 f"  Temporal UI {dev.ui_url}\n"
                 f"  API        {api_url}  (docs {api_url}/docs, OpenAPI {api_url}/openapi.json)"
                 f"{token_note}\n"

@@ -36,8 +36,7 @@ def http(tmp_path_factory: pytest.TempPathFactory, tokens: Tokens) -> Iterator[T
     settings = service_settings("127.0.0.1:1", tmp, tokens, archive_url=f"sqlite:///{tmp}/archive.sqlite")
     store = archive_of(settings)
     rng = random.Random(7)
-    for n in range(30):
-        store.save_complaint(archived(*random_log(rng, f"H-{n:02}", T0 + n * H)))
+    store.save_complaints([archived(*random_log(rng, f"H-{n:02}", T0 + n * H)) for n in range(30)])
     complaints = ComplaintClient(cast(Client, None), archive=store)  # the routes below never reach Temporal
     with TestClient(create_app(settings, complaints_client=complaints)) as client:
         yield client

@@ -1,12 +1,13 @@
 """The archive store on SQLite: migrations from empty and from the previous revision, idempotent writes, no
 personal data in the file, the audit trail read back, the hash chain naming a changed entry, and the SQL tally equal
-to folding the same outcomes one by one. (PostgreSQL: tests/system/test_archive_postgres.py.)"""
+to folding the same outcomes one by one. tests/system/test_archive_postgres.py runs the tests that take `new_store` or
+`store` on PostgreSQL too."""
 
 from __future__ import annotations
 
 import random
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -24,12 +25,28 @@ NAME, CONTACT = "Zhang Wei", "+86 138 0000 0000"
 H = timedelta(hours=1)
 
 
+KEYRING = Keyring.parse(new_key_line("k1"))
+
+
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[ArchiveStore]:
-    s = ArchiveStore(f"sqlite:///{tmp_path}/archive.sqlite", Keyring.parse(new_key_line("k1")))
+def new_store(tmp_path: Path) -> Iterator[Callable[[str], ArchiveStore]]:
+    """A factory of empty, unmigrated databases (tests/system/test_archive_postgres.py: on PostgreSQL)."""
+    made: list[ArchiveStore] = []
+
+    def make(name: str) -> ArchiveStore:
+        made.append(ArchiveStore(f"sqlite:///{tmp_path}/{name}.sqlite", KEYRING))
+        return made[-1]
+
+    yield make
+    for s in made:
+        s.dispose()
+
+
+@pytest.fixture
+def store(new_store: Callable[[str], ArchiveStore]) -> ArchiveStore:
+    s = new_store("archive")
     s.migrate()
-    yield s
-    s.dispose()
+    return s
 
 
 def withdrawn_log(cid: str = "A-1") -> list:
@@ -43,8 +60,8 @@ def withdrawn_log(cid: str = "A-1") -> list:
     ]
 
 
-def test_migrates_from_empty_and_is_idempotent(tmp_path: Path):
-    s = ArchiveStore(f"sqlite:///{tmp_path}/fresh.sqlite")
+def test_migrates_from_empty_and_is_idempotent(new_store: Callable[[str], ArchiveStore]):
+    s = new_store("fresh")
     assert s.revision() is None
     assert s.migrate() == s.head() == "0002"
     assert s.migrate() == "0002"
@@ -52,8 +69,8 @@ def test_migrates_from_empty_and_is_idempotent(tmp_path: Path):
                                                             "records", "alembic_version"}
 
 
-def test_upgrade_from_the_previous_revision_backfills_the_kpi_facts(tmp_path: Path):
-    s = ArchiveStore(f"sqlite:///{tmp_path}/old.sqlite", Keyring.parse(new_key_line("k1")))
+def test_upgrade_from_the_previous_revision_backfills_the_kpi_facts(new_store: Callable[[str], ArchiveStore]):
+    s = new_store("old")
     assert s.migrate("0001") == "0001"
     rng = random.Random(3)
     items = [archived(*random_log(rng, f"O-{n}", T0 + n * H)) for n in range(30)]
@@ -147,10 +164,9 @@ def test_verify_names_an_entry_changed_in_the_database(store: ArchiveStore, tmp_
 
 def test_the_sql_tally_is_the_tally_of_the_same_outcomes(store: ArchiveStore):
     rng = random.Random(11)
-    items = [archived(*random_log(rng, f"T-{n}", T0 + n * H)) for n in range(300)]
-    for item in items:
-        store.save_complaint(item)
-    start, end = T0 + 50 * H, T0 + 250 * H
+    items = [archived(*random_log(rng, f"T-{n}", T0 + n * H)) for n in range(200)]
+    store.save_complaints(items)
+    start, end = T0 + 30 * H, T0 + 170 * H
     inside = [i.outcome for i in items if start <= i.outcome.received_at < end]
     assert store.tally("a", start, end) == PeriodTally.of(inside)
     assert store.tally("other", start, end) == PeriodTally()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import socket
@@ -11,6 +12,7 @@ import urllib.request
 
 import pytest
 
+from starter.service.binaries import temporal_cli
 from tests.helpers.e2e import CXSLA, free_port, wait_for
 
 pytestmark = pytest.mark.e2e  # `cxsla up` as a subprocess: dev server, worker and API
@@ -29,6 +31,7 @@ def test_up_prints_urls_serves_metrics_and_stops_cleanly_on_ctrl_c(tmp_path):
             [CXSLA, "up", "--port", str(port), "--ui-port", str(ui_port), "--db", str(tmp_path / "t.db"),
              "--metrics-port", str(metrics_port), "--api-port", str(api_port)],
             stdout=sink, stderr=subprocess.STDOUT, cwd=tmp_path,
+            env={k: v for k, v in os.environ.items() if k != "CXSLA_ARCHIVE_URL"},  # the embedded default
         )
         try:
             wait_for(lambda: b"cx-sla is up" in log.read_bytes(), 90, "cxsla up banner")
@@ -50,6 +53,13 @@ def test_up_prints_urls_serves_metrics_and_stops_cleanly_on_ctrl_c(tmp_path):
             opened = _post(api_port, "/v1/complaints", token,
                            {"id": "up-1", "contract": "demo", "severity": "normal", "customer_name": "Zhao Lei"})
             assert opened["created"] is True and opened["timeline"][0]["by"] == "local-admin"
+            # Closed workflows are archived (the embedded default: SQLite in .data/), so the dev server keeps them
+            # a week, not forever.
+            assert (tmp_path / ".data" / "archive.sqlite").exists() and "closed workflows kept 7 days" in text
+            described = subprocess.run(
+                [temporal_cli(), "operator", "namespace", "describe", "--address", f"127.0.0.1:{port}",
+                 "--namespace", "default", "-o", "json"], capture_output=True, text=True, timeout=30, check=True)
+            assert json.loads(described.stdout)["config"]["workflowExecutionRetentionTtl"] == "604800s"
             process.send_signal(signal.SIGINT)
             assert process.wait(30) == 0
         finally:
