@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 from sqlalchemy.exc import SQLAlchemyError
 
-from starter.cli.app import app, emit, fail, globals_of, out
+from starter.cli.app import app, client_of, emit, fail, globals_of, out, run
 from starter.service.archive import ArchiveError, archive_of
 from starter.service.settings import Settings
 
@@ -43,3 +43,17 @@ def archive_verify(ctx: typer.Context, id: str = typer.Option(None, "--id", help
         out.print(f"  {problem.describe()}", highlight=False) if not g.json else None
     if problems:
         raise typer.Exit(1)
+
+
+@archive_app.command("backfill")
+def archive_backfill(ctx: typer.Context, contract: str = typer.Option(None)) -> None:
+    """Archive the ended complaints Temporal still keeps from before the archive existed (their events without
+    personal data or free text), so cycles count them once Temporal's retention deletes them."""
+    g = globals_of(ctx)
+
+    async def go() -> tuple[int, int]:
+        return await (await client_of(g)).archive_ended(contract=contract)
+
+    done, present = run(go())
+    emit(g, {"archived": done, "already_archived": present},
+         f"{done} ended complaint(s) archived, {present} already in the archive")

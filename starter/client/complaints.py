@@ -28,13 +28,14 @@ from temporalio.service import RPCError
 
 from sla import events as ev
 from sla import lifecycle, names
+from sla.archive import ArchiveComplaint
 from sla.calendar import CalendarError, compiled
 from sla.commands import COMMAND_MODELS, Command, OpenComplaint
 from sla.complaint_run import ComplaintRun
 from sla.engine import Evaluation, evaluate
 from sla.errors import plain
 from sla.official_calendar import YEARS_AHEAD, resolve, resolve_at
-from sla.outcomes import MEMO_KEY, outcome_of
+from sla.outcomes import MEMO_KEY, ComplaintOutcome, outcome_of
 from sla.policy import PolicyError, PolicyFile, load_policy
 from sla.status import ComplaintStatus, Opening
 from starter.client.errors import CxSlaError, rpc_error, update_error, workflow_error
@@ -300,6 +301,37 @@ class ComplaintClient:
                 break
             after = (datetime.fromisoformat(page[-1]["received_at"]), page[-1]["id"])
         return rows
+
+    async def archive_ended(self, *, contract: str | None = None) -> tuple[int, int]:
+        """Archive the ended complaints Temporal still keeps that the archive lacks (those that ended before it
+        existed): their events as the `recorded` query gives them (personal data and free text removed), clocks,
+        breaches, escalations and memo outcome. Returns (archived now, already archived)."""
+        if self.archive is None:
+            raise CxSlaError("no archive is configured (CXSLA_ARCHIVE_URL)", "unavailable")
+        query = list_query(state=None, contract=contract, breached=False, at_risk=False)
+        done = present = 0
+        try:
+            async for info in self.client.list_workflows(f"{query} AND ExecutionStatus = 'Completed'"):
+                complaint_id = names.complaint_id_of(info.id)
+                first_run = info.raw_info.first_run_id or info.run_id
+                if await self._from_archive(self.archive.has_run, complaint_id, first_run):
+                    present += 1
+                    continue
+                outcome = (await info.memo()).get(MEMO_KEY)
+                if outcome is None:
+                    continue  # ended before outcomes were kept: nothing a cycle could count
+                handle = self.client.get_workflow_handle(info.id, run_id=info.run_id)
+                status = await handle.query(ComplaintWorkflow.status)
+                recorded = await handle.query(ComplaintWorkflow.recorded)
+                item = ArchiveComplaint(
+                    complaint_id=complaint_id, workflow_id=info.id, first_run_id=first_run, run_id=info.run_id,
+                    archived_at=datetime.now(timezone.utc), events=recorded.events, status=status,
+                    outcome=ComplaintOutcome.model_validate(outcome), fired=recorded.fired)
+                await self._from_archive(self.archive.save_complaint, item)
+                done += 1
+        except RPCError as exc:
+            raise rpc_error(exc, "cannot list ended complaints") from None
+        return done, present
 
     async def archived_page(self, filters: Filters, *, page_size: int = 50,
                             after: tuple[datetime, str] | None = None) -> builtins.list[dict[str, Any]]:

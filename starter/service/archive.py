@@ -412,6 +412,13 @@ class ArchiveStore:
                     item["summary"] = (opened or {}).get("summary")
                 yield item
 
+    def has_run(self, complaint_id: str, first_run_id: str) -> bool:
+        self.ensure()
+        with self.engine.connect() as connection:
+            return connection.execute(sa.select(sa.literal(1)).where(
+                complaints.c.complaint_id == complaint_id, complaints.c.first_run_id == first_run_id,
+                complaints.c.snapshot.is_(False))).first() is not None
+
     def has(self, complaint_id: str, received_at: datetime) -> bool:
         """Archived as ended (not a snapshot): a cycle counts it from here, not from visibility."""
         self.ensure()

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from temporalio.client import Client
 from temporalio.service import RPCError
 from temporalio.worker import Worker
@@ -162,3 +163,40 @@ def _period(contract: str) -> Filters:
 
 
 pytestmark = pytest.mark.e2e
+
+
+async def test_backfill_archives_complaints_that_ended_before_the_archive(dev_env, tmp_path: Path):
+    contract = f"fill-{uuid.uuid4().hex[:8]}"
+    raw = default_raw()
+    raw["contracts"][contract] = raw["contracts"]["default"]
+    policy_path, policy = write_policy(raw, tmp_path / "policy.toml")
+    store = ArchiveStore(f"sqlite:///{tmp_path}/archive.sqlite", Keyring.parse(new_key_line("k1")))
+    queue = task_queue()
+    plugin = CxSlaPlugin(policy_path=policy_path, report_dir=str(tmp_path / "reports"), archive=store)
+    async with Worker(dev_env.client, task_queue=queue, plugins=[plugin]):
+        complaints = ComplaintClient(dev_env.client, task_queue=queue, policy=policy, archive=store)
+        log = logs(contract)[1]
+        await complaints.import_history(log)
+        cid = log[0].complaint_id  # type: ignore[attr-defined]
+        await dev_env.client.get_workflow_handle(complaint_workflow_id(cid)).result()
+        archived = store.status(cid)
+        assert archived is not None
+        with store.engine.begin() as connection:  # as if it had ended before the archive existed
+            connection.execute(sa.text("DELETE FROM complaints"))
+        assert store.status(cid) is None
+        query = complaints_query(contract, START, END) + " AND ExecutionStatus = 'Completed'"
+        for _ in range(150):
+            if (await dev_env.client.count_workflows(query)).count == 1:
+                break
+            await asyncio.sleep(0.2)
+        assert await complaints.archive_ended(contract=contract) == (1, 0)
+        assert await complaints.archive_ended(contract=contract) == (0, 1)
+        backfilled = store.status(cid)
+        assert backfilled is not None
+        for key in ("state", "severity", "clocks", "breaches", "escalations"):
+            assert backfilled[key] == archived[key], key
+        assert [(e["type"], e["by"]) for e in backfilled["timeline"]] == [
+            (e["type"], e["by"]) for e in archived["timeline"]]
+        assert "reason" not in str(backfilled["timeline"])  # free text is not in what the query gives
+        assert store.tally(contract, START, END).complaints == 1
+    store.dispose()
