@@ -67,6 +67,14 @@ class UtcDateTime(sa.TypeDecorator):
 
 
 metadata = sa.MetaData()
+
+
+def _complaint_run() -> tuple[sa.Column, sa.Column]:
+    """The key of one complaint run chain: a complaint id reused after retention is another record."""
+    return (sa.Column("complaint_id", sa.String(200), primary_key=True),
+            sa.Column("first_run_id", sa.String(64), primary_key=True))
+
+
 FACT_COLUMNS: list[sa.Column] = [
     sa.Column("withdrawn", sa.Boolean), sa.Column("resolved", sa.Boolean), sa.Column("first_contact", sa.Boolean),
     sa.Column("reopened", sa.Boolean), sa.Column("remedy", sa.String(64)), sa.Column("handling_seconds", sa.BigInteger),
@@ -77,8 +85,7 @@ FACT_COLUMNS: list[sa.Column] = [
 ]
 complaints = sa.Table(
     "complaints", metadata,
-    sa.Column("complaint_id", sa.String(200), primary_key=True),
-    sa.Column("first_run_id", sa.String(64), primary_key=True),
+    *_complaint_run(),
     sa.Column("workflow_id", sa.String(255), nullable=False),
     sa.Column("run_id", sa.String(64), nullable=False),
     sa.Column("contract", sa.String(200), nullable=False),
@@ -101,8 +108,7 @@ complaints = sa.Table(
 )
 complaint_events = sa.Table(
     "complaint_events", metadata,
-    sa.Column("complaint_id", sa.String(200), primary_key=True),
-    sa.Column("first_run_id", sa.String(64), primary_key=True),
+    *_complaint_run(),
     sa.Column("seq", sa.Integer, primary_key=True),
     sa.Column("type", sa.String(64), nullable=False),
     sa.Column("at", UtcDateTime, nullable=False),
@@ -113,8 +119,7 @@ complaint_events = sa.Table(
 )
 complaint_clocks = sa.Table(
     "complaint_clocks", metadata,
-    sa.Column("complaint_id", sa.String(200), primary_key=True),
-    sa.Column("first_run_id", sa.String(64), primary_key=True),
+    *_complaint_run(),
     sa.Column("clock", sa.String(64), primary_key=True),
     sa.Column("met", sa.Integer, nullable=False),
     sa.Column("breached", sa.Integer, nullable=False),

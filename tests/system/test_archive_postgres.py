@@ -19,6 +19,7 @@ from tests.starter.test_archive import (
     CONTACT,
     KEYRING,
     NAME,
+    store,
     withdrawn_log,
 )
 from tests.starter.test_archive import (
@@ -41,7 +42,8 @@ from tests.starter.test_archive import (
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.skipif(unavailable() is not None, reason=unavailable() or "")]
-__all__ = ["test_archiving_twice_keeps_one_record_on_postgres", "test_list_and_export_on_postgres",
+__all__ = ["store",  # the fixture, on this module's new_store
+           "test_archiving_twice_keeps_one_record_on_postgres", "test_list_and_export_on_postgres",
            "test_migrates_from_empty_on_postgres", "test_show_reads_the_audit_trail_back_on_postgres",
            "test_the_sql_tally_on_postgres", "test_upgrade_from_0001_on_postgres"]
 H = timedelta(hours=1)
@@ -65,13 +67,6 @@ def new_store(server: Postgres) -> Iterator[Callable[[str], ArchiveStore]]:
     yield make
     for s in made:
         s.dispose()
-
-
-@pytest.fixture
-def store(new_store: Callable[[str], ArchiveStore]) -> ArchiveStore:
-    s = new_store("archive")
-    s.migrate()
-    return s
 
 
 def test_a_dump_of_the_database_holds_no_personal_data(store: ArchiveStore, server: Postgres):

@@ -29,7 +29,6 @@ def upgrade() -> None:
     with op.batch_alter_table("complaints") as batch:
         for name, kind in FACTS:
             batch.add_column(sa.Column(name, kind))
-    _backfill()
     op.create_table(
         "complaint_clocks",
         sa.Column("complaint_id", sa.String(200), primary_key=True),
@@ -40,7 +39,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["complaint_id", "first_run_id"],
                                 ["complaints.complaint_id", "complaints.first_run_id"], ondelete="CASCADE"),
     )
-    _backfill_clocks()
+    _backfill()
     op.create_table(
         "records",
         sa.Column("kind", sa.String(16), primary_key=True),
@@ -54,34 +53,24 @@ def upgrade() -> None:
 
 
 def _backfill() -> None:
-    """Complaints archived under 0001 get their facts (and clock tallies, below) from the outcome they kept."""
+    """Complaints archived under 0001 get their facts and clock tallies from the outcome they kept."""
     from sla.archive import outcome_facts
     from sla.outcomes import ComplaintOutcome
 
     complaints = sa.table("complaints", sa.column("complaint_id"), sa.column("first_run_id"),
                           sa.column("outcome", sa.JSON), *(sa.column(name) for name, _ in FACTS))
-    connection = op.get_bind()
-    for cid, first_run, outcome in connection.execute(
-            sa.select(complaints.c.complaint_id, complaints.c.first_run_id, complaints.c.outcome)).all():
-        facts = outcome_facts(ComplaintOutcome.model_validate(outcome))
-        connection.execute(complaints.update().where(complaints.c.complaint_id == cid,
-                                                     complaints.c.first_run_id == first_run).values(**facts))
-
-
-def _backfill_clocks() -> None:
-    from sla.outcomes import ComplaintOutcome
-
-    complaints = sa.table("complaints", sa.column("complaint_id"), sa.column("first_run_id"),
-                          sa.column("outcome", sa.JSON))
     clocks = sa.table("complaint_clocks", sa.column("complaint_id"), sa.column("first_run_id"), sa.column("clock"),
                       sa.column("met"), sa.column("breached"))
     connection = op.get_bind()
     rows = []
-    for cid, first_run, outcome in connection.execute(
+    for cid, first_run, raw in connection.execute(
             sa.select(complaints.c.complaint_id, complaints.c.first_run_id, complaints.c.outcome)).all():
-        for clock, tally in ComplaintOutcome.model_validate(outcome).clocks.items():
-            rows.append({"complaint_id": cid, "first_run_id": first_run, "clock": clock.value, "met": tally.met,
-                         "breached": tally.breached})
+        outcome = ComplaintOutcome.model_validate(raw)
+        connection.execute(complaints.update().where(complaints.c.complaint_id == cid,
+                                                     complaints.c.first_run_id == first_run)
+                           .values(**outcome_facts(outcome)))
+        rows += [{"complaint_id": cid, "first_run_id": first_run, "clock": clock.value, "met": tally.met,
+                  "breached": tally.breached} for clock, tally in outcome.clocks.items()]
     if rows:
         connection.execute(clocks.insert(), rows)
 
