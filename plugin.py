@@ -61,7 +61,8 @@ class CxSlaPlugin(SimplePlugin):
         archiving = ArchiveActivities(archive)
         assessment = AssessmentActivities(policy_path=policy_path, source=memo_source,
                                           archive=lambda: archiving.store)
-        reports = ReportActivities(report_dir or DEFAULT_REPORT_DIR)
+        reports = ReportActivities(report_dir or DEFAULT_REPORT_DIR,
+                                   archive=(lambda: archiving.store) if memo_source is None else None)
         ours = [
             notifications.deliver, resolve_calendar,
             assessment.collect_and_assess, assessment.inform_plans, assessment.open_plan_for_complaint,

@@ -9,6 +9,7 @@ import asyncio
 import os
 import re
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import structlog
@@ -19,6 +20,7 @@ from temporalio.service import RPCError
 from sla.periods import Period, PeriodError
 from sla.report_html import FORMATS, Format, render
 from sla.reporting import CycleReport, CycleResult, build_report, cycle_workflow_id
+from starter.service.archive import ArchiveStore
 
 log = structlog.get_logger("cxsla.reports")
 
@@ -64,13 +66,18 @@ def write_reports(report: CycleReport, report_dir: str | Path) -> list[str]:
 class ReportActivities:
     """Writes a cycle's reports under `report_dir`; rewriting the same cycle gives the same files."""
 
-    def __init__(self, report_dir: str | Path) -> None:
+    def __init__(self, report_dir: str | Path, archive: Callable[[], ArchiveStore] | None = None) -> None:
         self.report_dir = Path(report_dir)
+        self._archive = archive
 
     @activity.defn(name="cxsla.write_report")
     async def write_report(self, result: CycleResult) -> list[str]:
         previous = await previous_cycles(activity.client(), result)
         report = build_report(result, previous)
+        if self._archive is not None:  # the complaints behind the breach counts, for the auditor
+            a = result.assessment
+            ids = await asyncio.to_thread(self._archive().breach_ids, result.contract, a.start, a.end)
+            report = report.model_copy(update={"breach_complaints": ids})
         return await asyncio.to_thread(write_reports, report, self.report_dir)
 
 

@@ -126,6 +126,9 @@ def render_markdown(report: CycleReport) -> str:
         out.append("")
     out += ["### Complaints", ""]
     out += _table(["", "count"], _complaint_rows(report))
+    for breach_class, ids in report.breach_complaints.items():
+        if ids:
+            out += ["", f"Complaints with a {breach_class} breach: {_text(', '.join(ids))}"]
     out += ["", "## Problems", ""]
     out += [f"- {_text(line)}" for line in report.problems] or ["- None found."]
     out += ["", "## Suggestions", ""]
@@ -356,5 +359,6 @@ def render_html(report: CycleReport) -> str:
         trends=[(_label(name), _trend_caption(name, targets.get(name)), trend_svg(name, points, targets.get(name)))
                 for name, points in report.trends.items()],
         kpis=a.kpis, channels=a.channels, complaints=_complaint_rows(report),
+        breach_complaints={k: v for k, v in report.breach_complaints.items() if v},
         problems=report.problems, suggestions=report.suggestions, method=report.method,
     )

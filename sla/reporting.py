@@ -47,6 +47,9 @@ class CycleReport(BaseModel):
     suggestions: list[str]
     # Per assessed KPI: earlier cycles of the same contract and cadence, oldest first, then this one.
     trends: dict[KpiName, list[TrendPoint]] = Field(default_factory=dict)
+    # Per breach class, the ids of the period's archived complaints behind the count (at most 1,000 each; empty
+    # without an archive).
+    breach_complaints: dict[str, list[str]] = Field(default_factory=dict)
 
 
 # KPIs trended in every report, assessed or not: the headline figures a reader compares across cycles.

@@ -140,8 +140,11 @@ async def test_deleted_workflows_are_still_shown_listed_exported_and_assessed(de
         assert figures == {k.name: k.value for k in from_visibility.assessment.kpis}
         assert figures  # the cycle did compute KPIs
         record = store.record("cycle", cycle_workflow_id(contract, QUARTER))
-        assert record is not None and record["breach_complaints"]["minor"] == sorted(
-            cid for cid in ids if any(b["class"] == "minor" for b in before[cid]["breaches"]))
+        behind = sorted(cid for cid in ids if any(b["class"] == "minor" for b in before[cid]["breaches"]))
+        assert behind and record is not None and record["breach_complaints"]["minor"] == behind
+        report = json.loads((tmp_path / "reports" / contract / f"{QUARTER}.json").read_text())
+        assert report["breach_complaints"]["minor"] == behind  # the report names them too
+        assert all(cid in (tmp_path / "reports" / contract / f"{QUARTER}.md").read_text() for cid in behind)
 
     env = {"TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host, "CXSLA_CODEC_KEYS": key,
            "CXSLA_ARCHIVE_URL": store.url, "CXSLA_POLICY": policy_path}
