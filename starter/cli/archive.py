@@ -57,3 +57,16 @@ def archive_backfill(ctx: typer.Context, contract: str = typer.Option(None)) -> 
     done, present = run(go())
     emit(g, {"archived": done, "already_archived": present},
          f"{done} ended complaint(s) archived, {present} already in the archive")
+
+
+@archive_app.command("snapshot")
+def archive_snapshot(ctx: typer.Context, id: str = typer.Argument(..., help="Complaint id.")) -> None:
+    """Archive an open complaint as it stands now (without personal data or free text); the record it writes when
+    it ends replaces the snapshot, and cycles never count one."""
+    g = globals_of(ctx)
+
+    async def go() -> None:
+        await (await client_of(g)).snapshot(id)
+
+    run(go())
+    emit(g, {"snapshot": id}, f"complaint {id} archived as a snapshot")

@@ -26,6 +26,7 @@ from temporalio.common import (
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
+from activities.assessment import live_outcome
 from sla import events as ev
 from sla import lifecycle, names
 from sla.archive import ArchiveComplaint
@@ -320,18 +321,41 @@ class ComplaintClient:
                 outcome = (await info.memo()).get(MEMO_KEY)
                 if outcome is None:
                     continue  # ended before outcomes were kept: nothing a cycle could count
-                handle = self.client.get_workflow_handle(info.id, run_id=info.run_id)
-                status = await handle.query(ComplaintWorkflow.status)
-                recorded = await handle.query(ComplaintWorkflow.recorded)
-                item = ArchiveComplaint(
-                    complaint_id=complaint_id, workflow_id=info.id, first_run_id=first_run, run_id=info.run_id,
-                    archived_at=datetime.now(timezone.utc), events=recorded.events, status=status,
-                    outcome=ComplaintOutcome.model_validate(outcome), fired=recorded.fired)
-                await self._from_archive(self.archive.save_complaint, item)
+                await self._archive_queried(info.id, info.run_id, first_run, ComplaintOutcome.model_validate(outcome))
                 done += 1
         except RPCError as exc:
             raise rpc_error(exc, "cannot list ended complaints") from None
         return done, present
+
+    async def snapshot(self, complaint_id: str) -> ComplaintStatus:
+        """Archive an open complaint as it stands (marked a snapshot: cycles leave it out, and the record it
+        writes when it ends replaces it); personal data and free text are left out, as the `recorded` query
+        gives its events."""
+        if self.archive is None:
+            raise CxSlaError("no archive is configured (CXSLA_ARCHIVE_URL)", "unavailable")
+        handle = self.client.get_workflow_handle(workflow_id(complaint_id))
+        try:
+            description = await handle.describe()
+            outcome = await live_outcome(self.client, handle.id, datetime.now(timezone.utc))
+        except RPCError as exc:
+            raise await _refused(exc, handle, complaint_id) from None
+        if outcome is None:
+            raise CxSlaError(f"complaint {complaint_id} could not be read to archive it", "unavailable")
+        first_run = description.raw_description.workflow_execution_info.first_run_id or description.run_id
+        return await self._archive_queried(handle.id, description.run_id, first_run, outcome, snapshot=True)
+
+    async def _archive_queried(self, wid: str, run_id: str, first_run: str, outcome: ComplaintOutcome, *,
+                               snapshot: bool = False) -> ComplaintStatus:
+        assert self.archive is not None  # the callers check
+        handle = self.client.get_workflow_handle(wid, run_id=run_id)
+        status = await handle.query(ComplaintWorkflow.status)
+        recorded = await handle.query(ComplaintWorkflow.recorded)
+        item = ArchiveComplaint(
+            complaint_id=names.complaint_id_of(wid), workflow_id=wid, first_run_id=first_run, run_id=run_id,
+            archived_at=datetime.now(timezone.utc), events=recorded.events, status=status, outcome=outcome,
+            fired=recorded.fired, snapshot=snapshot)
+        await self._from_archive(self.archive.save_complaint, item)
+        return status
 
     async def archived_page(self, filters: Filters, *, page_size: int = 50,
                             after: tuple[datetime, str] | None = None) -> builtins.list[dict[str, Any]]:

@@ -525,7 +525,8 @@ def _where(table: sa.Table, key: dict[str, Any]) -> Any:
 def _summary(row: sa.Row) -> dict[str, Any]:
     return {"id": row.complaint_id, "contract": row.contract, "severity": row.severity, "state": row.state,
             "category": row.category, "received_at": row.received_at.isoformat(), "breached": row.breached,
-            "archived_at": row.archived_at.isoformat(), "first_run_id": row.first_run_id}
+            "archived_at": row.archived_at.isoformat(), "first_run_id": row.first_run_id,
+            "snapshot": row.snapshot}
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -22,6 +22,7 @@ from temporalio.worker import Worker
 from activities.assessment import CollectRequest, VisibilitySource, collect
 from plugin import CxSlaPlugin
 from sla import events as ev
+from sla.commands import OpenComplaint
 from sla.names import complaint_workflow_id, complaints_query
 from sla.reporting import CycleResult, cycle_workflow_id
 from starter.client.assessment import AssessmentClient
@@ -202,4 +203,19 @@ async def test_backfill_archives_complaints_that_ended_before_the_archive(dev_en
             (e["type"], e["by"]) for e in archived["timeline"]]
         assert "reason" not in str(backfilled["timeline"])  # free text is not in what the query gives
         assert store.tally(contract, START, END).complaints == 1
+
+        # An open complaint archived on demand: a snapshot, which cycles leave out and its final record replaces.
+        now = datetime.now(timezone.utc)
+        await complaints.open(OpenComplaint(id=f"{contract}-open", contract=contract, severity="normal",
+                                            customer_name=NAME))
+        await complaints.snapshot(f"{contract}-open")
+        snapshot = store.status(f"{contract}-open")
+        assert snapshot is not None and snapshot["archived"]["snapshot"] and snapshot["state"] == "received"
+        assert store.tally(contract, now - H, now + H).complaints == 0
+        await complaints.command(f"{contract}-open", "withdraw", {"by": "sam", "reason": "duplicate"})
+        await dev_env.client.get_workflow_handle(complaint_workflow_id(f"{contract}-open")).result()
+        final = store.status(f"{contract}-open")
+        assert final is not None and not final["archived"]["snapshot"] and final["state"] == "withdrawn"
+        assert final["timeline"][-1]["reason"] == "duplicate"
+        assert store.tally(contract, now - H, now + H).complaints == 1
     store.dispose()
