@@ -24,6 +24,7 @@ from starter.api import assessment, calendars, complaints, health, inbound, prob
 from starter.api.edge import EdgeLimits
 from starter.client.complaints import ComplaintClient
 from starter.service import connection
+from starter.service.archive import archive_of
 from starter.service.inbound import load_sources
 from starter.service.metrics import ApiMetrics, PrometheusClientBridge
 from starter.service.settings import Settings
@@ -71,7 +72,8 @@ def create_app(settings: Settings | None = None, *, complaints_client: Complaint
         if complaints_client is None:
             assert bridge is not None  # made above whenever there is no client
             client = await connection.connect(settings, plugins=[plugin], lazy=True, runtime=bridge.runtime)
-            app.state.complaints = ComplaintClient(client, task_queue=settings.task_queue, policy=policy)
+            app.state.complaints = ComplaintClient(client, task_queue=settings.task_queue, policy=policy,
+                                                   archive=archive_of(settings))
         else:
             app.state.complaints = complaints_client
         if not tokens:

@@ -407,7 +407,7 @@ class ArchiveStore:
                 item = _summary(row) | {
                     "policy_version": row.policy_version, "channel": row.channel, "customer_id": row.customer_id,
                     "breaches": row.status.get("breaches", []), "escalations": row.status.get("escalations", []),
-                    "outcome": row.outcome,
+                    "outcome": row.outcome, "deliveries": row.deliveries,
                     "timeline": trail([(e.type, e.at.isoformat(), e.by, e.details,
                                         self.unseal(e.sealed, row.complaint_id) or {}) for e in entries]),
                 }
@@ -560,7 +560,7 @@ CSV_COLUMNS = ("id", "contract", "severity", "state", "category", "channel", "cu
                "archived_at", "policy_version", "breached", "major_breaches", "minor_breaches", "resolved_in_time",
                "first_response_business_seconds", "handling_seconds", "csat", "nps", "ces", "first_run_id")
 PERSONAL_COLUMNS = ("customer_name", "customer_contact", "summary")
-JSON_COLUMNS = ("breaches", "escalations", "timeline")  # nested: one JSON document per cell in CSV
+JSON_COLUMNS = ("breaches", "escalations", "deliveries", "timeline")  # nested: one JSON document per cell in CSV
 
 
 def export_lines(rows: Iterator[dict[str, Any]], fmt: str, *, personal: bool) -> Iterator[str]:

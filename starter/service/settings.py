@@ -137,6 +137,21 @@ class Settings(BaseSettings):
     def smtp_port_or_default(self) -> int:
         return self.smtp_port or (465 if self.smtp_security == "tls" else 587)
 
+    @field_validator("archive_url")
+    @classmethod
+    def _archive_url(cls, value: str) -> str:
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            backend = make_url(value).get_backend_name()
+        except ArgumentError:
+            raise ValueError("not a database URL (sqlite:///path or postgresql+psycopg://user:password@host/db)") \
+                from None
+        if backend not in ("sqlite", "postgresql"):
+            raise ValueError(f"{backend!r} is not supported: use sqlite or postgresql")
+        return value
+
     @field_validator("smtp_to", mode="before")
     @classmethod
     def _smtp_to(cls, value: object) -> object:
