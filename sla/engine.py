@@ -120,7 +120,9 @@ class _Fold:
 _PAUSABLE = frozenset(c.value for c in PAUSABLE_CLOCKS)
 
 
-def _fold(events: list) -> _Fold:
+def _fold(events: list, *, plan_is_progress: bool = False) -> _Fold:
+    """`plan_is_progress`: telling the customer the handling plan is the preliminary handling opinion that 000 §4.4
+    accepts in place of a progress update, so it meets the running `progress_update` and starts the next one."""
     fold = _Fold()
     for position, event in enumerate(events):
         at = event.at
@@ -134,6 +136,9 @@ def _fold(events: list) -> _Fold:
                 fold.meet(C.TRIAGE, at)
             case ev.PlanCommunicated():
                 fold.meet(C.HANDLING_PLAN, at)
+                if plan_is_progress:
+                    fold.meet(C.PROGRESS_UPDATE, at)
+                    fold.start(C.PROGRESS_UPDATE, at)
             case ev.ProgressPosted():
                 fold.meet(C.PROGRESS_UPDATE, at)
                 fold.start(C.PROGRESS_UPDATE, at)
@@ -220,7 +225,7 @@ def evaluate(
     fired = fired or {}
     if not events or not isinstance(events[0], ev.Received):
         raise ValueError("a complaint's event log starts with a Received event")
-    fold = _fold(events)
+    fold = _fold(events, plan_is_progress=bool(policy.plan_counts_as_progress))
     severity = fold.facts.severity
     ladder = [(duration(step.after), step.to) for step in policy.escalation]
     fired_by_instance: dict[str, list[tuple[str, datetime]]] = {}

@@ -153,6 +153,9 @@ class ContractSpec(_Strict):
     warn_at: list[float] = Field(default_factory=lambda: [0.5, 0.8])
     escalation: list[EscalationStep] = Field(default_factory=list)
     survey_window: DurationText = "14 days"
+    # 000 §4.4 asks for "a preliminary handling opinion or a progress update": the handling plan told to the customer
+    # is such an opinion, so it meets `progress_update` and restarts it.
+    plan_counts_as_progress: bool = True
     kpi_targets: dict[KpiName, TargetSpec] = Field(default_factory=dict)
     cycles: dict[Cadence, CycleSpec] = Field(default_factory=dict)
     improvement: ImprovementSpec = Field(default_factory=ImprovementSpec)
@@ -210,6 +213,8 @@ class ContractPolicy(_Strict):
     warn_at: list[float]
     escalation: list[EscalationStep]
     survey_window: DurationText
+    # None in snapshots taken before the switch existed: those complaints keep counting only progress posts.
+    plan_counts_as_progress: bool | None = None
     # What the complaint itself decides about improvement plans (None in snapshots taken before it did).
     plan_on_major_breach: bool | None = None  # a critical/major complaint missing `resolve` opens one
     plans_on_negative_feedback: dict[KpiName, int] | None = None  # KPI -> score at or below which an answer opens one

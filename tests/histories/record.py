@@ -98,6 +98,9 @@ POLICY_RAW: dict = {
             "calendar": "24x7",
             "warn_at": [0.5, 0.8],
             "survey_window": "PT60S",
+            # The scenarios and workflow tests count only progress posts as progress (the rule before the switch);
+            # tests/workflows/test_complaint_workflow.py turns it on where the handling plan counts.
+            "plan_counts_as_progress": False,
             "escalation": [
                 {"after": "PT0S", "to": "team-lead"},
                 {"after": "PT5S", "to": "supervisor"},

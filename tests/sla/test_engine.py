@@ -360,6 +360,53 @@ def test_missed_progress_update_breaches_then_the_post_starts_the_next_one():
     assert clock(result, C.PROGRESS_UPDATE, 2).deadline == h(12)
 
 
+# 000 §4.4: "within 10 working days a preliminary handling opinion or a progress update". The plan told on
+# working day 3 is that opinion: progress_update#1 is met then, and #2 runs 10 working days from it.
+SEED_START = datetime(2025, 3, 3, 10, tzinfo=SH)  # Monday 10:00; no holiday in March 2025
+PLAN_TOLD = datetime(2025, 3, 5, 10, tzinfo=SH)  # working day 3
+
+
+def _plan_told_on_day_3() -> list:
+    return [received(at=SEED_START, contract="default"), ev.Acknowledged(at=SEED_START + timedelta(hours=1)),
+            ev.Triaged(at=SEED_START + timedelta(hours=2)), ev.PlanCommunicated(at=PLAN_TOLD)]
+
+
+def test_handling_plan_told_meets_and_restarts_progress_update():
+    policy = load_policy().contract("default")
+    assert policy.plan_counts_as_progress is True  # on by default
+    events = _plan_told_on_day_3()
+    first_deadline = datetime(2025, 3, 17, 10, tzinfo=SH)  # 10 working days from receipt
+    at_first = evaluate(policy, events, first_deadline)
+    assert clock(at_first, C.PROGRESS_UPDATE, 1).state is ClockState.MET
+    assert clock(at_first, C.PROGRESS_UPDATE, 1).met_at == PLAN_TOLD
+    assert not [a for a in at_first.due if a.clock == C.PROGRESS_UPDATE and a.kind is ActionKind.BREACH]
+    second = clock(at_first, C.PROGRESS_UPDATE, 2)
+    assert second.started_at == PLAN_TOLD and second.deadline == datetime(2025, 3, 19, 10, tzinfo=SH)
+    # nothing said for 10 working days after the plan: the next update is missed
+    late = evaluate(policy, events, datetime(2025, 3, 19, 10, tzinfo=SH))
+    assert "progress_update#2:breach" in due_ids(late)
+    assert action(late, "progress_update#2:breach").breach_class is BreachClass.MINOR
+
+
+@pytest.mark.parametrize("switch", [False, None])  # None: a snapshot taken before the switch existed
+def test_without_the_switch_only_a_progress_post_meets_progress_update(switch):
+    policy = load_policy().contract("default").model_copy(update={"plan_counts_as_progress": switch})
+    result = evaluate(policy, _plan_told_on_day_3(), datetime(2025, 3, 17, 10, tzinfo=SH))
+    assert "progress_update#1:breach" in due_ids(result)
+    assert [c.instance for c in result.clocks if c.name is C.PROGRESS_UPDATE] == [1]
+
+
+def test_plan_counts_as_progress_is_read_from_the_file_and_versions_the_policy():
+    raw = copy.deepcopy(SMALL)
+    raw["contracts"]["t"]["plan_counts_as_progress"] = False
+    off = parse_policy(raw).contract("t")
+    assert off.plan_counts_as_progress is False and off.version != POLICY.version
+    events = [received(), ack(0.5), triaged(1), plan(2)]
+    assert "progress_update#1:breach" in due_ids(run(events, 5, policy=off))
+    assert "progress_update#1:breach" not in due_ids(run(events, 5))
+    assert clock(run(events, 5), C.PROGRESS_UPDATE, 2).deadline == h(7)
+
+
 # ---- resolve per severity --------------------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("severity", "deadline_hours"),

@@ -100,9 +100,9 @@ def test_happy_path_outcome():
     assert o.handling_seconds == 1500  # 600 on the progress post + 900 on the resolution
     assert o.resolved_in_time is True
     assert o.resolved and o.resolved_at_first_contact and not o.withdrawn
-    # progress_update#1 met at h4; #2 (started h4) stopped by the resolution: neither met nor breached
+    # progress_update#1 met by the plan at h3, #2 by the post at h4; #3 (started h4) stopped by the resolution
     assert tallies(o) == {C.ACKNOWLEDGE: (1, 0), C.TRIAGE: (1, 0), C.HANDLING_PLAN: (1, 0),
-                          C.PROGRESS_UPDATE: (1, 0), C.RESOLVE: (1, 0), C.NOTIFY_RESULT: (1, 0), C.SURVEY: (1, 0)}
+                          C.PROGRESS_UPDATE: (2, 0), C.RESOLVE: (1, 0), C.NOTIFY_RESULT: (1, 0), C.SURVEY: (1, 0)}
     assert o.breaches == {}
     assert (o.csat, o.nps, o.ces) == (5, 9, 6)
 
@@ -215,9 +215,10 @@ def test_reopened_then_resolved_again():
     assert o.handling_seconds == 1500
     assert o.resolved_in_time is True
     # resolve#1 met at h3, resolve#2 (h4 + 20h) met at h10; notify_result#1 met; survey#1 stopped by the reopen;
-    # progress_update#1 stopped by the first resolution, #2 (reopened at h4, + 5h) breached at h9
+    # progress_update#1 met by the plan, #2 stopped by the first resolution, #3 (reopened at h4, + 5h) breached
+    # at h9
     assert tallies(o) == {C.ACKNOWLEDGE: (1, 0), C.TRIAGE: (1, 0), C.HANDLING_PLAN: (1, 0),
-                          C.PROGRESS_UPDATE: (0, 1), C.RESOLVE: (2, 0), C.NOTIFY_RESULT: (1, 0)}
+                          C.PROGRESS_UPDATE: (1, 1), C.RESOLVE: (2, 0), C.NOTIFY_RESULT: (1, 0)}
     assert o.clocks[C.SURVEY] == ClockTally(met=0, breached=0)
     assert o.breaches == {BreachClass.MINOR: 1}
 
@@ -260,9 +261,10 @@ def test_major_complaint_whose_resolve_deadline_passed_while_open():
     o = outcome(MAJOR_OPEN, 10)
     assert o.state is ComplaintState.IN_PROGRESS
     assert o.resolved_in_time is False
-    # resolve (8h, major) breached at h8; progress_update#2 (h4 + 5h) breached at h9 (minor)
+    # resolve (8h, major) breached at h8; progress_update#1 met by the plan, #2 by the post at h4, #3 (h4 + 5h)
+    # breached at h9 (minor)
     assert o.clocks[C.RESOLVE] == ClockTally(met=0, breached=1)
-    assert o.clocks[C.PROGRESS_UPDATE] == ClockTally(met=1, breached=1)
+    assert o.clocks[C.PROGRESS_UPDATE] == ClockTally(met=2, breached=1)
     assert o.breaches == {BreachClass.MAJOR: 1, BreachClass.MINOR: 1}
 
 

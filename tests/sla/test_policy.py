@@ -570,9 +570,9 @@ def test_assessment_version_is_stable_and_follows_the_calendar(raw_default):
 # ---- extends ----------------------------------------------------------------------------------------------------
 # The shipped contracts' versions: complaints, plans and cycles carry them, and golden histories replay with them.
 SHIPPED_VERSIONS = {
-    "default": ("2026.1+39d5d1138cdb", "2026.1+9d3b34ad032e"),
-    "always-on": ("2026.1+0bd7dd125a91", "2026.1+9cb6b69e3f92"),
-    "demo": ("2026.1+246cee5f46c3", "2026.1+f36820baf272"),
+    "default": ("2026.1+2462c6131fca", "2026.1+9d3b34ad032e"),
+    "always-on": ("2026.1+675d81b8b535", "2026.1+9cb6b69e3f92"),
+    "demo": ("2026.1+c4325cd9f576", "2026.1+f36820baf272"),
 }
 
 

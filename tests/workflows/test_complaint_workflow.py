@@ -11,6 +11,7 @@ through `env.sleep`. Every complaint a test opens is checked afterwards for fail
 from __future__ import annotations
 
 import asyncio
+import copy
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -28,6 +29,7 @@ from sla.calendar import CalendarUpdate, wall_clock_data
 from sla.commands import OpenComplaint
 from sla.complaint_run import ComplaintRun
 from sla.engine import ActionKind, ClockStatus
+from sla.policy import parse_policy
 from sla.status import ComplaintStatus
 from starter.client.complaints import ComplaintClient, Opened, workflow_id
 from starter.client.errors import CxSlaError
@@ -35,6 +37,7 @@ from tests.helpers.sinks import RecordingSink
 from tests.helpers.temporal import cxsla_worker
 from tests.histories.record import (
     CONTRACT,
+    POLICY_RAW,
     assert_no_task_failures,
     command,
     result_after,
@@ -348,6 +351,34 @@ async def test_progress_update_restarts_on_every_post_and_a_late_one_breaches(h:
     assert clock(st, "progress_update", 4).deadline == p3 + 20 * S
     assert h.ids("c5", "progress_update#3:breach") == ["progress_update#3:breach"]
     assert not [i for i in h.ids("c5") if i.startswith(("progress_update#1:b", "progress_update#2:b"))]
+
+
+async def test_the_handling_plan_told_counts_as_the_progress_update_when_the_policy_says_so():
+    # 000 §4.4: a preliminary handling opinion or a progress update. With the switch on (the shipped default), the
+    # plan meets progress_update#1 and starts #2 from it; only #2 can then breach, 20 s after the plan.
+    raw = copy.deepcopy(POLICY_RAW)
+    raw["contracts"][CONTRACT]["plan_counts_as_progress"] = True
+    async with time_skipping_server() as env:
+        sink = RecordingSink()
+        async with cxsla_worker(env.client, sink=sink) as queue:
+            h = Harness(env, ComplaintClient(env.client, task_queue=queue, policy=parse_policy(raw)), sink)
+            r = (await h.open("pp")).status.received_at
+            await h.cmd("pp", "acknowledge", cmd.Acknowledge())
+            await h.cmd("pp", "triage", cmd.Triage())
+            await h.skip_to(r + 15 * S)
+            st = await h.cmd("pp", "communicate_plan", cmd.CommunicatePlan(plan="refund within a week"))
+            told = at(st, "plan_communicated")
+            assert clock(st, "progress_update", 1).met_at == told
+            assert (clock(st, "progress_update", 2).started_at, deadline_of(st, "progress_update")) == (
+                told, told + 20 * S)
+            await h.skip_to(r + 25 * S)  # past receipt + 20 s: the old rule's breach time
+            st = await h.c.status("pp")
+            assert not [k for k in breaches(st) if k.startswith("progress")]
+            await h.skip_to(told + 21 * S)
+            st = await h.c.status("pp")
+            assert instances(st, "progress_update") == [(1, "met"), (2, "breached")]
+            assert h.ids("pp", "progress_update#1:b") == [] and h.ids("pp", "progress_update#2:breach")
+            await assert_no_task_failures(env.client, "pp")
 
 
 async def test_resolve_target_per_severity_and_major_class_for_critical_and_major(h: Harness):
