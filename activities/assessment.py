@@ -144,7 +144,7 @@ class AssessmentActivities:
         """Reads only: a retry starts the listing over and gets the same answer (heartbeats show progress)."""
         started = time.monotonic()
         source = self._source(activity.client())
-        tally, listed, missing, pages = PeriodTally(), 0, 0, 0
+        tally, listed, missing, pages = PeriodTally(decided_by=request.end), 0, 0, 0
         contract = request.policy.name
         client = activity.client()
         live = asyncio.Semaphore(16)

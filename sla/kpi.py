@@ -23,8 +23,13 @@ from sla.vocabulary import BreachClass, ClockName, Remedy, Severity
 
 # ---- the tally of a period's complaints ---------------------------------------------------------------------
 class PeriodTally(BaseModel):
-    """Aggregate of complaint outcomes: `add` folds one in place, `merge` combines two (associative)."""
+    """Aggregate of complaint outcomes: `add` folds one in place, `merge` combines two (associative).
 
+    `decided_by` (the period's end) makes the resolution rate count only complaints decided by then; without it
+    every complaint not withdrawn counts, as an open one would at the end of time.
+    """
+
+    decided_by: datetime | None = None
     complaints: int = 0
     withdrawn: int = 0
     resolved: int = 0
@@ -36,6 +41,8 @@ class PeriodTally(BaseModel):
     major_complaints: int = 0
     major_decided: int = 0
     major_in_time: int = 0
+    decided: int = 0  # not withdrawn, and resolved or past the resolve deadline by `decided_by`
+    decided_resolved: int = 0  # of those, resolved by then
     first_response_business: dict[int, int] = Field(default_factory=dict)  # whole seconds -> complaints
     first_response_wall: dict[int, int] = Field(default_factory=dict)
     by_severity: dict[Severity, int] = Field(default_factory=dict)
@@ -51,6 +58,11 @@ class PeriodTally(BaseModel):
         _bump(self.by_severity, outcome.severity)
         if outcome.withdrawn:
             self.withdrawn += 1
+        else:
+            decided, resolved = (outcome.decided_by(self.decided_by) if self.decided_by is not None
+                                 else (True, outcome.resolved))
+            self.decided += decided
+            self.decided_resolved += resolved
         if outcome.resolved:
             self.resolved += 1
             if outcome.resolved_at_first_contact:
@@ -82,9 +94,13 @@ class PeriodTally(BaseModel):
                 setattr(self, name, getattr(self, name).merge(ScoreHistogram(scale=scale, counts={score: 1})))
 
     def merge(self, other: PeriodTally) -> PeriodTally:
+        if self.decided_by != other.decided_by and self.complaints and other.complaints:
+            raise ValueError("tallies decided at different instants do not merge")
         out = self.model_copy(deep=True)
+        out.decided_by = self.decided_by or other.decided_by
         for name in ("complaints", "withdrawn", "resolved", "first_contact", "reopened", "handled",
-                     "handling_seconds", "unacknowledged", "major_complaints", "major_decided", "major_in_time"):
+                     "handling_seconds", "unacknowledged", "major_complaints", "major_decided", "major_in_time",
+                     "decided", "decided_resolved"):
             setattr(out, name, getattr(self, name) + getattr(other, name))
         for name in ("first_response_business", "first_response_wall", "by_severity", "remedies", "breaches"):
             target = getattr(out, name)
@@ -98,8 +114,8 @@ class PeriodTally(BaseModel):
         return out
 
     @staticmethod
-    def of(outcomes: Iterable[ComplaintOutcome]) -> PeriodTally:
-        tally = PeriodTally()
+    def of(outcomes: Iterable[ComplaintOutcome], decided_by: datetime | None = None) -> PeriodTally:
+        tally = PeriodTally(decided_by=decided_by)
         for outcome in outcomes:
             tally.add(outcome)
         return tally
@@ -201,6 +217,8 @@ class KpiValue(BaseModel):
     variant: str
     value: float | None  # None: no data
     n: int  # answers, complaints or clock instances behind the value
+    # Complaints left out of the value because nothing decided them by the period's end (resolution rate only).
+    pending: int | None = None
     target: Target | None = None
     met: bool | None = None  # None: no target, or not enough data to judge
 
@@ -227,6 +245,7 @@ class Assessment(BaseModel):
     complaints: int
     withdrawn: int
     resolved: int
+    pending: int = 0  # not withdrawn, unresolved, and still within the resolve deadline at the period's end
     by_severity: dict[Severity, int]
     remedies: dict[Remedy, int]
     breaches: dict[BreachClass, int]
@@ -256,6 +275,7 @@ def assess(
     ces = merge_all(Scale.CES, [*(b.ces for b in general), tally.feedback_ces])
     third_csat = merge_all(Scale.CSAT, (b.csat for b in third))
     answered = tally.complaints - tally.unacknowledged
+    pending = tally.complaints - tally.withdrawn - tally.decided
     major = tally.breaches.get(BreachClass.MAJOR, 0)
     minor = tally.breaches.get(BreachClass.MINOR, 0)
 
@@ -272,8 +292,7 @@ def assess(
         KpiName.FIRST_RESPONSE_P90: (percentile(tally.first_response_business, 90), answered),
         KpiName.FIRST_RESPONSE_WALL_P50: (percentile(tally.first_response_wall, 50), answered),
         KpiName.FIRST_RESPONSE_WALL_P90: (percentile(tally.first_response_wall, 90), answered),
-        KpiName.RESOLUTION_RATE: (ratio(tally.resolved, tally.complaints - tally.withdrawn),
-                                  tally.complaints - tally.withdrawn),
+        KpiName.RESOLUTION_RATE: (ratio(tally.decided_resolved, tally.decided), tally.decided),
         KpiName.MAJOR_RESOLVED_IN_TIME: (ratio(tally.major_in_time, tally.major_decided), tally.major_decided),
         KpiName.MAJOR_BREACHES: (major, tally.complaints),
         KpiName.MINOR_BREACHES: (minor, tally.complaints),
@@ -295,7 +314,7 @@ def assess(
         if target is not None and value is not None and enough:
             met = target.met_by(value)
         kpis.append(KpiValue(name=name, label=label, unit=unit, variant=variant, value=value, n=n, target=target,
-                             met=met))
+                             met=met, pending=pending if name is KpiName.RESOLUTION_RATE else None))
 
     channels = []
     for channel in SurveyChannel:
@@ -317,7 +336,7 @@ def assess(
 
     return Assessment(
         contract=contract, period=period, start=start, end=end, computed_at=now, kpis=kpis, channels=channels,
-        complaints=tally.complaints, withdrawn=tally.withdrawn, resolved=tally.resolved,
+        complaints=tally.complaints, withdrawn=tally.withdrawn, resolved=tally.resolved, pending=pending,
         by_severity=dict(tally.by_severity), remedies=dict(tally.remedies), breaches=dict(tally.breaches),
         interruptions=len(interruptions), assessed=assessed,
     )

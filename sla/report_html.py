@@ -17,7 +17,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from markupsafe import Markup
 
 from sla.kpi import DEFINITIONS, KpiName, KpiValue, Target, Unit
-from sla.reporting import CycleReport, TrendPoint, format_seconds, format_target, format_value
+from sla.reporting import CycleReport, TrendPoint, format_n, format_seconds, format_target, format_value
 
 Format = Literal["json", "md", "html"]
 FORMATS: tuple[Format, ...] = ("json", "md", "html")
@@ -103,7 +103,7 @@ def render_markdown(report: CycleReport) -> str:
     out += ["## Results", ""]
     out += _table(
         ["KPI", "value", "target", "met", "n", "variant"],
-        ([k.label, format_value(k.unit, k.value), format_target(k.unit, k.target), _mark(k), k.n, k.variant]
+        ([k.label, format_value(k.unit, k.value), format_target(k.unit, k.target), _mark(k), format_n(k), k.variant]
          for k in a.kpis),
     )
     out += ["", "✓ met · ✗ missed · – no target checked, or too little data", ""]
@@ -149,6 +149,7 @@ def _trend_cell(name: KpiName, points: list[TrendPoint], period: str) -> str:
 def _complaint_rows(report: CycleReport) -> list[tuple[str, int]]:
     a = report.result.assessment
     rows = [("received", a.complaints), ("resolved", a.resolved), ("withdrawn", a.withdrawn)]
+    rows += [("pending at period end", a.pending)] if a.pending else []
     rows += [(f"severity {s.value}", n) for s, n in a.by_severity.items()]
     rows += [(f"{c.value} breaches", n) for c, n in a.breaches.items()]
     rows += [(f"remedy {m.value}", n) for m, n in a.remedies.items()]
@@ -166,7 +167,7 @@ _ENV = Environment(
 )
 _ENV.filters["f1"] = "{:.1f}".format  # SVG coordinates: a tenth of a pixel is finer than any screen shows
 _ENV.globals.update(MET=MET, MISSED=MISSED, NO_DATA=NO_DATA, TRACK=TRACK, INK=INK, LINE=LINE, Unit=Unit,
-                    format_value=format_value, format_target=format_target, mark=_mark)
+                    format_value=format_value, format_target=format_target, mark=_mark, format_n=format_n)
 
 
 def _template(name: str, **context: object) -> Markup:

@@ -136,6 +136,11 @@ def format_target(unit: Unit, target: Target | None) -> str:
     return f"≤ {format_value(unit, target.max)}"
 
 
+def format_n(kpi: KpiValue) -> str:
+    """What a figure stands on: `39`, or `39 (+2 pending)` where complaints not yet decided were left out."""
+    return f"{kpi.n} (+{kpi.pending} pending)" if kpi.pending else str(kpi.n)
+
+
 def verdict(kpi: KpiValue) -> str:
     return "met" if kpi.met else "missed" if kpi.met is False else "not judged"
 
@@ -178,8 +183,11 @@ def _method(result: CycleResult) -> list[str]:
         f"Complaint data: the outcomes of the {a.complaints} complaints of contract {a.contract} received in the "
         f"period, read from Temporal (complaint workflows' search attributes and memo); {a.resolved} resolved, "
         f"{a.withdrawn} withdrawn." + (f" By severity: {_counts(a.by_severity)}." if a.by_severity else ""),
-        "Cohort: complaints received in the period, whatever their state at computation; an open complaint counts "
-        "as unresolved, and a clock counts as breached once its deadline has passed, open items included.",
+        "Cohort: complaints received in the period, whatever their state at computation; a clock counts as "
+        "breached once its deadline has passed, open items included. The resolution rate counts only complaints "
+        "decided by the period's end (resolved, or past their resolve deadline)"
+        + (f"; {a.pending} complaint{'s' if a.pending != 1 else ''} still within the deadline "
+           f"{'are' if a.pending != 1 else 'is'} reported as pending." if a.pending else "."),
     ]
     surveyed = [c for c in a.channels if c.responses]
     if surveyed:

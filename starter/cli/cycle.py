@@ -6,6 +6,7 @@ import typer
 from rich.table import Table
 
 from sla.cycles import CycleStatus
+from sla.reporting import format_n
 from starter.cli.app import CONTRACT, PERIOD, Globals, app, assessments_of, emit, fmt_kpi, globals_of, out, run, when
 
 cycle_app = typer.Typer(no_args_is_help=True, help="Assessment cycles: start, show, schedule.")
@@ -24,7 +25,7 @@ def _cycle_table(status: CycleStatus) -> Table:
     for kpi in assessment.kpis if assessment else []:
         table.add_row(kpi.label, fmt_kpi(kpi.value, kpi.unit.value), str(kpi.target or "-"),
                       {True: "yes", False: "MISSED", None: "-"}[kpi.met] if kpi.name in assessed else "",
-                      str(kpi.n))
+                      format_n(kpi))
     return table
 
 

@@ -420,6 +420,47 @@ def test_resolution_rate_exactly_at_95_percent_meets():
     assert value(a, K.RESOLUTION_RATE) == 0.95 and a.kpi(K.RESOLUTION_RATE).met is True
 
 
+# 003 §2.3.2 resolution rate >= 95 % (the shipped target), over the complaints decided by the period's end.
+def test_resolution_rate_counts_only_complaints_decided_by_period_end():
+    due_later = END + 9 * 24 * HOUR  # received late in the period: the resolve deadline lies in the next one
+    outcomes = ([resolved(resolved_at=END - 24 * HOUR, resolve_deadline=END + HOUR) for _ in range(38)]
+                + [oc(state=S.IN_PROGRESS, resolve_deadline=END - 48 * HOUR)]  # overdue at period end: a miss
+                + [oc(state=S.IN_PROGRESS, resolve_deadline=due_later) for _ in range(2)]  # pending
+                + [oc(state=S.WITHDRAWN)])
+    target = {K.RESOLUTION_RATE: Target(min=0.95)}
+    # counted the old way, every open complaint is a miss: 38 / 41 = 92.7 % -> a false miss
+    old = run_assess(PeriodTally.of(outcomes), targets=target)
+    assert old.kpi(K.RESOLUTION_RATE).met is False and old.kpi(K.RESOLUTION_RATE).n == 41
+    # decided by the period's end: 38 / 39 = 97.4 %, two pending
+    a = run_assess(PeriodTally.of(outcomes, decided_by=END), targets=target)
+    rate = a.kpi(K.RESOLUTION_RATE)
+    assert rate.value == pytest.approx(38 / 39) and rate.n == 39 and rate.pending == 2 and rate.met is True
+    assert a.pending == 2 and (a.complaints, a.withdrawn, a.resolved) == (42, 1, 38)
+    assert a.kpi(K.CSAT).pending is None  # pending is a resolution-rate figure
+
+
+def test_resolved_after_period_end_is_pending_or_a_miss_by_its_deadline():
+    target = {K.RESOLUTION_RATE: Target(min=0.95)}
+    in_grace = resolved(resolved_at=END + HOUR, resolve_deadline=END + 48 * HOUR)  # not decided at END
+    late = resolved(resolved_at=END + HOUR, resolve_deadline=END - HOUR)  # unresolved past its deadline at END
+    a = run_assess(PeriodTally.of([in_grace, late], decided_by=END), targets=target)
+    assert a.kpi(K.RESOLUTION_RATE).value == 0 and a.kpi(K.RESOLUTION_RATE).n == 1 and a.pending == 1
+    # a memo written before resolution times were kept: resolved counts as decided and resolved
+    b = run_assess(PeriodTally.of([resolved()], decided_by=END), targets=target)
+    assert b.kpi(K.RESOLUTION_RATE).value == 1 and b.pending == 0
+    # only pending complaints: no figure to judge
+    c = run_assess(PeriodTally.of([in_grace], decided_by=END), targets=target)
+    assert c.kpi(K.RESOLUTION_RATE).value is None and c.kpi(K.RESOLUTION_RATE).met is None
+
+
+def test_tallies_decided_at_one_instant_merge_and_others_refuse():
+    a, b = PeriodTally.of([resolved()], decided_by=END), PeriodTally.of([oc()], decided_by=END)
+    assert PeriodTally().merge(a).merge(b) == PeriodTally.of([resolved(), oc()], decided_by=END)
+    assert a.merge(b).decided == 1 and a.merge(b).decided_by == END
+    with pytest.raises(ValueError, match="different instants"):
+        a.merge(PeriodTally.of([oc()], decided_by=START))
+
+
 def test_major_resolved_in_time():
     tally = PeriodTally.of([
         resolved(severity=Severity.CRITICAL, resolved_in_time=True),  # in time

@@ -105,6 +105,18 @@ def test_happy_path_outcome():
                           C.PROGRESS_UPDATE: (2, 0), C.RESOLVE: (1, 0), C.NOTIFY_RESULT: (1, 0), C.SURVEY: (1, 0)}
     assert o.breaches == {}
     assert (o.csat, o.nps, o.ces) == (5, 9, 6)
+    assert o.resolved_at == h(6) and o.resolve_deadline == h(20)  # SMALL: resolve in 20 h
+
+
+def test_resolve_deadline_and_resolution_time_decide_the_outcome_at_a_period_end():
+    open_one = outcome([received(), ev.Acknowledged(at=h(1))], 30)
+    assert open_one.resolved_at is None and open_one.resolve_deadline == h(20)
+    assert open_one.decided_by(h(19)) == (False, False)  # still within its deadline: pending
+    assert open_one.decided_by(h(20)) == (True, False)  # deadline passed unresolved: a miss
+    done = outcome(HAPPY, 10)
+    assert done.decided_by(h(5)) == (False, False) and done.decided_by(h(6)) == (True, True)
+    reopened = outcome([*HAPPY[:6], ev.Reopened(at=h(7))], 8)
+    assert reopened.resolved_at is None and reopened.resolve_deadline == h(27)  # resolve#2 from the reopen
 
 
 def test_outcome_carries_no_personal_data():

@@ -194,6 +194,22 @@ def test_markdown_has_a_row_per_kpi_and_the_sections():
         assert f"- {line}" in md
 
 
+def test_pending_complaints_are_stated_next_to_the_resolution_rate_in_every_format():
+    result = cycle()
+    rate = result.assessment.kpi(KpiName.RESOLUTION_RATE)
+    result.assessment.kpis[result.assessment.kpis.index(rate)] = rate.model_copy(update={"n": 198, "pending": 2})
+    result.assessment.pending = 2
+    report = build_report(result, [])
+    assert "2 complaints still within the deadline are reported as pending" in "\n".join(report.method)
+    md = render(report, "md")
+    assert "| Resolution rate | 97.0 % | ≥ 95.0 % | ✓ | 198 (+2 pending) |" in md
+    assert "| pending at period end | 2 |" in md
+    html = render(report, "html")
+    assert "198 (+2 pending)" in html and "pending at period end" in html
+    none_pending = render(build_report(cycle(), []), "md")
+    assert "(+" not in none_pending and "pending at period end" not in none_pending
+
+
 def test_markdown_cells_escape_pipes_and_html():
     md = render(build_report(cycle(contract="a|b<script>"), []), "md")
     assert "a\\|b&lt;script&gt;" in md and "<script>" not in md
