@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from sla import events as ev
 from sla.events import InputInstant, Text
@@ -55,8 +55,15 @@ class Extend(Command):
 
 
 class Reclassify(Command):
-    severity: Severity
+    severity: Severity | None = None
+    category: str | None = Field(default=None, min_length=1, max_length=200)
     reason: Text | None = None
+
+    @model_validator(mode="after")
+    def _changes_something(self) -> Reclassify:
+        if self.severity is None and self.category is None:
+            raise ValueError("severity or category: give the new severity, the new category, or both")
+        return self
 
 
 class Resolve(Command):

@@ -63,6 +63,7 @@ class EscalationRecord(BaseModel):
 class Evaluation(BaseModel):
     state: ComplaintState
     severity: Severity
+    category: str | None = None
     clocks: list[ClockStatus]
     due: list[Action]  # due now and not fired yet, in due order
     next_due_at: datetime | None
@@ -226,7 +227,7 @@ def evaluate(
     if not events or not isinstance(events[0], ev.Received):
         raise ValueError("a complaint's event log starts with a Received event")
     fold = _fold(events, plan_is_progress=bool(policy.plan_counts_as_progress))
-    severity = fold.facts.severity
+    severity, category = fold.facts.severity, fold.facts.category
     ladder = [(duration(step.after), step.to) for step in policy.escalation]
     fired_by_instance: dict[str, list[tuple[str, datetime]]] = {}
     if memo is not None:
@@ -242,7 +243,7 @@ def evaluate(
     for inst in fold.instances:
         key = None
         if memo is not None and not inst.open:
-            key = (policy.version, calendar.digest, severity, inst.start, inst.met_at, inst.stopped_at,
+            key = (policy.version, calendar.digest, severity, category, inst.start, inst.met_at, inst.stopped_at,
                    inst.extension, tuple(tuple(p) for p in inst.pauses),
                    tuple(sorted(fired_by_instance.get(inst.id, ()))))
             kept = memo.get(inst.id)
@@ -254,7 +255,7 @@ def evaluate(
                 escalations.extend(part.escalations)
                 clocks.append(part.status)
                 continue
-        part = _evaluate_instance(inst, policy, severity, ladder, calendar, fired, now)
+        part = _evaluate_instance(inst, policy, severity, category, ladder, calendar, fired, now)
         if key is not None and memo is not None:
             memo[inst.id] = (key, part)
         candidates.extend(part.actions)
@@ -290,6 +291,7 @@ def evaluate(
     return Evaluation(
         state=fold.facts.state,
         severity=severity,
+        category=category,
         clocks=clocks,
         due=due,
         next_due_at=future[0].due_at if future else None,
@@ -304,12 +306,12 @@ def evaluate(
     )
 
 
-def _evaluate_instance(inst: Span, policy: ContractPolicy, severity: Severity, ladder: list, calendar: BusinessCalendar,
-                       fired: dict[str, datetime], now: datetime) -> _Instance:
+def _evaluate_instance(inst: Span, policy: ContractPolicy, severity: Severity, category: str | None, ladder: list,
+                       calendar: BusinessCalendar, fired: dict[str, datetime], now: datetime) -> _Instance:
     clock = ClockName(inst.name)
-    target = policy.target(clock, severity)
+    target = policy.target(clock, severity, category)
     result = evaluate_clock(inst, target=target, calendar=calendar, warn_at=policy.warn_at, ladder=ladder,
-                            breach_class=policy.breach_class(clock, severity), fired=fired, now=now)
+                            breach_class=policy.breach_class(clock, severity, category), fired=fired, now=now)
     breach = None
     if result.breached_at is not None:
         breach = BreachRecord(clock=clock, instance=inst.index, breach_class=result.breach_class,

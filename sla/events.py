@@ -98,7 +98,8 @@ class Extended(_Event):
 
 class Reclassified(_Event):
     type: Literal["reclassified"] = "reclassified"
-    severity: Severity
+    severity: Severity | None = None  # None: the severity stays (only the category changed)
+    category: str | None = None  # None: the category stays
     reason: Text | None = None
 
 

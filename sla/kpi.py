@@ -22,6 +22,21 @@ from sla.vocabulary import BreachClass, ClockName, Remedy, Severity
 
 
 # ---- the tally of a period's complaints ---------------------------------------------------------------------
+UNCATEGORISED = "uncategorised"
+
+
+class CategoryCounts(BaseModel):
+    """One category's complaints in a period (002 §1.3: complaints by nature), for the report's breakdown."""
+
+    complaints: int = 0
+    resolved: int = 0
+    breached: int = 0  # complaints with at least one breach
+
+    def plus(self, other: CategoryCounts) -> CategoryCounts:
+        return CategoryCounts(complaints=self.complaints + other.complaints, resolved=self.resolved + other.resolved,
+                              breached=self.breached + other.breached)
+
+
 class PeriodTally(BaseModel):
     """Aggregate of complaint outcomes: `add` folds one in place, `merge` combines two (associative).
 
@@ -47,6 +62,7 @@ class PeriodTally(BaseModel):
     first_response_wall: dict[int, int] = Field(default_factory=dict)
     by_severity: dict[Severity, int] = Field(default_factory=dict)
     remedies: dict[Remedy, int] = Field(default_factory=dict)
+    by_category: dict[str, CategoryCounts] = Field(default_factory=dict)
     clocks: dict[ClockName, ClockTally] = Field(default_factory=dict)
     breaches: dict[BreachClass, int] = Field(default_factory=dict)
     feedback_csat: ScoreHistogram = Field(default_factory=lambda: ScoreHistogram(scale=Scale.CSAT))
@@ -71,6 +87,9 @@ class PeriodTally(BaseModel):
             self.reopened += 1
         if outcome.remedy is not None:
             _bump(self.remedies, outcome.remedy)
+        category = outcome.category or UNCATEGORISED
+        self.by_category[category] = self.by_category.get(category, CategoryCounts()).plus(CategoryCounts(
+            complaints=1, resolved=int(outcome.resolved), breached=int(bool(sum(outcome.breaches.values())))))
         if outcome.handling_seconds is not None:
             self.handled += 1
             self.handling_seconds += outcome.handling_seconds
@@ -108,6 +127,8 @@ class PeriodTally(BaseModel):
                 _bump(target, key, count)
         for clock, tally in other.clocks.items():
             out.clocks[clock] = out.clocks.get(clock, ClockTally()).add(tally)
+        for category, counts in other.by_category.items():
+            out.by_category[category] = out.by_category.get(category, CategoryCounts()).plus(counts)
         for scale in Scale:
             name = f"feedback_{scale.value}"
             setattr(out, name, getattr(self, name).merge(getattr(other, name)))
@@ -250,6 +271,7 @@ class Assessment(BaseModel):
     remedies: dict[Remedy, int]
     breaches: dict[BreachClass, int]
     interruptions: int
+    by_category: dict[str, CategoryCounts] = Field(default_factory=dict)
     assessed: list[KpiName]  # targets checked by this cycle
 
     @property
@@ -338,5 +360,6 @@ def assess(
         contract=contract, period=period, start=start, end=end, computed_at=now, kpis=kpis, channels=channels,
         complaints=tally.complaints, withdrawn=tally.withdrawn, resolved=tally.resolved, pending=pending,
         by_severity=dict(tally.by_severity), remedies=dict(tally.remedies), breaches=dict(tally.breaches),
+        by_category={k: tally.by_category[k] for k in sorted(tally.by_category)},
         interruptions=len(interruptions), assessed=assessed,
     )

@@ -53,7 +53,7 @@ class ComplaintOutcome(BaseModel):
     handling_seconds: int | None = None  # reported by agents on progress posts and resolutions
     # None until decided: False once any resolve deadline passed unmet, True once resolved without a breach.
     resolved_in_time: bool | None = None
-    category: str | None = None  # the nature given at triage (002 §1.3)
+    category: str | None = None  # the nature given at triage or reclassification (002 §1.3)
     clocks: dict[ClockName, ClockTally] = Field(default_factory=dict)
     breaches: dict[BreachClass, int] = Field(default_factory=dict)
     csat: int | None = None
@@ -88,7 +88,6 @@ def outcome_of(events: list, evaluation: Evaluation) -> ComplaintOutcome:
     handling: int | None = None
     resolutions = reopened = 0
     resolved_at: datetime | None = None
-    category: str | None = None
     first_contact = False
     remedy = None
     feedback: ev.FeedbackRecorded | None = None
@@ -101,8 +100,6 @@ def outcome_of(events: list, evaluation: Evaluation) -> ComplaintOutcome:
                 resolutions += 1
                 resolved_at = event.at
                 first_contact, remedy = event.first_contact, event.remedy
-            case ev.Triaged(category=given) if given:
-                category = given
             case ev.Reopened():
                 reopened += 1
             case ev.FeedbackRecorded():
@@ -142,7 +139,7 @@ def outcome_of(events: list, evaluation: Evaluation) -> ComplaintOutcome:
         remedy=remedy,
         handling_seconds=handling,
         resolved_in_time=in_time,
-        category=category,
+        category=evaluation.category,
         clocks=clocks,
         breaches=breaches,
         csat=feedback.csat if feedback else None,

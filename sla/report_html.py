@@ -126,6 +126,9 @@ def render_markdown(report: CycleReport) -> str:
         out.append("")
     out += ["### Complaints", ""]
     out += _table(["", "count"], _complaint_rows(report))
+    if a.by_category:
+        out += ["", "### By category", ""]
+        out += _table(CATEGORY_COLUMNS, _category_rows(report))
     out += ["", "## Problems", ""]
     out += [f"- {_text(line)}" for line in report.problems] or ["- None found."]
     out += ["", "## Suggestions", ""]
@@ -155,6 +158,15 @@ def _complaint_rows(report: CycleReport) -> list[tuple[str, int]]:
     rows += [(f"remedy {m.value}", n) for m, n in a.remedies.items()]
     rows += [("service interruptions", a.interruptions)]
     return rows
+
+
+CATEGORY_COLUMNS = ["category", "received", "resolved", "with a breach"]
+
+
+def _category_rows(report: CycleReport) -> list[tuple[str, int, int, int]]:
+    """Complaints by nature (002 §1.3), in the category's name order."""
+    return [(name, c.complaints, c.resolved, c.breached)
+            for name, c in report.result.assessment.by_category.items()]
 
 
 # ---- templates ------------------------------------------------------------------------------------------------
@@ -357,5 +369,6 @@ def render_html(report: CycleReport) -> str:
         trends=[(_label(name), _trend_caption(name, targets.get(name)), trend_svg(name, points, targets.get(name)))
                 for name, points in report.trends.items()],
         kpis=a.kpis, channels=a.channels, complaints=_complaint_rows(report),
+        categories=_category_rows(report), category_columns=CATEGORY_COLUMNS,
         problems=report.problems, suggestions=report.suggestions, method=report.method,
     )

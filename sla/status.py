@@ -18,6 +18,7 @@ class ComplaintStatus(BaseModel):
     contract: str
     policy_version: str
     severity: Severity
+    category: str | None = None  # the nature given at triage or reclassification: it may set its own targets
     state: ComplaintState
     received_at: datetime
     clocks: list[ClockStatus]
@@ -52,6 +53,7 @@ def build_status(
         contract=contract,
         policy_version=policy_version,
         severity=evaluation.severity,
+        category=evaluation.category,
         state=evaluation.state,
         received_at=received.at,
         clocks=evaluation.clocks,

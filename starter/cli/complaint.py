@@ -22,7 +22,9 @@ app.add_typer(complaint_app, name="complaint")
 
 
 def status_table(status: ComplaintStatus) -> Table:
-    table = Table(title=f"complaint {status.id} · {status.contract} · {status.severity.value} · {status.state.value}")
+    category = f" · {status.category}" if status.category else ""
+    table = Table(title=f"complaint {status.id} · {status.contract} · {status.severity.value}{category} · "
+                        f"{status.state.value}")
     for column in ("clock", "state", "target", "deadline (UTC)", "met", "breached"):
         table.add_column(column)
     for clock in status.clocks:
@@ -162,11 +164,12 @@ def complaint_extend(
 
 @complaint_app.command("reclassify")
 def complaint_reclassify(
-    ctx: typer.Context, id: str = ID, by: str = BY, severity: Severity = typer.Option(...),
+    ctx: typer.Context, id: str = ID, by: str = BY, severity: Severity = typer.Option(None),
+    category: str = typer.Option(None, help="The complaint's nature; the policy may set targets per category."),
     reason: str = typer.Option(None),
 ) -> None:
-    """Change severity; targets are recomputed from the original receipt."""
-    _send(ctx, id, "reclassify", {"by": by, "severity": severity, "reason": reason})
+    """Change severity and/or category; targets are recomputed from the original receipt."""
+    _send(ctx, id, "reclassify", {"by": by, "severity": severity, "category": category, "reason": reason})
 
 
 @complaint_app.command("resolve")

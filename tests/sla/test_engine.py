@@ -22,7 +22,7 @@ from sla.lifecycle import COMMANDS, InvalidTransition, apply, check, replay
 from sla.policy import default_policy_path, load_policy, parse_policy
 from sla.vocabulary import BreachClass, ClockName, ClockState, ComplaintState, Severity
 from tests.helpers.calendars import calendar_of, last_published_cn_year
-from tests.helpers.policies import SMALL
+from tests.helpers.policies import SMALL, default_raw
 
 C = ClockName
 UTC = timezone.utc
@@ -625,6 +625,47 @@ def test_reclassify_is_retroactive_from_the_original_start():
     assert "resolve#1:warn:50" in due_ids(result)  # 4h: already passed under the new target
     late = run(events, 8)
     assert action(late, "resolve#1:breach").breach_class is BreachClass.MAJOR
+
+
+# 002 §1.3: time limits by nature and urgency. The shipped default resolves a normal complaint in 10 working days;
+# a contract may give a category its own, here billing in 5 working days (a critical one keeps 2: see below).
+def _with_billing():
+    raw = default_raw()
+    raw["contracts"]["default"]["category"] = {
+        "billing": {"targets": {"resolve": "5 working days"}, "major_breach": ["resolve"]}}
+    return parse_policy(raw).contract("default")
+
+
+def test_category_targets_apply_from_receipt_and_are_recomputed_on_reclassify():
+    policy = _with_billing()
+    start = datetime(2025, 3, 3, 10, tzinfo=SH)  # Monday; no holiday in March 2025
+    base = [received(at=start, contract="default"), ev.Acknowledged(at=start + timedelta(hours=1))]
+    plain = evaluate(policy, [*base, ev.Triaged(at=start + timedelta(hours=2))], start + timedelta(hours=2))
+    assert clock(plain, C.RESOLVE).deadline == datetime(2025, 3, 17, 10, tzinfo=SH)  # 10 working days
+    billing = [*base, ev.Triaged(at=start + timedelta(hours=2), category="billing")]
+    result = evaluate(policy, billing, start + timedelta(hours=2))
+    assert result.category == "billing"
+    assert clock(result, C.RESOLVE).deadline == datetime(2025, 3, 10, 10, tzinfo=SH)  # 5, from the receipt
+    assert clock(result, C.RESOLVE).target == "5 working days"
+    late = evaluate(policy, billing, datetime(2025, 3, 10, 10, tzinfo=SH))
+    assert action(late, "resolve#1:breach").breach_class is BreachClass.MAJOR  # the category's major_breach
+    # reclassified to another nature: back to the severity's 10 working days, still from the receipt
+    moved = [*billing, ev.Reclassified(at=start + timedelta(hours=3), category="delivery")]
+    again = evaluate(policy, moved, start + timedelta(hours=3))
+    assert again.category == "delivery" and again.severity is Severity.NORMAL
+    assert clock(again, C.RESOLVE).deadline == datetime(2025, 3, 17, 10, tzinfo=SH)
+    assert policy.target(C.RESOLVE, Severity.CRITICAL, "billing") == policy.target(C.RESOLVE, Severity.NORMAL,
+                                                                                  "billing")
+    assert str(policy.target(C.ACKNOWLEDGE, Severity.NORMAL, "billing")) == "2 working hours"  # not set: kept
+
+
+def test_a_snapshot_without_categories_ignores_the_category():
+    policy = load_policy().contract("default")
+    assert policy.category == {}
+    start = datetime(2025, 3, 3, 10, tzinfo=SH)
+    result = evaluate(policy, [received(at=start, contract="default"), ev.Acknowledged(at=start),
+                               ev.Triaged(at=start, category="billing")], start)
+    assert clock(result, C.RESOLVE).deadline == datetime(2025, 3, 17, 10, tzinfo=SH)
 
 
 def test_reclassify_down_moves_the_deadline_out():

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from sla.kpi import (
     DEFINITIONS,
+    UNCATEGORISED,
     Assessment,
     Interruption,
     KpiName,
@@ -459,6 +460,18 @@ def test_tallies_decided_at_one_instant_merge_and_others_refuse():
     assert a.merge(b).decided == 1 and a.merge(b).decided_by == END
     with pytest.raises(ValueError, match="different instants"):
         a.merge(PeriodTally.of([oc()], decided_by=START))
+
+
+def test_complaints_are_broken_down_by_category():
+    outcomes = ([resolved(category="billing") for _ in range(3)]
+                + [oc(category="billing", breaches={BreachClass.MINOR: 2})]
+                + [resolved(category="delivery", breaches={BreachClass.MAJOR: 1}), oc()])
+    a = run_assess(PeriodTally.of(outcomes))
+    assert {k: (c.complaints, c.resolved, c.breached) for k, c in a.by_category.items()} == {
+        "billing": (4, 3, 1), "delivery": (1, 1, 1), UNCATEGORISED: (1, 0, 0)}
+    assert list(a.by_category) == sorted(a.by_category)
+    halves = PeriodTally.of(outcomes[:3]).merge(PeriodTally.of(outcomes[3:]))
+    assert halves.by_category == PeriodTally.of(outcomes).by_category
 
 
 def test_major_resolved_in_time():

@@ -191,6 +191,32 @@ def test_reclassify_to_the_same_severity():
     assert "already normal" in message
 
 
+def test_category_is_set_at_triage_and_changed_by_reclassify_alone():
+    facts = apply(run("acknowledge"), command_event("triage", 2, category="billing"))
+    assert facts.category == "billing" and facts.severity is Severity.NORMAL
+    assert "already in category 'billing'" in refused(facts, "reclassify", severity=None, category="billing")
+    assert "already normal and in category 'billing'" in refused(facts, "reclassify", severity=Severity.NORMAL,
+                                                                  category="billing")
+    event = command_event("reclassify", 3, severity=None, category="delivery")
+    check(facts, "reclassify", event)
+    moved = apply(facts, event)
+    assert (moved.category, moved.severity) == ("delivery", Severity.NORMAL)
+    # a severity change keeps the category
+    assert apply(moved, command_event("reclassify", 4)).category == "delivery"
+
+
+def test_reclassify_command_needs_a_severity_or_a_category():
+    from pydantic import ValidationError
+
+    from sla.commands import Reclassify
+
+    with pytest.raises(ValidationError, match="severity or category: give the new severity"):
+        Reclassify()
+    with pytest.raises(ValidationError):
+        Reclassify(category="")
+    assert Reclassify(category="billing").severity is None
+
+
 @pytest.mark.parametrize("command", sorted(set(COMMANDS)))
 def test_nothing_is_allowed_on_a_closed_complaint(command):
     facts = run("acknowledge", "resolve", "record_feedback")

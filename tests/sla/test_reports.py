@@ -210,6 +210,21 @@ def test_pending_complaints_are_stated_next_to_the_resolution_rate_in_every_form
     assert "(+" not in none_pending and "pending at period end" not in none_pending
 
 
+def test_reports_break_complaints_down_by_category():
+    from sla.kpi import CategoryCounts
+
+    result = cycle()
+    result.assessment.by_category = {"billing": CategoryCounts(complaints=120, resolved=115, breached=7),
+                                     "<b>de|livery</b>": CategoryCounts(complaints=86, resolved=79, breached=4)}
+    report = build_report(result, [])
+    md = render(report, "md")
+    assert "### By category" in md and "| billing | 120 | 115 | 7 |" in md
+    assert "| &lt;b&gt;de\\|livery&lt;/b&gt; | 86 | 79 | 4 |" in md  # a desk's category name is escaped
+    html = render(report, "html")
+    assert "<h3>By category</h3>" in html and "<td>billing</td>" in html and "<b>de|livery</b>" not in html
+    assert "By category" not in render(build_report(cycle(), []), "md")
+
+
 def test_markdown_cells_escape_pipes_and_html():
     md = render(build_report(cycle(contract="a|b<script>"), []), "md")
     assert "a\\|b&lt;script&gt;" in md and "<script>" not in md

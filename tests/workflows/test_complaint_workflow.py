@@ -11,6 +11,7 @@ through `env.sleep`. Every complaint a test opens is checked afterwards for fail
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 from collections import Counter
 from dataclasses import dataclass, field
@@ -123,6 +124,19 @@ class Harness:
 
     async def workflow_status(self, cid: str) -> WorkflowExecutionStatus:
         return (await self.describe(cid))[0]
+
+
+@contextlib.asynccontextmanager
+async def harness_with(contract_keys: dict):
+    """A harness whose `fast` contract has these keys set on top (a server of its own)."""
+    raw = copy.deepcopy(POLICY_RAW)
+    raw["contracts"][CONTRACT].update(contract_keys)
+    async with time_skipping_server() as env:
+        async with cxsla_worker(env.client, sink=(sink := RecordingSink())) as queue:
+            harness = Harness(env, ComplaintClient(env.client, task_queue=queue, policy=parse_policy(raw)), sink)
+            yield harness
+            for cid in harness.opened:
+                await assert_no_task_failures(env.client, cid)
 
 
 @pytest.fixture
@@ -356,29 +370,41 @@ async def test_progress_update_restarts_on_every_post_and_a_late_one_breaches(h:
 async def test_the_handling_plan_told_counts_as_the_progress_update_when_the_policy_says_so():
     # 000 §4.4: a preliminary handling opinion or a progress update. With the switch on (the shipped default), the
     # plan meets progress_update#1 and starts #2 from it; only #2 can then breach, 20 s after the plan.
-    raw = copy.deepcopy(POLICY_RAW)
-    raw["contracts"][CONTRACT]["plan_counts_as_progress"] = True
-    async with time_skipping_server() as env:
-        sink = RecordingSink()
-        async with cxsla_worker(env.client, sink=sink) as queue:
-            h = Harness(env, ComplaintClient(env.client, task_queue=queue, policy=parse_policy(raw)), sink)
-            r = (await h.open("pp")).status.received_at
-            await h.cmd("pp", "acknowledge", cmd.Acknowledge())
-            await h.cmd("pp", "triage", cmd.Triage())
-            await h.skip_to(r + 15 * S)
-            st = await h.cmd("pp", "communicate_plan", cmd.CommunicatePlan(plan="refund within a week"))
-            told = at(st, "plan_communicated")
-            assert clock(st, "progress_update", 1).met_at == told
-            assert (clock(st, "progress_update", 2).started_at, deadline_of(st, "progress_update")) == (
-                told, told + 20 * S)
-            await h.skip_to(r + 25 * S)  # past receipt + 20 s: the old rule's breach time
-            st = await h.c.status("pp")
-            assert not [k for k in breaches(st) if k.startswith("progress")]
-            await h.skip_to(told + 21 * S)
-            st = await h.c.status("pp")
-            assert instances(st, "progress_update") == [(1, "met"), (2, "breached")]
-            assert h.ids("pp", "progress_update#1:b") == [] and h.ids("pp", "progress_update#2:breach")
-            await assert_no_task_failures(env.client, "pp")
+    async with harness_with({"plan_counts_as_progress": True}) as h:
+        r = (await h.open("pp")).status.received_at
+        await h.cmd("pp", "acknowledge", cmd.Acknowledge())
+        await h.cmd("pp", "triage", cmd.Triage())
+        await h.skip_to(r + 15 * S)
+        st = await h.cmd("pp", "communicate_plan", cmd.CommunicatePlan(plan="refund within a week"))
+        told = at(st, "plan_communicated")
+        assert clock(st, "progress_update", 1).met_at == told
+        assert (clock(st, "progress_update", 2).started_at, deadline_of(st, "progress_update")) == (
+            told, told + 20 * S)
+        await h.skip_to(r + 25 * S)  # past receipt + 20 s: the old rule's breach time
+        st = await h.c.status("pp")
+        assert not [k for k in breaches(st) if k.startswith("progress")]
+        await h.skip_to(told + 21 * S)
+        st = await h.c.status("pp")
+        assert instances(st, "progress_update") == [(1, "met"), (2, "breached")]
+        assert h.ids("pp", "progress_update#1:b") == [] and h.ids("pp", "progress_update#2:breach")
+
+
+async def test_category_targets_follow_triage_and_reclassification():
+    # 002 §1.3 time limits by nature: billing resolves in 120 s (major-class), other natures keep 300 s
+    billing = {"category": {"billing": {"targets": {"resolve": "PT120S"}, "major_breach": ["resolve"]}}}
+    async with harness_with(billing) as h:
+        r = (await h.open("cat")).status.received_at
+        await h.cmd("cat", "acknowledge", cmd.Acknowledge())
+        st = await h.cmd("cat", "triage", cmd.Triage(category="billing"))
+        assert st.category == "billing" and deadline_of(st, "resolve") == r + 120 * S
+        st = await h.cmd("cat", "reclassify", cmd.Reclassify(category="delivery", reason="a parcel, not a bill"))
+        assert (st.category, st.severity.value, deadline_of(st, "resolve")) == ("delivery", "normal", r + 300 * S)
+        await h.refused("cat", "reclassify", cmd.Reclassify(category="delivery"), "already in category 'delivery'")
+        st = await h.cmd("cat", "reclassify", cmd.Reclassify(category="billing"))
+        assert deadline_of(st, "resolve") == r + 120 * S  # from the receipt again
+        await h.skip_to(r + 121 * S)
+        st = await h.c.status("cat")
+        assert breaches(st)["resolve#1"][:2] == ("major", r + 120 * S)
 
 
 async def test_resolve_target_per_severity_and_major_class_for_critical_and_major(h: Harness):
