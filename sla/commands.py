@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sla import events as ev
 from sla.events import InputInstant, Text
 from sla.lifecycle import COMMANDS
-from sla.policy import DEFAULT_LIMITS, MAX_HANDLING_SECONDS, Limits
+from sla.policy import DEFAULT_LIMITS, MAX_HANDLING_SECONDS, ContractPolicy, Limits
 from sla.vocabulary import Channel, ClockName, Remedy, Severity
 
 
@@ -69,6 +69,7 @@ class Reclassify(Command):
 class Resolve(Command):
     resolution: Text = Field(min_length=1)
     remedy: Remedy | None = None
+    at_fault: bool = False  # verified as the provider's fault and affecting the customer (000 §4.5)
     first_contact: bool = False
     handling_seconds: int | None = Field(default=None, ge=0, le=MAX_HANDLING_SECONDS)
 
@@ -130,6 +131,13 @@ def check_limits(command: Command, limits: Limits, *, received_at: datetime, eve
         if command.until > reach:
             raise ValueError(f"until: an extension reaches at most {limits.extend_within_days} days after the "
                              f"complaint was received ({reach.isoformat()})")
+
+
+def check_policy(command: Command, policy: ContractPolicy) -> None:
+    """Refuse (ValueError naming the field) what the complaint's contract forbids beyond state and limits."""
+    if isinstance(command, Resolve) and command.at_fault and command.remedy is None and policy.at_fault_needs_remedy:
+        raise ValueError("remedy: a complaint verified as our fault is resolved with a remedy (compensation, "
+                         "upgrade or replacement)")
 
 
 def _days(seconds: int) -> str:

@@ -107,6 +107,7 @@ class Resolved(_Event):
     type: Literal["resolved"] = "resolved"
     resolution: Text = Field(min_length=1)
     remedy: Remedy | None = None
+    at_fault: bool = False  # verified as the provider's fault (000 §4.5): a remedy is owed
     first_contact: bool = False
     handling_seconds: int | None = Field(default=None, ge=0)
 

@@ -62,6 +62,8 @@ class PeriodTally(BaseModel):
     first_response_wall: dict[int, int] = Field(default_factory=dict)
     by_severity: dict[Severity, int] = Field(default_factory=dict)
     remedies: dict[Remedy, int] = Field(default_factory=dict)
+    at_fault: int = 0  # resolved as the provider's fault (000 §4.5)
+    at_fault_without_remedy: int = 0
     by_category: dict[str, CategoryCounts] = Field(default_factory=dict)
     clocks: dict[ClockName, ClockTally] = Field(default_factory=dict)
     breaches: dict[BreachClass, int] = Field(default_factory=dict)
@@ -87,6 +89,9 @@ class PeriodTally(BaseModel):
             self.reopened += 1
         if outcome.remedy is not None:
             _bump(self.remedies, outcome.remedy)
+        if outcome.at_fault:
+            self.at_fault += 1
+            self.at_fault_without_remedy += outcome.remedy is None
         category = outcome.category or UNCATEGORISED
         self.by_category[category] = self.by_category.get(category, CategoryCounts()).plus(CategoryCounts(
             complaints=1, resolved=int(outcome.resolved), breached=int(bool(sum(outcome.breaches.values())))))
@@ -119,7 +124,7 @@ class PeriodTally(BaseModel):
         out.decided_by = self.decided_by or other.decided_by
         for name in ("complaints", "withdrawn", "resolved", "first_contact", "reopened", "handled",
                      "handling_seconds", "unacknowledged", "major_complaints", "major_decided", "major_in_time",
-                     "decided", "decided_resolved"):
+                     "decided", "decided_resolved", "at_fault", "at_fault_without_remedy"):
             setattr(out, name, getattr(self, name) + getattr(other, name))
         for name in ("first_response_business", "first_response_wall", "by_severity", "remedies", "breaches"):
             target = getattr(out, name)
@@ -272,6 +277,8 @@ class Assessment(BaseModel):
     breaches: dict[BreachClass, int]
     interruptions: int
     by_category: dict[str, CategoryCounts] = Field(default_factory=dict)
+    at_fault: int = 0  # complaints resolved as the provider's fault (000 §4.5)
+    at_fault_without_remedy: int = 0
     assessed: list[KpiName]  # targets checked by this cycle
 
     @property
@@ -361,5 +368,6 @@ def assess(
         complaints=tally.complaints, withdrawn=tally.withdrawn, resolved=tally.resolved, pending=pending,
         by_severity=dict(tally.by_severity), remedies=dict(tally.remedies), breaches=dict(tally.breaches),
         by_category={k: tally.by_category[k] for k in sorted(tally.by_category)},
+        at_fault=tally.at_fault, at_fault_without_remedy=tally.at_fault_without_remedy,
         interruptions=len(interruptions), assessed=assessed,
     )

@@ -50,6 +50,7 @@ class ComplaintOutcome(BaseModel):
     reopened: int = 0
     first_contact: bool = False  # the last resolution was at first contact
     remedy: Remedy | None = None
+    at_fault: bool = False  # the last resolution found the complaint to be the provider's fault (000 §4.5)
     handling_seconds: int | None = None  # reported by agents on progress posts and resolutions
     # None until decided: False once any resolve deadline passed unmet, True once resolved without a breach.
     resolved_in_time: bool | None = None
@@ -88,7 +89,7 @@ def outcome_of(events: list, evaluation: Evaluation) -> ComplaintOutcome:
     handling: int | None = None
     resolutions = reopened = 0
     resolved_at: datetime | None = None
-    first_contact = False
+    first_contact = at_fault = False
     remedy = None
     feedback: ev.FeedbackRecorded | None = None
     for event in events:
@@ -99,7 +100,7 @@ def outcome_of(events: list, evaluation: Evaluation) -> ComplaintOutcome:
             case ev.Resolved():
                 resolutions += 1
                 resolved_at = event.at
-                first_contact, remedy = event.first_contact, event.remedy
+                first_contact, remedy, at_fault = event.first_contact, event.remedy, event.at_fault
             case ev.Reopened():
                 reopened += 1
             case ev.FeedbackRecorded():
@@ -137,6 +138,7 @@ def outcome_of(events: list, evaluation: Evaluation) -> ComplaintOutcome:
         reopened=reopened,
         first_contact=first_contact,
         remedy=remedy,
+        at_fault=at_fault,
         handling_seconds=handling,
         resolved_in_time=in_time,
         category=evaluation.category,

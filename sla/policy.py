@@ -162,6 +162,8 @@ class ContractSpec(_Strict):
     # 000 §4.4 asks for "a preliminary handling opinion or a progress update": the handling plan told to the customer
     # is such an opinion, so it meets `progress_update` and restarts it.
     plan_counts_as_progress: bool = True
+    # 000 §4.5: a complaint verified as the provider's fault gets a remedy; resolving one without is refused.
+    at_fault_needs_remedy: bool = True
     kpi_targets: dict[KpiName, TargetSpec] = Field(default_factory=dict)
     cycles: dict[Cadence, CycleSpec] = Field(default_factory=dict)
     improvement: ImprovementSpec = Field(default_factory=ImprovementSpec)
@@ -222,6 +224,7 @@ class ContractPolicy(_Strict):
     survey_window: DurationText
     # None in snapshots taken before the switch existed: those complaints keep counting only progress posts.
     plan_counts_as_progress: bool | None = None
+    at_fault_needs_remedy: bool | None = None  # None in snapshots taken before: nothing refused
     # What the complaint itself decides about improvement plans (None in snapshots taken before it did).
     plan_on_major_breach: bool | None = None  # a critical/major complaint missing `resolve` opens one
     plans_on_negative_feedback: dict[KpiName, int] | None = None  # KPI -> score at or below which an answer opens one

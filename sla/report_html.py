@@ -155,7 +155,9 @@ def _complaint_rows(report: CycleReport) -> list[tuple[str, int]]:
     rows += [("pending at period end", a.pending)] if a.pending else []
     rows += [(f"severity {s.value}", n) for s, n in a.by_severity.items()]
     rows += [(f"{c.value} breaches", n) for c, n in a.breaches.items()]
+    rows += [("verified at fault", a.at_fault)] if a.at_fault else []
     rows += [(f"remedy {m.value}", n) for m, n in a.remedies.items()]
+    rows += [("at fault without a remedy", a.at_fault_without_remedy)] if a.at_fault_without_remedy else []
     rows += [("service interruptions", a.interruptions)]
     return rows
 

@@ -215,6 +215,10 @@ def _problems(result: CycleResult) -> list[str]:
         f"(n = {k.n})."
         for k in a.missed
     ]
+    if a.at_fault_without_remedy:
+        n = a.at_fault_without_remedy
+        lines.append(f"{n} complaint{'s' if n != 1 else ''} verified as our fault "
+                     f"{'were' if n != 1 else 'was'} resolved without a remedy for the customer.")
     major = a.breaches.get(BreachClass.MAJOR, 0)
     if major:
         lines.append(f"{major} major breach{'es' if major != 1 else ''} in the period (003 §4.2).")

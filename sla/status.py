@@ -76,6 +76,8 @@ def _timeline(events: list, stale: set[int]) -> list[dict[str, Any]]:
     entries = []
     for position, event in enumerate(events):
         entry = {"type": event.type, "at": event.at.isoformat(), "by": event.by}
+        if isinstance(event, ev.Resolved) and (event.at_fault or event.remedy):
+            entry.update(at_fault=event.at_fault, remedy=event.remedy.value if event.remedy else None)
         if position in stale:
             entry["stale"] = True
         entries.append(entry)

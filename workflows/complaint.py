@@ -367,6 +367,7 @@ class ComplaintWorkflow:
             lifecycle.check(self._facts, name, event)
             cmd.check_limits(command, self._run.policy.bounds, received_at=self._run.events[0].at,
                              events=len(self._run.events))
+            cmd.check_policy(command, self._run.policy)
             if isinstance(command, cmd.Extend):
                 self._check_extension(command, event, now)
         except ApplicationError:

@@ -176,10 +176,12 @@ def complaint_reclassify(
 def complaint_resolve(
     ctx: typer.Context, id: str = ID, by: str = BY, resolution: str = typer.Option(...),
     remedy: Remedy = typer.Option(None), first_contact: bool = typer.Option(False, "--first-contact"),
+    at_fault: bool = typer.Option(False, "--at-fault", help="Verified as our fault: the contract may require a "
+                                                            "--remedy."),
     handling_seconds: int = typer.Option(None, "--handling-seconds", min=0),
 ) -> None:
     """Supervisor: record the solution (and remedy, for verified at-fault complaints)."""
-    _send(ctx, id, "resolve", {"by": by, "resolution": resolution, "remedy": remedy,
+    _send(ctx, id, "resolve", {"by": by, "resolution": resolution, "remedy": remedy, "at_fault": at_fault,
                                "first_contact": first_contact, "handling_seconds": handling_seconds})
 
 

@@ -474,6 +474,14 @@ def test_complaints_are_broken_down_by_category():
     assert halves.by_category == PeriodTally.of(outcomes).by_category
 
 
+def test_at_fault_complaints_and_their_remedies_are_counted():
+    outcomes = [resolved(at_fault=True, remedy=Remedy.COMPENSATION), resolved(at_fault=True, remedy=Remedy.UPGRADE),
+                resolved(at_fault=True), resolved(remedy=Remedy.REPLACEMENT), resolved()]
+    a = run_assess(PeriodTally.of(outcomes[:2]).merge(PeriodTally.of(outcomes[2:])))
+    assert (a.at_fault, a.at_fault_without_remedy) == (3, 1)
+    assert a.remedies == {Remedy.COMPENSATION: 1, Remedy.UPGRADE: 1, Remedy.REPLACEMENT: 1}
+
+
 def test_major_resolved_in_time():
     tally = PeriodTally.of([
         resolved(severity=Severity.CRITICAL, resolved_in_time=True),  # in time

@@ -264,3 +264,19 @@ def test_events_validate_their_fields():
     local = ev.Acknowledged(at=datetime.fromisoformat("2025-09-30T17:00:00+08:00"))
     assert local.at == datetime(2025, 9, 30, 9, tzinfo=timezone.utc)
     assert local.at.utcoffset() == timedelta(0)
+
+
+# ---- 000 §4.5: a complaint verified as our fault gets a remedy ----------------------------------------------------
+def test_an_at_fault_resolution_needs_a_remedy_where_the_contract_says_so():
+    from sla.commands import Resolve, check_policy
+    from sla.policy import load_policy
+
+    policy = load_policy().contract("default")
+    assert policy.at_fault_needs_remedy is True  # on by default
+    with pytest.raises(ValueError, match="^remedy: a complaint verified as our fault"):
+        check_policy(Resolve(resolution="refunded", at_fault=True), policy)
+    check_policy(Resolve(resolution="refunded", at_fault=True, remedy="compensation"), policy)
+    check_policy(Resolve(resolution="explained the bill"), policy)  # not at fault: no remedy owed
+    for switch in (False, None):  # off, or a snapshot from before the switch
+        check_policy(Resolve(resolution="refunded", at_fault=True),
+                     policy.model_copy(update={"at_fault_needs_remedy": switch}))

@@ -106,6 +106,20 @@ def test_happy_path_outcome():
     assert o.breaches == {}
     assert (o.csat, o.nps, o.ces) == (5, 9, 6)
     assert o.resolved_at == h(6) and o.resolve_deadline == h(20)  # SMALL: resolve in 20 h
+    assert o.at_fault is False
+
+
+def test_at_fault_and_remedy_of_the_last_resolution():
+    events = [*HAPPY[:5], ev.Resolved(at=h(6), resolution="refunded", at_fault=True, remedy=Remedy.COMPENSATION)]
+    o = outcome(events, 7)
+    assert o.at_fault is True and o.remedy is Remedy.COMPENSATION
+    from sla.status import build_status
+
+    status = build_status(complaint_id="c-1", contract="t", policy_version="v", events=events,
+                          evaluation=evaluate(POLICY, events, h(7)))
+    assert status.timeline[-1] == {"type": "resolved", "at": h(6).isoformat(), "by": None, "at_fault": True,
+                                   "remedy": "compensation"}
+    assert "at_fault" not in status.timeline[-2]
 
 
 def test_resolve_deadline_and_resolution_time_decide_the_outcome_at_a_period_end():

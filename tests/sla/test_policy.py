@@ -581,9 +581,9 @@ def test_category_rules_load_and_version_the_complaint_policy(raw_default):
 # ---- extends ----------------------------------------------------------------------------------------------------
 # The shipped contracts' versions: complaints, plans and cycles carry them, and golden histories replay with them.
 SHIPPED_VERSIONS = {
-    "default": ("2026.1+2462c6131fca", "2026.1+9d3b34ad032e"),
-    "always-on": ("2026.1+675d81b8b535", "2026.1+9cb6b69e3f92"),
-    "demo": ("2026.1+c4325cd9f576", "2026.1+f36820baf272"),
+    "default": ("2026.1+03f2700837c3", "2026.1+9d3b34ad032e"),
+    "always-on": ("2026.1+184d1939ad7c", "2026.1+9cb6b69e3f92"),
+    "demo": ("2026.1+45be278ead67", "2026.1+f36820baf272"),
 }
 
 

@@ -225,6 +225,21 @@ def test_reports_break_complaints_down_by_category():
     assert "By category" not in render(build_report(cycle(), []), "md")
 
 
+def test_reports_count_at_fault_complaints_remedies_and_those_without_one():
+    from sla.vocabulary import Remedy
+
+    result = cycle()
+    result.assessment.at_fault, result.assessment.at_fault_without_remedy = 5, 1
+    result.assessment.remedies = {Remedy.COMPENSATION: 3, Remedy.REPLACEMENT: 1}
+    report = build_report(result, [])
+    assert "1 complaint verified as our fault was resolved without a remedy for the customer." in report.problems
+    md = render(report, "md")
+    for row in ("| verified at fault | 5 |", "| remedy compensation | 3 |", "| remedy replacement | 1 |",
+                "| at fault without a remedy | 1 |"):
+        assert row in md
+    assert "verified at fault" not in render(build_report(cycle(), []), "md")
+
+
 def test_markdown_cells_escape_pipes_and_html():
     md = render(build_report(cycle(contract="a|b<script>"), []), "md")
     assert "a\\|b&lt;script&gt;" in md and "<script>" not in md

@@ -389,6 +389,16 @@ async def test_the_handling_plan_told_counts_as_the_progress_update_when_the_pol
         assert h.ids("pp", "progress_update#1:b") == [] and h.ids("pp", "progress_update#2:breach")
 
 
+async def test_an_at_fault_complaint_is_resolved_only_with_a_remedy(h: Harness):
+    await h.open("af")
+    await h.cmd("af", "acknowledge", cmd.Acknowledge())
+    message = await h.refused("af", "resolve", cmd.Resolve(resolution="refunded", at_fault=True), "remedy:")
+    assert "verified as our fault" in message
+    st = await h.cmd("af", "resolve", cmd.Resolve(resolution="refunded", at_fault=True, remedy="compensation"))
+    assert st.state.value == "resolved"
+    assert [(e["at_fault"], e["remedy"]) for e in st.timeline if e["type"] == "resolved"] == [(True, "compensation")]
+
+
 async def test_category_targets_follow_triage_and_reclassification():
     # 002 §1.3 time limits by nature: billing resolves in 120 s (major-class), other natures keep 300 s
     billing = {"category": {"billing": {"targets": {"resolve": "PT120S"}, "major_breach": ["resolve"]}}}
