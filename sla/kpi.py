@@ -20,7 +20,6 @@ from sla.outcomes import MAJOR_SEVERITIES, ClockTally, ComplaintOutcome
 from sla.surveys import Scale, ScoreHistogram, SurveyBatch, SurveyChannel, merge_all
 from sla.vocabulary import BreachClass, ClockName, Remedy, Severity
 
-
 # ---- the tally of a period's complaints ---------------------------------------------------------------------
 UNCATEGORISED = "uncategorised"
 
