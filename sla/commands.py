@@ -14,7 +14,7 @@ from sla import events as ev
 from sla.events import InputInstant, Text
 from sla.lifecycle import COMMANDS
 from sla.policy import DEFAULT_LIMITS, MAX_HANDLING_SECONDS, ContractPolicy, Limits
-from sla.vocabulary import Channel, ClockName, Remedy, Severity
+from sla.vocabulary import Channel, ClockName, Kind, Remedy, Severity
 
 
 class Command(BaseModel):
@@ -154,6 +154,7 @@ class OpenComplaint(BaseModel):
     id: str = Field(min_length=1, max_length=200, pattern=COMPLAINT_ID_PATTERN)
     contract: str = Field(min_length=1)
     severity: Severity
+    kind: Kind = Field(default=Kind.COMPLAINT, description="complaint, or inquiry (first response and answer only)")
     channel: Channel | None = None
     customer_id: str | None = Field(default=None, max_length=200)
     customer_name: str | None = Field(default=None, max_length=200, description="personal data: encrypted at rest")
@@ -177,7 +178,7 @@ class OpenComplaint(BaseModel):
                              "import an older complaint with its history (import_history), which notifies nobody")
         at = min(at, now)
         return ev.Received(
-            at=at, by=self.by, complaint_id=self.id, contract=self.contract, severity=self.severity,
+            at=at, by=self.by, complaint_id=self.id, contract=self.contract, severity=self.severity, kind=self.kind,
             channel=self.channel, customer_id=self.customer_id, customer_name=self.customer_name,
             customer_contact=self.customer_contact, summary=self.summary,
         )

@@ -17,7 +17,7 @@ from sla.calendar import WALL_CLOCK, BusinessCalendar
 from sla.deadlines import ActionKind, Due, Span, duration, evaluate_clock
 from sla.lifecycle import Facts, apply
 from sla.policy import ContractPolicy
-from sla.vocabulary import PAUSABLE_CLOCKS, BreachClass, ClockName, ClockState, ComplaintState, Severity
+from sla.vocabulary import PAUSABLE_CLOCKS, BreachClass, ClockName, ClockState, ComplaintState, Kind, Severity
 
 C = ClockName
 _ZERO = timedelta(0)
@@ -90,6 +90,8 @@ class _Fold:
     survey_sent_at: datetime | None = None
     stale: list[int] = field(default_factory=list)
     terminal_at: datetime | None = None
+    inquiry: bool = False
+    answered_at: datetime | None = None  # an inquiry's last answer (it closes then)
 
     def current(self, clock: ClockName) -> Span | None:
         for inst in reversed(self.instances):
@@ -128,6 +130,10 @@ def _fold(events: list, *, plan_is_progress: bool = False) -> _Fold:
     for position, event in enumerate(events):
         at = event.at
         match event:
+            case ev.Received(kind=Kind.INQUIRY):
+                fold.inquiry = True
+                for clock in (C.ACKNOWLEDGE, C.RESOLVE):
+                    fold.start(clock, at)
             case ev.Received():
                 for clock in (C.ACKNOWLEDGE, C.TRIAGE, C.HANDLING_PLAN, C.PROGRESS_UPDATE, C.RESOLVE):
                     fold.start(clock, at)
@@ -137,10 +143,10 @@ def _fold(events: list, *, plan_is_progress: bool = False) -> _Fold:
                 fold.meet(C.TRIAGE, at)
             case ev.PlanCommunicated():
                 fold.meet(C.HANDLING_PLAN, at)
-                if plan_is_progress:
+                if plan_is_progress and not fold.inquiry:
                     fold.meet(C.PROGRESS_UPDATE, at)
                     fold.start(C.PROGRESS_UPDATE, at)
-            case ev.ProgressPosted():
+            case ev.ProgressPosted() if not fold.inquiry:  # an inquiry has no progress clock
                 fold.meet(C.PROGRESS_UPDATE, at)
                 fold.start(C.PROGRESS_UPDATE, at)
             case ev.AwaitingCustomer():
@@ -159,8 +165,11 @@ def _fold(events: list, *, plan_is_progress: bool = False) -> _Fold:
                 fold.meet(C.RESOLVE, at)
                 for clock in (C.ACKNOWLEDGE, C.TRIAGE, C.HANDLING_PLAN, C.PROGRESS_UPDATE):
                     fold.stop(clock, at)
-                fold.start(C.NOTIFY_RESULT, at)
-                fold.start(C.SURVEY, at)
+                if fold.inquiry:  # answered: no result notice or survey follows, and it closes
+                    fold.answered_at = at
+                else:
+                    fold.start(C.NOTIFY_RESULT, at)
+                    fold.start(C.SURVEY, at)
             case ev.ResultNotified():
                 fold.meet(C.NOTIFY_RESULT, at)
                 survey = fold.current(C.SURVEY)
@@ -178,7 +187,8 @@ def _fold(events: list, *, plan_is_progress: bool = False) -> _Fold:
                 fold.stop(C.SURVEY, at)
                 fold.survey_sent_at = None
                 fold.start(C.RESOLVE, at)
-                fold.start(C.PROGRESS_UPDATE, at)
+                if not fold.inquiry:
+                    fold.start(C.PROGRESS_UPDATE, at)
             case ev.FeedbackRecorded() | ev.Closed() | ev.Withdrawn():
                 for inst in fold.open_instances():
                     fold.stop(ClockName(inst.name), at)
@@ -277,6 +287,9 @@ def evaluate(
         if survey.open:  # not after a reopen or once feedback closed the complaint
             candidates.append(Action(id=f"survey#{index}:send", kind=ActionKind.SEND_SURVEY, due_at=when,
                                      clock=C.SURVEY.value))
+    if fold.answered_at is not None and fold.terminal_at is None and fold.facts.state is ComplaintState.RESOLVED:
+        candidates.append(Action(id="close", kind=ActionKind.CLOSE, due_at=fold.answered_at,
+                                 detail="inquiry answered"))
     if fold.survey_sent_at is not None and fold.terminal_at is None:
         candidates.append(
             Action(id="close", kind=ActionKind.CLOSE,

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from sla.vocabulary import Channel, ClockName, Remedy, Severity
+from sla.vocabulary import Channel, ClockName, Kind, Remedy, Severity
 
 # Every instant a complaint, cycle or plan records lies within these years: a deadline computed from one far
 # outside them cannot be found in any calendar, and converting year 1 or 9999 to UTC overflows.
@@ -48,6 +48,7 @@ class Received(_Event):
     complaint_id: str
     contract: str
     severity: Severity
+    kind: Kind = Kind.COMPLAINT
     channel: Channel | None = None
     customer_id: str | None = None
     # Personal data: kept only in the event log (encrypted by the payload codec), never in search attributes,

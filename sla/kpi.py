@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sla.kpi_catalogue import DEFINITIONS, KpiName, Target, Unit, compliance_kpi
 from sla.outcomes import MAJOR_SEVERITIES, ClockTally, ComplaintOutcome
 from sla.surveys import Scale, ScoreHistogram, SurveyBatch, SurveyChannel, merge_all
-from sla.vocabulary import BreachClass, ClockName, Remedy, Severity
+from sla.vocabulary import BreachClass, ClockName, Kind, Remedy, Severity
 
 # ---- the tally of a period's complaints ---------------------------------------------------------------------
 UNCATEGORISED = "uncategorised"
@@ -44,6 +44,9 @@ class PeriodTally(BaseModel):
     """
 
     decided_by: datetime | None = None
+    # Inquiries and requests (000 §2.2b) are no complaints: counted apart, with their first-response clock only.
+    inquiries: int = 0
+    inquiry_acknowledge: ClockTally = Field(default_factory=ClockTally)
     complaints: int = 0
     withdrawn: int = 0
     resolved: int = 0
@@ -71,6 +74,11 @@ class PeriodTally(BaseModel):
     feedback_ces: ScoreHistogram = Field(default_factory=lambda: ScoreHistogram(scale=Scale.CES))
 
     def add(self, outcome: ComplaintOutcome) -> None:
+        if outcome.kind is Kind.INQUIRY:
+            self.inquiries += 1
+            self.inquiry_acknowledge = self.inquiry_acknowledge.add(
+                outcome.clocks.get(ClockName.ACKNOWLEDGE, ClockTally()))
+            return
         self.complaints += 1
         _bump(self.by_severity, outcome.severity)
         if outcome.withdrawn:
@@ -123,7 +131,7 @@ class PeriodTally(BaseModel):
         out.decided_by = self.decided_by or other.decided_by
         for name in ("complaints", "withdrawn", "resolved", "first_contact", "reopened", "handled",
                      "handling_seconds", "unacknowledged", "major_complaints", "major_decided", "major_in_time",
-                     "decided", "decided_resolved", "at_fault", "at_fault_without_remedy"):
+                     "decided", "decided_resolved", "at_fault", "at_fault_without_remedy", "inquiries"):
             setattr(out, name, getattr(self, name) + getattr(other, name))
         for name in ("first_response_business", "first_response_wall", "by_severity", "remedies", "breaches"):
             target = getattr(out, name)
@@ -131,6 +139,7 @@ class PeriodTally(BaseModel):
                 _bump(target, key, count)
         for clock, tally in other.clocks.items():
             out.clocks[clock] = out.clocks.get(clock, ClockTally()).add(tally)
+        out.inquiry_acknowledge = self.inquiry_acknowledge.add(other.inquiry_acknowledge)
         for category, counts in other.by_category.items():
             out.by_category[category] = out.by_category.get(category, CategoryCounts()).plus(counts)
         for scale in Scale:
@@ -278,6 +287,8 @@ class Assessment(BaseModel):
     by_category: dict[str, CategoryCounts] = Field(default_factory=dict)
     at_fault: int = 0  # complaints resolved as the provider's fault (000 §4.5)
     at_fault_without_remedy: int = 0
+    inquiries: int = 0  # inquiries and requests received in the period (not in the complaint figures)
+    inquiry_acknowledge: ClockTally = Field(default_factory=ClockTally)  # their first responses, met or late
     assessed: list[KpiName]  # targets checked by this cycle
 
     @property
@@ -368,5 +379,6 @@ def assess(
         by_severity=dict(tally.by_severity), remedies=dict(tally.remedies), breaches=dict(tally.breaches),
         by_category={k: tally.by_category[k] for k in sorted(tally.by_category)},
         at_fault=tally.at_fault, at_fault_without_remedy=tally.at_fault_without_remedy,
+        inquiries=tally.inquiries, inquiry_acknowledge=tally.inquiry_acknowledge,
         interruptions=len(interruptions), assessed=assessed,
     )

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sla import events as ev
 from sla import names
 from sla.engine import Evaluation
-from sla.vocabulary import BreachClass, Channel, ClockName, ClockState, ComplaintState, Remedy, Severity
+from sla.vocabulary import BreachClass, Channel, ClockName, ClockState, ComplaintState, Kind, Remedy, Severity
 
 MEMO_KEY = names.OUTCOME_MEMO
 MAJOR_SEVERITIES = frozenset({Severity.CRITICAL, Severity.MAJOR})
@@ -36,6 +36,7 @@ class ComplaintOutcome(BaseModel):
     complaint_id: str
     contract: str
     severity: Severity
+    kind: Kind = Kind.COMPLAINT
     channel: Channel | None = None
     received_at: datetime
     state: ComplaintState
@@ -126,6 +127,7 @@ def outcome_of(events: list, evaluation: Evaluation) -> ComplaintOutcome:
         complaint_id=received.complaint_id,
         contract=received.contract,
         severity=evaluation.severity,
+        kind=received.kind,
         channel=received.channel,
         received_at=received.at,
         state=evaluation.state,

@@ -158,6 +158,9 @@ def _complaint_rows(report: CycleReport) -> list[tuple[str, int]]:
     rows += [("verified at fault", a.at_fault)] if a.at_fault else []
     rows += [(f"remedy {m.value}", n) for m, n in a.remedies.items()]
     rows += [("at fault without a remedy", a.at_fault_without_remedy)] if a.at_fault_without_remedy else []
+    if a.inquiries:
+        rows += [("inquiries (not in the figures above)", a.inquiries),
+                 ("inquiries answered late (first response)", a.inquiry_acknowledge.breached)]
     rows += [("service interruptions", a.interruptions)]
     return rows
 

@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from sla import events as ev
 from sla.engine import BreachRecord, ClockStatus, EscalationRecord, Evaluation
 from sla.notices import Undelivered
-from sla.vocabulary import ComplaintState, Severity
+from sla.vocabulary import ComplaintState, Kind, Severity
 
 
 class ComplaintStatus(BaseModel):
@@ -18,6 +18,7 @@ class ComplaintStatus(BaseModel):
     contract: str
     policy_version: str
     severity: Severity
+    kind: Kind = Kind.COMPLAINT
     category: str | None = None  # the nature given at triage or reclassification: it may set its own targets
     state: ComplaintState
     received_at: datetime
@@ -53,6 +54,7 @@ def build_status(
         contract=contract,
         policy_version=policy_version,
         severity=evaluation.severity,
+        kind=received.kind,
         category=evaluation.category,
         state=evaluation.state,
         received_at=received.at,

@@ -13,7 +13,7 @@ from sla.commands import OpenComplaint
 from sla.errors import plain
 from sla.policy import PolicyError, load_policy
 from sla.status import ComplaintStatus
-from sla.vocabulary import Channel, ClockName, Remedy, Severity
+from sla.vocabulary import Channel, ClockName, Kind, Remedy, Severity
 from starter.cli.app import BY, Globals, app, client_of, emit, fail, globals_of, out, parse_instant, run, when
 
 ID = typer.Argument(..., help="Complaint id.")
@@ -66,6 +66,8 @@ def complaint_open(
     id: str = typer.Option(..., "--id", help="Complaint id (the desk's ticket id)."),
     contract: str = typer.Option(..., help="Contract whose policy applies."),
     severity: Severity = typer.Option(..., help="critical|major|normal|low"),
+    kind: Kind = typer.Option(Kind.COMPLAINT, help="complaint|inquiry (an inquiry has only the acknowledge and "
+                                                   "resolve clocks, 000 §2.2b)"),
     channel: Channel = typer.Option(None, help="phone|email|web|chat|social"),
     customer_id: str = typer.Option(None, "--customer-id"),
     customer_name: str = typer.Option(None, "--customer-name", help="Personal data: stored encrypted."),
@@ -78,7 +80,7 @@ def complaint_open(
     g = globals_of(ctx)
     try:
         request = OpenComplaint(
-            id=id, contract=contract, severity=severity, channel=channel, customer_id=customer_id,
+            id=id, contract=contract, severity=severity, kind=kind, channel=channel, customer_id=customer_id,
             customer_name=customer_name, customer_contact=customer_contact, summary=summary,
             received_at=parse_instant(received_at, "--received-at"), by=by,
         )

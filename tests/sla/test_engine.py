@@ -458,6 +458,28 @@ def test_default_policy_acknowledge_over_national_day_and_its_escalations():
     ]
 
 
+# ---- inquiries (000 §2.2b: a first response to an inquiry or request within 2 working hours) -----------------------
+def test_an_inquiry_runs_only_acknowledge_and_resolve_and_closes_once_answered():
+    policy = load_policy().contract("default")
+    friday = datetime(2025, 3, 7, 17, tzinfo=SH)  # one working hour left that day
+    asked = ev.Received(at=friday, complaint_id="q-1", contract="default", severity=Severity.NORMAL,
+                        kind="inquiry")
+    result = evaluate(policy, [asked], friday)
+    assert {c.name for c in result.clocks} == {C.ACKNOWLEDGE, C.RESOLVE}
+    assert clock(result, C.ACKNOWLEDGE).deadline == datetime(2025, 3, 10, 10, tzinfo=SH)  # Monday 10:00
+    late = evaluate(policy, [asked], datetime(2025, 3, 10, 10, tzinfo=SH))
+    assert "acknowledge#1:breach" in due_ids(late)
+    answered_at = datetime(2025, 3, 10, 11, tzinfo=SH)
+    events = [asked, ev.Acknowledged(at=datetime(2025, 3, 10, 9, 30, tzinfo=SH)),
+              ev.ProgressPosted(at=datetime(2025, 3, 10, 10, 30, tzinfo=SH)),
+              ev.Resolved(at=answered_at, resolution="explained the tariff")]
+    done = evaluate(policy, events, answered_at)
+    assert [(c.name, c.state) for c in done.clocks] == [(C.ACKNOWLEDGE, ClockState.MET), (C.RESOLVE, ClockState.MET)]
+    closing = action(done, "close")
+    assert (closing.kind, closing.due_at, closing.detail) == (ActionKind.CLOSE, answered_at, "inquiry answered")
+    assert not [a for a in done.due if a.kind is ActionKind.SEND_SURVEY]
+
+
 # ---- resolution, notification, survey, close -------------------------------------------------------------------------
 def test_resolution_starts_notify_result_and_survey_and_stops_the_others():
     events = [received(), ack(0.5), resolved(3)]

@@ -482,6 +482,17 @@ def test_at_fault_complaints_and_their_remedies_are_counted():
     assert a.remedies == {Remedy.COMPENSATION: 1, Remedy.UPGRADE: 1, Remedy.REPLACEMENT: 1}
 
 
+def test_inquiries_are_counted_apart_with_their_first_response():
+    from sla.vocabulary import Kind
+
+    inquiries = [resolved(kind=Kind.INQUIRY, clocks={C.ACKNOWLEDGE: ClockTally(met=1)}) for _ in range(3)]
+    inquiries.append(oc(kind=Kind.INQUIRY, clocks={C.ACKNOWLEDGE: ClockTally(breached=1)}))
+    a = run_assess(PeriodTally.of([*inquiries, resolved(), oc()]), targets={K.RESOLUTION_RATE: Target(min=0.95)})
+    assert (a.inquiries, a.inquiry_acknowledge.met, a.inquiry_acknowledge.breached) == (4, 3, 1)
+    assert (a.complaints, a.resolved) == (2, 1) and a.kpi(K.RESOLUTION_RATE).n == 2
+    assert a.kpi(K.COMPLIANCE_ACKNOWLEDGE).n == 0  # the complaints' clock only
+
+
 def test_major_resolved_in_time():
     tally = PeriodTally.of([
         resolved(severity=Severity.CRITICAL, resolved_in_time=True),  # in time

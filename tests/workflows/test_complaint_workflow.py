@@ -399,6 +399,22 @@ async def test_an_at_fault_complaint_is_resolved_only_with_a_remedy(h: Harness):
     assert [(e["at_fault"], e["remedy"]) for e in st.timeline if e["type"] == "resolved"] == [(True, "compensation")]
 
 
+async def test_an_inquiry_runs_acknowledge_and_resolve_only_and_completes_when_answered(h: Harness):
+    opened = await h.c.open(OpenComplaint(id="inq", contract=CONTRACT, severity="normal", kind="inquiry"))
+    h.opened.append("inq")
+    r = opened.status.received_at
+    st = await h.c.status("inq")
+    assert st.kind.value == "inquiry"
+    assert {c.name.value: c.deadline for c in st.clocks} == {"acknowledge": r + 10 * S, "resolve": r + 300 * S}
+    await h.skip_to(r + 11 * S)
+    assert breaches(await h.c.status("inq"))["acknowledge#1"][:2] == ("minor", r + 10 * S)
+    await h.cmd("inq", "acknowledge", cmd.Acknowledge())
+    await h.c.command("inq", "resolve", cmd.Resolve(resolution="tariff explained"))
+    final = await result_after(h.env, h.env.client, "inq", 1 * S)
+    assert final.state.value == "closed" and kinds(final)[-2:] == ["resolved", "closed"]
+    assert h.ids("inq", "survey") == [] and await h.workflow_status("inq") == WorkflowExecutionStatus.COMPLETED
+
+
 async def test_category_targets_follow_triage_and_reclassification():
     # 002 §1.3 time limits by nature: billing resolves in 120 s (major-class), other natures keep 300 s
     billing = {"category": {"billing": {"targets": {"resolve": "PT120S"}, "major_breach": ["resolve"]}}}
