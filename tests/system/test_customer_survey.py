@@ -19,27 +19,10 @@ from tests.activities.test_email import MailServer, smtp_server
 from tests.helpers.e2e import until
 from tests.helpers.service import Service, Tokens, service_settings
 from tests.helpers.sinks import RecordingSink
+from tests.starter.test_api import POLICY  # contract `calm`: hour-long clocks, none runs out here
 
 pytestmark = pytest.mark.e2e  # the real HTTP service, an SMTP server and the dev server
 
-POLICY = """
-version = "survey-test"
-[calendars.utc]
-timezone = "UTC"
-hours = ["00:00-24:00"]
-workdays = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-[contracts.calm]
-calendar = "utc"
-survey_window = "14 days"
-[contracts.calm.targets]
-acknowledge = "2 working hours"
-triage = "24 working hours"
-handling_plan = "5 working days"
-progress_update = "10 working days"
-resolve = "10 working days"
-notify_result = "1 working day"
-survey = "7 working days"
-"""
 CONTACT, DESK = "li.na@example.cn", "desk@cx.example.cn"
 SECRET = "a survey secret shared by worker and API"
 
