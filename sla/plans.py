@@ -308,6 +308,7 @@ class PlanRun(BaseModel):
     pending: list[Pending] = Field(default_factory=list)  # notices not delivered yet
     sequence: int = 0
     run: int = 1
+    continue_as_new_after_events: int | None = None  # None: the workflow's own bound (tests pass a small one)
 
 
 def new_plan_run(*, policy: AssessmentPolicy, kpi: KpiName, miss: Miss, at: datetime,

@@ -53,6 +53,7 @@ from sla.plans import (
     Measure,
     Miss,
     PlanState,
+    PlanStatus,
     RecordCycleResult,
     ReportProgress,
     SubmitPlan,
@@ -665,6 +666,38 @@ async def plan_breach_then_effective(stage: Stage) -> str:
     return handle.id
 
 
+async def plan_continued(stage: Stage) -> str:
+    """An improvement plan that continues as new every 3 events (the `plan-bounded-carry` side of that patch): its
+    long progress summaries stay in the history of the run that recorded them, the next run carries a marker; a
+    cycle meeting the target closes it."""
+    env, a = stage.env, stage.assessments
+    policy = a.policy.assessment(GOLDEN_CONTRACT)
+    t0 = await stage.now()
+    month = Period.containing(t0, Cadence.MONTHLY, ZoneInfo(policy.calendar.timezone))
+    miss = Miss(trigger=Trigger.CYCLE, period=str(month.previous()), value=70.0, target=Target(min=85))
+    run = new_plan_run(policy=policy, kpi=KpiName.CSAT, miss=miss, at=t0,
+                       calendar=resolve_at(policy.calendar_name, policy.calendar, t0))
+    run.continue_as_new_after_events = 3
+    handle = await env.client.start_workflow(ImprovementPlanWorkflow.run, run, id=run.plan_id,
+                                             task_queue=a.task_queue, search_attributes=plan_search_attributes(run))
+    await settle_workflow(env, handle.id)
+    await a.submit_plan(handle.id, SubmitPlan(
+        root_cause="surveys reach customers before the repair is verified", expected_effect="CSAT above 85",
+        measures=[Measure(action="survey after verification", owner="cx lead", due=(t0 + 48 * H).date())]))
+    summary = "回访流程已调整，维修完成并经客户确认后再发送满意度调查。" * 4
+    for _ in range(4):
+        await a.report_progress(handle.id, ReportProgress(summary=summary, by="pat"))
+        await settle_workflow(env, handle.id)
+    await handle.execute_update(ImprovementPlanWorkflow.record_cycle_result,
+                                RecordCycleResult(period=str(month), value=90.0, met=True, by="assessment-cycle"))
+    closed = await result_of(env, handle.id, PlanStatus)
+    assert closed.state is PlanState.EFFECTIVE and closed.progress_reports == 4
+    runs = await run_histories(env.client, handle.id)
+    carried = runs[-1].events[0].workflow_execution_started_event_attributes.input.payloads[0].data.decode()
+    assert len(runs) >= 2 and "[elided:" in carried and "surveys reach customers" in carried
+    return handle.id
+
+
 async def outage_major_breach(stage: Stage) -> str:
     """A service interruption reported an hour after it began (and reported again: the same one), past its 4 h
     threshold: warnings, a major breach and the full ladder; restored, it ends with its duration."""
@@ -705,6 +738,7 @@ SCENARIOS: list[Scenario] = [
     Scenario("negative-feedback", complaint_negative_feedback, golden_policy=True),
     Scenario("cycle", cycle_missed_target, golden_policy=True),
     Scenario("plan", plan_breach_then_effective, golden_policy=True),
+    Scenario("plan-continued", plan_continued, golden_policy=True),
     Scenario("outage", outage_major_breach, golden_policy=True),
 ]
 
