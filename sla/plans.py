@@ -99,6 +99,7 @@ class OpenPlanRequest(BaseModel):
     # True: the complaint decided from its own policy snapshot; False (requests of earlier runs): the worker's
     # policy decides whether major breaches start plans.
     decided: bool = False
+    policy: AssessmentPolicy | None = None  # the complaint's plan settings (None: the worker's policy file)
 
 
 class FeedbackPlanRequest(BaseModel):
