@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import MutableMapping
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 from structlog.testing import capture_logs
@@ -14,14 +15,18 @@ from temporalio.runtime import MetricBuffer, Runtime, TelemetryConfig
 from temporalio.testing import ActivityEnvironment
 
 from activities.assessment import SNAPSHOTS_DIFFERING, AssessmentActivities
+from sla.cycles import LaunchCycle
 from sla.kpi import KpiName
+from sla.periods import Cadence
 from sla.plans import Miss, OpenPlanRequest, PlanRun, Trigger, plan_id
+from sla.reporting import CycleResult
 from starter.client.assessment import AssessmentClient
 from starter.client.complaints import ComplaintClient
-from tests.helpers.assessment import assessment_worker
+from tests.helpers.assessment import KnownWorkflows, assessment_worker, result_of
 from tests.helpers.policies import default_raw, write_policy
 from tests.workflows.test_negative_feedback import plans_from_feedback, resolved_with_feedback
 from workflows import metrics as m
+from workflows.cycle import ScheduledCycleWorkflow
 
 CONTRACT = "always-on"
 DIFFERS = "policy file differs from a snapshot in use; the workflow keeps its snapshot"
@@ -89,3 +94,25 @@ async def test_the_worker_counts_each_differing_snapshot_once(own_time_skipping_
     payloads = history.events[0].workflow_execution_started_event_attributes.input.payloads
     (run,) = await env.client.data_converter.decode(payloads, [PlanRun])
     assert run.policy.version == client_policy.assessment(CONTRACT).version
+
+
+async def test_a_scheduled_cycle_decides_on_the_snapshot_it_took_at_launch(own_time_skipping_env, tmp_path):
+    """The launcher reads the worker's file once, through an activity recorded in its history; the cycle then
+    carries that snapshot to its report, whatever the file says by then (and the worker says so, once)."""
+    env = own_time_skipping_env
+    raw = default_raw()
+    path, launched = write_policy(raw, tmp_path / "worker.toml")
+    with capture_logs() as logs:
+        async with assessment_worker(env.client, policy_path=path, report_dir=tmp_path / "r",
+                                     known=KnownWorkflows(env.client, [])) as (queue, _):
+            cycle_id = await env.client.execute_workflow(
+                ScheduledCycleWorkflow.run, LaunchCycle(contract="demo", cadence=Cadence.MONTHLY),
+                id="cycle-launch-demo-snapshot", task_queue=queue)
+            raw["contracts"]["demo"]["kpi_targets"]["csat"] = {"min": 95}
+            _, edited = write_policy(raw, Path(path))
+            result = await result_of(env, cycle_id, CycleResult)
+    assert result.policy_version == launched.assessment("demo").version != edited.assessment("demo").version
+    assert next(k.target for k in result.assessment.kpis if k.name is KpiName.CSAT).min == 85
+    (warning,) = warnings_of(logs)
+    assert warning["snapshot_version"] == launched.assessment("demo").version
+    assert warning["workflow_id"] == cycle_id
