@@ -46,6 +46,7 @@ from sla.surveys import SurveyBatch
 log = structlog.get_logger("cxsla.assessment")
 
 PAGE_SIZE = 1000
+KPI_ERROR = "KpiError"  # an ApplicationError type: the KPIs cannot be computed from what was collected
 # A gauge of the catalogue (workflows/metrics.py), set here from what the activities see.
 SNAPSHOTS_DIFFERING = "cxsla_policy_snapshots_differing"
 SNAPSHOTS_DIFFERING_HELP = ("Policy snapshots that running plans and cycles decide on and that differ from this "
@@ -186,11 +187,16 @@ class AssessmentActivities:
         interruptions = [i for i in interruptions if i.started_at < request.end
                          and (i.restored_at is None or i.restored_at > request.start)]
         cadence = Period.parse(request.period).cadence
-        assessment = assess(
-            contract=contract, period=request.period, start=request.start, end=request.end, now=request.now,
-            tally=tally, batches=request.batches, interruptions=interruptions, targets=request.policy.targets,
-            assessed=request.policy.cycle(cadence).assess,
-        )
+        try:
+            assessment = assess(
+                contract=contract, period=request.period, start=request.start, end=request.end, now=request.now,
+                tally=tally, batches=request.batches, interruptions=interruptions, targets=request.policy.targets,
+                assessed=request.policy.cycle(cadence).assess,
+            )
+        except (ArithmeticError, ValueError) as exc:  # the same input fails the same way: no retry can help
+            raise ApplicationError(
+                f"the KPIs of {contract} {request.period} cannot be computed from the figures collected "
+                f"({type(exc).__name__}: {str(exc)[:200]})", type=KPI_ERROR, non_retryable=True) from None
         if missing:
             log.warning("complaints without an outcome memo were left out", contract=contract,
                         period=request.period, count=missing)

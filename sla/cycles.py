@@ -104,6 +104,9 @@ class CycleStatus(BaseModel):
     error_since: datetime | None = None
     attempts: int = 0  # failed attempts of the step it is retrying
     retry_at: datetime | None = None
+    # The step failed in a way retrying cannot fix (e.g. KPIs that cannot be computed): the cycle waits, without
+    # retrying, until someone corrects the cause and runs `cxsla cycle retry` (the report clock keeps running).
+    waiting_for_fix: bool = False
     provisional: bool = False  # its instants touch a calendar year nobody has published yet
     undelivered: list[Undelivered] = Field(default_factory=list)
 

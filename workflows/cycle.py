@@ -54,7 +54,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.clock_loop import ClockLoop, WakeTimer, backoff
     from workflows.legacy.cycle import LegacyCycle, legacy_launch
     from workflows.outbox import Outbox
-    from workflows.patches import CLOCKS_IN_WORKFLOW_PATCH
+    from workflows.patches import CLOCKS_IN_WORKFLOW_PATCH, CYCLE_WAITS_FOR_FIX_PATCH
 
 
 # Inside one attempt Temporal retries quickly; then the cycle shows the error and retries on its own clock.
@@ -62,6 +62,7 @@ PLAN_WORKFLOW = names.PLAN_WORKFLOW  # by name: the cycle never imports the plan
 STEP_RETRY = RetryPolicy(initial_interval=timedelta(seconds=5), maximum_interval=timedelta(minutes=1),
                          maximum_attempts=5)
 CONTINUE_AS_NEW_HISTORY = 2_000
+WAITING_FOR_FIX = "waiting_for_fix"  # CxState of a cycle whose step no retry can fix (the collector's gauge)
 T = TypeVar("T")
 
 
@@ -130,6 +131,8 @@ class AssessmentCycleWorkflow:
         self._attempts = 0
         self._retry_at: datetime | None = None
         self._retry_now = False
+        self._waits_for_fix = False  # runs since cycle-waits-for-fix: a final error waits for `cycle retry`
+        self._waiting_for_fix = False
         self._version = 0  # bumped by a calendar refresh: the cycle's instants are computed again
 
     # ---- the steps ------------------------------------------------------------------------------------------
@@ -137,6 +140,8 @@ class AssessmentCycleWorkflow:
     async def run(self, run: CycleRun) -> CycleResult:
         if self._legacy is not None:
             return await self._legacy.run()
+        if workflow.patched(CYCLE_WAITS_FOR_FIX_PATCH):
+            self._waits_for_fix = True
         if self._calendar is None:
             start = Period.parse(run.period).first_day()
             data = await fetch_calendar(run.policy, datetime(start.year, start.month, start.day,
@@ -219,9 +224,12 @@ class AssessmentCycleWorkflow:
                 self._attempts += 1
                 self._error = f"{what}: {message}"[:500]
                 self._error_since = self._error_since or now
-                self._retry_at = now + backoff(self._attempts)
                 self._metrics.count(m.RETRIES, {"contract": self._run.contract, "what": f"cycle {what}"})
                 workflow.logger.error("cycle %s failed (attempt %d): %s", what, self._attempts, message)
+                if self._waits_for_fix and isinstance(cause, ApplicationError) and cause.non_retryable:
+                    await self._wait_for_fix(what, message)
+                    continue
+                self._retry_at = now + backoff(self._attempts)
                 limit = self._run.continue_as_new_history or CONTINUE_AS_NEW_HISTORY
                 if workflow.info().get_current_history_length() >= limit:
                     await workflow.wait_condition(lambda: not self._outbox.in_flight
@@ -236,6 +244,19 @@ class AssessmentCycleWorkflow:
                 continue
             self._error, self._error_since, self._attempts, self._retry_at = None, None, 0, None
             return value
+
+    async def _wait_for_fix(self, what: str, message: str) -> None:
+        """A failure that says retrying cannot help (the same input fails the same way): no timer, no loop. `cycle
+        show`, the API and the cxsla_cycles_waiting_for_fix gauge (CxState) say so until someone corrects the cause
+        and asks again; the report clock keeps running meanwhile."""
+        run = self._run
+        self._error = (f"{what}: {message}; retrying will not help: correct the cause, then run `cxsla cycle retry "
+                       f"--contract {run.contract} --period {run.period}`")[:500]
+        self._waiting_for_fix, self._retry_at, self._retry_now = True, None, False
+        workflow.upsert_search_attributes([sa.STATE.value_set(WAITING_FOR_FIX)])
+        await workflow.wait_condition(lambda: self._retry_now)
+        self._waiting_for_fix = False
+        workflow.upsert_search_attributes([sa.STATE.value_set(self._phase)])
 
     async def _inform(self, assessment: Assessment, only: list | None) -> list[str]:
         kpis = only if only is not None else [k for k in assessment.kpis if k.name in assessment.assessed]
@@ -310,8 +331,10 @@ class AssessmentCycleWorkflow:
 
     @workflow.update
     def retry(self) -> CycleStatus:
-        """Try the step the cycle is waiting to retry now (what `cxsla cycle start` does to a waiting cycle)."""
+        """Try the step the cycle is waiting to retry now (`cxsla cycle retry`; `cxsla cycle start` on a waiting
+        cycle too): the only way on for a step that waits for a fix."""
         self._retry_now = True
+        self._waiting_for_fix = False
         return self.status()
 
     @workflow.update
@@ -349,6 +372,7 @@ class AssessmentCycleWorkflow:
             report_notices=sorted(run.fired), assessment=run.assessment, result=self._result,
             error=self._error or (f"report clock: {failure.message}" if failure else None),
             error_since=self._error_since, attempts=self._attempts, retry_at=self._retry_at,
+            waiting_for_fix=self._waiting_for_fix,
             provisional=self._provisional(), undelivered=self._outbox.undelivered(),
         )
 

@@ -134,6 +134,14 @@ async def cycle(contract: Name, period: PeriodText, client: Assessments,
     return await client.cycle_status(contract, period)
 
 
+@router.post("/cycles/{contract}/{period}/retry", response_model=CycleStatus,
+             responses=responses(400, 401, 403, 404, 422, 503),
+             summary="Try a cycle's failed step again now, e.g. once what it waits on is corrected (admin)")
+async def retry_cycle(contract: Name, period: PeriodText, client: Assessments,
+                      principal: Annotated[Principal, Depends(require(Role.ADMIN))]) -> CycleStatus:
+    return await client.retry_cycle(contract, period)
+
+
 @router.get("/cycles/{contract}/{period}/report", responses={
     200: {"content": {"text/markdown": {}, "text/html": {}, "application/json": {}},
           "description": "The report in the requested format."},

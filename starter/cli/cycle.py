@@ -44,7 +44,7 @@ def _print_cycle(g: Globals, status: CycleStatus, note: str | None = None) -> No
                   f"{', '.join(status.result.plans_informed) or '-'}")
         out.print(f"report: {', '.join(status.result.report_files)}")
     if status.error:
-        out.print(f"[red]error:[/] {status.error}")
+        out.print(f"[red]{'waiting for a fix' if status.waiting_for_fix else 'error'}:[/] {status.error}")
 
 
 @cycle_app.command("start")
@@ -60,6 +60,17 @@ def cycle_start(ctx: typer.Context, contract: str = CONTRACT, period: str = PERI
         emit(g, {**status.model_dump(mode="json"), "created": created})
     else:
         _print_cycle(g, status, "started" if created else f"{status.id} already exists")
+
+
+@cycle_app.command("retry")
+def cycle_retry(ctx: typer.Context, contract: str = CONTRACT, period: str = PERIOD) -> None:
+    """Try a cycle's failed step again now: how a cycle waiting for a fix goes on once the cause is corrected."""
+    g = globals_of(ctx)
+
+    async def go():
+        return await (await assessments_of(g)).retry_cycle(contract, period)
+
+    _print_cycle(g, run(go()), "asked to try again")
 
 
 @cycle_app.command("show")

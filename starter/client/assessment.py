@@ -137,6 +137,18 @@ class AssessmentClient:
         except (RPCError, WorkflowUpdateFailedError):
             return  # closed, or a cycle recorded before it could retry on request: start_cycle shows its status
 
+    async def retry_cycle(self, contract: str, period: str) -> CycleStatus:
+        """Ask the cycle to try its failed step again now: the way on for a cycle that waits for a fix, once the
+        cause is corrected (a cycle with nothing failing is left as it is)."""
+        _, parsed = self._cycle_policy(contract, period)
+        handle = self.client.get_workflow_handle(cycle_workflow_id(contract, str(parsed)))
+        try:
+            return await handle.execute_update(AssessmentCycleWorkflow.retry)
+        except WorkflowUpdateFailedError as exc:
+            raise update_error(exc, handle.id, CONFLICTS) from None
+        except RPCError as exc:
+            raise await _refused(exc, handle) from None
+
     async def cycle_status(self, contract: str, period: str) -> CycleStatus:
         _, parsed = self._cycle_policy(contract, period)
         handle = self.client.get_workflow_handle(cycle_workflow_id(contract, str(parsed)))

@@ -95,6 +95,23 @@ async def test_a_past_cycle_reports_in_every_format(api):
         assert doc.json()["result"]["period"] == "2020-03"
 
 
+async def test_retrying_a_cycle_is_for_admins_and_answers_its_status(api):
+    service, tokens = api
+    async with _client(service) as http:
+        url = f"/v1/cycles/{CONTRACT}/2031-Q1"
+        assert (await http.post(f"{url}/retry", headers=Tokens.header(tokens.admin))).status_code == 404
+        started = await http.post("/v1/cycles", json={"contract": CONTRACT, "period": "2031-Q1"},
+                                  headers=Tokens.header(tokens.admin))
+        assert started.status_code in (200, 201), started.text
+        refused = await http.post(f"{url}/retry", headers=Tokens.header(tokens.supervisor))
+        assert refused.status_code == 403 and refused.headers["content-type"] == PROBLEM
+        retried = await http.post(f"{url}/retry", headers=Tokens.header(tokens.admin))
+        assert retried.status_code == 200, retried.text
+        assert retried.json()["waiting_for_fix"] is False and retried.json()["error"] is None
+        shown = await http.get(url, headers=Tokens.header(tokens.agent))
+        assert shown.json()["waiting_for_fix"] is False
+
+
 async def test_outages_and_plans_through_the_api(api):
     service, tokens = api
     async with _client(service) as http:
