@@ -87,8 +87,8 @@ class _ReportClock:
         assert cycle._calendar is not None  # run() fetches it before the report clock starts
         status, actions = evaluate_deadline(
             name=REPORT_CLOCK, instance=1, start=times.end, target=spec.report_within, calendar=cycle._calendar,
-            ended_at=run.delivered_at, warn_at=run.policy.warn_at, ladder=Ladder.of(run.policy.escalation),
-            breach_class=BreachClass.MINOR, fired=run.fired, now=now)
+            ended_at=cycle._first_delivery() or run.delivered_at, warn_at=run.policy.warn_at,
+            ladder=Ladder.of(run.policy.escalation), breach_class=BreachClass.MINOR, fired=run.fired, now=now)
         due, next_at = split_due(actions, run.fired, now)
         return _Answer(due=due, next_due_at=next_at, status=status)
 
@@ -171,14 +171,16 @@ class AssessmentCycleWorkflow:
         result = self._cycle_result()
         if run.delivered_at is None:
             now = workflow.now()  # the report says when it was delivered and whether it was late
-            result = result.model_copy(update={"report_delivered_at": now,
-                                               "report_late": now > self._times().report_due})
+            delivered = self._first_delivery() or now  # a re-assessment's report replaces one delivered earlier
+            result = result.model_copy(update={"report_delivered_at": delivered,
+                                               "report_late": delivered > self._times().report_due})
             run.report_files = await self._step("report", lambda: workflow.execute_activity_method(
                 ReportActivities.write_report, result, start_to_close_timeout=timedelta(minutes=5),
                 retry_policy=STEP_RETRY, summary=f"report {run.contract} {run.period}"))
             run.delivered_at = now
             self._report.version += 1
-            self._metrics.count(m.CYCLES_COMPLETED, {"contract": run.contract})
+            if run.reassessment is None:
+                self._metrics.count(m.CYCLES_COMPLETED, {"contract": run.contract})
             workflow.upsert_memo({names.KPI_MEMO: {
                 "period": run.period, "cadence": self._cadence.value, "missed": len(run.assessment.missed),
                 "kpis": {k.name.value: k.value for k in run.assessment.kpis},
@@ -189,6 +191,11 @@ class AssessmentCycleWorkflow:
         await workflow.wait_condition(lambda: not self._outbox.in_flight and not self._outbox.pending
                                       and workflow.all_handlers_finished())
         return self._result
+
+    def _first_delivery(self) -> datetime | None:
+        """The delivery of the report a re-assessment replaces: the report clock ended then, and stays ended."""
+        again = self._run.reassessment
+        return again.first_delivered_at if again is not None else None
 
     def _times(self) -> CycleTimes:
         assert self._calendar is not None  # run() fetches it first; queries check it before asking
@@ -297,11 +304,12 @@ class AssessmentCycleWorkflow:
         result = CycleResult(
             contract=run.contract, period=run.period, cadence=self._cadence, policy_version=run.policy.version,
             assessment=run.assessment, report_due=self._times().report_due, plans_started=run.started or [],
-            plans_informed=run.informed or [],
+            plans_informed=run.informed or [], reassessment=run.reassessment,
         )
         if run.delivered_at is not None:
-            result = result.model_copy(update={"report_delivered_at": run.delivered_at,
-                                               "report_late": run.delivered_at > result.report_due,
+            delivered = self._first_delivery() or run.delivered_at
+            result = result.model_copy(update={"report_delivered_at": delivered,
+                                               "report_late": delivered > result.report_due,
                                                "report_files": run.report_files or []})
         return result
 
@@ -354,6 +362,12 @@ class AssessmentCycleWorkflow:
         return CalendarRefreshed(id=cycle, changed=True, provisional=self._provisional())
 
     # ---- views ----------------------------------------------------------------------------------------------
+    @workflow.query
+    def carried(self) -> CycleRun:
+        """The cycle's whole state (policy snapshot, batches, fired report actions): what a re-assessment of the
+        closed cycle starts from."""
+        return self._run
+
     @workflow.query
     def status(self) -> CycleStatus:
         if self._legacy is not None:
