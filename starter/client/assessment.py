@@ -117,9 +117,7 @@ class AssessmentClient:
         and why. Refused before anything starts for a cycle that is missing, still running, or did not complete,
         and for a batch it already holds."""
         _, parsed = self._cycle_policy(contract, period)
-        limits = self.policy.limits_of(contract)
-        if batch.responses > limits.survey_batch_answers:
-            raise CxSlaError(f"responses: one survey import holds at most {limits.survey_batch_answers} answers")
+        self._check_size(contract, batch)
         handle = self.client.get_workflow_handle(cycle_workflow_id(contract, str(parsed)))
         try:
             described = await handle.describe()
@@ -140,8 +138,7 @@ class AssessmentClient:
                              "unavailable") from None
         if any(b.batch_id == batch.batch_id for b in closed.batches):
             raise CxSlaError(f"batch {batch.batch_id!r} is already in cycle {handle.id}", "conflict")
-        if len(closed.batches) >= limits.survey_batches:
-            raise CxSlaError(f"cycle {handle.id} holds its limit of {limits.survey_batches} survey imports", "conflict")
+        self._check_room(contract, handle.id, [b.batch_id for b in closed.batches], batch)
         again = Reassessment(at=self.clock(), by=command.by or "unknown", reason=command.reason,
                              batch_id=batch.batch_id, first_delivered_at=closed.delivered_at)
         run = CycleRun(contract=closed.contract, period=closed.period, policy=closed.policy,
@@ -233,9 +230,7 @@ class AssessmentClient:
         """Add a batch to the period's running cycle; a repeated batch id is a no-op. An import never starts a
         cycle (admins do): a period without one, or whose cycle has closed, is refused before anything changes."""
         _, parsed = self._cycle_policy(contract, period)
-        limits = self.policy.limits_of(contract)
-        if batch.responses > limits.survey_batch_answers:
-            raise CxSlaError(f"responses: one survey import holds at most {limits.survey_batch_answers} answers")
+        self._check_size(contract, batch)
         handle = self.client.get_workflow_handle(cycle_workflow_id(contract, str(parsed)))
         try:
             described = await handle.describe()
@@ -248,9 +243,19 @@ class AssessmentClient:
             raise await workflow_error(exc, handle, subject=handle.id, missing=(
                 f"no {parsed.cadence.value} cycle of {contract} for {parsed}; an admin starts it "
                 f"(cxsla cycle start), then import")) from None
-        if len(status.batches) >= limits.survey_batches and batch.batch_id not in {b.batch_id for b in status.batches}:
-            raise CxSlaError(f"cycle {handle.id} holds its limit of {limits.survey_batches} survey imports", "conflict")
+        self._check_room(contract, handle.id, [b.batch_id for b in status.batches], batch)
         return await _update(handle, "add_survey_batch", batch, BatchReceipt)
+
+    def _check_size(self, contract: str, batch: SurveyBatch) -> None:
+        limit = self.policy.limits_of(contract).survey_batch_answers
+        if batch.responses > limit:
+            raise CxSlaError(f"responses: one survey import holds at most {limit} answers")
+
+    def _check_room(self, contract: str, cycle_id: str, held: list[str], batch: SurveyBatch) -> None:
+        """A cycle takes a bounded number of survey imports (a repeat of one it holds changes nothing)."""
+        limit = self.policy.limits_of(contract).survey_batches
+        if len(held) >= limit and batch.batch_id not in held:
+            raise CxSlaError(f"cycle {cycle_id} holds its limit of {limit} survey imports", "conflict")
 
     async def report(self, contract: str, period: str, fmt: Format) -> str:
         """Render a finished cycle's report from Temporal (trends from the earlier cycles), any format."""

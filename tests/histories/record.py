@@ -33,7 +33,7 @@ from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.enums.v1 import EventType, IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
-from temporalio.client import Client, WorkflowHistory, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowHandle, WorkflowHistory, WorkflowUpdateFailedError
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
@@ -620,19 +620,30 @@ async def cycle_missed_target(stage: Stage) -> str:
     return wid
 
 
+async def start_golden_plan(stage: Stage, kpi: KpiName, value: float, target: Target, *,
+                            continue_as_new_after_events: int | None = None,
+                            ) -> tuple[datetime, Period, WorkflowHandle[Any, PlanStatus]]:
+    """The golden contract's plan for `kpi`, opened now by last month's cycle missing `target` with `value`."""
+    a = stage.assessments
+    policy = a.policy.assessment(GOLDEN_CONTRACT)
+    t0 = await stage.now()
+    month = Period.containing(t0, Cadence.MONTHLY, ZoneInfo(policy.calendar.timezone))
+    miss = Miss(trigger=Trigger.CYCLE, period=str(month.previous()), value=value, target=target)
+    run = new_plan_run(policy=policy, kpi=kpi, miss=miss, at=t0,
+                       calendar=resolve_at(policy.calendar_name, policy.calendar, t0))
+    run.continue_as_new_after_events = continue_as_new_after_events
+    handle = await stage.env.client.start_workflow(ImprovementPlanWorkflow.run, run, id=run.plan_id,
+                                                   task_queue=a.task_queue,
+                                                   search_attributes=plan_search_attributes(run))
+    return t0, month, handle
+
+
 async def plan_breach_then_effective(stage: Stage) -> str:
     """An improvement plan: a complaint's miss signalled, submitted in time (after a warning), one progress report,
     a cycle still missing the target, the next progress report missed (minor breach, full ladder), then a cycle
     meeting the target closes it as effective before the rectification deadline."""
     env, a = stage.env, stage.assessments
-    policy = a.policy.assessment(GOLDEN_CONTRACT)
-    t0 = await stage.now()
-    month = Period.containing(t0, Cadence.MONTHLY, ZoneInfo(policy.calendar.timezone))
-    miss = Miss(trigger=Trigger.CYCLE, period=str(month.previous()), value=0.8, target=Target(min=0.95))
-    run = new_plan_run(policy=policy, kpi=KpiName.RESOLUTION_RATE, miss=miss, at=t0,
-                       calendar=resolve_at(policy.calendar_name, policy.calendar, t0))
-    handle = await env.client.start_workflow(ImprovementPlanWorkflow.run, run, id=run.plan_id,
-                                             task_queue=a.task_queue, search_attributes=plan_search_attributes(run))
+    t0, month, handle = await start_golden_plan(stage, KpiName.RESOLUTION_RATE, 0.8, Target(min=0.95))
 
     async def at(offset: timedelta, what: str) -> None:
         await skip_to(env, t0 + offset)
@@ -726,15 +737,8 @@ async def plan_continued(stage: Stage) -> str:
     long progress summaries stay in the history of the run that recorded them, the next run carries a marker; a
     cycle meeting the target closes it."""
     env, a = stage.env, stage.assessments
-    policy = a.policy.assessment(GOLDEN_CONTRACT)
-    t0 = await stage.now()
-    month = Period.containing(t0, Cadence.MONTHLY, ZoneInfo(policy.calendar.timezone))
-    miss = Miss(trigger=Trigger.CYCLE, period=str(month.previous()), value=70.0, target=Target(min=85))
-    run = new_plan_run(policy=policy, kpi=KpiName.CSAT, miss=miss, at=t0,
-                       calendar=resolve_at(policy.calendar_name, policy.calendar, t0))
-    run.continue_as_new_after_events = 3
-    handle = await env.client.start_workflow(ImprovementPlanWorkflow.run, run, id=run.plan_id,
-                                             task_queue=a.task_queue, search_attributes=plan_search_attributes(run))
+    t0, month, handle = await start_golden_plan(stage, KpiName.CSAT, 70.0, Target(min=85),
+                                                continue_as_new_after_events=3)
     await settle_workflow(env, handle.id)
     await a.submit_plan(handle.id, SubmitPlan(
         root_cause="surveys reach customers before the repair is verified", expected_effect="CSAT above 85",
