@@ -108,7 +108,12 @@ def preinitialize_counters(meter: MetricMeter, *, namespace: str, task_queue: st
                          for spec in (m.ESCALATION_FAILURES, m.ESCALATIONS) for level in levels]
     for counter, labels in adds:
         counter.add(0, labels)
-    return len(adds)
+    # The one gauge activities set (on the first snapshot that differs from the file): 0 until then.
+    snapshots = meter.with_additional_attributes({"namespace": namespace, "task_queue": task_queue}).create_gauge(
+        m.POLICY_SNAPSHOTS_DIFFERING.name, m.POLICY_SNAPSHOTS_DIFFERING.help)
+    for contract in policy.contracts:
+        snapshots.set(0, {"contract": contract})
+    return len(adds) + len(policy.contracts)
 
 
 # ---- gauges from visibility ---------------------------------------------------------------------------------------
