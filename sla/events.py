@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
@@ -159,14 +159,15 @@ class Closed(_Event):
 
 
 FREE_TEXT = ("summary", "note", "plan", "reason", "resolution", "comment")
+E = TypeVar("E", bound=BaseModel)  # a complaint's or a plan's event
 KEPT_TEXT = 64  # free text up to this long is carried whole
 ELIDED = "[elided: "
 
 
-def with_text_elided(event: _Event, where: str) -> _Event:
+def with_text_elided(event: E, where: str) -> E:
     """The event with each long free text replaced by a marker saying where it is kept (`where`: a run's history).
-    What continue-as-new carries: no clock reads free text, and carrying every note made a long complaint's run
-    input outgrow Temporal's payload limit."""
+    What continue-as-new carries: no clock reads free text, and carrying every note made a long complaint's (or
+    plan's) run input outgrow Temporal's payload limit."""
     update = {}
     for name in FREE_TEXT:
         value = getattr(event, name, None)

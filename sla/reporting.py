@@ -18,6 +18,17 @@ from sla.periods import Cadence, Period, PeriodError
 from sla.vocabulary import BreachClass
 
 
+class Reassessment(BaseModel):
+    """A closed cycle assessed again on purpose (`cxsla cycle reassess`): a late survey batch taken, the KPIs and
+    the report recomputed, and the report says when, by whom and why."""
+
+    at: datetime
+    by: str
+    reason: str
+    batch_id: str  # the late survey batch it took
+    first_delivered_at: datetime | None = None  # the report it replaces (its delivery stays the contractual one)
+
+
 class CycleResult(BaseModel):
     contract: str
     period: str
@@ -30,6 +41,7 @@ class CycleResult(BaseModel):
     report_late: bool = False
     plans_started: list[str] = Field(default_factory=list)  # ImprovementPlanWorkflow ids
     plans_informed: list[str] = Field(default_factory=list)  # open plans told this cycle's figures
+    reassessment: Reassessment | None = None
 
 
 class TrendPoint(BaseModel):
@@ -177,7 +189,12 @@ def _earlier_cycles(result: CycleResult, previous: Iterable[CycleResult]) -> lis
 
 def _method(result: CycleResult) -> list[str]:
     a = result.assessment
-    lines = [
+    again = result.reassessment
+    lines = [] if again is None else [
+        f"Re-assessed on {again.at.isoformat()} by {again.by}: {again.reason} (late survey batch "
+        f"{again.batch_id} taken; this report replaces the one delivered "
+        f"{again.first_delivered_at.isoformat() if again.first_delivered_at else 'earlier'})."]
+    lines += [
         f"Period {result.period} ({result.cadence.value}): from {a.start.isoformat()} to {a.end.isoformat()} "
         f"(UTC), computed at {a.computed_at.isoformat()} under policy version {result.policy_version}.",
         f"Complaint data: the outcomes of the {a.complaints} complaints of contract {a.contract} received in the "

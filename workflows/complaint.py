@@ -201,7 +201,7 @@ class ComplaintWorkflow:
         self._run.plan_requests.append(OpenPlanRequest(
             contract=policy.name, kpi=kpi.value, at=at, task_queue=workflow.info().task_queue,
             miss=Miss(trigger=trigger, complaint_id=self._run.complaint_id, value=value),
-            decided=policy.plan_on_major_breach is not None,
+            decided=policy.plan_on_major_breach is not None, policy=self._run.plan_policy,
         ))
         self._start_plan_requests()
 

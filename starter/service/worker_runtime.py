@@ -27,6 +27,7 @@ from starter.service.metrics import (
     VisibilityCollector,
     calendar_gauges,
     complaint_gauges,
+    cycle_gauges,
     improvement_plan_gauges,
     kpi_gauges,
     preinitialize_counters,
@@ -104,7 +105,8 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
             collector = VisibilityCollector(
                 client, runtime.metric_meter, interval=settings.visibility_metrics_interval,
                 sources=[complaint_gauges(contracts), improvement_plan_gauges(contracts), kpi_gauges(contracts),
-                         undelivered_gauges(contracts), *([calendar_gauges(policy)] if policy else [])],
+                         undelivered_gauges(contracts), cycle_gauges(contracts),
+                         *([calendar_gauges(policy)] if policy else [])],
             )
             await collector.run(stop)
         else:

@@ -429,3 +429,14 @@ async def test_metrics_count_requests_by_route_template_and_carry_the_sdk_client
     # the Temporal client's SDK metrics, with the worker's names (counters _total, durations _seconds)
     assert value("temporal_request_total", operation="QueryWorkflow") >= 1  # the GETs
     assert value("temporal_request_latency_seconds_count", operation="QueryWorkflow") >= 1
+
+
+async def test_a_repeated_open_with_other_content_is_a_409_naming_the_difference(http, tokens, dev_env):
+    agent = Tokens.header(tokens.agent)
+    cid = uid("clash")
+    body = {"id": cid, "contract": "calm", "severity": "major"}
+    assert (await http.post("/v1/complaints", headers=agent, json=body)).status_code == 201
+    assert (await http.post("/v1/complaints", headers=agent, json=body)).status_code == 200
+    other = await http.post("/v1/complaints", headers=agent, json={**body, "severity": "low"})
+    assert_problem(other, 409, "severity 'major' (asked 'low')")
+    assert await count(dev_env, cid) == 1
