@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from sla import events as ev
-from sla.kpi import PeriodTally
+from sla.kpi import CategoryCounts, PeriodTally
 from sla.kpi import _whole as whole_seconds
 from sla.outcomes import MAJOR_SEVERITIES, ClockTally, ComplaintOutcome
 from sla.status import ComplaintStatus
@@ -104,6 +104,10 @@ def outcome_facts(outcome: ComplaintOutcome) -> dict[str, Any]:
     sums over them are the tally of the same complaints."""
     acknowledged = outcome.first_response_business_seconds is not None
     return {
+        "kind": outcome.kind.value,
+        "at_fault": outcome.at_fault,
+        "resolved_at": outcome.resolved_at,
+        "resolve_deadline": outcome.resolve_deadline,
         "withdrawn": outcome.withdrawn,
         "resolved": outcome.resolved,
         "first_contact": outcome.resolved and outcome.resolved_at_first_contact,
@@ -126,16 +130,25 @@ def outcome_facts(outcome: ComplaintOutcome) -> dict[str, Any]:
 
 # Sums a cycle asks the database for (each a count of complaints unless named *_seconds), and the columns it
 # groups by: with the clock tallies, everything `PeriodTally` holds.
-SUMMED = ("withdrawn", "resolved", "first_contact", "reopened", "major")
+SUMMED = ("withdrawn", "resolved", "first_contact", "reopened", "major", "at_fault")
 GROUPED = ("severity", "remedy", "first_response_business", "first_response_wall", "csat", "nps", "ces")
 
 
-def tally_of(totals: dict[str, int], groups: dict[str, dict[Any, int]],
-             clocks: dict[str, tuple[int, int]]) -> PeriodTally:
-    """The period's tally from SQL aggregates: `totals` (complaints, the SUMMED counts, handled, handling_seconds,
-    major_decided, major_in_time, major_breaches, minor_breaches), counts per value of each GROUPED column (NULL
-    left out), and (met, breached) per clock. Equal to folding the same outcomes one by one."""
+def tally_of(totals: dict[str, int], groups: dict[str, dict[Any, int]], clocks: dict[str, tuple[int, int]], *,
+             decided_by: datetime, categories: dict[str, tuple[int, int, int]],
+             inquiry_acknowledge: tuple[int, int]) -> PeriodTally:
+    """The period's tally from SQL aggregates over the complaints (inquiries apart): `totals` (complaints, the
+    SUMMED counts, handled, handling_seconds, major_decided, major_in_time, major_breaches, minor_breaches, decided,
+    decided_resolved, at_fault_without_remedy, inquiries), counts per value of each GROUPED column (NULL left out),
+    (met, breached) per clock, (complaints, resolved, breached) per category and the inquiries' acknowledge tally.
+    Equal to folding the same outcomes one by one into `PeriodTally(decided_by=...)`."""
     tally = PeriodTally(
+        decided_by=decided_by, inquiries=totals["inquiries"],
+        inquiry_acknowledge=ClockTally(met=inquiry_acknowledge[0], breached=inquiry_acknowledge[1]),
+        decided=totals["decided"], decided_resolved=totals["decided_resolved"], at_fault=totals["at_fault"],
+        at_fault_without_remedy=totals["at_fault_without_remedy"],
+        by_category={name: CategoryCounts(complaints=n, resolved=resolved, breached=breached)
+                     for name, (n, resolved, breached) in categories.items()},
         complaints=totals["complaints"], withdrawn=totals["withdrawn"], resolved=totals["resolved"],
         first_contact=totals["first_contact"], reopened=totals["reopened"], handled=totals["handled"],
         handling_seconds=totals["handling_seconds"],

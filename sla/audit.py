@@ -33,9 +33,14 @@ def trail_entry(event_type: str, at: str, by: str | None, details: dict[str, Any
                 sealed: dict[str, Any]) -> dict[str, Any]:
     """One entry of the trail from an event's parts (as recorded, or as read back from the archive)."""
     entry: dict[str, Any] = {"type": event_type, "at": at, "by": by}
-    entry.update({k: v for k, v in details.items() if v is not None and k not in HIDDEN})
+    # a flag left false or a field left empty says nothing: left out, so an entry shows what happened
+    entry.update({k: v for k, v in details.items() if not _empty(v) and k not in HIDDEN})
     entry.update({k: sealed[k] for k in SHOWN_TEXT if sealed.get(k) is not None})
     return entry
+
+
+def _empty(value: Any) -> bool:
+    return value is None or value is False or (isinstance(value, list | dict) and not value)  # 0 is a value
 
 
 def trail(parts: list[tuple[str, str, str | None, dict[str, Any], dict[str, Any]]]) -> list[dict[str, Any]]:

@@ -11,7 +11,7 @@ from sla import events as ev
 from sla.audit import parts_of, trail
 from sla.engine import BreachRecord, ClockStatus, EscalationRecord, Evaluation
 from sla.notices import Undelivered
-from sla.vocabulary import ComplaintState, Severity
+from sla.vocabulary import ComplaintState, Kind, Severity
 
 
 class ComplaintStatus(BaseModel):
@@ -19,6 +19,8 @@ class ComplaintStatus(BaseModel):
     contract: str
     policy_version: str
     severity: Severity
+    kind: Kind = Kind.COMPLAINT
+    category: str | None = None  # the nature given at triage or reclassification: it may set its own targets
     state: ComplaintState
     received_at: datetime
     clocks: list[ClockStatus]
@@ -55,6 +57,8 @@ def build_status(
         contract=contract,
         policy_version=policy_version,
         severity=evaluation.severity,
+        kind=received.kind,
+        category=evaluation.category,
         state=evaluation.state,
         received_at=received.at,
         clocks=evaluation.clocks,

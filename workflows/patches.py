@@ -11,3 +11,5 @@ UNDELIVERED_ATTRIBUTE_PATCH = "undelivered-attribute"  # complaints publish thei
 STALE_SURVEY_PATCH = "stale-survey"  # a reopen takes back the survey notices of the resolution it undoes
 ARCHIVE_ON_FINISH_PATCH = "archive-on-finish"  # plans, cycles and outages likewise when they finish
 ARCHIVE_ON_CLOSE_PATCH = "archive-on-close"  # complaints write their record to the archive when they end
+CYCLE_WAITS_FOR_FIX_PATCH = "cycle-waits-for-fix"  # a step failing in a way no retry fixes waits for `cycle retry`
+PLAN_BOUNDED_CARRY_PATCH = "plan-bounded-carry"  # plans hand over after a number of events, progress text elided

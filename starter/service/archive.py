@@ -34,7 +34,8 @@ from sqlalchemy.engine import Connection, Dialect, Engine
 
 from sla import archive as arc
 from sla.audit import parts_of, trail
-from sla.kpi import PeriodTally
+from sla.kpi import UNCATEGORISED, PeriodTally
+from sla.vocabulary import ClockName, Kind
 from starter.service.codec import NONCE_BYTES, Keyring, load_keyring
 
 if TYPE_CHECKING:
@@ -76,6 +77,8 @@ def _complaint_run() -> tuple[sa.Column, sa.Column]:
 
 
 FACT_COLUMNS: list[sa.Column] = [
+    sa.Column("kind", sa.String(32)), sa.Column("at_fault", sa.Boolean), sa.Column("resolved_at", UtcDateTime),
+    sa.Column("resolve_deadline", UtcDateTime),
     sa.Column("withdrawn", sa.Boolean), sa.Column("resolved", sa.Boolean), sa.Column("first_contact", sa.Boolean),
     sa.Column("reopened", sa.Boolean), sa.Column("remedy", sa.String(64)), sa.Column("handling_seconds", sa.BigInteger),
     sa.Column("first_response_business", sa.BigInteger), sa.Column("first_response_wall", sa.BigInteger),
@@ -307,7 +310,8 @@ class ArchiveStore:
         entries = [arc.chain_entry(t, at, by, details, sealed) for t, at, by, details, sealed in parts]
         hashes = arc.chain(entries)
         received = item.events[0]
-        category = next((d["category"] for _, _, _, d, _ in reversed(parts) if d.get("category")), None)
+        category = item.outcome.category or next(
+            (d["category"] for _, _, _, d, _ in reversed(parts) if d.get("category")), None)
         status = item.status.public()
         status.pop("timeline", None)
         status["stale"] = [i for i, entry in enumerate(item.status.timeline) if entry.get("stale")]
@@ -436,13 +440,23 @@ class ArchiveStore:
         """The period's archived complaints (received in [start, end), snapshots left out), folded in SQL."""
         self.ensure()
         c = complaints.c
-        where = sa.and_(c.contract == contract, c.received_at >= start, c.received_at < end, c.snapshot.is_(False))
+        period = sa.and_(c.contract == contract, c.received_at >= start, c.received_at < end, c.snapshot.is_(False))
+        inquiry = c.kind == Kind.INQUIRY.value
+        where = sa.and_(period, sa.not_(inquiry))  # inquiries are counted apart
 
         def count(condition: Any) -> Any:
             return sa.func.coalesce(sa.func.sum(sa.case((condition, 1), else_=0)), 0)
 
+        # ComplaintOutcome.decided_by(end), for the resolution rate: resolved by the period's end, or past the
+        # resolve deadline by then; withdrawn complaints are neither.
+        resolved_by_end = sa.and_(c.resolved.is_(True), sa.or_(c.resolved_at.is_(None), c.resolved_at <= end))
+        decided = sa.and_(c.withdrawn.is_(False), sa.or_(resolved_by_end, c.resolve_deadline <= end))
+        breached = (c.major_breaches + c.minor_breaches) > 0
         totals_query = sa.select(
             sa.func.count().label("complaints"),
+            count(decided).label("decided"),
+            count(sa.and_(c.withdrawn.is_(False), resolved_by_end)).label("decided_resolved"),
+            count(sa.and_(c.at_fault.is_(True), c.remedy.is_(None))).label("at_fault_without_remedy"),
             *[count(getattr(c, name).is_(True)).label(name) for name in arc.SUMMED],
             count(c.handling_seconds.is_not(None)).label("handled"),
             sa.func.coalesce(sa.func.sum(c.handling_seconds), 0).label("handling_seconds"),
@@ -453,18 +467,28 @@ class ArchiveStore:
         ).where(where)
         with self.engine.connect() as connection:
             totals = {k: int(v) for k, v in connection.execute(totals_query).one()._mapping.items()}
+            totals["inquiries"] = int(connection.execute(
+                sa.select(sa.func.count()).where(period, inquiry)).scalar_one())
+            category = sa.func.coalesce(c.category, UNCATEGORISED)
+            categories = {name: (int(n), int(resolved), int(with_breach)) for name, n, resolved, with_breach in
+                          connection.execute(sa.select(category, sa.func.count(), count(c.resolved.is_(True)),
+                                                       count(breached)).where(where).group_by(category))}
             groups = {}
             for name in arc.GROUPED:
                 column = getattr(c, name)
                 groups[name] = {key: int(n) for key, n in connection.execute(
                     sa.select(column, sa.func.count()).where(where, column.is_not(None)).group_by(column))}
             k = complaint_clocks.c
-            clocks = {clock: (int(met), int(breached)) for clock, met, breached in connection.execute(
-                sa.select(k.clock, sa.func.sum(k.met), sa.func.sum(k.breached))
-                .select_from(complaint_clocks.join(complaints, sa.and_(
-                    k.complaint_id == c.complaint_id, k.first_run_id == c.first_run_id)))
+            joined = complaint_clocks.join(complaints, sa.and_(k.complaint_id == c.complaint_id,
+                                                               k.first_run_id == c.first_run_id))
+            clocks = {clock: (int(met), int(missed)) for clock, met, missed in connection.execute(
+                sa.select(k.clock, sa.func.sum(k.met), sa.func.sum(k.breached)).select_from(joined)
                 .where(where).group_by(k.clock))}
-        return arc.tally_of(totals, groups, clocks)
+            met, missed = connection.execute(
+                sa.select(sa.func.coalesce(sa.func.sum(k.met), 0), sa.func.coalesce(sa.func.sum(k.breached), 0))
+                .select_from(joined).where(period, inquiry, k.clock == ClockName.ACKNOWLEDGE.value)).one()
+        return arc.tally_of(totals, groups, clocks, decided_by=end, categories=categories,
+                            inquiry_acknowledge=(int(met), int(missed)))
 
     def breach_ids(self, contract: str, start: datetime, end: datetime, *, limit: int = 1000) -> dict[str, list[str]]:
         """Per breach class, the ids of the period's archived complaints that had one (at most `limit` each)."""

@@ -50,7 +50,8 @@ def random_log(rng: random.Random, cid: str, received_at: datetime) -> tuple[lis
     instant it ended."""
     h = timedelta(hours=1)
     severity = rng.choice(["critical", "major", "normal", "low"])
-    events: list = [ev.Received(at=received_at, complaint_id=cid, contract="a", severity=severity,
+    kind = "inquiry" if rng.random() < 0.1 else "complaint"
+    events: list = [ev.Received(at=received_at, complaint_id=cid, contract="a", severity=severity, kind=kind,
                                 channel=rng.choice(["phone", "email", "web"]), customer_id=f"C-{rng.randrange(50)}",
                                 customer_name="Zhang Wei", customer_contact="+86 138 0000 0000")]
     t = received_at
@@ -65,7 +66,7 @@ def random_log(rng: random.Random, cid: str, received_at: datetime) -> tuple[lis
     events.append(ev.Triaged(at=t, by="amy", category=rng.choice(["billing", "delivery", "quality"])))
     t += h * rng.uniform(0.1, 25)
     remedy = rng.choice(["compensation", "replacement", None])
-    events.append(ev.Resolved(at=t, by="sam", resolution="fixed", remedy=remedy,
+    events.append(ev.Resolved(at=t, by="sam", resolution="fixed", remedy=remedy, at_fault=rng.random() < 0.3,
                               first_contact=rng.random() < 0.4, handling_seconds=rng.choice([None, 600, 1800])))
     if rng.random() < 0.1:
         t += h

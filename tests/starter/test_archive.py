@@ -82,7 +82,7 @@ def test_upgrade_from_the_previous_revision_backfills_the_kpi_facts(new_store: C
             connection.execute(old.insert(), [{k: v for k, v in row.items() if k in old_columns}])
             connection.execute(complaint_events.insert(), events)
     assert s.migrate() == "0002"
-    expected = PeriodTally.of(item.outcome for item in items)
+    expected = PeriodTally.of((item.outcome for item in items), decided_by=T0 + 100 * H)
     assert s.tally("a", T0, T0 + 100 * H) == expected
     assert s.verify() == (30, [])
 
@@ -168,8 +168,10 @@ def test_the_sql_tally_is_the_tally_of_the_same_outcomes(store: ArchiveStore):
     store.save_complaints(items)
     start, end = T0 + 30 * H, T0 + 170 * H
     inside = [i.outcome for i in items if start <= i.outcome.received_at < end]
-    assert store.tally("a", start, end) == PeriodTally.of(inside)
-    assert store.tally("other", start, end) == PeriodTally()
+    tally = store.tally("a", start, end)
+    assert tally == PeriodTally.of(inside, decided_by=end)
+    assert tally.inquiries and tally.at_fault and tally.decided < tally.complaints - tally.withdrawn  # all exercised
+    assert store.tally("other", start, end) == PeriodTally(decided_by=end)
     ids = store.breach_ids("a", start, end)
     assert ids["major"] == sorted(i.complaint_id for i in items
                                   if start <= i.outcome.received_at < end and i.outcome.breaches.get(BreachClass.MAJOR))

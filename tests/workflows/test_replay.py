@@ -21,7 +21,9 @@ from workflows.patches import (
     ARCHIVE_ON_FINISH_PATCH,
     CARRY_ELIDED_TEXT_PATCH,
     CLOCKS_IN_WORKFLOW_PATCH,
+    CYCLE_WAITS_FOR_FIX_PATCH,
     ENGINE_IN_WORKFLOW_PATCH,
+    PLAN_BOUNDED_CARRY_PATCH,
     STALE_SURVEY_PATCH,
     UNDELIVERED_ATTRIBUTE_PATCH,
 )
@@ -55,6 +57,9 @@ LATER_PATCHES = {
     f"complaint-{record.GENERATION}-held-survey.run1.json": [UNDELIVERED_ATTRIBUTE_PATCH, STALE_SURVEY_PATCH],
     f"complaint-{record.GENERATION}-archived.run1.json": [ARCHIVE_ON_CLOSE_PATCH],
     f"outage-{record.GENERATION}-archived.run1.json": [ARCHIVE_ON_FINISH_PATCH],
+    # both runs of the plan that continued as new (plan-v2-resolution_rate replays the old side)
+    **{f"plan-{record.GENERATION}-csat.run{n}.json": [PLAN_BOUNDED_CARRY_PATCH] for n in (1, 2)},
+    f"cycle-{record.GENERATION}-waits-for-fix.run1.json": [CYCLE_WAITS_FOR_FIX_PATCH],  # missed-target: before it
 }
 CURRENT_PATCH = {"ComplaintWorkflow": ENGINE_IN_WORKFLOW_PATCH, "AssessmentCycleWorkflow": CLOCKS_IN_WORKFLOW_PATCH,
                  "ImprovementPlanWorkflow": CLOCKS_IN_WORKFLOW_PATCH,

@@ -17,6 +17,8 @@ branch_labels = None
 depends_on = None
 
 FACTS: list[tuple[str, Any]] = [
+    ("kind", sa.String(32)), ("at_fault", sa.Boolean), ("resolved_at", sa.DateTime(timezone=True)),
+    ("resolve_deadline", sa.DateTime(timezone=True)),
     ("withdrawn", sa.Boolean), ("resolved", sa.Boolean), ("first_contact", sa.Boolean), ("reopened", sa.Boolean),
     ("remedy", sa.String(64)), ("handling_seconds", sa.BigInteger), ("first_response_business", sa.BigInteger),
     ("first_response_wall", sa.BigInteger), ("major", sa.Boolean), ("resolved_in_time", sa.Boolean),
