@@ -258,10 +258,10 @@ class ArchiveStore:
         cipher = self._ciphers.get(kid)
         if cipher is None:
             return None
-        raw = base64.b64decode(data)
         try:
+            raw = base64.b64decode(data, validate=True)
             return json.loads(cipher.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], f"{kid}|{bound_to}".encode()))
-        except InvalidTag:
+        except (InvalidTag, ValueError):  # binascii.Error is a ValueError
             return None
 
     # ---- writing -------------------------------------------------------------------------------------------

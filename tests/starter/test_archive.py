@@ -150,13 +150,17 @@ def test_list_filters_and_export_personal_fields_only_when_asked(store: ArchiveS
 def test_verify_names_an_entry_changed_in_the_database(store: ArchiveStore, tmp_path: Path):
     store.save_complaint(archived(withdrawn_log("V-1"), T0 + 5 * H))
     store.save_complaint(archived(withdrawn_log("V-2"), T0 + 5 * H))
+    store.save_complaint(archived(withdrawn_log("V-3"), T0 + 5 * H))
     store.dispose()
     with sqlite3.connect(tmp_path / "archive.sqlite") as db:  # an edit made behind the application's back
         db.execute("""UPDATE complaint_events SET details = json_set(details, '$.severity', 'low')
                       WHERE complaint_id = 'V-2' AND seq = 2""")
     checked, problems = store.verify()
-    assert checked == 2 and [(p.complaint_id, p.seq, p.event_type) for p in problems] == [("V-2", 2, "reclassified")]
+    assert checked == 3 and [(p.complaint_id, p.seq, p.event_type) for p in problems] == [("V-2", 2, "reclassified")]
     assert "entry 2 (reclassified)" in problems[0].describe()
+    with sqlite3.connect(tmp_path / "archive.sqlite") as db:  # so does a sealed field overwritten
+        db.execute("UPDATE complaint_events SET sealed = 'k1:not base64!' WHERE complaint_id = 'V-3' AND seq = 3")
+    assert [(p.seq, p.event_type) for p in store.verify("V-3")[1]] == [(3, "extended")]
     with sqlite3.connect(tmp_path / "archive.sqlite") as db:  # dropping the last entry shows too
         db.execute("DELETE FROM complaint_events WHERE complaint_id = 'V-1' AND seq = 4")
     assert [(p.complaint_id, p.seq) for p in store.verify("V-1")[1]] == [("V-1", 4)]
