@@ -195,6 +195,7 @@ class ArchiveStore:
         if self.engine.dialect.name == "sqlite":
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
         self._migrated = False
+        self._warned = False
         self._lock = threading.Lock()
 
     # ---- schema ---------------------------------------------------------------------------------------------
@@ -269,9 +270,10 @@ class ArchiveStore:
         """Write (or replace) the complaint run's archive; False when a final archive is there and `item` is only a
         snapshot (a late snapshot never replaces what the complaint archived when it ended)."""
         self.ensure()
-        if self.keyring.active is None and any(parts_of(e)[4] for e in item.events):
+        if self.keyring.active is None and not self._warned and any(parts_of(e)[4] for e in item.events):
+            self._warned = True  # once per process: the setting, not the complaint, is what to fix
             log.warning("no active codec key: personal fields and free text are left out of the archive",
-                        complaint=item.complaint_id)
+                        hint="set CXSLA_CODEC_KEYS or CXSLA_CODEC_KEY_FILE (README, Encryption)")
         key = {"complaint_id": item.complaint_id, "first_run_id": item.first_run_id}
         with self.engine.begin() as connection:
             if item.snapshot and connection.execute(
