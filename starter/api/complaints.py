@@ -19,6 +19,7 @@ from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request, Resp
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from sla.commands import COMMAND_MODELS, COMPLAINT_ID_PATTERN, Command, OpenComplaint
+from sla.events import ASSIGNEE_PATTERN
 from sla.status import ComplaintStatus
 from sla.vocabulary import ComplaintState
 from starter.api.problems import ProblemError, known_query_only, responses
@@ -74,6 +75,7 @@ class ComplaintRow(BaseModel):
     at_risk: bool
     next_deadline: datetime | None
     workflow_status: str | None
+    assignee: str | None = None
 
 
 class ComplaintPage(BaseModel):
@@ -134,9 +136,13 @@ async def list_(
     at_risk: bool = False,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Annotated[str | None, Query(max_length=4000, description="next_cursor of the previous page")] = None,
+    assignee: Annotated[str | None, Query(max_length=100, pattern=ASSIGNEE_PATTERN,
+                                          description="only complaints assigned to this agent")] = None,
 ) -> ComplaintPage:
     filters: dict[str, Any] = {"state": state.value if state else None, "contract": contract, "breached": breached,
                "at_risk": at_risk}
+    if assignee is not None:  # (a cursor issued before the filter existed keeps its fingerprint)
+        filters["assignee"] = assignee
     fingerprint = hashlib.sha256(repr(sorted(filters.items())).encode()).digest()[:8]
     token = _read_cursor(cursor, fingerprint) if cursor else None
     rows, next_token = await complaints_.page(**filters, page_size=limit, page_token=token)

@@ -247,11 +247,17 @@ class ComplaintClient:
         except CodecError as exc:
             raise CxSlaError(f"complaint {complaint_id}: {exc}", "unavailable") from None
 
+    async def assign(self, complaint_id: str, to: str | None = None, group: str | None = None, *,
+                     by: str | None = None, note: str | None = None) -> ComplaintStatus:
+        """Give the complaint an owner (agent, group or both), recorded in its timeline as `assigned`."""
+        fields = {"to": to, "group": group, "by": by, "note": note}
+        return await self.command(complaint_id, "assign", {k: v for k, v in fields.items() if v is not None})
+
     async def list(
         self, *, state: str | None = None, contract: str | None = None, breached: bool = False,
-        at_risk: bool = False, limit: int = 1000,
+        at_risk: bool = False, limit: int = 1000, assignee: str | None = None,
     ) -> list[dict[str, Any]]:
-        query = list_query(state=state, contract=contract, breached=breached, at_risk=at_risk)
+        query = list_query(state=state, contract=contract, breached=breached, at_risk=at_risk, assignee=assignee)
         try:
             return [_row(info) async for info in self.client.list_workflows(query, limit=limit)]
         except RPCError as exc:
@@ -259,10 +265,10 @@ class ComplaintClient:
 
     async def page(
         self, *, state: str | None = None, contract: str | None = None, breached: bool = False,
-        at_risk: bool = False, page_size: int = 50, page_token: bytes | None = None,
+        at_risk: bool = False, page_size: int = 50, page_token: bytes | None = None, assignee: str | None = None,
     ) -> tuple[builtins.list[dict[str, Any]], bytes | None]:  # `list` here is the method above
         """One page of `list`, and the token of the next page (None: this was the last)."""
-        query = list_query(state=state, contract=contract, breached=breached, at_risk=at_risk)
+        query = list_query(state=state, contract=contract, breached=breached, at_risk=at_risk, assignee=assignee)
         pages = self.client.list_workflows(query, page_size=page_size, next_page_token=page_token)
         try:
             await pages.fetch_next_page()
@@ -278,7 +284,8 @@ CONFLICTS = frozenset({"InvalidTransition"})
 FILTER_VALUE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,199}")
 
 
-def list_query(*, state: str | None, contract: str | None, breached: bool, at_risk: bool) -> str:
+def list_query(*, state: str | None, contract: str | None, breached: bool, at_risk: bool,
+               assignee: str | None = None) -> str:
     """The visibility query behind `list` and `page` (search attributes only: they never carry personal data).
 
     Filter values are names, checked before they go into the query text: quoting alone is not enough for
@@ -296,6 +303,10 @@ def list_query(*, state: str | None, contract: str | None, breached: bool, at_ri
         clauses.append(f"{sa.BREACHED.name} = true")
     if at_risk:
         clauses.append(f"{sa.AT_RISK.name} = true")
+    if assignee is not None:
+        if not re.fullmatch(ev.ASSIGNEE_PATTERN.strip("^$"), assignee) or len(assignee) > 100:
+            raise CxSlaError(f"assignee: {assignee[:40]!r} is not a name (letters, digits, . _ @ : -)")
+        clauses.append(f"{sa.ASSIGNEE.name} = {names.quote(assignee)}")
     return " AND ".join(clauses)
 
 
@@ -322,6 +333,7 @@ def _row(info: Any) -> dict[str, Any]:
         "at_risk": bool(attrs.get(sa.AT_RISK)),
         "next_deadline": deadline.isoformat() if deadline else None,
         "workflow_status": info.status.name if info.status else None,
+        "assignee": attrs.get(sa.ASSIGNEE),
     }
 
 

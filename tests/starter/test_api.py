@@ -149,6 +149,7 @@ async def test_every_command_route_moves_a_complaint_and_records_the_token_ident
     later = (datetime.now(timezone.utc) + timedelta(days=3)).isoformat()
     steps = [
         ("acknowledge", agent, None, "acknowledged"),
+        ("assign", agent, {"to": "amy", "group": "hardware-desk"}, "acknowledged"),
         ("triage", agent, {"category": "hardware"}, "in_progress"),
         ("communicate_plan", agent, {"plan": "replace the unit"}, "in_progress"),
         ("post_progress", agent, {"note": "unit shipped", "handling_seconds": 600}, "in_progress"),
@@ -173,6 +174,18 @@ async def test_every_command_route_moves_a_complaint_and_records_the_token_ident
     assert by["received"] == by["acknowledged"] == by["feedback_recorded"] == "amy"
     assert by["extended"] == by["reclassified"] == by["resolved"] == by["reopened"] == "sam"
     assert status["severity"] == "major"
+    assert (status["assignee"], status["group"]) == ("amy", "hardware-desk")
+    assigned = [event for event in status["timeline"] if event["type"] == "assigned"]
+    assert assigned == [{"type": "assigned", "at": assigned[0]["at"], "by": "amy", "to": "amy",
+                         "group": "hardware-desk"}]
+
+    async def in_amys_queue() -> bool:
+        page = (await http.get("/v1/complaints", headers=agent, params={"assignee": "amy", "limit": 500})).json()
+        return any(row["id"] == cid and row["assignee"] == "amy" for row in page["items"])
+
+    await until(in_amys_queue, 10, "the complaint listed under assignee amy")  # visibility lags a moment
+    refused = await http.get("/v1/complaints", headers=agent, params={"assignee": "amy' OR 1=1"})
+    assert refused.status_code == 422 and "assignee" in refused.json()["detail"]
 
     withdrawn = uid()
     await http.post("/v1/complaints", headers=agent, json={"id": withdrawn, "contract": "calm", "severity": "low"})
