@@ -20,7 +20,7 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi_offline import FastAPIOffline
 
 from sla.policy import load_policy
-from starter.api import assessment, calendars, complaints, health, inbound, problems
+from starter.api import assessment, bulk, calendars, complaints, console, health, inbound, problems
 from starter.api.edge import EdgeLimits
 from starter.client.complaints import ComplaintClient
 from starter.service import connection
@@ -32,7 +32,8 @@ from starter.service.tokens import ReloadingTokens
 log = structlog.get_logger("cxsla.api")
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
-ROUTERS: list[APIRouter] = [health.router, complaints.router, assessment.router, calendars.router, inbound.router]
+ROUTERS: list[APIRouter] = [health.router, complaints.router, assessment.router, calendars.router, inbound.router,
+                            bulk.router]
 
 DESCRIPTION = """\
 Open complaints and move them through their lifecycle from a service desk.
@@ -88,6 +89,7 @@ def create_app(settings: Settings | None = None, *, complaints_client: Complaint
     problems.install(app)
     for router in ROUTERS:
         app.include_router(router)
+    console.install(app)  # the web console at /ui
 
     @app.middleware("http")
     async def count_requests(request: Request, call_next):
@@ -141,7 +143,8 @@ async def serve(
 async def run_api(settings: Settings, stop: asyncio.Event) -> None:
     app = create_app(settings)
     log.info("api starting", url=f"http://{settings.api_host}:{settings.api_port}",
-             docs=f"http://{settings.api_host}:{settings.api_port}/docs")
+             docs=f"http://{settings.api_host}:{settings.api_port}/docs",
+             console=f"http://{settings.api_host}:{settings.api_port}/ui")
     loop = asyncio.get_running_loop()
     try:  # `kill -HUP` re-reads the tokens file at once (a changed file is also noticed on its own)
         loop.add_signal_handler(signal.SIGHUP, app.state.tokens.reload)

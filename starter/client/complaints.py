@@ -263,6 +263,15 @@ class ComplaintClient:
         except RPCError as exc:
             raise rpc_error(exc, "cannot list complaints") from None
 
+    async def rows(self, query: str, *, limit: int) -> builtins.list[dict[str, Any]]:
+        """The rows of a visibility query built from sla.names (the console's board and reports), each with its
+        workflow id: `list` with filters beyond its own."""
+        try:
+            return [{**_row(info), "workflow_id": info.id} async for info in self.client.list_workflows(query,
+                                                                                                      limit=limit)]
+        except RPCError as exc:
+            raise rpc_error(exc, "cannot list workflows") from None
+
     async def page(
         self, *, state: str | None = None, contract: str | None = None, breached: bool = False,
         at_risk: bool = False, page_size: int = 50, page_token: bytes | None = None, assignee: str | None = None,

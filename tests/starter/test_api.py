@@ -355,6 +355,50 @@ async def test_list_filters_and_cursor_pages(http, tokens):
     assert_problem(await http.get("/v1/complaints", headers=agent, params={"cursor": "%%%"}), 400, "cursor")
 
 
+async def test_bulk_applies_one_complaint_at_a_time_and_says_what_each_answered(http, tokens, dev_env):
+    agent, supervisor = Tokens.header(tokens.agent), Tokens.header(tokens.supervisor)
+    first, second, missing = uid("bulk"), uid("bulk"), uid("bulk")
+    for cid in (first, second):
+        await http.post("/v1/complaints", headers=agent, json={"id": cid, "contract": "calm", "severity": "low"})
+    await http.post(f"/v1/complaints/{second}/acknowledge", headers=agent)
+
+    acked = await http.post("/v1/complaints/bulk", headers=agent,
+                            json={"action": "acknowledge", "ids": [first, second, missing]})
+    assert acked.status_code == 200, acked.text
+    results = {item["id"]: item for item in acked.json()["results"]}
+    assert [item["id"] for item in acked.json()["results"]] == [first, second, missing]  # in the order sent
+    assert results[first] == {"id": first, "ok": True, "status": 200, "state": "acknowledged", "detail": None}
+    assert results[second]["status"] == 409 and "acknowledged" in results[second]["detail"]
+    assert results[missing]["status"] == 404 and missing in results[missing]["detail"]
+    assert (acked.json()["succeeded"], acked.json()["failed"]) == (1, 2)
+
+    assigned = await http.post("/v1/complaints/bulk", headers=agent, json={
+        "action": "assign", "ids": [first, second], "fields": {"to": "amy", "group": "desk-2"}})
+    assert [item["ok"] for item in assigned.json()["results"]] == [True, True]
+    status = (await http.get(f"/v1/complaints/{second}", headers=agent)).json()
+    assert (status["assignee"], status["timeline"][-1]["by"]) == ("amy", "amy")
+
+    # Refused as a whole: nothing reaches any complaint.
+    before = await history_length(dev_env, first)
+    later = (datetime.now(timezone.utc) + timedelta(days=2)).isoformat()
+    extend = {"action": "extend", "ids": [first, second], "fields": {"until": later, "reason": "supplier outage"}}
+    assert_problem(await http.post("/v1/complaints/bulk", headers=agent, json=extend), 403, "extend", "supervisor")
+    assert_problem(await http.post("/v1/complaints/bulk", headers=supervisor, json={
+        **extend, "fields": {"until": later}}), 422, "fields.reason")
+    assert_problem(await http.post("/v1/complaints/bulk", headers=agent, json={
+        "action": "assign", "ids": [first], "fields": {"to": "amy", "by": "someone"}}), 422, "fields.by")
+    assert_problem(await http.post("/v1/complaints/bulk", headers=agent, json={
+        "action": "acknowledge", "ids": [first, first]}), 422, "ids")
+    assert_problem(await http.post("/v1/complaints/bulk", headers=agent, json={
+        "action": "resolve", "ids": [first]}), 422, "action")
+    assert await history_length(dev_env, first) == before
+
+    extended = await http.post("/v1/complaints/bulk", headers=supervisor, json=extend)
+    assert [item["ok"] for item in extended.json()["results"]] == [True, True], extended.text
+    status = (await http.get(f"/v1/complaints/{first}", headers=agent)).json()
+    assert status["timeline"][-1]["type"] == "extended" and status["timeline"][-1]["by"] == "sam"
+
+
 async def _contains(rows, item) -> bool:
     return item in await rows
 
