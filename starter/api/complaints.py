@@ -16,9 +16,10 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from sla.commands import COMMAND_MODELS, COMPLAINT_ID_PATTERN, Command, OpenComplaint
+from sla.errors import plain
 from sla.events import ASSIGNEE_PATTERN
 from sla.status import ComplaintStatus
 from sla.vocabulary import ComplaintState
@@ -183,7 +184,11 @@ def _add_command_route(name: str, model: type[Command]) -> None:
         complaint_id: str, complaints_: ComplaintClient, principal: Principal, body: BaseModel | None
     ) -> ComplaintStatus:
         fields = body.model_dump(exclude_unset=True) if body is not None else {}
-        return await complaints_.command(complaint_id, name, model(**fields, by=principal.identity))
+        try:  # the body model has the fields; the command's own cross-field checks (assign: someone) run here
+            command_ = model(**fields, by=principal.identity)
+        except ValidationError as exc:
+            raise ProblemError(422, "validation-error", plain(exc)) from None
+        return await complaints_.command(complaint_id, name, command_)
 
     kw = inspect.Parameter.KEYWORD_ONLY
     body = (inspect.Parameter("body", kw, annotation=Annotated[body_model | None, Body()], default=None)

@@ -184,6 +184,7 @@ async def test_every_command_route_moves_a_complaint_and_records_the_token_ident
         return any(row["id"] == cid and row["assignee"] == "amy" for row in page["items"])
 
     await until(in_amys_queue, 10, "the complaint listed under assignee amy")  # visibility lags a moment
+    assert_problem(await http.post(f"/v1/complaints/{cid}/assign", headers=agent, json={}), 422, "to:")
     refused = await http.get("/v1/complaints", headers=agent, params={"assignee": "amy' OR 1=1"})
     assert refused.status_code == 422 and "assignee" in refused.json()["detail"]
 

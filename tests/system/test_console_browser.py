@@ -33,8 +33,8 @@ DEMO_BREACH = 60_000  # ms the board may take to show the breach (acknowledge is
 
 # Every control that is not hidden: its accessible name (aria-label, aria-labelledby, a <label>, or the text of a
 # button/summary); offenders are returned as short descriptions.
-UNNAMED_CONTROLS = """() => [...document.querySelectorAll('input:not([type=hidden]), select, textarea, button, summary')]
-  .filter(el => {
+UNNAMED_CONTROLS = """() => [...document.querySelectorAll(
+    'input:not([type=hidden]), select, textarea, button, summary')].filter(el => {
     const text = (el.getAttribute('aria-label') || '').trim() || (el.textContent || '').trim()
       && ['BUTTON', 'SUMMARY'].includes(el.tagName);
     const labelled = el.getAttribute('aria-labelledby') || (el.labels && el.labels.length);
@@ -118,7 +118,7 @@ async def test_board_complaint_and_reports_in_chromium(console, browser, tokens)
     await expect(row.locator("td.signal")).to_have_text(re.compile("At risk"), timeout=DEMO_BREACH)
     await expect(row.locator("td.signal")).to_have_text(re.compile("Breached"), timeout=DEMO_BREACH)
     assert await agent.evaluate("window.__notReloaded === true"), "the board reloaded instead of refreshing"
-    assert "⛔" in await row.locator("td.signal").inner_text()  # not colour alone: an icon and a word
+    assert "✖" in await row.locator("td.signal").inner_text()  # not colour alone: an icon and a word
     assert "breached" in (await agent.locator("#summary").inner_text())
 
     # search by customer id and by summary text find it; another customer does not
@@ -201,8 +201,8 @@ async def test_board_complaint_and_reports_in_chromium(console, browser, tokens)
         await admin.reload()
     frame = admin.frame_locator("iframe.report")
     await expect(frame.locator("h1").first).to_contain_text("demo")
+    reports_png = await shot(admin, "reports")  # before Tab scrolls the report's frame
     await check_accessibility(admin, "Start cycle", "Import")
-    reports_png = await shot(admin, "reports")
     supervisor_reports = await supervisor.goto("/ui/reports")
     assert supervisor_reports is not None and supervisor_reports.status == 200
     assert await supervisor.get_by_role("button", name="Start cycle").count() == 0  # admin only, as in the API

@@ -107,9 +107,9 @@ def matches(row: dict[str, Any], status: ComplaintStatus | None, filters: BoardF
 def signal(row: dict[str, Any]) -> tuple[str, str, str]:
     """(css class, icon, words) for a board row: colour is never the only sign of a breach or risk."""
     if row.get("breached"):
-        return "breached", "⛔", "Breached"
+        return "breached", "✖", "Breached"
     if row.get("at_risk"):
-        return "at-risk", "⚠", "At risk"
+        return "at-risk", "▲", "At risk"
     return "on-track", "✓", "On track"
 
 
@@ -118,9 +118,11 @@ def signal(row: dict[str, Any]) -> tuple[str, str, str]:
 class Mark:
     at: datetime
     kind: str  # warning | breach | met | extension | now | pause
-    label: str
+    label: str  # in words with UTC times (the bar's accessible name)
+    phrase: str = ""  # the words before the time, which the page shows in the reader's zone
     x: float = 0.0  # 0-1000 along the bar
-    until: datetime | None = None  # the end of a pause
+    until: datetime | None = None  # the end of a pause (now, for a pause still going on)
+    ended: bool = True
     width: float = 0.0
 
 
@@ -171,18 +173,22 @@ def _bar(clock: ClockStatus, now: datetime, pauses: list[tuple[datetime, datetim
     bar.deadline_x = x(deadline) if deadline else None
     if deadline is not None:
         for percent in clock.warned:  # the warning fired this far into the clock's time (working time)
-            bar.marks.append(Mark(start + (deadline - start) * (percent / 100), "warning", f"warned at {percent}%"))
+            at = start + (deadline - start) * (percent / 100)
+            bar.marks.append(Mark(at, "warning", f"warned at {percent}%", f"warned at {percent}%, about"))
     for begin, end in pauses:
         if begin >= start and (clock.met_at is None or begin < clock.met_at):
             stop = end or (now if clock.state is ClockState.PAUSED else None) or begin
-            mark = Mark(begin, "pause", f"paused {_hm(begin)}–{_hm(end) if end else 'now'}", until=stop)
+            mark = Mark(begin, "pause", f"paused {_hm(begin)}–{_hm(end) if end else 'now'}",
+                        "paused" + ("" if end else " (still waiting for the customer)") + " from", until=stop,
+                        ended=end is not None)
             bar.marks.append(mark)
     if clock.extended_until is not None:
-        bar.marks.append(Mark(clock.extended_until, "extension", f"extended until {_hm(clock.extended_until)}"))
+        bar.marks.append(Mark(clock.extended_until, "extension", f"extended until {_hm(clock.extended_until)}",
+                              "extended until"))
     if clock.breached_at is not None:
-        bar.marks.append(Mark(clock.breached_at, "breach", f"BREACHED at {_hm(clock.breached_at)}"))
+        bar.marks.append(Mark(clock.breached_at, "breach", f"BREACHED at {_hm(clock.breached_at)}", "BREACHED at"))
     if clock.met_at is not None:
-        bar.marks.append(Mark(clock.met_at, "met", f"met at {_hm(clock.met_at)}"))
+        bar.marks.append(Mark(clock.met_at, "met", f"met at {_hm(clock.met_at)}", "met at"))
     if running:
         bar.marks.append(Mark(now, "now", "now"))
     for mark in bar.marks:
@@ -223,11 +229,17 @@ def timeline_rows(status: ComplaintStatus) -> list[dict[str, Any]]:
     """Who, when, what (the event and its facts) and why (its free text) for every event."""
     rows = []
     for entry in status.timeline:
-        facts = {k: v for k, v in entry.items() if k not in SKIP and k not in WHY}
+        facts = {k: _fact(v) for k, v in entry.items() if k not in SKIP and k not in WHY}
         why = "; ".join(f"{k}: {entry[k]}" for k in WHY if entry.get(k))
         rows.append({"at": entry["at"], "by": entry.get("by") or "system", "what": entry["type"].replace("_", " "),
                      "facts": facts, "why": why, "stale": bool(entry.get("stale"))})
     return rows
+
+
+def _fact(value: Any) -> Any:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return value
 
 
 # ---- actions ----------------------------------------------------------------------------------------------------
