@@ -38,7 +38,7 @@ ROUTERS: list[APIRouter] = [health.router, complaints.router, assessment.router,
 DESCRIPTION = """\
 Open complaints and move them through their lifecycle from a service desk.
 
-Authenticate with `Authorization: Bearer <token>` (tokens from `cxsla token new`). Roles: **agent** opens,
+Authenticate with `Authorization: Bearer <token>` (tokens from `cxsla token new`). Roles: **agent** opens, assigns,
 acknowledges, triages, communicates the plan, posts progress, waits for and records the customer's answer,
 notifies the result and records feedback; **supervisor** also resolves, extends, reopens, reclassifies and
 withdraws; **admin** may do everything. The acting identity is recorded as `by` in the complaint's events.

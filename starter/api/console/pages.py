@@ -16,7 +16,9 @@ from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from markupsafe import escape
 from pydantic import ValidationError
 from starlette.datastructures import FormData, UploadFile
 
@@ -69,8 +71,6 @@ class NeedSignIn(Exception):
 
 
 def install(app: Any) -> None:
-    from fastapi.staticfiles import StaticFiles
-
     app.state.console_sessions = s.Sessions()
     app.include_router(router)
     app.mount("/ui/static", StaticFiles(directory=str(HERE / "static")), name="console-static")
@@ -380,8 +380,6 @@ async def report_html(request: Request, contract: str, period: str) -> Response:
 
 
 def _escape(text: str) -> str:
-    from markupsafe import escape
-
     return str(escape(text))
 
 
