@@ -100,7 +100,7 @@ async def shot(page, name: str) -> Path:
     return path
 
 
-async def test_board_complaint_and_reports_in_chromium(console, browser, tokens):
+async def test_board_complaint_and_reports_in_chromium(console, browser, tokens, tmp_path):
     cid = f"ui-{uuid.uuid4().hex[:8]}"
     async with httpx.AsyncClient(base_url=console.url, timeout=30) as http:
         opened = await http.post("/v1/complaints", headers=Tokens.header(tokens.agent), json={
@@ -207,6 +207,13 @@ async def test_board_complaint_and_reports_in_chromium(console, browser, tokens)
     assert supervisor_reports is not None and supervisor_reports.status == 200
     assert await supervisor.get_by_role("button", name="Start cycle").count() == 0  # admin only, as in the API
     assert await supervisor.get_by_role("button", name="Import").count() == 1
+    answers = tmp_path / "answers.csv"
+    answers.write_text("name,csat\nLi,5\nWang,2\n", encoding="utf-8")
+    await supervisor.get_by_label("Contract").select_option("demo")
+    await supervisor.get_by_label("Period").fill("2026-10")
+    await supervisor.get_by_label(re.compile("^CSV file")).set_input_files(str(answers))
+    await supervisor.get_by_role("button", name="Import").click()  # into the cycle that has just closed
+    await expect(supervisor.locator(".alert")).to_contain_text("cycle-demo-2026-10 has closed")
 
     for context in (agent_context, supervisor_context, admin_context):
         await context.close()

@@ -383,13 +383,21 @@ def _escape(text: str) -> str:
     return str(escape(text))
 
 
-@router.post("/reports/cycles")
-async def start_cycle(request: Request) -> Response:
+async def reports_form(request: Request, needed: Role) -> tuple[s.Visitor, FormData, str, str, Response | None]:
+    """A reports form: who sent it, the form, its contract and period, and the page refusing their role (if)."""
     who, form = await posted(request)
     contract, period = _text(form.get("contract")) or "", (_text(form.get("period")) or "").strip()
-    refusal = who.refusal(request, Role.ADMIN)
-    if refusal is not None:
-        return await reports_page(request, who, None, None, error=refusal, status_code=403)
+    refusal = who.refusal(request, needed)
+    refused = None if refusal is None else await reports_page(request, who, None, None, error=refusal,
+                                                              status_code=403)
+    return who, form, contract, period, refused
+
+
+@router.post("/reports/cycles")
+async def start_cycle(request: Request) -> Response:
+    who, _, contract, period, refused = await reports_form(request, Role.ADMIN)
+    if refused is not None:
+        return refused
     try:
         status, created = await AssessmentClient.of(complaints_of(request)).start_cycle(contract, period)
     except CxSlaError as exc:
@@ -401,11 +409,9 @@ async def start_cycle(request: Request) -> Response:
 
 @router.post("/reports/surveys")
 async def import_survey(request: Request) -> Response:
-    who, form = await posted(request)
-    contract, period = _text(form.get("contract")) or "", (_text(form.get("period")) or "").strip()
-    refusal = who.refusal(request, Role.SUPERVISOR)
-    if refusal is not None:
-        return await reports_page(request, who, None, None, error=refusal, status_code=403)
+    who, form, contract, period, refused = await reports_form(request, Role.SUPERVISOR)
+    if refused is not None:
+        return refused
     upload = form.get("file")
     channel_text = _text(form.get("channel")) or ""
     try:

@@ -160,7 +160,8 @@ def _bar(clock: ClockStatus, now: datetime, pauses: list[tuple[datetime, datetim
     start = clock.started_at
     ended = clock.met_at or clock.breached_at if clock.state in (ClockState.MET, ClockState.STOPPED) else None
     deadline = clock.deadline
-    running = clock.state in (ClockState.RUNNING, ClockState.PAUSED, ClockState.BREACHED)
+    # still counting: running or paused, or breached and not met yet (a late answer ends it)
+    running = clock.met_at is None and clock.state in (ClockState.RUNNING, ClockState.PAUSED, ClockState.BREACHED)
     right = max([t for t in (deadline, clock.met_at, clock.breached_at, clock.extended_until,
                              now if running else None, ended) if t is not None] + [start + timedelta(seconds=1)])
     span = (right - start).total_seconds() or 1.0
