@@ -50,6 +50,9 @@ def test_up_prints_urls_serves_metrics_and_stops_cleanly_on_ctrl_c(tmp_path):
             opened = _post(api_port, "/v1/complaints", token,
                            {"id": "up-1", "contract": "demo", "severity": "normal", "customer_name": "Zhao Lei"})
             assert opened["created"] is True and opened["timeline"][0]["by"] == "local-admin"
+            assert f"console    http://127.0.0.1:{api_port}/ui" in text  # make run serves the web console
+            with urllib.request.urlopen(f"http://127.0.0.1:{api_port}/ui/signin", timeout=10) as page:
+                assert page.status == 200 and b'<label for="token">API token</label>' in page.read()
             process.send_signal(signal.SIGINT)
             assert process.wait(30) == 0
         finally:
