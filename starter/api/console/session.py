@@ -116,11 +116,12 @@ def set_cookie(response: Response, request: Request, name: str, value: str, max_
 
 def same_origin(request: Request) -> bool:
     """A form posted from another site is refused even before its CSRF token is compared (browsers send
-    Origin on every POST; a request without one is a script's, which has no cookie to ride on)."""
+    Origin on every POST; a request without one is a script's, which has no cookie to ride on). The host is
+    compared, not the scheme: behind a proxy that ends TLS the API sees http for an https page."""
     origin = request.headers.get("origin")
     if origin is None or origin == "null":
         return origin is None
-    return origin == f"{request.url.scheme}://{request.url.netloc}"
+    return origin.partition("://")[2] == request.headers.get("host", request.url.netloc)
 
 
 def csrf_ok(expected: str | None, sent: str | None) -> bool:
