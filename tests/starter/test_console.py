@@ -89,6 +89,7 @@ async def console(tmp_path):
     fake.add("c-2")
     app = create_app(service_settings("127.0.0.1:1", tmp_path, tokens), complaints_client=fake)
     app.state.complaints = fake
+    fake.app = app  # type: ignore[attr-defined]  # for the test that revokes a token
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://console") as http:
         yield http, tokens, fake
@@ -124,6 +125,18 @@ async def test_sign_in_sets_a_strict_http_only_session_cookie_and_refuses_forged
     assert elsewhere.status_code == 303 and elsewhere.headers["location"] == "/ui/board"  # never off-site
     session = elsewhere.headers["set-cookie"].lower()
     assert session.startswith("cxsla_session=") and "httponly" in session and "samesite=strict" in session
+
+
+async def test_signing_out_or_revoking_the_token_ends_the_session(console, tmp_path):
+    http, tokens, fake = console
+    csrf = await sign_in(http, tokens.agent)
+    out = await http.post("/ui/signout", data={"csrf": csrf})
+    assert out.status_code == 303 and (await http.get("/ui/board")).status_code == 303
+    await sign_in(http, tokens.agent)
+    assert (await http.get("/ui/board")).status_code == 200
+    (tmp_path / "tokens").write_text(tokens.config().replace(tokens.config().splitlines()[0], "# amy revoked"))
+    fake.app.state.tokens.reload()  # (a changed file is noticed within seconds too)
+    assert (await http.get("/ui/board")).headers["location"].startswith("/ui/signin")
 
 
 async def test_every_form_needs_its_session_csrf_token_and_the_same_origin(console):
