@@ -153,6 +153,9 @@ async def test_board_complaint_and_reports_in_chromium(console, browser, tokens,
     # --- the supervisor acknowledges and resolves -------------------------------------------------------------
     supervisor_context, supervisor = await sign_in(browser, console.url, tokens.supervisor)
     await expect(supervisor.locator(f'tr[data-id="{cid}"] td.signal')).to_have_text(re.compile("Breached"))
+    await supervisor.get_by_label("Select all shown complaints").check()
+    await expect(supervisor.get_by_label(f"Select complaint {cid}")).to_be_checked()
+    await supervisor.get_by_label("Select all shown complaints").uncheck()
     board_png = await shot(supervisor, "board")
     await supervisor.get_by_role("link", name=cid).click()
     await supervisor.locator("summary", has_text="Acknowledge").click()  # opens the <details>

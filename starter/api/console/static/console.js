@@ -85,6 +85,13 @@
     tick();
     offsets();
     setInterval(tick, 1000);
+    var all = document.querySelector("[data-pick-all]");
+    if (all) {  // shown only with the script, which is what ticks the rows
+      all.hidden = false;
+      all.addEventListener("change", function () {
+        document.querySelectorAll("input[name=ids]").forEach(function (box) { box.checked = all.checked; });
+      });
+    }
     var body = document.querySelector("[data-refresh-url]");
     if (body) { summarise(body); setInterval(function () { refresh(body); }, REFRESH_MS); }
   });
