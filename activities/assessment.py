@@ -46,6 +46,11 @@ from sla.surveys import SurveyBatch
 log = structlog.get_logger("cxsla.assessment")
 
 PAGE_SIZE = 1000
+KPI_ERROR = "KpiError"  # an ApplicationError type: the KPIs cannot be computed from what was collected
+# A gauge of the catalogue (workflows/metrics.py), set here from what the activities see.
+SNAPSHOTS_DIFFERING = "cxsla_policy_snapshots_differing"
+SNAPSHOTS_DIFFERING_HELP = ("Policy snapshots that running plans and cycles decide on and that differ from this "
+                            "worker's policy file (seen by its activities since it started; each is logged once)")
 PLAN_WORKFLOW = names.PLAN_WORKFLOW
 
 
@@ -138,13 +143,15 @@ class AssessmentActivities:
     def __init__(self, *, policy_path: str | None = None, source: SourceFactory | None = None) -> None:
         self._policy_path = policy_path
         self._source = source or VisibilitySource
+        self._differing: dict[str, set[str]] = {}  # contract -> snapshot versions seen that differ from the file
 
     @activity.defn(name="cxsla.collect_and_assess")
     async def collect_and_assess(self, request: CollectRequest) -> Collected:
         """Reads only: a retry starts the listing over and gets the same answer (heartbeats show progress)."""
         started = time.monotonic()
+        self._note_snapshot(request.policy)
         source = self._source(activity.client())
-        tally, listed, missing, pages = PeriodTally(), 0, 0, 0
+        tally, listed, missing, pages = PeriodTally(decided_by=request.end), 0, 0, 0
         contract = request.policy.name
         client = activity.client()
         live = asyncio.Semaphore(16)
@@ -180,11 +187,16 @@ class AssessmentActivities:
         interruptions = [i for i in interruptions if i.started_at < request.end
                          and (i.restored_at is None or i.restored_at > request.start)]
         cadence = Period.parse(request.period).cadence
-        assessment = assess(
-            contract=contract, period=request.period, start=request.start, end=request.end, now=request.now,
-            tally=tally, batches=request.batches, interruptions=interruptions, targets=request.policy.targets,
-            assessed=request.policy.cycle(cadence).assess,
-        )
+        try:
+            assessment = assess(
+                contract=contract, period=request.period, start=request.start, end=request.end, now=request.now,
+                tally=tally, batches=request.batches, interruptions=interruptions, targets=request.policy.targets,
+                assessed=request.policy.cycle(cadence).assess,
+            )
+        except (ArithmeticError, ValueError) as exc:  # the same input fails the same way: no retry can help
+            raise ApplicationError(
+                f"the KPIs of {contract} {request.period} cannot be computed from the figures collected "
+                f"({type(exc).__name__}: {str(exc)[:200]})", type=KPI_ERROR, non_retryable=True) from None
         if missing:
             log.warning("complaints without an outcome memo were left out", contract=contract,
                         period=request.period, count=missing)
@@ -218,7 +230,9 @@ class AssessmentActivities:
         """Start the KPI's plan, or record the miss on the open one; None when a complaint's breach asks and the
         contract does not start plans on complaint breaches, or no cycle of it assesses the KPI (such a plan could
         never close)."""
-        policy = self._assessment_policy(request.contract)
+        if request.policy is not None:  # the complaint's snapshot decides, as it decides the complaint
+            self._note_snapshot(request.policy)
+        policy = request.policy or self._assessment_policy(request.contract)
         kpi = KpiName(request.kpi)
         if request.miss.trigger is Trigger.COMPLAINT and not (
                 policy.assesses(kpi) and (request.decided or policy.improvement.on_major_complaint_breach)):
@@ -257,6 +271,23 @@ class AssessmentActivities:
     async def assessment_policy(self, contract: str) -> AssessmentPolicy:
         """The contract's assessment settings from this worker's policy file (a snapshot for the cycle)."""
         return self._assessment_policy(contract)
+
+    def _note_snapshot(self, snapshot: AssessmentPolicy) -> None:
+        """Say once (a log line, and the gauge) that a workflow decides on settings this worker's file no longer
+        has: the workflow keeps its snapshot, but whoever edited the file may expect otherwise."""
+        try:
+            current = load_policy(self._policy_path).assessment(snapshot.name).version
+        except PolicyError:
+            current = None  # the file has no such contract (or is unreadable): it differs too
+        seen = self._differing.setdefault(snapshot.name, set())
+        if current == snapshot.version or snapshot.version in seen:
+            return
+        seen.add(snapshot.version)
+        log.warning("policy file differs from a snapshot in use; the workflow keeps its snapshot",
+                    contract=snapshot.name, snapshot_version=snapshot.version, file_version=current,
+                    workflow_id=activity.info().workflow_id)
+        activity.metric_meter().create_gauge(SNAPSHOTS_DIFFERING, SNAPSHOTS_DIFFERING_HELP).set(
+            len(seen), {"contract": snapshot.name})
 
     def _assessment_policy(self, contract: str) -> AssessmentPolicy:
         try:

@@ -151,6 +151,10 @@ class SmtpSink:
         msg = self.message(notification)
         await asyncio.to_thread(self._send, msg, self.recipients(notification))
 
+    async def send(self, msg: EmailMessage, to: list[str]) -> None:
+        """Send a message made elsewhere (the customer's survey) through the same server and settings."""
+        await asyncio.to_thread(self._send, msg, to)
+
     def _send(self, msg: EmailMessage, to: list[str]) -> None:
         context = self._ssl_context or ssl.create_default_context()
         if self.security == "tls":

@@ -17,7 +17,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from markupsafe import Markup
 
 from sla.kpi import DEFINITIONS, KpiName, KpiValue, Target, Unit
-from sla.reporting import CycleReport, TrendPoint, format_seconds, format_target, format_value
+from sla.reporting import CycleReport, TrendPoint, format_n, format_seconds, format_target, format_value
 
 Format = Literal["json", "md", "html"]
 FORMATS: tuple[Format, ...] = ("json", "md", "html")
@@ -103,7 +103,7 @@ def render_markdown(report: CycleReport) -> str:
     out += ["## Results", ""]
     out += _table(
         ["KPI", "value", "target", "met", "n", "variant"],
-        ([k.label, format_value(k.unit, k.value), format_target(k.unit, k.target), _mark(k), k.n, k.variant]
+        ([k.label, format_value(k.unit, k.value), format_target(k.unit, k.target), _mark(k), format_n(k), k.variant]
          for k in a.kpis),
     )
     out += ["", "✓ met · ✗ missed · – no target checked, or too little data", ""]
@@ -126,6 +126,9 @@ def render_markdown(report: CycleReport) -> str:
         out.append("")
     out += ["### Complaints", ""]
     out += _table(["", "count"], _complaint_rows(report))
+    if a.by_category:
+        out += ["", "### By category", ""]
+        out += _table(CATEGORY_COLUMNS, _category_rows(report))
     out += ["", "## Problems", ""]
     out += [f"- {_text(line)}" for line in report.problems] or ["- None found."]
     out += ["", "## Suggestions", ""]
@@ -149,11 +152,26 @@ def _trend_cell(name: KpiName, points: list[TrendPoint], period: str) -> str:
 def _complaint_rows(report: CycleReport) -> list[tuple[str, int]]:
     a = report.result.assessment
     rows = [("received", a.complaints), ("resolved", a.resolved), ("withdrawn", a.withdrawn)]
+    rows += [("pending at period end", a.pending)] if a.pending else []
     rows += [(f"severity {s.value}", n) for s, n in a.by_severity.items()]
     rows += [(f"{c.value} breaches", n) for c, n in a.breaches.items()]
+    rows += [("verified at fault", a.at_fault)] if a.at_fault else []
     rows += [(f"remedy {m.value}", n) for m, n in a.remedies.items()]
+    rows += [("at fault without a remedy", a.at_fault_without_remedy)] if a.at_fault_without_remedy else []
+    if a.inquiries:
+        rows += [("inquiries (not in the figures above)", a.inquiries),
+                 ("inquiries answered late (first response)", a.inquiry_acknowledge.breached)]
     rows += [("service interruptions", a.interruptions)]
     return rows
+
+
+CATEGORY_COLUMNS = ["category", "received", "resolved", "with a breach"]
+
+
+def _category_rows(report: CycleReport) -> list[tuple[str, int, int, int]]:
+    """Complaints by nature (002 §1.3), in the category's name order."""
+    return [(name, c.complaints, c.resolved, c.breached)
+            for name, c in report.result.assessment.by_category.items()]
 
 
 # ---- templates ------------------------------------------------------------------------------------------------
@@ -166,7 +184,7 @@ _ENV = Environment(
 )
 _ENV.filters["f1"] = "{:.1f}".format  # SVG coordinates: a tenth of a pixel is finer than any screen shows
 _ENV.globals.update(MET=MET, MISSED=MISSED, NO_DATA=NO_DATA, TRACK=TRACK, INK=INK, LINE=LINE, Unit=Unit,
-                    format_value=format_value, format_target=format_target, mark=_mark)
+                    format_value=format_value, format_target=format_target, mark=_mark, format_n=format_n)
 
 
 def _template(name: str, **context: object) -> Markup:
@@ -356,5 +374,6 @@ def render_html(report: CycleReport) -> str:
         trends=[(_label(name), _trend_caption(name, targets.get(name)), trend_svg(name, points, targets.get(name)))
                 for name, points in report.trends.items()],
         kpis=a.kpis, channels=a.channels, complaints=_complaint_rows(report),
+        categories=_category_rows(report), category_columns=CATEGORY_COLUMNS,
         problems=report.problems, suggestions=report.suggestions, method=report.method,
     )

@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from sla import events as ev
 from sla.engine import BreachRecord, ClockStatus, EscalationRecord, Evaluation
 from sla.notices import Undelivered
-from sla.vocabulary import ComplaintState, Severity
+from sla.vocabulary import ComplaintState, Kind, Severity
 
 
 class ComplaintStatus(BaseModel):
@@ -18,6 +18,8 @@ class ComplaintStatus(BaseModel):
     contract: str
     policy_version: str
     severity: Severity
+    kind: Kind = Kind.COMPLAINT
+    category: str | None = None  # the nature given at triage or reclassification: it may set its own targets
     state: ComplaintState
     received_at: datetime
     clocks: list[ClockStatus]
@@ -55,6 +57,8 @@ def build_status(
         contract=contract,
         policy_version=policy_version,
         severity=evaluation.severity,
+        kind=received.kind,
+        category=evaluation.category,
         state=evaluation.state,
         received_at=received.at,
         clocks=evaluation.clocks,
@@ -81,6 +85,8 @@ def _timeline(events: list, stale: set[int]) -> list[dict[str, Any]]:
     for position, event in enumerate(events):
         entry = {"type": event.type, "at": event.at.isoformat(), "by": event.by}
         entry.update(event.model_dump(mode="json", exclude=_NOT_DETAIL, exclude_none=True))
+        if isinstance(event, ev.Resolved) and not (event.at_fault or event.remedy):
+            entry.pop("at_fault", None)  # said only of a complaint verified as our fault (or given a remedy)
         if position in stale:
             entry["stale"] = True
         entries.append(entry)
@@ -88,7 +94,7 @@ def _timeline(events: list, stale: set[int]) -> list[dict[str, Any]]:
 
 
 _NOT_DETAIL = {"type", "at", "by", "stale", "customer_name", "customer_contact"}
-_BRIEF_ENTRY = ("type", "at", "by", "stale")
+_BRIEF_ENTRY = ("type", "at", "by", "stale", "at_fault", "remedy")
 BRIEF_TIMELINE = 20
 
 

@@ -202,7 +202,7 @@ class ComplaintWorkflow:
         self._run.plan_requests.append(OpenPlanRequest(
             contract=policy.name, kpi=kpi.value, at=at, task_queue=workflow.info().task_queue,
             miss=Miss(trigger=trigger, complaint_id=self._run.complaint_id, value=value),
-            decided=policy.plan_on_major_breach is not None,
+            decided=policy.plan_on_major_breach is not None, policy=self._run.plan_policy,
         ))
         self._start_plan_requests()
 
@@ -379,6 +379,7 @@ class ComplaintWorkflow:
             lifecycle.check(self._facts, name, event)
             cmd.check_limits(command, self._run.policy.bounds, received_at=self._run.events[0].at,
                              events=len(self._run.events))
+            cmd.check_policy(command, self._run.policy)
             if isinstance(command, cmd.Extend):
                 self._check_extension(command, event, now)
         except ApplicationError:

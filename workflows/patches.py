@@ -9,3 +9,5 @@ CLOCKS_IN_WORKFLOW_PATCH = "clocks-in-workflow"  # plans, cycles, outages (and s
 CARRY_ELIDED_TEXT_PATCH = "carry-elided-text"  # complaints: continue-as-new carries long free text as a marker
 UNDELIVERED_ATTRIBUTE_PATCH = "undelivered-attribute"  # complaints publish their oldest undelivered notice
 STALE_SURVEY_PATCH = "stale-survey"  # a reopen takes back the survey notices of the resolution it undoes
+CYCLE_WAITS_FOR_FIX_PATCH = "cycle-waits-for-fix"  # a step failing in a way no retry fixes waits for `cycle retry`
+PLAN_BOUNDED_CARRY_PATCH = "plan-bounded-carry"  # plans hand over after a number of events, progress text elided

@@ -20,7 +20,7 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi_offline import FastAPIOffline
 
 from sla.policy import load_policy
-from starter.api import assessment, bulk, calendars, complaints, console, health, inbound, problems
+from starter.api import assessment, bulk, calendars, complaints, console, health, inbound, problems, survey
 from starter.api.edge import EdgeLimits
 from starter.client.complaints import ComplaintClient
 from starter.service import connection
@@ -33,7 +33,7 @@ log = structlog.get_logger("cxsla.api")
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 ROUTERS: list[APIRouter] = [health.router, complaints.router, assessment.router, calendars.router, inbound.router,
-                            bulk.router]
+                            bulk.router, survey.router]
 
 DESCRIPTION = """\
 Open complaints and move them through their lifecycle from a service desk.

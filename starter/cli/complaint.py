@@ -13,7 +13,7 @@ from sla.commands import Assign, OpenComplaint
 from sla.errors import plain
 from sla.policy import PolicyError, load_policy
 from sla.status import ComplaintStatus
-from sla.vocabulary import Channel, ClockName, Remedy, Severity
+from sla.vocabulary import Channel, ClockName, Kind, Remedy, Severity
 from starter.cli.app import BY, Globals, app, client_of, emit, fail, globals_of, out, parse_instant, run, when
 
 ID = typer.Argument(..., help="Complaint id.")
@@ -22,7 +22,9 @@ app.add_typer(complaint_app, name="complaint")
 
 
 def status_table(status: ComplaintStatus) -> Table:
-    table = Table(title=f"complaint {status.id} · {status.contract} · {status.severity.value} · {status.state.value}")
+    category = f" · {status.category}" if status.category else ""
+    table = Table(title=f"complaint {status.id} · {status.contract} · {status.severity.value}{category} · "
+                        f"{status.state.value}")
     for column in ("clock", "state", "target", "deadline (UTC)", "met", "breached"):
         table.add_column(column)
     for clock in status.clocks:
@@ -64,6 +66,8 @@ def complaint_open(
     id: str = typer.Option(..., "--id", help="Complaint id (the desk's ticket id)."),
     contract: str = typer.Option(..., help="Contract whose policy applies."),
     severity: Severity = typer.Option(..., help="critical|major|normal|low"),
+    kind: Kind = typer.Option(Kind.COMPLAINT, help="complaint|inquiry (an inquiry has only the acknowledge and "
+                                                   "resolve clocks, 000 §2.2b)"),
     channel: Channel = typer.Option(None, help="phone|email|web|chat|social"),
     customer_id: str = typer.Option(None, "--customer-id"),
     customer_name: str = typer.Option(None, "--customer-name", help="Personal data: stored encrypted."),
@@ -76,7 +80,7 @@ def complaint_open(
     g = globals_of(ctx)
     try:
         request = OpenComplaint(
-            id=id, contract=contract, severity=severity, channel=channel, customer_id=customer_id,
+            id=id, contract=contract, severity=severity, kind=kind, channel=channel, customer_id=customer_id,
             customer_name=customer_name, customer_contact=customer_contact, summary=summary,
             received_at=parse_instant(received_at, "--received-at"), by=by,
         )
@@ -162,21 +166,24 @@ def complaint_extend(
 
 @complaint_app.command("reclassify")
 def complaint_reclassify(
-    ctx: typer.Context, id: str = ID, by: str = BY, severity: Severity = typer.Option(...),
+    ctx: typer.Context, id: str = ID, by: str = BY, severity: Severity = typer.Option(None),
+    category: str = typer.Option(None, help="The complaint's nature; the policy may set targets per category."),
     reason: str = typer.Option(None),
 ) -> None:
-    """Change severity; targets are recomputed from the original receipt."""
-    _send(ctx, id, "reclassify", {"by": by, "severity": severity, "reason": reason})
+    """Change severity and/or category; targets are recomputed from the original receipt."""
+    _send(ctx, id, "reclassify", {"by": by, "severity": severity, "category": category, "reason": reason})
 
 
 @complaint_app.command("resolve")
 def complaint_resolve(
     ctx: typer.Context, id: str = ID, by: str = BY, resolution: str = typer.Option(...),
     remedy: Remedy = typer.Option(None), first_contact: bool = typer.Option(False, "--first-contact"),
+    at_fault: bool = typer.Option(False, "--at-fault", help="Verified as our fault: the contract may require a "
+                                                            "--remedy."),
     handling_seconds: int = typer.Option(None, "--handling-seconds", min=0),
 ) -> None:
     """Supervisor: record the solution (and remedy, for verified at-fault complaints)."""
-    _send(ctx, id, "resolve", {"by": by, "resolution": resolution, "remedy": remedy,
+    _send(ctx, id, "resolve", {"by": by, "resolution": resolution, "remedy": remedy, "at_fault": at_fault,
                                "first_contact": first_contact, "handling_seconds": handling_seconds})
 
 

@@ -34,7 +34,7 @@ from sla.engine import Evaluation, evaluate
 from sla.errors import plain
 from sla.official_calendar import YEARS_AHEAD, resolve, resolve_at
 from sla.outcomes import MEMO_KEY, outcome_of
-from sla.policy import PolicyError, PolicyFile, load_policy
+from sla.policy import AssessmentPolicy, ContractPolicy, PolicyError, PolicyFile, load_policy
 from sla.status import ComplaintStatus, Opening
 from starter.client.errors import CxSlaError, rpc_error, update_error, workflow_error
 from starter.service import connection
@@ -117,6 +117,7 @@ class ComplaintClient:
         run = ComplaintRun(
             complaint_id=request.id, policy=policy, events=[received], calendar=calendar,
             continue_as_new_after_events=continue_as_new_after_events, open_nonce=nonce,
+            plan_policy=self._plan_policy(policy),
         )
         # One round trip: the workflow starts (or is found) and answers once its clocks are evaluated.
         start = WithStartWorkflowOperation(
@@ -143,6 +144,13 @@ class ComplaintClient:
         except CodecError as exc:
             raise CxSlaError(f"complaint {request.id}: {exc}", "unavailable") from None
         return Opened(status=answer.status, created=answer.created)
+
+    def _plan_policy(self, policy: ContractPolicy) -> AssessmentPolicy | None:
+        """The plan settings a complaint carries beside its contract policy, from the same file: only when it may
+        start a plan (a major resolve breach or negative feedback), so other complaints carry nothing more."""
+        if not (policy.plan_on_major_breach or policy.plans_on_negative_feedback):
+            return None
+        return self.policy.assessment(policy.name)
 
     async def import_history(self, events: list, *, wait: bool = True) -> Opened | None:
         """Import a complaint handled elsewhere (a desk's history) with its own timestamps, so cycles, reports and
@@ -172,7 +180,7 @@ class ComplaintClient:
         except (PolicyError, CalendarError, ValueError) as exc:
             raise CxSlaError(f"cannot import: {exc}") from None
         run = ComplaintRun(complaint_id=received.complaint_id, policy=policy, events=events, fired=fired,
-                           imported=True, calendar=calendar)
+                           imported=True, calendar=calendar, plan_policy=self._plan_policy(policy))
         try:
             await self.client.start_workflow(
                 ComplaintWorkflow.run, run, id=workflow_id(received.complaint_id), task_queue=self.task_queue,

@@ -69,6 +69,12 @@ class Settings(BaseSettings):
     smtp_from: str | None = None
     smtp_to: Annotated[tuple[str, ...], NoDecode] = ()
     smtp_routes: Annotated[dict[str, tuple[str, ...]], NoDecode] = Field(default_factory=dict)
+    # The satisfaction survey e-mailed to the customer (activities/survey.py) with a signed link to the API's page
+    # (starter/api/survey.py): on in the worker with SMTP, the secret and the API's public URL; the API needs the
+    # same secret. Worker and API must share it.
+    survey_secret: SecretStr | None = None
+    survey_url: str | None = None  # the API as the customer reaches it, e.g. https://cx.example.cn
+    survey_link_days: int = Field(14, ge=1, le=90)  # how long a survey link is valid
     log_level: str = "INFO"
     report_dir: str = ".data/reports"
     # Seconds a stopping worker lets running activities finish (deliveries, a cycle's collection) before

@@ -18,6 +18,7 @@ from temporalio.worker import PollerBehaviorSimpleMaximum, Worker
 
 from activities.email import SmtpSink
 from activities.notifications import FanoutSink, LogSink, NotificationSink, WebhookSink
+from activities.survey import CustomerSurveySink
 from plugin import CxSlaPlugin
 from sla.policy import PolicyError, PolicyFile, load_policy
 from starter.service import connection
@@ -26,6 +27,7 @@ from starter.service.metrics import (
     VisibilityCollector,
     calendar_gauges,
     complaint_gauges,
+    cycle_gauges,
     improvement_plan_gauges,
     kpi_gauges,
     preinitialize_counters,
@@ -43,12 +45,17 @@ def notification_sink(settings: Settings) -> NotificationSink:
     if settings.webhook_url:
         sinks.append(WebhookSink(settings.webhook_url, settings.webhook_secret))
     if settings.smtp_host:
-        sinks.append(SmtpSink(
+        mailer = SmtpSink(
             settings.smtp_host, port=settings.smtp_port_or_default, security=settings.smtp_security,
             sender=settings.smtp_from or "", default_to=settings.smtp_to, routes=settings.smtp_routes,
             username=settings.smtp_user,
             password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
-        ))
+        )
+        sinks.append(mailer)
+        if settings.survey_secret and settings.survey_url:  # the survey to the customer, over the same server
+            sinks.append(CustomerSurveySink(mailer, secret=settings.survey_secret.get_secret_value().encode(),
+                                            base_url=settings.survey_url,
+                                            valid_for=timedelta(days=settings.survey_link_days)))
     if not sinks:
         return LogSink()
     return sinks[0] if len(sinks) == 1 else FanoutSink(sinks)
@@ -98,7 +105,8 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
             collector = VisibilityCollector(
                 client, runtime.metric_meter, interval=settings.visibility_metrics_interval,
                 sources=[complaint_gauges(contracts), improvement_plan_gauges(contracts), kpi_gauges(contracts),
-                         undelivered_gauges(contracts), *([calendar_gauges(policy)] if policy else [])],
+                         undelivered_gauges(contracts), cycle_gauges(contracts),
+                         *([calendar_gauges(policy)] if policy else [])],
             )
             await collector.run(stop)
         else:

@@ -157,7 +157,10 @@ async def test_every_command_route_moves_a_complaint_and_records_the_token_ident
         ("customer_responded", agent, {}, "in_progress"),
         ("extend", supervisor, {"clock": "resolve", "until": later, "reason": "parts on back order"}, "in_progress"),
         ("reclassify", supervisor, {"severity": "major", "reason": "second outage"}, "in_progress"),
-        ("resolve", supervisor, {"resolution": "unit replaced", "remedy": "replacement"}, "resolved"),
+        # 000 §4.5: verified as our fault, so a remedy is owed: refused without one (nothing recorded)
+        ("resolve", supervisor, {"resolution": "unit replaced", "at_fault": True}, 422),
+        ("resolve", supervisor, {"resolution": "unit replaced", "at_fault": True, "remedy": "replacement"},
+         "resolved"),
         ("reopen", supervisor, {"reason": "still rebooting"}, "in_progress"),
         ("resolve", supervisor, {"resolution": "firmware fixed"}, "resolved"),
         ("notify_result", agent, {"note": "told by phone"}, "resolved"),
@@ -166,6 +169,9 @@ async def test_every_command_route_moves_a_complaint_and_records_the_token_ident
     for name, who, body, state in steps:
         response = await http.post(f"/v1/complaints/{cid}/{name}", headers=who,
                                    **({"json": body} if body is not None else {}))
+        if isinstance(state, int):
+            assert response.status_code == state and "remedy" in response.json()["detail"], response.text
+            continue
         assert response.status_code == 200, (name, response.text)
         assert response.json()["state"] == state, (name, response.json()["state"])
 
@@ -174,6 +180,8 @@ async def test_every_command_route_moves_a_complaint_and_records_the_token_ident
     assert by["received"] == by["acknowledged"] == by["feedback_recorded"] == "amy"
     assert by["extended"] == by["reclassified"] == by["resolved"] == by["reopened"] == "sam"
     assert status["severity"] == "major"
+    resolutions = [e for e in status["timeline"] if e["type"] == "resolved"]
+    assert [(e.get("at_fault"), e.get("remedy")) for e in resolutions] == [(True, "replacement"), (None, None)]
     assert (status["assignee"], status["group"]) == ("amy", "hardware-desk")
     assigned = [event for event in status["timeline"] if event["type"] == "assigned"]
     assert assigned == [{"type": "assigned", "at": assigned[0]["at"], "by": "amy", "to": "amy",
@@ -479,3 +487,14 @@ async def test_metrics_count_requests_by_route_template_and_carry_the_sdk_client
     # the Temporal client's SDK metrics, with the worker's names (counters _total, durations _seconds)
     assert value("temporal_request_total", operation="QueryWorkflow") >= 1  # the GETs
     assert value("temporal_request_latency_seconds_count", operation="QueryWorkflow") >= 1
+
+
+async def test_a_repeated_open_with_other_content_is_a_409_naming_the_difference(http, tokens, dev_env):
+    agent = Tokens.header(tokens.agent)
+    cid = uid("clash")
+    body = {"id": cid, "contract": "calm", "severity": "major"}
+    assert (await http.post("/v1/complaints", headers=agent, json=body)).status_code == 201
+    assert (await http.post("/v1/complaints", headers=agent, json=body)).status_code == 200
+    other = await http.post("/v1/complaints", headers=agent, json={**body, "severity": "low"})
+    assert_problem(other, 409, "severity 'major' (asked 'low')")
+    assert await count(dev_env, cid) == 1

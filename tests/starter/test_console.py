@@ -225,5 +225,6 @@ def test_form_values_read_local_times_with_the_browsers_offset():
     assert values == {"until": "2026-12-05T10:30:00+08:00", "reason": "r", "clock": "resolve"}
     assert v.form_values("resolve", {"resolution": "x", "first_contact": "1", "remedy": ""}, None) == {
         "resolution": "x", "first_contact": True}
+    assert {f.name: f.kind for f in v.form_fields("resolve")}["at_fault"] == "checkbox"
     assert [f.name for f in v.form_fields("assign")] == ["to", "group", "note"]
     assert ClockName.RESOLVE.value in v.form_fields("extend")[0].choices

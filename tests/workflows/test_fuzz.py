@@ -142,6 +142,7 @@ PLAUSIBLE: dict[str, st.SearchStrategy] = {
     "resolution": st.just("refunded"),
     "remedy": st.sampled_from([None, *(r.value for r in Remedy)]),
     "first_contact": st.booleans(),
+    "at_fault": st.booleans(),
     "handling_seconds": st.sampled_from([None, 0, 600, 30 * 86_400]),
     "severity": st.sampled_from([s.value for s in Severity]),
     "clock": st.sampled_from([c.value for c in ClockName]),

@@ -19,7 +19,9 @@ from workflows.legacy.complaint import OUTCOME_MEMO_PATCH, PLAN_ON_MAJOR_BREACH_
 from workflows.patches import (
     CARRY_ELIDED_TEXT_PATCH,
     CLOCKS_IN_WORKFLOW_PATCH,
+    CYCLE_WAITS_FOR_FIX_PATCH,
     ENGINE_IN_WORKFLOW_PATCH,
+    PLAN_BOUNDED_CARRY_PATCH,
     STALE_SURVEY_PATCH,
     UNDELIVERED_ATTRIBUTE_PATCH,
 )
@@ -51,6 +53,9 @@ EARLIER_RELEASES = {
 LATER_PATCHES = {
     f"complaint-{record.GENERATION}-elided.run1.json": [CARRY_ELIDED_TEXT_PATCH],  # the run that continued
     f"complaint-{record.GENERATION}-held-survey.run1.json": [UNDELIVERED_ATTRIBUTE_PATCH, STALE_SURVEY_PATCH],
+    # both runs of the plan that continued as new (plan-v2-resolution_rate replays the old side)
+    **{f"plan-{record.GENERATION}-csat.run{n}.json": [PLAN_BOUNDED_CARRY_PATCH] for n in (1, 2)},
+    f"cycle-{record.GENERATION}-waits-for-fix.run1.json": [CYCLE_WAITS_FOR_FIX_PATCH],  # missed-target: before it
 }
 CURRENT_PATCH = {"ComplaintWorkflow": ENGINE_IN_WORKFLOW_PATCH, "AssessmentCycleWorkflow": CLOCKS_IN_WORKFLOW_PATCH,
                  "ImprovementPlanWorkflow": CLOCKS_IN_WORKFLOW_PATCH,

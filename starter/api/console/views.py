@@ -250,7 +250,7 @@ CHOICES: dict[str, list[str]] = {"severity": [s.value for s in Severity], "clock
 NUMBERS = {"handling_seconds": (0, None), "csat": (1, 5), "nps": (0, 10), "ces": (1, 7)}
 LABELS = {"to": "Agent", "group": "Group", "until": "New deadline (your local time)", "csat": "CSAT (1-5)",
           "nps": "NPS (0-10)", "ces": "CES (1-7)", "handling_seconds": "Handling time (seconds)",
-          "first_contact": "Resolved at first contact"}
+          "first_contact": "Resolved at first contact", "at_fault": "Verified as our fault"}
 
 
 @dataclass(frozen=True)
@@ -277,7 +277,7 @@ def form_fields(command: str) -> list[FormField]:
         elif name in NUMBERS:
             low, high = NUMBERS[name]
             out.append(FormField(name, label, "number", required, low=low, high=high))
-        elif name == "first_contact":
+        elif info.annotation is bool:  # first_contact, at_fault: ticked or not
             out.append(FormField(name, label, "checkbox", False))
         elif name == "until":
             out.append(FormField(name, label, "datetime", required))
