@@ -70,7 +70,7 @@ def body_fields(n: Notice) -> dict[str, str]:
     fields: dict[str, str | int | None] = {"kind": p["kind"]}
     if p["subject"] == "complaint":
         fields |= {"complaint_id": p["subject_id"], "contract": p["contract"], "severity": p["severity"],
-                   "clock": p["clock"]}
+                   "assignee": p.get("assignee"), "group": p.get("group"), "clock": p["clock"]}
     else:
         fields |= {"subject": p["subject"], "subject_id": p["subject_id"], "contract": p["contract"],
                    "clock": p["clock"]}

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from sla import events as ev
-from sla.events import InputInstant, Text
+from sla.events import InputInstant, Name, Text
 from sla.lifecycle import COMMANDS
 from sla.policy import DEFAULT_LIMITS, MAX_HANDLING_SECONDS, ContractPolicy, Limits
 from sla.vocabulary import Channel, ClockName, Kind, Remedy, Severity
@@ -93,6 +93,20 @@ class Withdraw(Command):
     reason: Text | None = None
 
 
+class Assign(Command):
+    """Give the complaint an owner: an agent (`to`), a group, or both; the assignment replaces the previous one."""
+
+    to: Name | None = Field(default=None, description="the agent who owns it (their identity)")
+    group: Name | None = Field(default=None, description="the desk or queue that owns it")
+    note: Text | None = None
+
+    @model_validator(mode="after")
+    def _someone(self) -> Assign:
+        if self.to is None and self.group is None:
+            raise ValueError("to: name an agent (to) or a group (group) to assign the complaint to")
+        return self
+
+
 COMMAND_MODELS: dict[str, type[Command]] = {
     "acknowledge": Acknowledge,
     "triage": Triage,
@@ -107,6 +121,7 @@ COMMAND_MODELS: dict[str, type[Command]] = {
     "reopen": Reopen,
     "record_feedback": RecordFeedback,
     "withdraw": Withdraw,
+    "assign": Assign,
 }
 assert COMMAND_MODELS.keys() == COMMANDS.keys()
 

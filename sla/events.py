@@ -148,6 +148,21 @@ class Reopened(_Event):
     reason: Text | None = None
 
 
+# Who owns a complaint: an agent (identity, as in `by`) and/or a group (a desk or queue). Names only: they are
+# published as the CxAssignee search attribute and on notifications.
+ASSIGNEE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._@:-]*$"
+Name = Annotated[str, Field(min_length=1, max_length=100, pattern=ASSIGNEE_PATTERN)]
+
+
+class Assigned(_Event):
+    """Ownership changed: `to` (an agent) and `group` replace the previous assignment (either may be None)."""
+
+    type: Literal["assigned"] = "assigned"
+    to: Name | None = None
+    group: Name | None = None
+    note: Text | None = None
+
+
 class Withdrawn(_Event):
     type: Literal["withdrawn"] = "withdrawn"
     reason: Text | None = None
@@ -193,6 +208,7 @@ Event = Annotated[
     | Reopened
     | Withdrawn
     | Closed
-    | CalendarUpdated,
+    | CalendarUpdated
+    | Assigned,
     Field(discriminator="type"),
 ]

@@ -31,6 +31,8 @@ class Facts:
     resolutions: int = 0
     result_notified: bool = False
     before_wait: ComplaintState = S.IN_PROGRESS
+    assignee: str | None = None
+    group: str | None = None
 
 
 # command name -> (event type it records, states it is allowed in)
@@ -48,6 +50,7 @@ COMMANDS: dict[str, tuple[type, tuple[ComplaintState, ...]]] = {
     "reopen": (ev.Reopened, (S.RESOLVED,)),
     "record_feedback": (ev.FeedbackRecorded, (S.RESOLVED,)),
     "withdraw": (ev.Withdrawn, _OPEN),
+    "assign": (ev.Assigned, _OPEN),
 }
 
 
@@ -102,6 +105,8 @@ def apply(facts: Facts, event: ev._Event) -> Facts:
             return replace(facts, state=S.CLOSED)
         case ev.Withdrawn():
             return replace(facts, state=S.WITHDRAWN)
+        case ev.Assigned(to=to, group=group):
+            return replace(facts, assignee=to, group=group)
     return facts
 
 

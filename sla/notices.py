@@ -41,6 +41,8 @@ class Notice(BaseModel):
     fired_at: datetime
     detail: str | None = None
     sequence: int | None = None  # firing order within the subject (1, 2, ...)
+    assignee: str | None = None  # who owned the complaint when it fired (agent, group): whom to tell first
+    group: str | None = None
 
     @model_validator(mode="after")
     def _subject_id(self) -> Notice:

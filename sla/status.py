@@ -8,7 +8,6 @@ from typing import Any
 from pydantic import BaseModel
 
 from sla import events as ev
-from sla.audit import parts_of, trail
 from sla.engine import BreachRecord, ClockStatus, EscalationRecord, Evaluation
 from sla.notices import Undelivered
 from sla.vocabulary import ComplaintState, Kind, Severity
@@ -35,6 +34,8 @@ class ComplaintStatus(BaseModel):
     provisional: bool = False  # a running clock touches a calendar year nobody has published yet
     calendar: str | None = None
     undelivered: list[Undelivered] = []  # notices that failed and are being retried
+    assignee: str | None = None  # the agent who owns it (assign)
+    group: str | None = None  # the desk or queue that owns it
     # True in a command's answer: only the latest instance of each clock (and any still running or paused) and the
     # last BRIEF_TIMELINE timeline entries; `status`/`show` give everything.
     brief: bool = False
@@ -52,6 +53,7 @@ def build_status(
 ) -> ComplaintStatus:
     received = events[0]
     assert isinstance(received, ev.Received)
+    assigned = next((e for e in reversed(events) if isinstance(e, ev.Assigned)), None)
     return ComplaintStatus(
         id=complaint_id,
         contract=contract,
@@ -73,19 +75,38 @@ def build_status(
         provisional=evaluation.provisional,
         calendar=calendar,
         undelivered=undelivered or [],
+        assignee=assigned.to if assigned else None,
+        group=assigned.group if assigned else None,
     )
 
 
 def _timeline(events: list, stale: set[int]) -> list[dict[str, Any]]:
-    """Every event as it was recorded, with who, what and why (sla.audit); a fact that came for a clock instance no
-    longer current says so."""
-    entries = trail([parts_of(event) for event in events])
-    for position in stale:
-        if position < len(entries):
-            entries[position]["stale"] = True
+    """Every event as it was recorded, with what it said (its fields: clock, until, severity, note, reason, ...;
+    never the customer's name or contact) and, for a reclassification, the severity it changed (`from_severity`); a
+    fact that came for a clock instance no longer current says so."""
+    entries, severity = [], None
+    for position, event in enumerate(events):
+        entry = {"type": event.type, "at": event.at.isoformat(), "by": event.by}
+        entry.update(event.model_dump(mode="json", exclude=_NOT_DETAIL, exclude_none=True))
+        if isinstance(event, ev.Resolved) and not (event.at_fault or event.remedy):
+            entry.pop("at_fault", None)  # said only of a complaint verified as our fault (or given a remedy)
+        if isinstance(event, ev.Reclassified) and severity is not None and event.severity is not None:
+            entry["from_severity"] = severity.value
+        if isinstance(event, ev.Received | ev.Reclassified) and event.severity is not None:
+            severity = event.severity
+        if position in stale:
+            entry["stale"] = True
+        entries.append(entry)
     return entries
 
 
+def timeline_of(events: list, stale: set[int] | None = None) -> list[dict[str, Any]]:
+    """The timeline of recorded events (the archive reads complaints back through this too)."""
+    return _timeline(events, stale or set())
+
+
+_NOT_DETAIL = {"type", "at", "by", "stale", "customer_name", "customer_contact"}
+_BRIEF_ENTRY = ("type", "at", "by", "stale", "at_fault", "remedy")
 BRIEF_TIMELINE = 20
 
 
@@ -97,7 +118,8 @@ def brief(status: ComplaintStatus) -> ComplaintStatus:
     for clock in status.clocks:
         latest[clock.name] = clock
     clocks = [c for c in status.clocks if latest[c.name] is c or c.state.value in ("running", "paused")]
-    return status.model_copy(update={"clocks": clocks, "timeline": status.timeline[-BRIEF_TIMELINE:],
+    timeline = [{k: entry[k] for k in _BRIEF_ENTRY if k in entry} for entry in status.timeline[-BRIEF_TIMELINE:]]
+    return status.model_copy(update={"clocks": clocks, "timeline": timeline,
                                      "breaches": status.breaches[-BRIEF_TIMELINE:],
                                      "escalations": status.escalations[-BRIEF_TIMELINE:], "brief": True})
 

@@ -88,7 +88,7 @@ class ComplaintWorkflow:
         """What the client (or the previous run) already published, so the first settle upserts only changes."""
         attributes = workflow.info().typed_search_attributes
         for key in (sa.STATE, sa.SEVERITY, sa.BREACHED, sa.AT_RISK, sa.NEXT_DEADLINE, sa.PROVISIONAL,
-                    sa.OLDEST_UNDELIVERED, sa.UNDELIVERED):
+                    sa.OLDEST_UNDELIVERED, sa.UNDELIVERED, sa.ASSIGNEE):
             self._search_attributes[key.name] = attributes.get(key)
         try:
             self._outcome_memo = workflow.memo_value(MEMO_KEY, None, type_hint=dict)
@@ -137,7 +137,8 @@ class ComplaintWorkflow:
             if action.kind is ActionKind.CLOSE:
                 self._append(ev.Closed(at=now, reason=action.detail or "closed"))
             else:
-                self._outbox.fire(action, now, severity=self._facts.severity.value)
+                self._outbox.fire(action, now, severity=self._facts.severity.value, assignee=self._facts.assignee,
+                                  group=self._facts.group)
             if (action.kind is ActionKind.BREACH and action.clock == ClockName.RESOLVE.value
                     and action.breach_class is BreachClass.MAJOR):
                 self._request_plan(KpiName.MAJOR_RESOLVED_IN_TIME, Trigger.COMPLAINT, None, now)
@@ -376,6 +377,17 @@ class ComplaintWorkflow:
     def _check_withdraw(self, command: cmd.Withdraw) -> None:
         self._validate("withdraw", command)
 
+    @workflow.update
+    async def assign(self, command: cmd.Assign) -> ComplaintStatus:
+        return await self._command("assign", command)
+
+    @assign.validator
+    def _check_assign(self, command: cmd.Assign) -> None:
+        if self._legacy is not None:  # runs of the first release never learnt ownership
+            raise ApplicationError(f"complaint {self._run.complaint_id} predates assignment; it cannot be assigned",
+                                   type="InvalidTransition", non_retryable=True)
+        self._validate("assign", command)
+
     def _validate(self, name: str, command: cmd.Command) -> None:
         """Refuse an invalid command before anything is recorded (raising here rejects only the update)."""
         if self._legacy is not None:
@@ -565,6 +577,8 @@ class ComplaintWorkflow:
             sa.AT_RISK: evaluation.at_risk and not terminal,
             sa.NEXT_DEADLINE: None if terminal else evaluation.next_deadline,
             sa.PROVISIONAL: evaluation.provisional and not terminal,
+            # None until the first assign: runs that never had one upsert nothing new
+            sa.ASSIGNEE: self._facts.assignee,
         }
         sa.upsert_changed(self._search_attributes, wanted)
 

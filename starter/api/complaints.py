@@ -18,10 +18,12 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, create_model
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, create_model
 from sqlalchemy.exc import SQLAlchemyError
 
 from sla.commands import COMMAND_MODELS, COMPLAINT_ID_PATTERN, Command, OpenComplaint
+from sla.errors import plain
+from sla.events import ASSIGNEE_PATTERN
 from sla.status import ComplaintStatus
 from sla.vocabulary import ComplaintState, Severity
 from starter.api.problems import ProblemError, known_query_only, responses
@@ -78,6 +80,7 @@ class ComplaintRow(BaseModel):
     at_risk: bool
     next_deadline: datetime | None
     workflow_status: str | None
+    assignee: str | None = None
     archived: bool = False  # read from the archive: Temporal no longer keeps the workflow
     category: str | None = None  # archived rows
     received_at: datetime | None = None  # archived rows
@@ -141,6 +144,8 @@ async def list_(
     at_risk: bool = False,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Annotated[str | None, Query(max_length=4000, description="next_cursor of the previous page")] = None,
+    assignee: Annotated[str | None, Query(max_length=100, pattern=ASSIGNEE_PATTERN,
+                                          description="only complaints assigned to this agent")] = None,
     severity: Severity | None = None,
     received_from: Annotated[AwareDatetime | None, Query(description="received at or after")] = None,
     received_to: Annotated[AwareDatetime | None, Query(description="received before")] = None,
@@ -151,10 +156,12 @@ async def list_(
 ) -> ComplaintPage:
     filters: dict[str, Any] = {"state": state.value if state else None, "contract": contract, "breached": breached,
                "at_risk": at_risk}
-    wider = {"severity": severity.value if severity else None, "received_from": received_from,
-             "received_to": received_to}
+    wider = {"assignee": assignee, "severity": severity.value if severity else None,
+             "received_from": received_from, "received_to": received_to}
     filters.update({k: v for k, v in wider.items() if v is not None})  # the fingerprint of older cursors stays
     if archived or category is not None or customer_id is not None:
+        if filters.pop("assignee", None) is not None:
+            raise ProblemError(422, "validation-error", "assignee: the archive is not searched by assignee")
         return await _archived_page(complaints_, filters | {"category": category, "customer_id": customer_id},
                                     limit, cursor)
     fingerprint = hashlib.sha256(repr(sorted(filters.items())).encode()).digest()[:8]
@@ -244,7 +251,11 @@ def _add_command_route(name: str, model: type[Command]) -> None:
         complaint_id: str, complaints_: ComplaintClient, principal: Principal, body: BaseModel | None
     ) -> ComplaintStatus:
         fields = body.model_dump(exclude_unset=True) if body is not None else {}
-        return await complaints_.command(complaint_id, name, model(**fields, by=principal.identity))
+        try:  # the body model has the fields; the command's own cross-field checks (assign: someone) run here
+            command_ = model(**fields, by=principal.identity)
+        except ValidationError as exc:
+            raise ProblemError(422, "validation-error", plain(exc)) from None
+        return await complaints_.command(complaint_id, name, command_)
 
     kw = inspect.Parameter.KEYWORD_ONLY
     body = (inspect.Parameter("body", kw, annotation=Annotated[body_model | None, Body()], default=None)

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
-from sla.commands import OpenComplaint
+from sla.commands import Assign, OpenComplaint
 from sla.errors import plain
 from sla.policy import PolicyError, load_policy
 from sla.status import ComplaintStatus
@@ -226,6 +226,21 @@ def complaint_withdraw(ctx: typer.Context, id: str = ID, by: str = BY, reason: s
     _send(ctx, id, "withdraw", {"by": by, "reason": reason})
 
 
+@complaint_app.command("assign")
+def complaint_assign(
+    ctx: typer.Context, id: str = ID, by: str = BY,
+    to: str = typer.Option(None, "--to", help="The agent who owns it (their identity)."),
+    group: str = typer.Option(None, "--group", help="The desk or queue that owns it."),
+    note: str = typer.Option(None),
+) -> None:
+    """Give the complaint an owner (agent, group or both); recorded in its timeline."""
+    try:
+        Assign(to=to, group=group, note=note, by=by)  # refuse before connecting
+    except ValidationError as exc:
+        fail(plain(exc), 2)
+    _send(ctx, id, "assign", {"by": by, "to": to, "group": group, "note": note})
+
+
 @complaint_app.command("show")
 def complaint_show(ctx: typer.Context, id: str = ID) -> None:
     """Clocks, breaches, escalations and timeline of one complaint."""
@@ -247,6 +262,7 @@ def complaint_list(
     breached: bool = typer.Option(False, "--breached", help="Only complaints with a breach."),
     at_risk: bool = typer.Option(False, "--at-risk", help="Only complaints past a warning threshold."),
     limit: int = typer.Option(1000, min=1),
+    assignee: str = typer.Option(None, "--assignee", help="Only complaints assigned to this agent."),
     severity: Severity = typer.Option(None, help="critical|major|normal|low"),
     category: str = typer.Option(None, help="Triage category (searches the archive of ended complaints)."),
     customer_id: str = typer.Option(None, "--customer-id", help="Searches the archive of ended complaints."),
@@ -261,7 +277,7 @@ def complaint_list(
         client = await client_of(g)
         return await client.list(state=state, contract=contract, breached=breached, at_risk=at_risk, limit=limit,
                                  severity=severity.value if severity else None, category=category,
-                                 customer_id=customer_id, received_from=start, received_to=end)
+                                 customer_id=customer_id, received_from=start, received_to=end, assignee=assignee)
 
     rows = run(go())
     table = Table()

@@ -164,6 +164,7 @@ def up(
                 f"  Temporal UI {dev.ui_url}\n"
                 f"  API        {api_url}  (docs {api_url}/docs, OpenAPI {api_url}/openapi.json)"
                 f"{token_note}\n"
+                f"  console    {api_url}/ui  (sign in with an API token)\n"
                 f"  metrics    http://{settings.metrics_host}:{settings.metrics_port}/metrics\n"
                 f"  encryption key {keyring.active if keyring else '-'} "
                 f"({settings.codec_keys and 'CXSLA_CODEC_KEYS' or settings.codec_key_file})\n"

@@ -267,6 +267,12 @@ class ComplaintClient:
         except CodecError as exc:
             raise CxSlaError(f"complaint {complaint_id}: {exc}", "unavailable") from None
 
+    async def assign(self, complaint_id: str, to: str | None = None, group: str | None = None, *,
+                     by: str | None = None, note: str | None = None) -> ComplaintStatus:
+        """Give the complaint an owner (agent, group or both), recorded in its timeline as `assigned`."""
+        fields = {"to": to, "group": group, "by": by, "note": note}
+        return await self.command(complaint_id, "assign", {k: v for k, v in fields.items() if v is not None})
+
     async def archived(self, complaint_id: str) -> ComplaintStatus | None:
         """The complaint as the archive keeps it (None: not archived, or no archive configured)."""
         if self.archive is None:
@@ -284,6 +290,7 @@ class ComplaintClient:
         self, *, state: str | None = None, contract: str | None = None, breached: bool = False,
         at_risk: bool = False, limit: int = 1000, severity: str | None = None, category: str | None = None,
         customer_id: str | None = None, received_from: datetime | None = None, received_to: datetime | None = None,
+        assignee: str | None = None,
     ) -> list[dict[str, Any]]:
         """Complaints Temporal still keeps (visibility), then archived ones it no longer does, up to `limit`.
         Category and customer id are not search attributes (a customer id is not sent to visibility): with
@@ -291,12 +298,13 @@ class ComplaintClient:
         rows: builtins.list[dict[str, Any]] = []
         if category is None and customer_id is None:
             query = list_query(state=state, contract=contract, breached=breached, at_risk=at_risk,
-                               severity=severity, received_from=received_from, received_to=received_to)
+                               severity=severity, received_from=received_from, received_to=received_to,
+                               assignee=assignee)
             try:
                 rows = [_row(info) async for info in self.client.list_workflows(query, limit=limit)]
             except RPCError as exc:
                 raise rpc_error(exc, "cannot list complaints") from None
-        if self.archive is None or at_risk or len(rows) >= limit:
+        if self.archive is None or at_risk or assignee is not None or len(rows) >= limit:
             return rows
         seen = {row["id"] for row in rows}
         filters = Filters(contract=contract, state=state, severity=severity, category=category,
@@ -373,14 +381,23 @@ class ComplaintClient:
         return [archived_row(item) for item in
                 await self._from_archive(self.archive.summaries, filters, limit=page_size, after=after)]
 
+    async def rows(self, query: str, *, limit: int) -> builtins.list[dict[str, Any]]:
+        """The rows of a visibility query built from sla.names (the console's board and reports), each with its
+        workflow id: `list` with filters beyond its own."""
+        try:
+            return [{**_row(info), "workflow_id": info.id} async for info in self.client.list_workflows(query,
+                                                                                                      limit=limit)]
+        except RPCError as exc:
+            raise rpc_error(exc, "cannot list workflows") from None
+
     async def page(
         self, *, state: str | None = None, contract: str | None = None, breached: bool = False,
         at_risk: bool = False, page_size: int = 50, page_token: bytes | None = None, severity: str | None = None,
-        received_from: datetime | None = None, received_to: datetime | None = None,
+        received_from: datetime | None = None, received_to: datetime | None = None, assignee: str | None = None,
     ) -> tuple[builtins.list[dict[str, Any]], bytes | None]:  # `list` here is the method above
         """One page of what Temporal keeps, and the token of the next page (None: this was the last)."""
         query = list_query(state=state, contract=contract, breached=breached, at_risk=at_risk, severity=severity,
-                           received_from=received_from, received_to=received_to)
+                           received_from=received_from, received_to=received_to, assignee=assignee)
         pages = self.client.list_workflows(query, page_size=page_size, next_page_token=page_token)
         try:
             await pages.fetch_next_page()
@@ -398,7 +415,7 @@ FILTER_VALUE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,199}")
 
 def list_query(*, state: str | None, contract: str | None, breached: bool, at_risk: bool,
                severity: str | None = None, received_from: datetime | None = None,
-               received_to: datetime | None = None) -> str:
+               received_to: datetime | None = None, assignee: str | None = None) -> str:
     """The visibility query behind `list` and `page` (search attributes only: they never carry personal data).
 
     Filter values are names, checked before they go into the query text: quoting alone is not enough for
@@ -422,6 +439,10 @@ def list_query(*, state: str | None, contract: str | None, breached: bool, at_ri
         clauses.append(f"{sa.BREACHED.name} = true")
     if at_risk:
         clauses.append(f"{sa.AT_RISK.name} = true")
+    if assignee is not None:
+        if not re.fullmatch(ev.ASSIGNEE_PATTERN.strip("^$"), assignee) or len(assignee) > 100:
+            raise CxSlaError(f"assignee: {assignee[:40]!r} is not a name (letters, digits, . _ @ : -)")
+        clauses.append(f"{sa.ASSIGNEE.name} = {names.quote(assignee)}")
     return " AND ".join(clauses)
 
 
@@ -448,6 +469,7 @@ def _row(info: Any) -> dict[str, Any]:
         "at_risk": bool(attrs.get(sa.AT_RISK)),
         "next_deadline": deadline.isoformat() if deadline else None,
         "workflow_status": info.status.name if info.status else None,
+        "assignee": attrs.get(sa.ASSIGNEE),
     }
 
 

@@ -33,8 +33,9 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy.engine import Connection, Dialect, Engine
 
 from sla import archive as arc
-from sla.audit import parts_of, trail
+from sla.audit import PERSONAL, parts_of, restore
 from sla.kpi import UNCATEGORISED, PeriodTally
+from sla.status import timeline_of
 from sla.vocabulary import ClockName, Kind
 from starter.service.codec import NONCE_BYTES, Keyring, load_keyring
 
@@ -360,15 +361,21 @@ class ArchiveStore:
         document = dict(row.status)
         stale = set(document.pop("stale", []))
         entries = self._events(row.complaint_id, row.first_run_id)
-        timeline = trail([(e.type, e.at.isoformat(), e.by, e.details, self.unseal(e.sealed, row.complaint_id) or {})
-                          for e in entries])
-        for position in stale:
-            if position < len(timeline):
-                timeline[position]["stale"] = True
-        document["timeline"] = timeline
+        document["timeline"] = self._timeline(row.complaint_id, entries, stale)
         document["archived"] = {"at": row.archived_at.isoformat(), "first_run_id": row.first_run_id,
                                 "snapshot": row.snapshot, "category": row.category}
         return document
+
+    def _timeline(self, complaint_id: str, entries: list[sa.Row], stale: set[int]) -> list[dict[str, Any]]:
+        """The timeline `show` gives, computed from the archived events as from the workflow's (sla.status); an
+        event this release cannot read back is shown with its archived fields as they are."""
+        sealed = [self.unseal(e.sealed, complaint_id) or {} for e in entries]
+        events = [restore(e.type, e.at, e.by, e.details, s) for e, s in zip(entries, sealed, strict=True)]
+        if all(event is not None for event in events):
+            return timeline_of(events, stale)
+        return [{"type": e.type, "at": e.at.isoformat(), "by": e.by,
+                 **{k: v for k, v in e.details.items() if v is not None},
+                 **{k: v for k, v in s.items() if k not in PERSONAL}} for e, s in zip(entries, sealed, strict=True)]
 
     def _events(self, complaint_id: str, first_run_id: str) -> list[sa.Row]:
         with self.engine.connect() as connection:
@@ -414,13 +421,11 @@ class ArchiveStore:
                     "policy_version": row.policy_version, "channel": row.channel, "customer_id": row.customer_id,
                     "breaches": row.status.get("breaches", []), "escalations": row.status.get("escalations", []),
                     "outcome": row.outcome, "deliveries": row.deliveries,
-                    "timeline": trail([(e.type, e.at.isoformat(), e.by, e.details,
-                                        self.unseal(e.sealed, row.complaint_id) or {}) for e in entries]),
+                    "timeline": self._timeline(row.complaint_id, entries, set(row.status.get("stale", []))),
                 }
                 if personal:
                     item["customer_name"] = (opened or {}).get("customer_name")
                     item["customer_contact"] = (opened or {}).get("customer_contact")
-                    item["summary"] = (opened or {}).get("summary")
                 yield item
 
     def has_run(self, complaint_id: str, first_run_id: str) -> bool:
@@ -585,7 +590,7 @@ EXPORT_FORMATS = ("csv", "jsonl")
 CSV_COLUMNS = ("id", "contract", "severity", "state", "category", "channel", "customer_id", "received_at",
                "archived_at", "policy_version", "breached", "major_breaches", "minor_breaches", "resolved_in_time",
                "first_response_business_seconds", "handling_seconds", "csat", "nps", "ces", "first_run_id")
-PERSONAL_COLUMNS = ("customer_name", "customer_contact", "summary")
+PERSONAL_COLUMNS = PERSONAL
 JSON_COLUMNS = ("breaches", "escalations", "deliveries", "timeline")  # nested: one JSON document per cell in CSV
 
 

@@ -826,6 +826,31 @@ async def outage_archived(stage: Stage) -> str:
     return wid
 
 
+async def assigned_then_reassigned(stage: Stage) -> str:
+    """Assigned to an agent and a group, then to a group alone: both in the timeline, CxAssignee follows, and the
+    notices fired while the first assignment held name its owner."""
+    env, c, cid = stage.env, stage.complaints, f"{GENERATION}-assigned"
+    await c.open(OpenComplaint(id=cid, contract=CONTRACT, severity="normal", channel="web"))
+    await command(env, c, cid, "assign", cmd.Assign(by="sam", to="amy", group="billing"))
+    described = await c.client.get_workflow_handle(workflow_id(cid)).describe()
+    assert described.typed_search_attributes.get(sa.ASSIGNEE) == "amy"
+    await env.sleep(timedelta(seconds=12.5))  # acknowledge warns at 5 s and 8 s, breaches at 10 s
+    await settle(env, cid)
+    await command(env, c, cid, "acknowledge", cmd.Acknowledge(by="amy"))
+    await command(env, c, cid, "assign", cmd.Assign(by="sam", group="refunds", note="refund desk takes it"))
+    described = await c.client.get_workflow_handle(workflow_id(cid)).describe()
+    assert described.typed_search_attributes.get(sa.ASSIGNEE) is None
+    await command(env, c, cid, "withdraw", cmd.Withdraw(by="sam", reason="customer withdrew"))
+    final = await result_after(env, c.client, cid)
+    assigned = [t for t in final.timeline if t["type"] == "assigned"]
+    assert [(t["by"], t.get("to"), t.get("group")) for t in assigned] == [
+        ("sam", "amy", "billing"), ("sam", None, "refunds")]
+    assert (final.assignee, final.group) == (None, "refunds")
+    breach = [n for n in stage.sink.received if n.action_id == "acknowledge#1:breach"]
+    assert [(n.assignee, n.group) for n in breach] == [("amy", "billing")]
+    return workflow_id(cid)
+
+
 SCENARIOS: list[Scenario] = [
     _complaint_scenario("lifecycle", lifecycle_with_breach),
     _complaint_scenario("pause-extend", pause_extend_reclassify),
@@ -842,6 +867,7 @@ SCENARIOS: list[Scenario] = [
     Scenario("outage", outage_major_breach, golden_policy=True),
     _complaint_scenario("archived", archived_on_withdrawal),
     Scenario("outage-archived", outage_archived, golden_policy=True),
+    Scenario("assigned", assigned_then_reassigned),
 ]
 
 

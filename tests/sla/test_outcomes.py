@@ -118,7 +118,7 @@ def test_at_fault_and_remedy_of_the_last_resolution():
     status = build_status(complaint_id="c-1", contract="t", policy_version="v", events=events,
                           evaluation=evaluate(POLICY, events, h(7)))
     assert status.timeline[-1] == {"type": "resolved", "at": h(6).isoformat(), "by": None, "at_fault": True,
-                                   "remedy": "compensation"}
+                                   "remedy": "compensation", "resolution": "refunded", "first_contact": False}
     assert "at_fault" not in status.timeline[-2]
 
 

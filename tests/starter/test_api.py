@@ -149,6 +149,7 @@ async def test_every_command_route_moves_a_complaint_and_records_the_token_ident
     later = (datetime.now(timezone.utc) + timedelta(days=3)).isoformat()
     steps = [
         ("acknowledge", agent, None, "acknowledged"),
+        ("assign", agent, {"to": "amy", "group": "hardware-desk"}, "acknowledged"),
         ("triage", agent, {"category": "hardware"}, "in_progress"),
         ("communicate_plan", agent, {"plan": "replace the unit"}, "in_progress"),
         ("post_progress", agent, {"note": "unit shipped", "handling_seconds": 600}, "in_progress"),
@@ -181,6 +182,19 @@ async def test_every_command_route_moves_a_complaint_and_records_the_token_ident
     assert status["severity"] == "major"
     resolutions = [e for e in status["timeline"] if e["type"] == "resolved"]
     assert [(e.get("at_fault"), e.get("remedy")) for e in resolutions] == [(True, "replacement"), (None, None)]
+    assert (status["assignee"], status["group"]) == ("amy", "hardware-desk")
+    assigned = [event for event in status["timeline"] if event["type"] == "assigned"]
+    assert assigned == [{"type": "assigned", "at": assigned[0]["at"], "by": "amy", "to": "amy",
+                         "group": "hardware-desk"}]
+
+    async def in_amys_queue() -> bool:
+        page = (await http.get("/v1/complaints", headers=agent, params={"assignee": "amy", "limit": 500})).json()
+        return any(row["id"] == cid and row["assignee"] == "amy" for row in page["items"])
+
+    await until(in_amys_queue, 10, "the complaint listed under assignee amy")  # visibility lags a moment
+    assert_problem(await http.post(f"/v1/complaints/{cid}/assign", headers=agent, json={}), 422, "to:")
+    refused = await http.get("/v1/complaints", headers=agent, params={"assignee": "amy' OR 1=1"})
+    assert refused.status_code == 422 and "assignee" in refused.json()["detail"]
 
     withdrawn = uid()
     await http.post("/v1/complaints", headers=agent, json={"id": withdrawn, "contract": "calm", "severity": "low"})
@@ -348,6 +362,50 @@ async def test_list_filters_and_cursor_pages(http, tokens):
     assert_problem(await http.get("/v1/complaints", headers=agent,
                                   params={"contract": "calm", "limit": 2, "cursor": first_cursor}), 400, "cursor")
     assert_problem(await http.get("/v1/complaints", headers=agent, params={"cursor": "%%%"}), 400, "cursor")
+
+
+async def test_bulk_applies_one_complaint_at_a_time_and_says_what_each_answered(http, tokens, dev_env):
+    agent, supervisor = Tokens.header(tokens.agent), Tokens.header(tokens.supervisor)
+    first, second, missing = uid("bulk"), uid("bulk"), uid("bulk")
+    for cid in (first, second):
+        await http.post("/v1/complaints", headers=agent, json={"id": cid, "contract": "calm", "severity": "low"})
+    await http.post(f"/v1/complaints/{second}/acknowledge", headers=agent)
+
+    acked = await http.post("/v1/complaints/bulk", headers=agent,
+                            json={"action": "acknowledge", "ids": [first, second, missing]})
+    assert acked.status_code == 200, acked.text
+    results = {item["id"]: item for item in acked.json()["results"]}
+    assert [item["id"] for item in acked.json()["results"]] == [first, second, missing]  # in the order sent
+    assert results[first] == {"id": first, "ok": True, "status": 200, "state": "acknowledged", "detail": None}
+    assert results[second]["status"] == 409 and "acknowledged" in results[second]["detail"]
+    assert results[missing]["status"] == 404 and missing in results[missing]["detail"]
+    assert (acked.json()["succeeded"], acked.json()["failed"]) == (1, 2)
+
+    assigned = await http.post("/v1/complaints/bulk", headers=agent, json={
+        "action": "assign", "ids": [first, second], "fields": {"to": "amy", "group": "desk-2"}})
+    assert [item["ok"] for item in assigned.json()["results"]] == [True, True]
+    status = (await http.get(f"/v1/complaints/{second}", headers=agent)).json()
+    assert (status["assignee"], status["timeline"][-1]["by"]) == ("amy", "amy")
+
+    # Refused as a whole: nothing reaches any complaint.
+    before = await history_length(dev_env, first)
+    later = (datetime.now(timezone.utc) + timedelta(days=2)).isoformat()
+    extend = {"action": "extend", "ids": [first, second], "fields": {"until": later, "reason": "supplier outage"}}
+    assert_problem(await http.post("/v1/complaints/bulk", headers=agent, json=extend), 403, "extend", "supervisor")
+    assert_problem(await http.post("/v1/complaints/bulk", headers=supervisor, json={
+        **extend, "fields": {"until": later}}), 422, "fields.reason")
+    assert_problem(await http.post("/v1/complaints/bulk", headers=agent, json={
+        "action": "assign", "ids": [first], "fields": {"to": "amy", "by": "someone"}}), 422, "fields.by")
+    assert_problem(await http.post("/v1/complaints/bulk", headers=agent, json={
+        "action": "acknowledge", "ids": [first, first]}), 422, "ids")
+    assert_problem(await http.post("/v1/complaints/bulk", headers=agent, json={
+        "action": "resolve", "ids": [first]}), 422, "action")
+    assert await history_length(dev_env, first) == before
+
+    extended = await http.post("/v1/complaints/bulk", headers=supervisor, json=extend)
+    assert [item["ok"] for item in extended.json()["results"]] == [True, True], extended.text
+    status = (await http.get(f"/v1/complaints/{first}", headers=agent)).json()
+    assert status["timeline"][-1]["type"] == "extended" and status["timeline"][-1]["by"] == "sam"
 
 
 async def _contains(rows, item) -> bool:

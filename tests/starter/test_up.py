@@ -60,6 +60,9 @@ def test_up_prints_urls_serves_metrics_and_stops_cleanly_on_ctrl_c(tmp_path):
                 [temporal_cli(), "operator", "namespace", "describe", "--address", f"127.0.0.1:{port}",
                  "--namespace", "default", "-o", "json"], capture_output=True, text=True, timeout=30, check=True)
             assert json.loads(described.stdout)["config"]["workflowExecutionRetentionTtl"] == "604800s"
+            assert f"console    http://127.0.0.1:{api_port}/ui" in text  # make run serves the web console
+            with urllib.request.urlopen(f"http://127.0.0.1:{api_port}/ui/signin", timeout=10) as page:
+                assert page.status == 200 and b'<label for="token">API token</label>' in page.read()
             process.send_signal(signal.SIGINT)
             assert process.wait(30) == 0
         finally:

@@ -151,6 +151,8 @@ PLAUSIBLE: dict[str, st.SearchStrategy] = {
     "nps": st.sampled_from([None, 0, 10]),
     "ces": st.sampled_from([None, 1, 7]),
     "comment": st.sampled_from([None, "很好 👍"]),
+    "to": st.sampled_from(["amy", "sam@desk", None]),
+    "group": st.sampled_from(["billing", None]),
 }
 
 
