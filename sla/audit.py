@@ -14,8 +14,9 @@ from sla import events as ev
 
 # Who the customer is: shown only to supervisors (export), never in plaintext in the archive.
 PERSONAL = ("customer_name", "customer_contact")
-# Free text may name people too: encrypted in the archive like the personal fields.
-SEALED = (*PERSONAL, *ev.FREE_TEXT)
+# The customer's id and free text (which may name people too) are encrypted in the archive like the personal fields;
+# the archive finds a customer's complaints by a keyed hash of the id (a blind index), never by the id itself.
+SEALED = (*PERSONAL, "customer_id", *ev.FREE_TEXT)
 UNREADABLE = "[sealed: not readable with the configured keys]"
 EVENT: TypeAdapter[ev.Event] = TypeAdapter(ev.Event)
 

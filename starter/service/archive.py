@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import base64
 import csv
+import hashlib
+import hmac
 import io
 import json
 import logging
@@ -97,7 +99,7 @@ complaints = sa.Table(
     sa.Column("state", sa.String(32), nullable=False),
     sa.Column("channel", sa.String(32)),
     sa.Column("category", sa.String(200)),
-    sa.Column("customer_id", sa.String(200)),
+    sa.Column("customer_id", sa.String(200)),  # a blind index: "kid:" + HMAC-SHA256 of the id under that key
     sa.Column("policy_version", sa.String(200), nullable=False),
     sa.Column("received_at", UtcDateTime, nullable=False),
     sa.Column("archived_at", UtcDateTime, nullable=False),
@@ -252,6 +254,14 @@ class ArchiveStore:
         sealed = self._ciphers[kid].encrypt(nonce, arc.canonical(values), f"{kid}|{bound_to}".encode())
         return f"{kid}:{base64.b64encode(nonce + sealed).decode()}"
 
+    def blind(self, value: str | None, kid: str | None = None) -> str | None:
+        """The blind index of a customer id under `kid` (default the active key); None without a key."""
+        kid = kid or self.keyring.active
+        if value is None or kid is None:
+            return None
+        digest = hmac.new(self.keyring.keys[kid], b"customer_id|" + value.encode(), hashlib.sha256).hexdigest()
+        return f"{kid}:{digest[:48]}"
+
     def unseal(self, text: str | None, bound_to: str) -> dict[str, Any] | None:
         """The sealed values; {} for none, None when they cannot be read (key not configured, or changed)."""
         if not text:
@@ -323,7 +333,7 @@ class ArchiveStore:
             **key, "workflow_id": item.workflow_id, "run_id": item.run_id, "contract": item.status.contract,
             "severity": item.status.severity.value, "state": item.status.state.value,
             "channel": getattr(received, "channel", None) and received.channel.value,  # type: ignore[union-attr]
-            "category": category, "customer_id": getattr(received, "customer_id", None),
+            "category": category, "customer_id": self.blind(getattr(received, "customer_id", None)),
             "policy_version": item.status.policy_version, "received_at": received.at,
             "archived_at": item.archived_at, "snapshot": item.snapshot, "breached": item.status.breached,
             "events": len(item.events), "chain_head": hashes[-1] if hashes else arc.GENESIS, "status": status,
@@ -388,8 +398,9 @@ class ArchiveStore:
         c = complaints.c
         conditions = [column == value for column, value in (
             (c.contract, filters.contract), (c.state, filters.state), (c.severity, filters.severity),
-            (c.category, filters.category), (c.customer_id, filters.customer_id), (c.breached, filters.breached))
-            if value is not None]
+            (c.category, filters.category), (c.breached, filters.breached)) if value is not None]
+        if filters.customer_id is not None:  # under any configured key: rows archived before a rotation match too
+            conditions.append(c.customer_id.in_([self.blind(filters.customer_id, kid) for kid in self._ciphers]))
         if filters.received_from is not None:
             conditions.append(c.received_at >= filters.received_from)
         if filters.received_to is not None:
@@ -418,7 +429,8 @@ class ArchiveStore:
                 entries = self._events(row.complaint_id, row.first_run_id)
                 opened = self.unseal(entries[0].sealed, row.complaint_id) if entries else {}
                 item = _summary(row) | {
-                    "policy_version": row.policy_version, "channel": row.channel, "customer_id": row.customer_id,
+                    "policy_version": row.policy_version, "channel": row.channel,
+                    "customer_id": (opened or {}).get("customer_id"),
                     "breaches": row.status.get("breaches", []), "escalations": row.status.get("escalations", []),
                     "outcome": row.outcome, "deliveries": row.deliveries,
                     "timeline": self._timeline(row.complaint_id, entries, set(row.status.get("stale", []))),
