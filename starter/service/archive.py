@@ -187,9 +187,7 @@ class ArchiveStore:
         self.url = url
         self.keyring = keyring or Keyring()
         self._ciphers = {kid: AESGCM(key) for kid, key in self.keyring.keys.items()}
-        path = _sqlite_path(url)
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
+        self._folder = path.parent if (path := _sqlite_path(url)) is not None else None
         try:
             self.engine: Engine = sa.create_engine(url, pool_pre_ping=True)
         except (sa.exc.ArgumentError, ImportError) as exc:
@@ -211,6 +209,8 @@ class ArchiveStore:
         return config
 
     def revision(self) -> str | None:
+        if self._folder is not None:  # made on first use, not by every process that could use it
+            self._folder.mkdir(parents=True, exist_ok=True)
         with self.engine.connect() as connection:
             return MigrationContext.configure(connection).get_current_revision()
 
@@ -219,6 +219,7 @@ class ArchiveStore:
 
     def migrate(self, revision: str = "head") -> str | None:
         """Upgrade to `revision` (idempotent); returns the revision the database is at."""
+        self.revision()  # the folder of a SQLite file
         with _ALEMBIC, self.engine.begin() as connection:  # alembic's context is process-global
             command.upgrade(self.alembic_config(connection), revision)
         self._migrated = revision == "head"
