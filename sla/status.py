@@ -31,6 +31,7 @@ class ComplaintStatus(BaseModel):
     engine_error: str | None = None
     provisional: bool = False  # a running clock touches a calendar year nobody has published yet
     calendar: str | None = None
+    timezone: str | None = None  # the calendar's zone: where the complaint's people read its times
     undelivered: list[Undelivered] = []  # notices that failed and are being retried
     # True in a command's answer: only the latest instance of each clock (and any still running or paused) and the
     # last BRIEF_TIMELINE timeline entries; `status`/`show` give everything.
@@ -44,6 +45,7 @@ class ComplaintStatus(BaseModel):
 def build_status(
     *, complaint_id: str, contract: str, policy_version: str, events: list, evaluation: Evaluation,
     engine_error: str | None = None, undelivered: list[Undelivered] | None = None, calendar: str | None = None,
+    timezone: str | None = None,
 ) -> ComplaintStatus:
     received = events[0]
     assert isinstance(received, ev.Received)
@@ -65,18 +67,27 @@ def build_status(
         engine_error=engine_error,
         provisional=evaluation.provisional,
         calendar=calendar,
+        timezone=timezone,
         undelivered=undelivered or [],
     )
 
 
+# What a timeline entry always has; the rest of an entry is the event's own fields (its details).
+ENTRY_KEYS = ("type", "at", "by", "stale")
+# The customer's name and contact stay in the event log (encrypted): a status is read by every desk role.
+PERSONAL_FIELDS = frozenset({"customer_name", "customer_contact"})
+
+
 def _timeline(events: list, stale: set[int]) -> list[dict[str, Any]]:
-    """Every event as it was recorded; a fact that came for a clock instance no longer current says so."""
+    """Every event as it was recorded, with what it said (category, reason, until, scores...) but not the customer's
+    personal data; a fact that came for a clock instance no longer current says so."""
     entries = []
     for position, event in enumerate(events):
         entry = {"type": event.type, "at": event.at.isoformat(), "by": event.by}
         if position in stale:
             entry["stale"] = True
-        entries.append(entry)
+        details = event.model_dump(mode="json", exclude={"type", "at", "by", *PERSONAL_FIELDS}, exclude_none=True)
+        entries.append(entry | details)
     return entries
 
 
@@ -91,7 +102,9 @@ def brief(status: ComplaintStatus) -> ComplaintStatus:
     for clock in status.clocks:
         latest[clock.name] = clock
     clocks = [c for c in status.clocks if latest[c.name] is c or c.state.value in ("running", "paused")]
-    return status.model_copy(update={"clocks": clocks, "timeline": status.timeline[-BRIEF_TIMELINE:],
+    # Entries without their details: free text would make every answer up to BRIEF_TIMELINE notes long.
+    timeline = [{k: entry[k] for k in ENTRY_KEYS if k in entry} for entry in status.timeline[-BRIEF_TIMELINE:]]
+    return status.model_copy(update={"clocks": clocks, "timeline": timeline,
                                      "breaches": status.breaches[-BRIEF_TIMELINE:],
                                      "escalations": status.escalations[-BRIEF_TIMELINE:], "brief": True})
 
