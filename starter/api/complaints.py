@@ -22,9 +22,9 @@ from sla.commands import COMMAND_MODELS, COMPLAINT_ID_PATTERN, Command, OpenComp
 from sla.status import ComplaintStatus
 from sla.vocabulary import ComplaintState
 from starter.api.problems import ProblemError, known_query_only, responses
-from starter.api.security import require, role_for_command
+from starter.api.security import require
 from starter.client.complaints import ComplaintClient, Opened
-from starter.service.tokens import Principal, Role
+from starter.service.tokens import Principal, Role, role_for_command
 
 ID_PATTERN = COMPLAINT_ID_PATTERN
 ComplaintId = Annotated[str, Path(min_length=1, max_length=200, pattern=ID_PATTERN,

@@ -23,6 +23,7 @@ from starter.service.settings import Settings
 if TYPE_CHECKING:  # imported where a command uses them: a process pays only for what its command needs
     from starter.client.assessment import AssessmentClient
     from starter.client.complaints import ComplaintClient
+    from starter.service.tokens import Role
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__, pretty_exceptions_enable=False)
 # The terminal's width; piped into a file or another program, wide enough that no table is cut at 80 columns
@@ -108,6 +109,16 @@ def run(coro):
         fail(str(exc), 2 if exc.kind == "invalid" else 1)
 
 
+def acting(g: Globals, needed: Role, by: str | None = None) -> str:
+    """The identity an action records as `by` (starter.cli.identity); refused here, before Temporal is called."""
+    from starter.cli.identity import Refused, authorise, principal_for
+
+    try:
+        return authorise(principal_for(g.address), needed, by)
+    except Refused as exc:
+        fail(str(exc), exc.code)
+
+
 async def client_of(g: Globals) -> ComplaintClient:
     from starter.client.complaints import ComplaintClient
 
@@ -139,7 +150,8 @@ def parse_instant(value: str | None, option: str) -> datetime | None:
     return parsed
 
 
-BY = typer.Option(None, "--by", help="Who acts.")
+BY = typer.Option(None, "--by", help="Who acts: only the identity of CXSLA_TOKEN (or local-admin on `cxsla up`'s "
+                                       "dev server); events record it whether or not it is given.")
 CONTRACT = typer.Option(..., "--contract", help="Contract name in the policy.")
 PERIOD = typer.Option(..., "--period", help="2026-11 (month), 2026-Q3 (quarter) or 2026 (year).")
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from sla.vocabulary import Channel, ClockName, Remedy, Severity
-from starter.cli.app import BY, Globals, app, client_of, emit, fail, globals_of, out, parse_instant, run
+from starter.cli.app import BY, Globals, acting, app, client_of, emit, fail, globals_of, out, parse_instant, run
 
 if TYPE_CHECKING:
     from sla.status import ComplaintStatus
@@ -66,6 +66,7 @@ def complaint_open(
     from sla.commands import OpenComplaint
     from sla.errors import plain
     from sla.policy import PolicyError, load_policy
+    from starter.service.tokens import Role
 
     g = globals_of(ctx)
     try:
@@ -80,6 +81,7 @@ def complaint_open(
         fail(plain(exc), 2)
     except (ValueError, PolicyError) as exc:
         fail(str(exc), 2)
+    request = request.model_copy(update={"by": acting(g, Role.AGENT, by)})
 
     async def go():
         client = await client_of(g)
@@ -93,11 +95,24 @@ def complaint_open(
 
 
 def _send(ctx: typer.Context, complaint_id: str, name: str, payload: dict[str, Any]) -> None:
+    """One command as the acting identity (with the API's role for it); bad input is refused first (exit 2)."""
+    from pydantic import ValidationError
+
+    from sla.commands import COMMAND_MODELS
+    from sla.errors import plain
+    from starter.service.tokens import role_for_command
+
     g = globals_of(ctx)
+    fields = {k: v for k, v in payload.items() if v is not None and k != "by"}
+    try:
+        command = COMMAND_MODELS[name].model_validate(fields)
+    except ValidationError as exc:
+        fail(plain(exc), 2)
+    command = command.model_copy(update={"by": acting(g, role_for_command(name), payload.get("by"))})
 
     async def go():
         client = await client_of(g)
-        return await client.command(complaint_id, name, {k: v for k, v in payload.items() if v is not None})
+        return await client.command(complaint_id, name, command)
 
     _print_status(g, run(go()))
 

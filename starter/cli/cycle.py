@@ -6,7 +6,21 @@ import typer
 from rich.table import Table
 
 from sla.cycles import CycleStatus
-from starter.cli.app import CONTRACT, PERIOD, Globals, app, assessments_of, emit, fmt_kpi, globals_of, out, run, when
+from starter.cli.app import (
+    CONTRACT,
+    PERIOD,
+    Globals,
+    acting,
+    app,
+    assessments_of,
+    emit,
+    fmt_kpi,
+    globals_of,
+    out,
+    run,
+    when,
+)
+from starter.service.tokens import Role
 
 cycle_app = typer.Typer(no_args_is_help=True, help="Assessment cycles: start, show, schedule.")
 app.add_typer(cycle_app, name="cycle")
@@ -51,6 +65,7 @@ def _print_cycle(g: Globals, status: CycleStatus, note: str | None = None) -> No
 def cycle_start(ctx: typer.Context, contract: str = CONTRACT, period: str = PERIOD) -> None:
     """Start the cycle of a contract and period (an existing one is shown; a past period is assessed at once)."""
     g = globals_of(ctx)
+    acting(g, Role.ADMIN)
 
     async def go():
         return await (await assessments_of(g)).start_cycle(contract, period)
@@ -79,6 +94,7 @@ def cycle_schedule(
 ) -> None:
     """Create or update the Temporal Schedules that start each contract's cycles (idempotent)."""
     g = globals_of(ctx)
+    acting(g, Role.ADMIN)
 
     async def go():
         return await (await assessments_of(g)).schedule_cycles(contract or None)

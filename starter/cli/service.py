@@ -121,6 +121,7 @@ def up(
     keys and tokens are configured; the token is printed once.
     """
     from starter.api import run_api
+    from starter.cli.identity import remove_up_marker, write_up_marker
     from starter.service.codec import load_keyring
     from starter.service.logs import configure_logging
     from starter.service.server import DevServer, stop_process, wait_until_serving
@@ -143,6 +144,8 @@ def up(
     process = dev.start()
     try:
         dev.wait_ready(process)
+        # Tells the CLI in this directory that this dev server is ours: it may act as local-admin on it.
+        write_up_marker(dev.address)
 
         async def main() -> None:
             await wait_until_serving(dev.address, g.namespace)
@@ -164,6 +167,7 @@ def up(
                 f"  metrics    http://{settings.metrics_host}:{settings.metrics_port}/metrics\n"
                 f"  encryption key {keyring.active if keyring else '-'} "
                 f"({settings.codec_keys and 'CXSLA_CODEC_KEYS' or settings.codec_key_file})\n"
+                f"  CLI        acts as local-admin on this server from this directory (CXSLA_TOKEN for anyone else)\n"
                 f"  try        cxsla complaint open --id demo-1 --contract demo --severity normal\n"
                 f"  stop       Ctrl-C",
                 highlight=False, soft_wrap=True,
@@ -172,6 +176,7 @@ def up(
 
         asyncio.run(main())
     finally:
+        remove_up_marker()
         stop_process(process)
         err.print("stopped: API, worker and Temporal dev server")
 

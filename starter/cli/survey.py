@@ -12,7 +12,8 @@ from typing import Any
 import typer
 
 from sla.surveys import SurveyChannel, SurveyError, batch_from_rows
-from starter.cli.app import CONTRACT, PERIOD, app, assessments_of, emit, fail, globals_of, run
+from starter.cli.app import CONTRACT, PERIOD, acting, app, assessments_of, emit, fail, globals_of, run
+from starter.service.tokens import Role
 
 survey_app = typer.Typer(no_args_is_help=True, help="Import survey results into a cycle.")
 app.add_typer(survey_app, name="survey")
@@ -47,6 +48,7 @@ def survey_import(
                                 batch_id=batch_id or f"{channel.value}-{hashlib.sha256(raw).hexdigest()[:16]}")
     except (OSError, ValueError) as exc:  # SurveyError, JSON and CSV errors are ValueErrors
         fail(f"{file}: {exc}", 2)
+    acting(g, Role.SUPERVISOR)
 
     async def go():
         return await (await assessments_of(g)).import_survey(contract, period, batch)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import inspect
 import json
 import os
@@ -15,7 +16,30 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from starter.service.tokens import Role, config_line
+
 CXSLA = str(Path(sys.executable).parent / "cxsla")
+
+# Who the tests act as through the CLI: `--by NAME` acts with NAME's token, any other command as `e2e-admin`
+# (the CLI records the token's identity as `by` and applies the API's role rules; starter.cli.identity).
+PEOPLE = {"e2e-admin": Role.ADMIN, "amy": Role.AGENT, "sam": Role.SUPERVISOR, "sup": Role.SUPERVISOR,
+          "ops": Role.ADMIN}
+
+
+def token_of(name: str) -> str:
+    return "cxsla_e2e_" + hashlib.sha256(name.encode()).hexdigest()[:32]
+
+
+PEOPLE_TOKENS = ",".join(config_line(name, role, token_of(name)) for name, role in PEOPLE.items())
+
+
+def acting_as(args: tuple[str, ...], env: dict[str, str]) -> dict[str, str]:
+    """The token settings that make `cxsla *args` act as the person its `--by` names (else e2e-admin)."""
+    by = args[args.index("--by") + 1] if "--by" in args[:-1] else "e2e-admin"
+    if by not in PEOPLE or "CXSLA_TOKEN" in env:
+        return {}
+    tokens = ",".join(filter(None, [env.get("CXSLA_API_TOKENS"), PEOPLE_TOKENS]))
+    return {"CXSLA_API_TOKENS": tokens, "CXSLA_TOKEN": token_of(by)}
 
 
 def free_port() -> int:
@@ -67,9 +91,9 @@ class WebhookReceiver:
 
 
 def cli(*args: str, env: dict[str, str] | None = None, check: bool = True) -> subprocess.CompletedProcess:
-    result = subprocess.run(
-        [CXSLA, *args], capture_output=True, text=True, timeout=60, env={**os.environ, **(env or {})}
-    )
+    env = {**os.environ, **(env or {})}
+    result = subprocess.run([CXSLA, *args], capture_output=True, text=True, timeout=60,
+                            env={**env, **acting_as(args, env)})
     if check and result.returncode != 0:
         raise AssertionError(f"cxsla {' '.join(args)} failed ({result.returncode}): {result.stderr}")
     return result

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import socket
@@ -50,6 +51,12 @@ def test_up_prints_urls_serves_metrics_and_stops_cleanly_on_ctrl_c(tmp_path):
             opened = _post(api_port, "/v1/complaints", token,
                            {"id": "up-1", "contract": "demo", "severity": "normal", "customer_name": "Zhao Lei"})
             assert opened["created"] is True and opened["timeline"][0]["by"] == "local-admin"
+            # The CLI in the same directory, without a token, acts as local-admin on this server only.
+            acted = _cli(tmp_path, "--json", "complaint", "ack", "up-1", "--address", f"127.0.0.1:{port}")
+            assert acted.returncode == 0, acted.stderr
+            assert json.loads(acted.stdout)["timeline"][-1]["by"] == "local-admin"
+            elsewhere = _cli(tmp_path, "complaint", "ack", "up-1", "--address", f"127.0.0.1:{free_port()}")
+            assert elsewhere.returncode == 1 and "who is acting?" in elsewhere.stderr
             process.send_signal(signal.SIGINT)
             assert process.wait(30) == 0
         finally:
@@ -60,7 +67,16 @@ def test_up_prints_urls_serves_metrics_and_stops_cleanly_on_ctrl_c(tmp_path):
                 except subprocess.TimeoutExpired:
                     process.kill()
     assert "stopped: API, worker and Temporal dev server" in log.read_text()
+    assert not (tmp_path / ".data" / "cxsla-up.json").exists()
+    after = _cli(tmp_path, "complaint", "ack", "up-1", "--address", f"127.0.0.1:{port}")
+    assert after.returncode == 1 and "who is acting?" in after.stderr
     assert not _listening(port) and not _listening(metrics_port) and not _listening(api_port)
+
+
+def _cli(cwd, *args: str) -> subprocess.CompletedProcess:
+    """`cxsla` as someone without a token would run it in `cwd`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CXSLA_")}
+    return subprocess.run([CXSLA, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=60)
 
 
 def _scrape(port: int) -> str | None:
