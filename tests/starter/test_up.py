@@ -23,12 +23,12 @@ def _listening(port: int) -> bool:
 
 
 def test_up_prints_urls_serves_metrics_and_stops_cleanly_on_ctrl_c(tmp_path):
-    port, ui_port, metrics_port, api_port = free_port(), free_port(), free_port(), free_port()
+    port, ui_port, metrics_port, api_port, codec_port = (free_port() for _ in range(5))
     log = tmp_path / "up.log"
     with log.open("wb") as sink:
         process = subprocess.Popen(
             [CXSLA, "up", "--port", str(port), "--ui-port", str(ui_port), "--db", str(tmp_path / "t.db"),
-             "--metrics-port", str(metrics_port), "--api-port", str(api_port)],
+             "--metrics-port", str(metrics_port), "--api-port", str(api_port), "--codec-port", str(codec_port)],
             stdout=sink, stderr=subprocess.STDOUT, cwd=tmp_path,
         )
         try:
@@ -51,6 +51,10 @@ def test_up_prints_urls_serves_metrics_and_stops_cleanly_on_ctrl_c(tmp_path):
             opened = _post(api_port, "/v1/complaints", token,
                            {"id": "up-1", "contract": "demo", "severity": "normal", "customer_name": "Zhao Lei"})
             assert opened["created"] is True and opened["timeline"][0]["by"] == "local-admin"
+            # The codec server the UI is pointed at decodes for this machine's UI without a token.
+            assert f"codec      http://127.0.0.1:{codec_port}" in text
+            decoded = _decode(codec_port, {"Origin": f"http://127.0.0.1:{ui_port}"})
+            assert decoded == {}  # nothing to decode, but not refused
             # The CLI in the same directory, without a token, acts as local-admin on this server only.
             acted = _cli(tmp_path, "--json", "complaint", "ack", "up-1", "--address", f"127.0.0.1:{port}")
             assert acted.returncode == 0, acted.stderr
@@ -66,17 +70,24 @@ def test_up_prints_urls_serves_metrics_and_stops_cleanly_on_ctrl_c(tmp_path):
                     process.wait(30)
                 except subprocess.TimeoutExpired:
                     process.kill()
-    assert "stopped: API, worker and Temporal dev server" in log.read_text()
+    assert "stopped: API, codec server, worker and Temporal dev server" in log.read_text()
     assert not (tmp_path / ".data" / "cxsla-up.json").exists()
     after = _cli(tmp_path, "complaint", "ack", "up-1", "--address", f"127.0.0.1:{port}")
     assert after.returncode == 1 and "who is acting?" in after.stderr
-    assert not _listening(port) and not _listening(metrics_port) and not _listening(api_port)
+    assert not any(map(_listening, (port, metrics_port, api_port, codec_port)))
 
 
 def _cli(cwd, *args: str) -> subprocess.CompletedProcess:
     """`cxsla` as someone without a token would run it in `cwd`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CXSLA_")}
     return subprocess.run([CXSLA, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=60)
+
+
+def _decode(port: int, headers: dict[str, str]) -> dict:
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/decode", data=b'{"payloads": []}', method="POST",
+                                     headers={"Content-Type": "application/json", **headers})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())
 
 
 def _scrape(port: int) -> str | None:
