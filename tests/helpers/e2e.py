@@ -7,12 +7,15 @@ import hashlib
 import inspect
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -40,6 +43,53 @@ def acting_as(args: tuple[str, ...], env: dict[str, str]) -> dict[str, str]:
         return {}
     tokens = ",".join(filter(None, [env.get("CXSLA_API_TOKENS"), PEOPLE_TOKENS]))
     return {"CXSLA_API_TOKENS": tokens, "CXSLA_TOKEN": token_of(by)}
+
+
+@dataclass
+class Up:
+    """A running `cxsla up` and its ports; `returncode` once it stopped."""
+
+    port: int
+    ui_port: int
+    metrics_port: int
+    api_port: int
+    codec_port: int
+    log: Path
+    returncode: int | None = None
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+
+@contextmanager
+def cxsla_up(cwd: Path) -> Iterator[Up]:
+    """`cxsla up` started in `cwd` on free ports, once its banner is out; Ctrl-C (SIGINT) stops it after."""
+    port, ui_port, metrics_port, api_port, codec_port = (free_port() for _ in range(5))
+    up = Up(port, ui_port, metrics_port, api_port, codec_port, log=cwd / "up.log")
+    with up.log.open("wb") as sink:
+        process = subprocess.Popen(
+            [CXSLA, "up", "--port", str(up.port), "--ui-port", str(up.ui_port), "--db", str(cwd / "t.db"),
+             "--metrics-port", str(up.metrics_port), "--api-port", str(up.api_port),
+             "--codec-port", str(up.codec_port)],
+            stdout=sink, stderr=subprocess.STDOUT, cwd=cwd,
+        )
+        try:
+            wait_for(lambda: b"cx-sla is up" in up.log.read_bytes(), 90, "cxsla up banner")
+            yield up
+        finally:
+            process.send_signal(signal.SIGINT)
+            try:
+                up.returncode = process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def as_local_user(cwd: Path, *command: str) -> subprocess.CompletedProcess:
+    """`command` run in `cwd` by someone with no cx-sla settings (no token): what `cxsla up`'s user types."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CXSLA_")}
+    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=60)
 
 
 def free_port() -> int:
