@@ -131,7 +131,7 @@ async def list_(
     state: ComplaintState | None = None,
     contract: Annotated[str | None, Query(max_length=200, pattern=ID_PATTERN)] = None,
     breached: bool = False,
-    at_risk: bool = False,
+    at_risk: Annotated[bool, Query(description="needs attention: past a warning threshold or breached")] = False,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Annotated[str | None, Query(max_length=4000, description="next_cursor of the previous page")] = None,
 ) -> ComplaintPage:
