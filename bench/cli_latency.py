@@ -7,7 +7,8 @@ least any Python Temporal client can do (import `temporalio.client`, connect, de
 The three commands run interleaved, round after round, so a machine whose load changes during the bench skews
 them alike; min and median are printed. Then the slowest imports of one `show` (`python -X importtime`, cumulative)
 say where what is left goes. The complaint (`--id`, default `bench-latency`) is opened on the `demo` contract when
-it does not exist.
+it does not exist (run it where `cxsla up` runs, or with CXSLA_TOKEN). `--compare-tree DIR` adds the same `show`
+run from another checkout (e.g. `git worktree add /tmp/before main`), imported ahead of this one.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ def main() -> None:
     parser.add_argument("--id", default="bench-latency")
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--imports", type=int, default=15, help="how many of the slowest imports to print")
+    parser.add_argument("--compare-tree", help="a checkout whose `cxsla complaint show` runs alongside")
     args = parser.parse_args()
     env = {**os.environ, "TEMPORAL_ADDRESS": args.address}
     cxsla = str(BIN / "cxsla")
@@ -67,14 +69,21 @@ def main() -> None:
         "temporalio.client connect+describe": [sys.executable, "-c", BARE, args.address, f"complaint-{args.id}"],
         "cxsla complaint show": show,
     }
+    envs = {name: env for name in commands}
+    if args.compare_tree:
+        name = f"show from {args.compare_tree}"
+        # -P: the checkout on PYTHONPATH, not this one from the current directory
+        commands[name] = [sys.executable, "-P", "-c", "from starter.cli import main; main()", *show[1:]]
+        envs[name] = {**env, "PYTHONPATH": str(Path(args.compare_tree).resolve())}
     times: dict[str, list[float]] = {name: [] for name in commands}
     for _ in range(args.runs):
         for name, command in commands.items():
-            times[name].append(timed(command, env))
-    print(f"{'':38} {'min':>7} {'median':>7}   ({args.runs} runs, {os.cpu_count()} cores, "
+            times[name].append(timed(command, envs[name]))
+    width = max(map(len, commands))
+    print(f"{'':{width}} {'min':>7} {'median':>7}   ({args.runs} runs, {os.cpu_count()} cores, "
           f"load {os.getloadavg()[0]:.2f})")
     for name, values in times.items():
-        print(f"{name:38} {min(values):7.3f} {statistics.median(values):7.3f}")
+        print(f"{name:{width}} {min(values):7.3f} {statistics.median(values):7.3f}")
     print("\nslowest imports of `cxsla complaint show` (cumulative, one run):")
     for micros, name in slowest_imports([str(BIN / "cxsla"), *show[1:]], env, args.imports):
         print(f"  {micros / 1000:7.1f} ms  {name.strip()}")
