@@ -72,8 +72,6 @@ def build_status(
     )
 
 
-# What a timeline entry always has; the rest of an entry is the event's own fields (its details).
-ENTRY_KEYS = ("type", "at", "by", "stale")
 # The customer's name and contact stay in the event log (encrypted): a status is read by every desk role.
 PERSONAL_FIELDS = frozenset({"customer_name", "customer_contact"})
 
@@ -102,8 +100,9 @@ def brief(status: ComplaintStatus) -> ComplaintStatus:
     for clock in status.clocks:
         latest[clock.name] = clock
     clocks = [c for c in status.clocks if latest[c.name] is c or c.state.value in ("running", "paused")]
-    # Entries without their details: free text would make every answer up to BRIEF_TIMELINE notes long.
-    timeline = [{k: entry[k] for k in ENTRY_KEYS if k in entry} for entry in status.timeline[-BRIEF_TIMELINE:]]
+    # Entries without their free text: it would make every answer up to BRIEF_TIMELINE notes long.
+    timeline = [{k: v for k, v in entry.items() if k not in ev.FREE_TEXT}
+                for entry in status.timeline[-BRIEF_TIMELINE:]]
     return status.model_copy(update={"clocks": clocks, "timeline": timeline,
                                      "breaches": status.breaches[-BRIEF_TIMELINE:],
                                      "escalations": status.escalations[-BRIEF_TIMELINE:], "brief": True})

@@ -129,8 +129,11 @@ def status_view(document: dict[str, Any], tz: tzinfo, zone_name: str) -> Rendera
     flags = [word for word, on in (("BREACHED", document.get("breached")), ("at risk", document.get("at_risk")))
              if on]
     lines: list[RenderableType] = [
-        Text(f"complaint {document['id']} · {document['contract']} · {document['severity']} · {document['state']}"
-             + (f" · {', '.join(flags)}" if flags else ""), style="bold"),
+        Text(" · ".join(str(part) for part in (
+            f"complaint {document['id']}", document["contract"], document["severity"],
+            *([document["kind"]] if document.get("kind") not in (None, "complaint") else []),
+            *([document["category"]] if document.get("category") else []), document["state"], *flags)),
+            style="bold"),
         Text(f"received {local(document['received_at'], tz)} · times in {zone_name}"
              + (f" · next deadline {local(document['next_deadline'], tz)}" if document.get("next_deadline") else "")),
         clocks_table(document, tz),

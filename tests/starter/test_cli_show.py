@@ -59,8 +59,10 @@ def test_the_timeline_carries_every_entrys_details_but_not_the_customers_name_or
     assert timeline[0]["summary"] == "router dead"
     text = json.dumps(timeline)
     assert "Zhang Wei" not in text and "138 0000" not in text
-    # a command's answer stays as small as it was: entries without their details
-    assert all(set(e) <= {"type", "at", "by", "stale"} for e in brief(a_status(NOW)).timeline)
+    # a command's answer stays small: entries without their free text, with their other details
+    answer = brief(a_status(NOW)).timeline
+    assert not any(key in entry for entry in answer for key in ("note", "reason", "summary"))
+    assert answer[2]["category"] == "network" and answer[3]["clock"] == "resolve"
 
 
 def test_time_left_is_the_readers_own_for_running_clocks_and_the_working_time_left_for_paused_ones():
@@ -148,3 +150,9 @@ def test_list_cells_are_words_not_python_values():
 def test_durations_read_in_two_units():
     assert [duration(s) for s in (45, 750, 4 * 3600 + 300, 2 * 86400 + 3 * 3600 + 600, -90)] == [
         "45s", "12m 30s", "4h 05m", "2d 03h", "1m 30s"]
+
+
+def test_the_header_names_a_category_and_an_inquiry_when_the_status_carries_them():
+    document = {**a_status(NOW).public(), "category": "network", "kind": "inquiry"}
+    assert "complaint T-9 · default · major · inquiry · network · in_progress" in render(document, 200)
+    assert "complaint T-9 · default · major · in_progress" in render(a_status(NOW).public(), 200)
