@@ -154,6 +154,12 @@ def up(
         codec_app = create_codec_app(settings, open_on_loopback=True)
     except ValueError as exc:
         fail(str(exc))
+    listeners = ((settings.api_host, settings.api_port, "the API (--api-port)"),
+                 (settings.codec_server_host, settings.codec_server_port, "the codec server (--codec-port)"),
+                 (settings.metrics_host, settings.metrics_port, "metrics (--metrics-port)"))
+    for host, port_, what in listeners:
+        if _in_use(host, port_):
+            fail(f"{host}:{port_} is in use: choose another port for {what}")
     process = dev.start()
     try:
         dev.wait_ready(process)
@@ -196,6 +202,15 @@ def up(
         remove_up_marker()
         stop_process(process)
         err.print("stopped: API, codec server, worker and Temporal dev server")
+
+
+def _in_use(host: str, port: int) -> bool:
+    """Whether something already listens on host:port (checked before anything starts, to say so plainly)."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.settimeout(0.5)
+        return probe.connect_ex((host, port)) == 0
 
 
 async def _until_answering(url: str, running: asyncio.Future, timeout: float = 60) -> None:
