@@ -24,9 +24,9 @@ from sla.events import ASSIGNEE_PATTERN
 from sla.status import ComplaintStatus
 from sla.vocabulary import ComplaintState
 from starter.api.problems import ProblemError, known_query_only, responses
-from starter.api.security import require, role_for_command
+from starter.api.security import require
 from starter.client.complaints import ComplaintClient, Opened
-from starter.service.tokens import Principal, Role
+from starter.service.tokens import Principal, Role, role_for_command
 
 ID_PATTERN = COMPLAINT_ID_PATTERN
 ComplaintId = Annotated[str, Path(min_length=1, max_length=200, pattern=ID_PATTERN,
@@ -134,7 +134,7 @@ async def list_(
     state: ComplaintState | None = None,
     contract: Annotated[str | None, Query(max_length=200, pattern=ID_PATTERN)] = None,
     breached: bool = False,
-    at_risk: bool = False,
+    at_risk: Annotated[bool, Query(description="needs attention: past a warning threshold or breached")] = False,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Annotated[str | None, Query(max_length=4000, description="next_cursor of the previous page")] = None,
     assignee: Annotated[str | None, Query(max_length=100, pattern=ASSIGNEE_PATTERN,

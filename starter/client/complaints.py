@@ -36,7 +36,8 @@ from sla.official_calendar import YEARS_AHEAD, resolve, resolve_at
 from sla.outcomes import MEMO_KEY, outcome_of
 from sla.policy import AssessmentPolicy, ContractPolicy, PolicyError, PolicyFile, load_policy
 from sla.status import ComplaintStatus, Opening
-from starter.client.errors import CxSlaError, rpc_error, update_error, workflow_error
+from starter.client.errors import CxSlaError, rpc_error, unreachable, update_error, workflow_error
+from starter.client.reading import with_time_left
 from starter.service import connection
 from starter.service.codec import CodecError
 from starter.service.settings import Settings
@@ -97,8 +98,7 @@ class ComplaintClient:
         try:
             client = await connection.connect(settings)
         except (ValueError, RuntimeError) as exc:  # settings (CodecError, bad TLS files) or an unreachable server
-            raise CxSlaError(f"cannot connect to Temporal at {settings.temporal_address} "
-                             f"(namespace {settings.temporal_namespace}): {exc}", "unavailable") from None
+            raise unreachable(settings.temporal_address, settings.temporal_namespace, exc) from None
         return ComplaintClient(client, task_queue=settings.task_queue, policy=policy)
 
     async def open(
@@ -143,7 +143,7 @@ class ComplaintClient:
             raise rpc_error(exc, f"complaint {request.id}") from None
         except CodecError as exc:
             raise CxSlaError(f"complaint {request.id}: {exc}", "unavailable") from None
-        return Opened(status=answer.status, created=answer.created)
+        return Opened(status=self.read_now(answer.status), created=answer.created)
 
     def _plan_policy(self, policy: ContractPolicy) -> AssessmentPolicy | None:
         """The plan settings a complaint carries beside its contract policy, from the same file: only when it may
@@ -238,7 +238,7 @@ class ComplaintClient:
                 raise CxSlaError(plain(exc)) from None
         handle = self.client.get_workflow_handle(workflow_id(complaint_id))
         try:
-            return await handle.execute_update(name, command, result_type=ComplaintStatus)
+            return self.read_now(await handle.execute_update(name, command, result_type=ComplaintStatus))
         except WorkflowUpdateFailedError as exc:
             raise update_error(exc, f"complaint {complaint_id}", CONFLICTS) from None
         except RPCError as exc:
@@ -246,10 +246,14 @@ class ComplaintClient:
         except CodecError as exc:
             raise CxSlaError(f"complaint {complaint_id}: {exc}", "unavailable") from None
 
+    def read_now(self, status: ComplaintStatus) -> ComplaintStatus:
+        """The status with each running clock's time left at this client's now (reading.with_time_left)."""
+        return ComplaintStatus.model_validate(with_time_left(status.public(), self.clock()))
+
     async def status(self, complaint_id: str) -> ComplaintStatus:
         handle = self.client.get_workflow_handle(workflow_id(complaint_id))
         try:
-            return await handle.query(ComplaintWorkflow.status)
+            return self.read_now(await handle.query(ComplaintWorkflow.status))
         except RPCError as exc:
             raise await _refused(exc, handle, complaint_id) from None
         except CodecError as exc:
@@ -263,9 +267,10 @@ class ComplaintClient:
 
     async def list(
         self, *, state: str | None = None, contract: str | None = None, breached: bool = False,
-        at_risk: bool = False, limit: int = 1000, assignee: str | None = None,
+        at_risk: bool = False, limit: int = 1000, severity: str | None = None, assignee: str | None = None,
     ) -> list[dict[str, Any]]:
-        query = list_query(state=state, contract=contract, breached=breached, at_risk=at_risk, assignee=assignee)
+        query = list_query(state=state, contract=contract, breached=breached, at_risk=at_risk, severity=severity,
+                           assignee=assignee)
         try:
             return [_row(info) async for info in self.client.list_workflows(query, limit=limit)]
         except RPCError as exc:
@@ -301,14 +306,18 @@ CONFLICTS = frozenset({"InvalidTransition"})
 FILTER_VALUE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,199}")
 
 
-def list_query(*, state: str | None, contract: str | None, breached: bool, at_risk: bool,
-               assignee: str | None = None) -> str:
+def list_query(
+    *, state: str | None, contract: str | None, breached: bool, at_risk: bool, severity: str | None = None,
+    assignee: str | None = None,
+) -> str:
     """The visibility query behind `list` and `page` (search attributes only: they never carry personal data).
+    `at_risk` means "needs attention": past a warning threshold, or already breached (a breached clock is no longer
+    at risk, it is worse); `breached` alone narrows to the breached ones.
 
     Filter values are names, checked before they go into the query text: quoting alone is not enough for
     every visibility store (the SQLite one fails on some escaped quotes).
     """
-    for option, value in (("state", state), ("contract", contract)):
+    for option, value in (("state", state), ("contract", contract), ("severity", severity)):
         if value is not None and not FILTER_VALUE.fullmatch(value):
             raise CxSlaError(f"{option}: {value[:40]!r} is not a name (letters, digits, . _ : -)")
     clauses = [names.of_type(names.COMPLAINT_WORKFLOW)]
@@ -316,10 +325,12 @@ def list_query(*, state: str | None, contract: str | None, breached: bool, at_ri
         clauses.append(f"{sa.STATE.name} = {names.quote(state)}")
     if contract:
         clauses.append(f"{sa.CONTRACT.name} = {names.quote(contract)}")
+    if severity:
+        clauses.append(f"{sa.SEVERITY.name} = {names.quote(severity)}")
     if breached:
         clauses.append(f"{sa.BREACHED.name} = true")
-    if at_risk:
-        clauses.append(f"{sa.AT_RISK.name} = true")
+    if at_risk and not breached:
+        clauses.append(f"({sa.AT_RISK.name} = true OR {sa.BREACHED.name} = true)")
     if assignee is not None:
         if not re.fullmatch(ev.ASSIGNEE_PATTERN.strip("^$"), assignee) or len(assignee) > 100:
             raise CxSlaError(f"assignee: {assignee[:40]!r} is not a name (letters, digits, . _ @ : -)")

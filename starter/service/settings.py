@@ -105,6 +105,8 @@ class Settings(BaseSettings):
     api_tokens: str | None = None
     # The default file is read when it exists (`cxsla up` creates it with a first admin token).
     api_tokens_file: str = ".data/api-tokens"
+    # The CLI's own token (CXSLA_TOKEN): whom its actions record as `by`, checked against the hashes above.
+    token: SecretStr | None = None
     inbound_config: str | None = None
     codec_server_host: str = "127.0.0.1"
     codec_server_port: int = 8081
