@@ -11,6 +11,7 @@ from temporalio.converter import DataConverter, DefaultFailureConverterWithEncod
 from temporalio.plugin import SimplePlugin
 
 from activities.archive import ArchiveActivities
+from activities.archive_store import ArchiveStore
 from activities.assessment import AssessmentActivities, SourceFactory
 from activities.calendars import resolve_calendar
 from activities.evaluation import (
@@ -23,7 +24,7 @@ from activities.evaluation import (
 from activities.log_context import LogContextInterceptor
 from activities.notifications import LogSink, NotificationActivities, NotificationSink
 from activities.reports import ReportActivities
-from starter.service.archive import ArchiveStore
+from starter.service.archive import default_archive
 from workflows.complaint import ComplaintWorkflow
 from workflows.cycle import AssessmentCycleWorkflow, ScheduledCycleWorkflow
 from workflows.interruption import ServiceInterruptionWorkflow
@@ -49,7 +50,7 @@ class CxSlaPlugin(SimplePlugin):
         report_dir: where assessment reports are written (json, md, html per cycle).
         memo_source: where cycles read complaint and interruption memos (Temporal visibility by default).
         archive: the archive store finished complaints, plans, cycles and outages are written to, and cycles read
-            (`starter.service.archive.ArchiveStore`; the one CXSLA_ARCHIVE_URL names when None).
+            (`activities.archive_store.ArchiveStore`; the one CXSLA_ARCHIVE_URL names when None).
     """
 
     def __init__(
@@ -58,7 +59,7 @@ class CxSlaPlugin(SimplePlugin):
         archive: ArchiveStore | None = None,
     ) -> None:
         notifications = NotificationActivities(sink or LogSink())
-        archiving = ArchiveActivities(archive)
+        archiving = ArchiveActivities(archive or default_archive)
         assessment = AssessmentActivities(policy_path=policy_path, source=memo_source,
                                           archive=lambda: archiving.store)
         reports = ReportActivities(report_dir or DEFAULT_REPORT_DIR,

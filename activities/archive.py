@@ -1,8 +1,8 @@
 """The archiving activities: a finished complaint, plan, cycle or outage written to the archive database.
 
 Idempotent: each write replaces what the same workflow run chain (id and first run id) wrote before, so a retried
-activity or a workflow replayed on another worker leaves one record. The store is opened on first use from the
-worker's settings unless one is given (CxSlaPlugin(archive=...)).
+activity or a workflow replayed on another worker leaves one record. The store, or a function opening it on first
+use, comes from the plugin (CxSlaPlugin(archive=...), else the environment's settings).
 """
 
 from __future__ import annotations
@@ -13,20 +13,13 @@ from datetime import datetime, timezone
 
 from temporalio import activity
 
+from activities.archive_store import ArchiveStore
 from sla.archive import ArchiveComplaint, ArchiveRecord
-from starter.service.archive import ArchiveStore, archive_of
-
-
-def default_store() -> ArchiveStore:
-    """The archive the environment configures (CXSLA_ARCHIVE_URL), sealed with the payload codec's keys."""
-    from starter.service.settings import Settings
-
-    return archive_of(Settings())
 
 
 class ArchiveActivities:
-    def __init__(self, store: ArchiveStore | Callable[[], ArchiveStore] | None = None) -> None:
-        self._store = store if store is not None else default_store
+    def __init__(self, store: ArchiveStore | Callable[[], ArchiveStore]) -> None:
+        self._store = store
 
     @property
     def store(self) -> ArchiveStore:

@@ -21,6 +21,7 @@ from temporalio.client import Client, WorkflowExecutionStatus, WorkflowQueryFail
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
+from activities.archive_store import ArchiveStore
 from activities.attributes import plan_search_attributes
 from sla import names
 from sla.calendar import CalendarData, compiled
@@ -42,7 +43,6 @@ from sla.plans import (
 from sla.policy import AssessmentPolicy, PolicyError, load_policy
 from sla.simulation import RecordedComplaint
 from sla.surveys import SurveyBatch
-from starter.service.archive import ArchiveStore
 
 log = structlog.get_logger("cxsla.assessment")
 

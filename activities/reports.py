@@ -17,10 +17,10 @@ from temporalio import activity
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError
 
+from activities.archive_store import ArchiveStore
 from sla.periods import Period, PeriodError
 from sla.report_html import FORMATS, Format, render
 from sla.reporting import CycleReport, CycleResult, build_report, cycle_workflow_id
-from starter.service.archive import ArchiveStore
 
 log = structlog.get_logger("cxsla.reports")
 

@@ -52,6 +52,7 @@ from typing import Any
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
+from activities.archive_store import ArchiveStore
 from activities.assessment import VisibilitySource
 from bench.sinks import NullSink
 from plugin import CxSlaPlugin
@@ -69,7 +70,6 @@ from sla.vocabulary import Severity
 from starter.client.assessment import AssessmentClient
 from starter.client.complaints import ComplaintClient, workflow_id
 from starter.client.errors import CxSlaError
-from starter.service.archive import ArchiveStore
 from starter.service.binaries import temporal_cli
 from workflows import search_attributes as sa
 

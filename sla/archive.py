@@ -1,6 +1,6 @@
 """What the archive keeps of a finished complaint, plan, cycle or outage, and the hash chain over a complaint's events.
 
-Pure shapes and maths: the store (starter/service/archive.py) writes them to a database, the workflows hand them to
+Pure shapes and maths: the store (activities/archive_store.py) writes them to a database, the workflows hand them to
 the archiving activity when they finish. A complaint's events are split into what every reader may see (`details`,
 a generic JSON object, so fields later releases add to an event archive without a migration) and the personal
 fields and free text (`sealed`, encrypted by the store with the payload codec's keyring). Each archived event's

@@ -33,6 +33,7 @@ class ComplaintStatus(BaseModel):
     engine_error: str | None = None
     provisional: bool = False  # a running clock touches a calendar year nobody has published yet
     calendar: str | None = None
+    timezone: str | None = None  # the calendar's zone: where the complaint's people read its times
     undelivered: list[Undelivered] = []  # notices that failed and are being retried
     assignee: str | None = None  # the agent who owns it (assign)
     group: str | None = None  # the desk or queue that owns it
@@ -50,6 +51,7 @@ class ComplaintStatus(BaseModel):
 def build_status(
     *, complaint_id: str, contract: str, policy_version: str, events: list, evaluation: Evaluation,
     engine_error: str | None = None, undelivered: list[Undelivered] | None = None, calendar: str | None = None,
+    timezone: str | None = None,
 ) -> ComplaintStatus:
     received = events[0]
     assert isinstance(received, ev.Received)
@@ -74,6 +76,7 @@ def build_status(
         engine_error=engine_error,
         provisional=evaluation.provisional,
         calendar=calendar,
+        timezone=timezone,
         undelivered=undelivered or [],
         assignee=assigned.to if assigned else None,
         group=assigned.group if assigned else None,
@@ -105,8 +108,8 @@ def timeline_of(events: list, stale: set[int] | None = None) -> list[dict[str, A
     return _timeline(events, stale or set())
 
 
+# The customer's name and contact stay in the event log (encrypted): a status is read by every desk role.
 _NOT_DETAIL = {"type", "at", "by", "stale", "customer_name", "customer_contact"}
-_BRIEF_ENTRY = ("type", "at", "by", "stale", "at_fault", "remedy")
 BRIEF_TIMELINE = 20
 
 
@@ -118,7 +121,9 @@ def brief(status: ComplaintStatus) -> ComplaintStatus:
     for clock in status.clocks:
         latest[clock.name] = clock
     clocks = [c for c in status.clocks if latest[c.name] is c or c.state.value in ("running", "paused")]
-    timeline = [{k: entry[k] for k in _BRIEF_ENTRY if k in entry} for entry in status.timeline[-BRIEF_TIMELINE:]]
+    # Entries without their free text: it would make every answer up to BRIEF_TIMELINE notes long.
+    timeline = [{k: v for k, v in entry.items() if k not in ev.FREE_TEXT}
+                for entry in status.timeline[-BRIEF_TIMELINE:]]
     return status.model_copy(update={"clocks": clocks, "timeline": timeline,
                                      "breaches": status.breaches[-BRIEF_TIMELINE:],
                                      "escalations": status.escalations[-BRIEF_TIMELINE:], "brief": True})

@@ -528,6 +528,7 @@ class ComplaintWorkflow:
             policy_version=self._run.policy.version, events=self._run.events, evaluation=evaluation,
             engine_error=failure.message if failure else None, undelivered=self._outbox.undelivered(),
             calendar=self._run.calendar.name if self._run.calendar else self._run.policy.calendar_name,
+            timezone=self._run.calendar.timezone if self._run.calendar else self._run.policy.calendar.timezone,
         )
 
     def _labels(self) -> dict[str, str]:

@@ -17,10 +17,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sla.commands import COMMAND_MODELS, COMPLAINT_ID_PATTERN, Command
 from starter.api.complaints import Complaints
 from starter.api.problems import STATUS_OF_KIND, FieldProblem, ProblemError, known_query_only, responses, summary
-from starter.api.security import require, role_for_command
+from starter.api.security import require
 from starter.client.complaints import ComplaintClient
 from starter.client.errors import CxSlaError
-from starter.service.tokens import Principal, Role
+from starter.service.tokens import Principal, Role, role_for_command
 
 BULK_ACTIONS = ("acknowledge", "assign", "extend")
 MAX_ITEMS = 100

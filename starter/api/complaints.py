@@ -21,16 +21,17 @@ from fastapi.responses import StreamingResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, create_model
 from sqlalchemy.exc import SQLAlchemyError
 
+from activities.archive_store import ArchiveError, Filters, export_lines
 from sla.commands import COMMAND_MODELS, COMPLAINT_ID_PATTERN, Command, OpenComplaint
 from sla.errors import plain
 from sla.events import ASSIGNEE_PATTERN
 from sla.status import ComplaintStatus
 from sla.vocabulary import ComplaintState, Severity
 from starter.api.problems import ProblemError, known_query_only, responses
-from starter.api.security import require, role_for_command
+from starter.api.security import require
 from starter.client.complaints import ComplaintClient, Opened
-from starter.service.archive import ArchiveError, Filters, archive_of, export_lines
-from starter.service.tokens import Principal, Role
+from starter.service.archive import archive_of
+from starter.service.tokens import Principal, Role, role_for_command
 
 ID_PATTERN = COMPLAINT_ID_PATTERN
 ComplaintId = Annotated[str, Path(min_length=1, max_length=200, pattern=ID_PATTERN,
@@ -141,7 +142,7 @@ async def list_(
     state: ComplaintState | None = None,
     contract: Annotated[str | None, Query(max_length=200, pattern=ID_PATTERN)] = None,
     breached: bool = False,
-    at_risk: bool = False,
+    at_risk: Annotated[bool, Query(description="needs attention: past a warning threshold or breached")] = False,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Annotated[str | None, Query(max_length=4000, description="next_cursor of the previous page")] = None,
     assignee: Annotated[str | None, Query(max_length=100, pattern=ASSIGNEE_PATTERN,

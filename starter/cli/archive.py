@@ -5,8 +5,9 @@ from __future__ import annotations
 import typer
 from sqlalchemy.exc import SQLAlchemyError
 
+from activities.archive_store import ArchiveError
 from starter.cli.app import app, client_of, emit, fail, globals_of, out, run
-from starter.service.archive import ArchiveError, archive_of
+from starter.service.archive import archive_of
 from starter.service.settings import Settings
 
 archive_app = typer.Typer(no_args_is_help=True, help="The archive of ended complaints, plans, cycles and outages.")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import typer
@@ -18,6 +17,7 @@ from starter.cli.app import (
     CONTRACT,
     PERIOD,
     Globals,
+    acting,
     app,
     assessments_of,
     emit,
@@ -28,6 +28,7 @@ from starter.cli.app import (
     run,
     when,
 )
+from starter.service.tokens import Role
 
 cycle_app = typer.Typer(no_args_is_help=True, help="Assessment cycles: start, show, retry, reassess, schedule.")
 app.add_typer(cycle_app, name="cycle")
@@ -72,6 +73,7 @@ def _print_cycle(g: Globals, status: CycleStatus, note: str | None = None) -> No
 def cycle_start(ctx: typer.Context, contract: str = CONTRACT, period: str = PERIOD) -> None:
     """Start the cycle of a contract and period (an existing one is shown; a past period is assessed at once)."""
     g = globals_of(ctx)
+    acting(g, Role.ADMIN)
 
     async def go():
         return await (await assessments_of(g)).start_cycle(contract, period)
@@ -87,6 +89,7 @@ def cycle_start(ctx: typer.Context, contract: str = CONTRACT, period: str = PERI
 def cycle_retry(ctx: typer.Context, contract: str = CONTRACT, period: str = PERIOD) -> None:
     """Try a cycle's failed step again now: how a cycle waiting for a fix goes on once the cause is corrected."""
     g = globals_of(ctx)
+    acting(g, Role.ADMIN)
 
     async def go():
         return await (await assessments_of(g)).retry_cycle(contract, period)
@@ -111,9 +114,10 @@ def cycle_reassess(
     g = globals_of(ctx)
     batch = read_batch(file, channel, batch_id)
     try:
-        command = ReassessCycle(reason=reason, by=by or os.environ.get("USER") or "unknown")
+        command = ReassessCycle(reason=reason, by="-")
     except ValidationError as exc:
         fail(plain(exc), 2)
+    command = command.model_copy(update={"by": acting(g, Role.ADMIN, by)})
 
     async def go():
         return await (await assessments_of(g)).reassess_cycle(contract, period, batch, command)
@@ -138,6 +142,7 @@ def cycle_schedule(
 ) -> None:
     """Create or update the Temporal Schedules that start each contract's cycles (idempotent)."""
     g = globals_of(ctx)
+    acting(g, Role.ADMIN)
 
     async def go():
         return await (await assessments_of(g)).schedule_cycles(contract or None)

@@ -12,7 +12,8 @@ from typing import Any
 import typer
 
 from sla.surveys import SurveyBatch, SurveyChannel, SurveyError, batch_from_rows
-from starter.cli.app import CONTRACT, PERIOD, app, assessments_of, emit, fail, globals_of, run
+from starter.cli.app import CONTRACT, PERIOD, acting, app, assessments_of, emit, fail, globals_of, run
+from starter.service.tokens import Role
 
 survey_app = typer.Typer(no_args_is_help=True, help="Import survey results into a cycle.")
 app.add_typer(survey_app, name="survey")
@@ -52,6 +53,7 @@ def survey_import(
     """Reduce a survey export to score histograms (personal columns dropped here) and add it to the cycle."""
     g = globals_of(ctx)
     batch = read_batch(file, channel, batch_id)
+    acting(g, Role.SUPERVISOR)
 
     async def go():
         return await (await assessments_of(g)).import_survey(contract, period, batch)

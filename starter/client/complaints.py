@@ -26,6 +26,7 @@ from temporalio.common import (
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
+from activities.archive_store import ArchiveError, ArchiveStore, Filters
 from activities.assessment import live_outcome
 from sla import events as ev
 from sla import lifecycle, names
@@ -39,9 +40,10 @@ from sla.official_calendar import YEARS_AHEAD, resolve, resolve_at
 from sla.outcomes import MEMO_KEY, ComplaintOutcome, outcome_of
 from sla.policy import AssessmentPolicy, ContractPolicy, PolicyError, PolicyFile, load_policy
 from sla.status import ComplaintStatus, Opening
-from starter.client.errors import CxSlaError, rpc_error, update_error, workflow_error
+from starter.client.errors import CxSlaError, rpc_error, unreachable, update_error, workflow_error
+from starter.client.reading import with_time_left
 from starter.service import connection
-from starter.service.archive import ArchiveError, ArchiveStore, Filters, archive_of
+from starter.service.archive import archive_of
 from starter.service.codec import CodecError
 from starter.service.settings import Settings
 from workflows import search_attributes as sa
@@ -103,8 +105,7 @@ class ComplaintClient:
         try:
             client = await connection.connect(settings)
         except (ValueError, RuntimeError) as exc:  # settings (CodecError, bad TLS files) or an unreachable server
-            raise CxSlaError(f"cannot connect to Temporal at {settings.temporal_address} "
-                             f"(namespace {settings.temporal_namespace}): {exc}", "unavailable") from None
+            raise unreachable(settings.temporal_address, settings.temporal_namespace, exc) from None
         return ComplaintClient(client, task_queue=settings.task_queue, policy=policy, archive=archive_of(settings))
 
     async def open(
@@ -149,7 +150,7 @@ class ComplaintClient:
             raise rpc_error(exc, f"complaint {request.id}") from None
         except CodecError as exc:
             raise CxSlaError(f"complaint {request.id}: {exc}", "unavailable") from None
-        return Opened(status=answer.status, created=answer.created)
+        return Opened(status=self.read_now(answer.status), created=answer.created)
 
     def _plan_policy(self, policy: ContractPolicy) -> AssessmentPolicy | None:
         """The plan settings a complaint carries beside its contract policy, from the same file: only when it may
@@ -244,7 +245,7 @@ class ComplaintClient:
                 raise CxSlaError(plain(exc)) from None
         handle = self.client.get_workflow_handle(workflow_id(complaint_id))
         try:
-            return await handle.execute_update(name, command, result_type=ComplaintStatus)
+            return self.read_now(await handle.execute_update(name, command, result_type=ComplaintStatus))
         except WorkflowUpdateFailedError as exc:
             raise update_error(exc, f"complaint {complaint_id}", CONFLICTS) from None
         except RPCError as exc:
@@ -252,11 +253,15 @@ class ComplaintClient:
         except CodecError as exc:
             raise CxSlaError(f"complaint {complaint_id}: {exc}", "unavailable") from None
 
+    def read_now(self, status: ComplaintStatus) -> ComplaintStatus:
+        """The status with each running clock's time left at this client's now (reading.with_time_left)."""
+        return ComplaintStatus.model_validate(with_time_left(status.public(), self.clock()))
+
     async def status(self, complaint_id: str) -> ComplaintStatus:
         """From the workflow while Temporal keeps it, else from the archive."""
         handle = self.client.get_workflow_handle(workflow_id(complaint_id))
         try:
-            return await handle.query(ComplaintWorkflow.status)
+            return self.read_now(await handle.query(ComplaintWorkflow.status))
         except RPCError as exc:
             error = await _refused(exc, handle, complaint_id)
             if error.kind == "not_found":
@@ -417,6 +422,8 @@ def list_query(*, state: str | None, contract: str | None, breached: bool, at_ri
                severity: str | None = None, received_from: datetime | None = None,
                received_to: datetime | None = None, assignee: str | None = None) -> str:
     """The visibility query behind `list` and `page` (search attributes only: they never carry personal data).
+    `at_risk` means "needs attention": past a warning threshold, or already breached (a breached clock is no longer
+    at risk, it is worse); `breached` alone narrows to the breached ones.
 
     Filter values are names, checked before they go into the query text: quoting alone is not enough for
     every visibility store (the SQLite one fails on some escaped quotes).
@@ -437,8 +444,8 @@ def list_query(*, state: str | None, contract: str | None, breached: bool, at_ri
         clauses.append(f"{sa.RECEIVED_AT.name} < {names.instant(received_to.astimezone(timezone.utc))}")
     if breached:
         clauses.append(f"{sa.BREACHED.name} = true")
-    if at_risk:
-        clauses.append(f"{sa.AT_RISK.name} = true")
+    if at_risk and not breached:
+        clauses.append(f"({sa.AT_RISK.name} = true OR {sa.BREACHED.name} = true)")
     if assignee is not None:
         if not re.fullmatch(ev.ASSIGNEE_PATTERN.strip("^$"), assignee) or len(assignee) > 100:
             raise CxSlaError(f"assignee: {assignee[:40]!r} is not a name (letters, digits, . _ @ : -)")

@@ -28,6 +28,7 @@ class DevServer:
     db: str = ".data/temporal.db"
     namespace: str = "default"
     ip: str = "127.0.0.1"
+    ui_codec_endpoint: str | None = None  # where the UI's browser page decodes payloads (the codec server)
 
     @property
     def address(self) -> str:
@@ -43,6 +44,7 @@ class DevServer:
             "--ip", self.ip, "--port", str(self.port), "--ui-port", str(self.ui_port),
             "--db-filename", self.db, "--namespace", self.namespace, "--log-level", "warn",
             *sa.cli_flags(),
+            *(["--ui-codec-endpoint", self.ui_codec_endpoint] if self.ui_codec_endpoint else []),
         ]
 
     def start(self) -> subprocess.Popen:

@@ -77,7 +77,7 @@ class Settings(BaseSettings):
     survey_link_days: int = Field(14, ge=1, le=90)  # how long a survey link is valid
     log_level: str = "INFO"
     report_dir: str = ".data/reports"
-    # The archive of finished complaints, plans, cycles and outages (starter.service.archive): SQLite by default,
+    # The archive of finished complaints, plans, cycles and outages (activities/archive_store.py): SQLite by default,
     # postgresql+psycopg://user:password@host/db in production.
     archive_url: str = "sqlite:///.data/archive.sqlite"
     # Seconds a stopping worker lets running activities finish (deliveries, a cycle's collection) before
@@ -108,6 +108,8 @@ class Settings(BaseSettings):
     api_tokens: str | None = None
     # The default file is read when it exists (`cxsla up` creates it with a first admin token).
     api_tokens_file: str = ".data/api-tokens"
+    # The CLI's own token (CXSLA_TOKEN): whom its actions record as `by`, checked against the hashes above.
+    token: SecretStr | None = None
     inbound_config: str | None = None
     codec_server_host: str = "127.0.0.1"
     codec_server_port: int = 8081
@@ -146,16 +148,13 @@ class Settings(BaseSettings):
     @field_validator("archive_url")
     @classmethod
     def _archive_url(cls, value: str) -> str:
-        from sqlalchemy.engine import make_url
-        from sqlalchemy.exc import ArgumentError
-
-        try:
-            backend = make_url(value).get_backend_name()
-        except ArgumentError:
-            raise ValueError("not a database URL (sqlite:///path or postgresql+psycopg://user:password@host/db)") \
-                from None
-        if backend not in ("sqlite", "postgresql"):
-            raise ValueError(f"{backend!r} is not supported: use sqlite or postgresql")
+        """Checked by its scheme alone: every CLI command reads the settings, and SQLAlchemy is not for all of them
+        to import."""
+        scheme = _DATABASE_URL.match(value)
+        if scheme is None:
+            raise ValueError("not a database URL (sqlite:///path or postgresql+psycopg://user:password@host/db)")
+        if scheme.group(1) not in ("sqlite", "postgresql"):
+            raise ValueError(f"{scheme.group(1)!r} is not supported: use sqlite or postgresql")
         return value
 
     @field_validator("smtp_to", mode="before")
@@ -182,6 +181,7 @@ class Settings(BaseSettings):
         return self
 
 
+_DATABASE_URL = re.compile(r"([a-z][a-z0-9]*)(\+[a-z0-9_]+)?://")
 _ADDRESS = re.compile(r"[^@\s,;<>\"()\[\]]+@[^@\s,;<>\"()\[\]]+")  # a bare address, no display name
 _ROUTE_TARGET = re.compile(r"\w[\w.-]*")  # the policy's ladder targets: team-lead, 主管, ...
 ROUTES_FORMAT = ("target=address[;address...] entries separated by commas, "

@@ -16,13 +16,13 @@ from pathlib import Path
 import structlog
 from temporalio.worker import PollerBehaviorSimpleMaximum, Worker
 
+from activities.archive_store import store_for
 from activities.email import SmtpSink
 from activities.notifications import FanoutSink, LogSink, NotificationSink, WebhookSink
 from activities.survey import CustomerSurveySink
 from plugin import CxSlaPlugin
 from sla.policy import PolicyError, PolicyFile, load_policy
 from starter.service import connection
-from starter.service.archive import store_for
 from starter.service.logs import configure_logging
 from starter.service.metrics import (
     VisibilityCollector,

@@ -26,7 +26,8 @@ import typer.main
 import yaml
 from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 
-from starter.cli.app import app as cli_app
+from starter.cli.main import app as cli_app
+from starter.cli.main import register as register_commands
 from starter.service.binaries import temporal_cli
 from starter.service.settings import Settings
 from workflows import search_attributes as sa
@@ -56,6 +57,7 @@ def looks_like_a_setting(name: str) -> bool:
 
 @cache
 def cxsla_commands() -> frozenset[str]:
+    register_commands(None)
     root = typer.main.get_command(cli_app)
     assert isinstance(root, typer.core.TyperGroup)
     return frozenset(root.commands)

@@ -75,8 +75,8 @@ def test_status_and_timeline_say_who_owns_it_and_what_each_event_said():
     assert received["summary"] == "router"
     assert (first["to"], first["group"], first["by"]) == ("amy", "billing", "sam")
     assert second["note"] == "refund desk" and "to" not in second
-    # a command's answer stays small: the timeline there says only what, when and who
-    assert brief(status).timeline[-1] == {"type": "assigned", "at": second["at"], "by": "sam"}
+    # a command's answer stays small: its timeline leaves out free text (the note), keeps the short facts
+    assert brief(status).timeline[-1] == {"type": "assigned", "at": second["at"], "by": "sam", "group": "refunds"}
 
 
 def test_the_e_mail_of_a_notice_names_the_owner():

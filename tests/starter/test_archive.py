@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from activities.archive_store import ArchiveStore, Filters, complaint_events, complaints
 from sla import events as ev
 from sla.kpi import PeriodTally
 from sla.vocabulary import BreachClass
-from starter.service.archive import ArchiveStore, Filters, complaint_events, complaints
 from starter.service.codec import Keyring, new_key_line
 from tests.helpers.archive import T0, archived, random_log
 

@@ -19,6 +19,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 from temporalio.worker import Worker
 
+from activities.archive_store import ArchiveStore, Filters
 from activities.assessment import CollectRequest, VisibilitySource, collect
 from plugin import CxSlaPlugin
 from sla import events as ev
@@ -27,7 +28,6 @@ from sla.names import complaint_workflow_id, complaints_query
 from sla.reporting import CycleResult, cycle_workflow_id
 from starter.client.assessment import AssessmentClient
 from starter.client.complaints import ComplaintClient
-from starter.service.archive import ArchiveStore, Filters
 from starter.service.binaries import temporal_cli
 from starter.service.codec import Keyring, new_key_line
 from tests.helpers.e2e import cli, cli_json

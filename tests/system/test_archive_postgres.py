@@ -12,7 +12,7 @@ from datetime import timedelta
 import psycopg
 import pytest
 
-from starter.service.archive import ArchiveStore
+from activities.archive_store import ArchiveStore
 from tests.helpers.archive import T0, archived
 from tests.helpers.postgres import Postgres, postgres, unavailable
 from tests.starter.test_archive import (

@@ -31,11 +31,10 @@ from starter.api.bulk import BULK_ACTIONS, BulkRequest, apply_bulk, bulk_command
 from starter.api.console import session as s
 from starter.api.console import views as v
 from starter.api.problems import STATUS_OF_KIND, ProblemError
-from starter.api.security import role_for_command
 from starter.client.assessment import AssessmentClient
 from starter.client.complaints import ComplaintClient
 from starter.client.errors import CxSlaError
-from starter.service.tokens import Role
+from starter.service.tokens import Role, role_for_command
 from workflows import search_attributes as sa
 
 HERE = Path(__file__).parent

@@ -15,8 +15,7 @@ from sla.engine import ClockStatus
 from sla.events import ASSIGNEE_PATTERN
 from sla.status import ComplaintStatus
 from sla.vocabulary import PAUSABLE_CLOCKS, ClockName, ClockState, ComplaintState, Remedy, Severity
-from starter.api.security import role_for_command
-from starter.service.tokens import Principal
+from starter.service.tokens import Principal, role_for_command
 from workflows import search_attributes as sa
 
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,199}")
