@@ -54,7 +54,10 @@ def sign_link(secret: bytes, claims: SurveyClaims) -> str:
 def read_link(secret: bytes, token: str, now: datetime) -> SurveyClaims:
     """The claims of a genuine, unexpired token; LinkError otherwise (compared in constant time)."""
     payload, _, signature = token.partition(".")
-    if not payload or not signature or len(token) > 1000 or not hmac.compare_digest(_mac(secret, payload), signature):
+    # A link is ASCII as we sign it; anything else (a pasted or mangled link) is refused before the comparison,
+    # which takes only ASCII strings.
+    if (not payload or not signature or len(token) > 1000 or not token.isascii()
+            or not hmac.compare_digest(_mac(secret, payload), signature)):
         raise LinkError("this survey link is not valid; please use the link from the e-mail as it was sent")
     try:
         body = json.loads(_unb64(payload))

@@ -29,6 +29,8 @@ def test_a_signed_link_reads_back_until_it_expires():
     lambda t: t.split(".")[0],  # signature dropped
     lambda t: "",
     lambda t: "x" * 2000,
+    lambda t: "\u00e9" + t,  # a pasted link with a letter that is not ASCII, in the payload
+    lambda t: t + "\u00e9",  # or in the signature
 ])
 def test_an_altered_link_is_refused(mangle):
     with pytest.raises(LinkError, match="not valid"):
