@@ -16,8 +16,10 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 
+from sla.errors import plain
 from starter.service.settings import Settings
 
 if TYPE_CHECKING:  # imported where a command uses them: a process pays only for what its command needs
@@ -58,7 +60,10 @@ def main_options(
     policy: str = typer.Option(None, envvar="CXSLA_POLICY", help="Policy file (TOML); default: shipped."),
     json_output: bool = typer.Option(False, "--json", help="Print one JSON document on stdout."),
 ) -> None:
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValidationError as exc:  # a misconfigured variable: named in one sentence, not a traceback
+        fail(plain(exc), 2)
     ctx.obj = Globals(
         address=address or settings.temporal_address,
         namespace=namespace or settings.temporal_namespace,

@@ -1,0 +1,25 @@
+"""A misconfigured environment variable stops the CLI with one sentence naming the variable (exit 2), never a
+pydantic traceback."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from starter.cli.main import app, register
+
+
+@pytest.mark.parametrize(("variable", "value", "says"), [
+    ("CXSLA_ARCHIVE_URL", "mysql://db/x", "'mysql' is not supported"),
+    ("CXSLA_SURVEY_LINK_DAYS", "0", "greater than or equal to 1"),
+    ("CXSLA_SURVEY_LINK_DAYS", "soon", "valid integer"),
+])
+def test_a_bad_setting_is_one_sentence_and_exit_2(monkeypatch, tmp_path, variable, value, says):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(variable, value)
+    register("complaint")
+    result = CliRunner().invoke(app, ["--address", "127.0.0.1:1", "complaint", "list"], prog_name="cxsla")
+    assert result.exit_code == 2, result.output
+    text = " ".join(result.output.split())
+    assert text.startswith(f"error: {variable}: ") and says in text
+    assert "pydantic" not in text and isinstance(result.exception, SystemExit)
