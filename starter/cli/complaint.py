@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from sla.vocabulary import Channel, ClockName, Kind, Remedy, Severity
+from sla.vocabulary import Channel, ClockName, ComplaintState, Kind, Remedy, Severity
 from starter.cli.app import (
     BY,
     Globals,
@@ -296,7 +296,7 @@ async def _archived(settings: Any, complaint_id: str) -> dict[str, Any] | None:
 @complaint_app.command("list")
 def complaint_list(
     ctx: typer.Context,
-    state: str = typer.Option(
+    state: ComplaintState = typer.Option(
         None, help="received|acknowledged|in_progress|awaiting_customer|resolved|closed|withdrawn"),
     contract: str = typer.Option(None),
     severity: Severity = typer.Option(None, help="critical|major|normal|low"),
@@ -323,7 +323,7 @@ def complaint_list(
 
     async def go():
         client = await client_of(g)
-        rows = await client.list(state=state, contract=contract, breached=breached, at_risk=at_risk, limit=limit,
+        rows = await client.list(state=state.value if state else None, contract=contract, breached=breached, at_risk=at_risk, limit=limit,
                                  severity=severity.value if severity else None, assignee=assignee, category=category,
                                  customer_id=customer_id, received_from=start, received_to=end)
         policy = client.policy

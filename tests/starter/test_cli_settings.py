@@ -1,5 +1,5 @@
-"""A misconfigured environment variable stops the CLI with one sentence naming the variable (exit 2), never a
-pydantic traceback."""
+"""Refused before anything connects: a misconfigured environment variable stops the CLI with one sentence naming
+the variable (exit 2), never a pydantic traceback; an unknown filter value is refused, not matched to nothing."""
 
 from __future__ import annotations
 
@@ -23,3 +23,12 @@ def test_a_bad_setting_is_one_sentence_and_exit_2(monkeypatch, tmp_path, variabl
     text = " ".join(result.output.split())
     assert text.startswith(f"error: {variable}: ") and says in text
     assert "pydantic" not in text and isinstance(result.exception, SystemExit)
+
+
+def test_list_refuses_an_unknown_state_before_connecting():
+    """As the API does (422): an unknown --state is a typo, not a filter that matches nothing."""
+    register("complaint")
+    result = CliRunner().invoke(app, ["--address", "127.0.0.1:1", "complaint", "list", "--state", "opened"],
+                                prog_name="cxsla")
+    assert result.exit_code == 2, result.output
+    assert "--state" in result.output and "received" in result.output
