@@ -319,6 +319,8 @@ def complaint_list(
     g = globals_of(ctx)
     if tz:
         _zone_or_exit(tz)
+    if assignee is not None and (category is not None or customer_id is not None):
+        fail("assignee: the archive is not searched by assignee", 2)  # as the API: the archive keeps no owner
     start, end = since(received_from, "--received-from"), since(received_to, "--received-to")
 
     async def go():

@@ -32,3 +32,14 @@ def test_list_refuses_an_unknown_state_before_connecting():
                                 prog_name="cxsla")
     assert result.exit_code == 2, result.output
     assert "--state" in result.output and "received" in result.output
+
+
+@pytest.mark.parametrize("archive_filter", [["--category", "billing"], ["--customer-id", "C-77"]])
+def test_list_refuses_an_assignee_with_a_filter_only_the_archive_has(archive_filter):
+    """Category and customer id search only the archive, which keeps no assignee: as the API's 422, not an empty
+    list that reads as "nobody has any"."""
+    register("complaint")
+    result = CliRunner().invoke(app, ["--address", "127.0.0.1:1", "complaint", "list", "--assignee", "amy",
+                                      *archive_filter], prog_name="cxsla")
+    assert result.exit_code == 2, result.output
+    assert " ".join(result.output.split()) == "error: assignee: the archive is not searched by assignee"
