@@ -47,15 +47,16 @@ def _print_document(g: Globals, document: dict[str, Any], tz: str | None = None,
     if g.json:
         emit(g, document)
         return
-    from starter.cli.render import status_view
+    from starter.cli.render import local, status_view
 
     zone_name = tz or document.get("timezone") or "UTC"
+    shown_in = _zone_or_exit(zone_name)
     if note:
         out.print(note)
-    out.print(status_view(document, _zone_or_exit(zone_name), zone_name), highlight=False)
+    out.print(status_view(document, shown_in, zone_name), highlight=False)
     if document.get("archived"):
-        out.print(f"read from the archive (archived {document['archived'].get('at')}): Temporal no longer keeps the "
-                  f"workflow", highlight=False)
+        out.print(f"read from the archive (archived {local(document['archived'].get('at'), shown_in)}): Temporal no "
+                  f"longer keeps the workflow", highlight=False)
 
 
 def _print_status(g: Globals, status: ComplaintStatus, note: str | None = None) -> None:

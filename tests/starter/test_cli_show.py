@@ -156,3 +156,14 @@ def test_the_header_names_a_category_and_an_inquiry_when_the_status_carries_them
     document = {**a_status(NOW).public(), "category": "network", "kind": "inquiry"}
     assert "complaint T-9 · default · major · inquiry · network · in_progress" in render(document, 200)
     assert "complaint T-9 · default · major · in_progress" in render({**a_status(NOW).public(), "category": None}, 200)
+
+
+def test_an_archived_complaint_says_when_it_was_archived_in_the_zone_shown(capsys):
+    from starter.cli.app import Globals
+    from starter.cli.complaint import _print_document
+
+    document = {**a_status(NOW).public(), "archived": {"at": "2026-03-04T07:30:00+00:00", "first_run_id": "r",
+                                                       "snapshot": False, "category": "network"}}
+    g = Globals(address="127.0.0.1:1", namespace="default", task_queue="cxsla", policy=None, json=False)
+    _print_document(g, document, tz="Asia/Shanghai")
+    assert "archived 2026-03-04 15:30:00 +08:00" in " ".join(capsys.readouterr().out.split())
