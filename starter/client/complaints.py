@@ -249,7 +249,13 @@ class ComplaintClient:
         except WorkflowUpdateFailedError as exc:
             raise update_error(exc, f"complaint {complaint_id}", CONFLICTS) from None
         except RPCError as exc:
-            raise await _refused(exc, handle, complaint_id) from None
+            error = await _refused(exc, handle, complaint_id)
+            if error.kind == "not_found":  # gone from Temporal; `show` still finds it in the archive
+                archived = await self.archived(complaint_id)
+                if archived is not None:
+                    raise CxSlaError(f"complaint {complaint_id} is {archived.state.value} and archived: it takes "
+                                     f"no more commands", "conflict") from None
+            raise error from None
         except CodecError as exc:
             raise CxSlaError(f"complaint {complaint_id}: {exc}", "unavailable") from None
 
