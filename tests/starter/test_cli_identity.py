@@ -113,3 +113,10 @@ def test_the_cli_refuses_before_connecting(cli):
     assert anonymous.exit_code == 1 and "who is acting? set CXSLA_TOKEN" in anonymous.output
     bad_input = cli("ack", "T-1", "--note", "x" * 4001)  # input is refused as such, token or not
     assert bad_input.exit_code == 2 and "note" in bad_input.output
+
+
+def test_the_customers_name_and_contact_in_an_export_need_a_supervisor_as_in_the_api(cli):
+    refused = cli("export", "--from", "2026-01-01", "--to", "2026-02-01", "--personal", token=AGENT)
+    assert refused.exit_code == 1 and "amy has role agent; this needs supervisor or higher" in refused.output
+    anonymous = cli("export", "--from", "2026-01-01", "--to", "2026-02-01", "--personal")
+    assert anonymous.exit_code == 1 and "who is acting? set CXSLA_TOKEN" in anonymous.output
