@@ -326,7 +326,8 @@ def complaint_list(
 
     async def go():
         client = await client_of(g)
-        rows = await client.list(state=state.value if state else None, contract=contract, breached=breached, at_risk=at_risk, limit=limit,
+        rows = await client.list(state=state.value if state else None, contract=contract, breached=breached,
+                                 at_risk=at_risk, limit=limit,
                                  severity=severity.value if severity else None, assignee=assignee, category=category,
                                  customer_id=customer_id, received_from=start, received_to=end)
         policy = client.policy
