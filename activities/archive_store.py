@@ -15,7 +15,6 @@ import hashlib
 import hmac
 import io
 import json
-import logging
 import os
 import threading
 from collections.abc import Iterator, Mapping
@@ -43,7 +42,6 @@ from sla.vocabulary import ClockName, Kind
 NONCE_BYTES = 12  # AES-GCM's standard nonce, as the payload codec uses
 
 log = structlog.get_logger("cxsla.archive")
-logging.getLogger("alembic").setLevel(logging.WARNING)  # the worker logs the revision it runs at itself
 
 MIGRATIONS = Path(__file__).parent / "archive_migrations"
 DEFAULT_URL = "sqlite:///.data/archive.sqlite"

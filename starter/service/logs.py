@@ -86,6 +86,8 @@ def configure_logging(level: str = "INFO", *, stream=None) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # Alembic announces its plugins at INFO on import; the worker logs the archive's revision itself.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     # The ids travel as JSON fields; the SDK would otherwise append a dict of them to every message.
     temporalio.workflow.logger.workflow_info_on_message = False
     temporalio.activity.logger.activity_info_on_message = False

@@ -118,3 +118,14 @@ def test_cli_logs_at_the_configured_level_as_json_on_stderr_and_never_on_stdout(
     assert "probe" not in done.stdout and "[debug" not in done.stdout
     events = {json.loads(line)["event"] for line in done.stderr.splitlines() if "probe" in line}
     assert events == shown, done.stderr
+
+
+def test_loading_the_archive_store_logs_nothing_at_info():
+    """Alembic announces each of its plugins at INFO when imported: noise on the first screen of `cxsla up`."""
+    import subprocess
+    import sys
+
+    code = ("from starter.service.logs import configure_logging; configure_logging('INFO'); "
+            "import activities.archive_store")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert done.stderr == "" and done.stdout == ""
