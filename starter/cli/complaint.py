@@ -376,7 +376,11 @@ def complaint_export(
     lines = export_lines(store.export(filters, personal=personal), fmt, personal=personal)
     try:
         if output:
-            with open(output, "w", encoding="utf-8", newline="") as handle:
+            try:
+                handle = open(output, "w", encoding="utf-8", newline="")
+            except OSError as exc:
+                fail(f"--output: cannot write {output} ({exc.strerror or exc})", 2)
+            with handle:
                 handle.writelines(lines)
         else:
             sys.stdout.writelines(lines)

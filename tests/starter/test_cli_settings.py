@@ -43,3 +43,13 @@ def test_list_refuses_an_assignee_with_a_filter_only_the_archive_has(archive_fil
                                       *archive_filter], prog_name="cxsla")
     assert result.exit_code == 2, result.output
     assert " ".join(result.output.split()) == "error: assignee: the archive is not searched by assignee"
+
+
+def test_export_to_a_file_it_cannot_write_is_one_sentence(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CXSLA_ARCHIVE_URL", f"sqlite:///{tmp_path}/archive.sqlite")
+    register("complaint")
+    result = CliRunner().invoke(app, ["--address", "127.0.0.1:1", "complaint", "export", "--from", "2026-01-01",
+                                      "--to", "2026-02-01", "-o", str(tmp_path)], prog_name="cxsla")
+    assert result.exit_code == 2, result.output
+    assert " ".join(result.output.split()).startswith(f"error: --output: cannot write {tmp_path}")
