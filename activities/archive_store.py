@@ -609,7 +609,8 @@ def store_for(url: str, keyring: Keys | None) -> ArchiveStore:
 EXPORT_FORMATS = ("csv", "jsonl")
 CSV_COLUMNS = ("id", "contract", "severity", "state", "category", "channel", "customer_id", "received_at",
                "archived_at", "policy_version", "breached", "major_breaches", "minor_breaches", "resolved_in_time",
-               "first_response_business_seconds", "handling_seconds", "csat", "nps", "ces", "first_run_id")
+               "first_response_business_seconds", "handling_seconds", "csat", "nps", "ces", "first_run_id",
+               "kind", "at_fault", "remedy")
 PERSONAL_COLUMNS = PERSONAL
 JSON_COLUMNS = ("breaches", "escalations", "deliveries", "timeline")  # nested: one JSON document per cell in CSV
 
@@ -630,7 +631,8 @@ def export_lines(rows: Iterator[dict[str, Any]], fmt: str, *, personal: bool) ->
         flat = {**row, "major_breaches": (outcome.get("breaches") or {}).get("major", 0),
                 "minor_breaches": (outcome.get("breaches") or {}).get("minor", 0),
                 "first_response_business_seconds": outcome.get("first_response_business_seconds"),
-                **{k: outcome.get(k) for k in ("resolved_in_time", "handling_seconds", "csat", "nps", "ces")}}
+                **{k: outcome.get(k) for k in ("resolved_in_time", "handling_seconds", "csat", "nps", "ces", "kind",
+                                                "at_fault", "remedy")}}
         writer.writerow([json.dumps(flat.get(c), ensure_ascii=False) if c in JSON_COLUMNS else
                          ("" if flat.get(c) is None else flat.get(c)) for c in columns])
     yield _drained(buffer)

@@ -88,3 +88,16 @@ def test_export_gives_personal_fields_to_supervisors_only(http: TestClient, toke
 def test_export_refuses_bad_input_naming_the_field(http: TestClient, tokens: Tokens, params: dict):
     response = http.get("/v1/complaints/export", params=params, headers={"Authorization": f"Bearer {tokens.agent}"})
     assert response.status_code == 422 and response.headers["content-type"] == "application/problem+json"
+
+
+def test_the_csv_export_says_what_a_row_is_and_how_it_was_put_right(http: TestClient, tokens: Tokens):
+    """Inquiries are counted apart from complaints, and an at-fault complaint is judged by its remedy (000 §4.5):
+    a spreadsheet reader needs both without parsing the timeline cell."""
+    response = http.get("/v1/complaints/export", params={"from": "2026-01-01T00:00:00Z", "to": "2026-02-01T00:00:00Z"},
+                        headers={"Authorization": f"Bearer {tokens.agent}"})
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    assert rows and {r["kind"] for r in rows} <= {"complaint", "inquiry"} and all(r["kind"] for r in rows)
+    for row in rows:
+        resolved = [e for e in json.loads(row["timeline"]) if e["type"] == "resolved"]
+        at_fault = any(e.get("at_fault") for e in resolved[-1:])
+        assert row["at_fault"] == str(at_fault) and row["remedy"] == ((resolved[-1:] or [{}])[0].get("remedy") or "")
