@@ -209,6 +209,8 @@ async def export(
     contract: Annotated[str | None, Query(max_length=200, pattern=ID_PATTERN)] = None,
 ) -> StreamingResponse:
     """The customer's name, contact and summary are included for supervisors and admins only."""
+    if received_to <= received_from:  # an empty period is a mistake, not a question with no answer
+        raise ProblemError(422, "validation-error", "to: must be later than from")
     store = archive_of(request.app.state.settings)
     try:
         await asyncio.to_thread(store.ensure)

@@ -370,8 +370,10 @@ def complaint_export(
         from starter.service.tokens import Role
 
         acting(globals_of(ctx), Role.SUPERVISOR)
-    filters = Filters(contract=contract, received_from=since(received_from, "--from"),
-                      received_to=since(received_to, "--to"))
+    start, end = since(received_from, "--from"), since(received_to, "--to")
+    if start is not None and end is not None and end <= start:
+        fail("--to: must be later than --from", 2)
+    filters = Filters(contract=contract, received_from=start, received_to=end)
     store = archive_of(Settings())
     lines = export_lines(store.export(filters, personal=personal), fmt, personal=personal)
     try:

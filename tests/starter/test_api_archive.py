@@ -101,3 +101,9 @@ def test_the_csv_export_says_what_a_row_is_and_how_it_was_put_right(http: TestCl
         resolved = [e for e in json.loads(row["timeline"]) if e["type"] == "resolved"]
         at_fault = any(e.get("at_fault") for e in resolved[-1:])
         assert row["at_fault"] == str(at_fault) and row["remedy"] == ((resolved[-1:] or [{}])[0].get("remedy") or "")
+
+
+def test_an_export_period_that_ends_before_it_starts_is_refused(http: TestClient, tokens: Tokens):
+    response = http.get("/v1/complaints/export", params={"from": "2026-02-01T00:00:00Z", "to": "2026-01-01T00:00:00Z"},
+                        headers={"Authorization": f"Bearer {tokens.agent}"})
+    assert response.status_code == 422 and response.json()["detail"] == "to: must be later than from"

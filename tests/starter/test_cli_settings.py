@@ -53,3 +53,12 @@ def test_export_to_a_file_it_cannot_write_is_one_sentence(monkeypatch, tmp_path)
                                       "--to", "2026-02-01", "-o", str(tmp_path)], prog_name="cxsla")
     assert result.exit_code == 2, result.output
     assert " ".join(result.output.split()).startswith(f"error: --output: cannot write {tmp_path}")
+
+
+def test_an_export_period_that_ends_before_it_starts_is_refused(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CXSLA_ARCHIVE_URL", f"sqlite:///{tmp_path}/archive.sqlite")
+    register("complaint")
+    result = CliRunner().invoke(app, ["--address", "127.0.0.1:1", "complaint", "export", "--from", "2026-02-01",
+                                      "--to", "2026-01-01"], prog_name="cxsla")
+    assert result.exit_code == 2 and " ".join(result.output.split()) == "error: --to: must be later than --from"
