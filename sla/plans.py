@@ -251,7 +251,9 @@ class PlanEvaluation(BaseModel):
 
 
 def evaluate_plan(policy: AssessmentPolicy, events: list, now: datetime, fired: dict[str, datetime], *,
-                  calendar: BusinessCalendar) -> PlanEvaluation:
+                  calendar: BusinessCalendar, rectification_class: BreachClass | None = None) -> PlanEvaluation:
+    """`rectification_class` None: the policy's class for the plan's KPI (runs that predate the setting pass
+    major, the class every rectification had then)."""
     plan = facts(events)
     cal = calendar
     spec = policy.improvement
@@ -279,7 +281,7 @@ def evaluate_plan(policy: AssessmentPolicy, events: list, now: datetime, fired: 
 
     status, acts = evaluate_deadline(
         name=RECTIFICATION, instance=1, start=plan.opened_at, target=spec.rectify_within, ended_at=closed_at,
-        breach_class=BreachClass.MAJOR, **common)
+        breach_class=rectification_class or spec.rectification_class(plan.kpi), **common)
     clocks.append(status)
     actions.extend(acts)
 

@@ -97,6 +97,11 @@ class NegativeFeedbackSpec(_Strict):
     nps: int | None = Field(None, ge=0, le=10)
 
 
+# A missed response time or resolution rate is a minor breach (003 §4.1); only an unrectified third-party score
+# (003 §4.2.3) and major complaints not resolved in time (003 §4.2.2) are major.
+MAJOR_RECTIFICATION = frozenset({KpiName.THIRD_PARTY_SATISFACTION, KpiName.MAJOR_RESOLVED_IN_TIME})
+
+
 class ImprovementSpec(_Strict):
     """Improvement-plan clocks (000 §5.2-5.4, 003 §4.2.3)."""
 
@@ -105,6 +110,13 @@ class ImprovementSpec(_Strict):
     rectify_within: DurationText = "3 months"  # after the report; missed: major breach
     on_major_complaint_breach: bool = True  # a critical/major complaint missing `resolve` starts one too
     on_negative_feedback: NegativeFeedbackSpec = Field(default_factory=lambda: NegativeFeedbackSpec(csat=1))
+    # KPI -> class of a missed rectification, over the defaults (minor; major for MAJOR_RECTIFICATION)
+    breach_class: dict[KpiName, BreachClass] = Field(default_factory=dict)
+
+    def rectification_class(self, kpi: KpiName) -> BreachClass:
+        """How grave it is when a plan on `kpi` is not rectified in time."""
+        default = BreachClass.MAJOR if kpi in MAJOR_RECTIFICATION else BreachClass.MINOR
+        return self.breach_class.get(kpi, default)
 
 
 DAY_SECONDS = 86_400
@@ -328,7 +340,10 @@ class PolicyFile(_Strict):
             "escalation": [step.model_dump() for step in spec.escalation],
             "targets": {k.value: _target(k, t).model_dump() for k, t in spec.kpi_targets.items()},
             "cycles": {c.value: cycle.model_dump(mode="json") for c, cycle in spec.cycles.items()},
-            "improvement": spec.improvement.model_dump(),
+            # without breach_class when it is not set, so files that do not set it keep their versions
+            "improvement": spec.improvement.model_dump(mode="json",
+                                                       exclude=None if spec.improvement.breach_class
+                                                       else {"breach_class"}),
             "interruption": spec.interruption.model_dump(),
         }
         digest = hashlib.sha256(

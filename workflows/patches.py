@@ -9,3 +9,4 @@ CLOCKS_IN_WORKFLOW_PATCH = "clocks-in-workflow"  # plans, cycles, outages (and s
 CARRY_ELIDED_TEXT_PATCH = "carry-elided-text"  # complaints: continue-as-new carries long free text as a marker
 UNDELIVERED_ATTRIBUTE_PATCH = "undelivered-attribute"  # complaints publish their oldest undelivered notice
 STALE_SURVEY_PATCH = "stale-survey"  # a reopen takes back the survey notices of the resolution it undoes
+PLAN_BREACH_CLASS_PATCH = "plan-breach-class"  # plans: a missed rectification takes its KPI's class from the policy

@@ -24,7 +24,8 @@ with workflow.unsafe.imports_passed_through():
     from workflows.clock_loop import ClockLoop
     from workflows.legacy.plan import LegacyPlan
     from workflows.outbox import Outbox
-    from workflows.patches import CLOCKS_IN_WORKFLOW_PATCH
+    from sla.vocabulary import BreachClass
+    from workflows.patches import CLOCKS_IN_WORKFLOW_PATCH, PLAN_BREACH_CLASS_PATCH
 
 CONTINUE_AS_NEW_HISTORY = 2_000
 
@@ -66,8 +67,10 @@ class ImprovementPlanWorkflow:
     # ---- the clock (what ClockLoop drives) ------------------------------------------------------------------
     def evaluate(self, now: datetime) -> p.PlanEvaluation:
         assert self._calendar is not None  # run() fetches it before the clock loop starts
+        # before the patch every missed rectification was major; since, its KPI's class in the policy
+        rectification = None if workflow.patched(PLAN_BREACH_CLASS_PATCH) else BreachClass.MAJOR
         self._evaluation = p.evaluate_plan(self._run.policy, self._run.events, now, self._run.fired,
-                                           calendar=self._calendar)
+                                           calendar=self._calendar, rectification_class=rectification)
         return self._evaluation
 
     def fire(self, due: list[Due], now: datetime) -> None:

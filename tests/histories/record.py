@@ -665,6 +665,45 @@ async def plan_breach_then_effective(stage: Stage) -> str:
     return handle.id
 
 
+async def plan_minor_rectification(stage: Stage) -> str:
+    """A resolution-rate plan submitted and reported on in time whose target is not met again within the
+    rectification window: since `plan-breach-class` that is a minor breach (003 §4.1), with the full ladder; a
+    later cycle meeting the target closes it as effective."""
+    env, a = stage.env, stage.assessments
+    policy = a.policy.assessment(GOLDEN_CONTRACT)
+    t0 = await stage.now()
+    month = Period.containing(t0, Cadence.MONTHLY, ZoneInfo(policy.calendar.timezone))
+    miss = Miss(trigger=Trigger.CYCLE, period=str(month.previous()), value=0.8, target=Target(min=0.95))
+    run = new_plan_run(policy=policy, kpi=KpiName.RESOLUTION_RATE, miss=miss, at=t0,
+                       calendar=resolve_at(policy.calendar_name, policy.calendar, t0))
+    wid = f"plan-{GENERATION}-minor-rectification"  # the resolution-rate plan of `plan` has the canonical id
+    handle = await env.client.start_workflow(ImprovementPlanWorkflow.run, run, id=wid, task_queue=a.task_queue,
+                                             search_attributes=plan_search_attributes(run))
+
+    async def at(offset: timedelta, what: str) -> None:
+        await skip_to(env, t0 + offset)
+        await settle_workflow(env, wid)
+        await clear_of_timers(env, (await handle.query(ImprovementPlanWorkflow.status)).next_due_at, what)
+
+    await at(H + 7 * MIN, "submit_plan")
+    await a.submit_plan(wid, SubmitPlan(
+        root_cause="second-line queue unowned", expected_effect="95 % resolved again",
+        measures=[Measure(action="give the queue an owner", owner="desk manager", due=(t0 + 48 * H).date())]))
+    for hours in (19, 37, 55):  # progress every 20 h, each in time
+        await at(hours * H + 7 * MIN, "report_progress")
+        await a.report_progress(wid, ReportProgress(summary=f"queue owned, hour {hours}"))
+    await at(63 * H + 7 * MIN, "record_cycle_result (met)")  # rectification (60 h) breached, ladder at +0/+1/+2 h
+    status = await handle.query(ImprovementPlanWorkflow.status)
+    assert [(e.clock, e.level) for e in status.escalations] == [("plan_rectification", n) for n in (1, 2, 3)]
+    await handle.execute_update(ImprovementPlanWorkflow.record_cycle_result,
+                                RecordCycleResult(period=str(month.next()), value=0.97, met=True,
+                                                  by="assessment-cycle"))
+    closed = await asyncio.wait_for(handle.result(), timeout=60)
+    assert closed.state is PlanState.EFFECTIVE
+    assert {b.clock: b.breach_class.value for b in closed.breaches} == {"plan_rectification": "minor"}
+    return wid
+
+
 async def outage_major_breach(stage: Stage) -> str:
     """A service interruption reported an hour after it began (and reported again: the same one), past its 4 h
     threshold: warnings, a major breach and the full ladder; restored, it ends with its duration."""
@@ -706,6 +745,7 @@ SCENARIOS: list[Scenario] = [
     Scenario("cycle", cycle_missed_target, golden_policy=True),
     Scenario("plan", plan_breach_then_effective, golden_policy=True),
     Scenario("outage", outage_major_breach, golden_policy=True),
+    Scenario("plan-minor", plan_minor_rectification, golden_policy=True),
 ]
 
 

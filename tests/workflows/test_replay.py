@@ -20,6 +20,7 @@ from workflows.patches import (
     CARRY_ELIDED_TEXT_PATCH,
     CLOCKS_IN_WORKFLOW_PATCH,
     ENGINE_IN_WORKFLOW_PATCH,
+    PLAN_BREACH_CLASS_PATCH,
     STALE_SURVEY_PATCH,
     UNDELIVERED_ATTRIBUTE_PATCH,
 )
@@ -51,6 +52,7 @@ EARLIER_RELEASES = {
 LATER_PATCHES = {
     f"complaint-{record.GENERATION}-elided.run1.json": [CARRY_ELIDED_TEXT_PATCH],  # the run that continued
     f"complaint-{record.GENERATION}-held-survey.run1.json": [UNDELIVERED_ATTRIBUTE_PATCH, STALE_SURVEY_PATCH],
+    f"plan-{record.GENERATION}-minor-rectification.run1.json": [PLAN_BREACH_CLASS_PATCH],
 }
 CURRENT_PATCH = {"ComplaintWorkflow": ENGINE_IN_WORKFLOW_PATCH, "AssessmentCycleWorkflow": CLOCKS_IN_WORKFLOW_PATCH,
                  "ImprovementPlanWorkflow": CLOCKS_IN_WORKFLOW_PATCH,
