@@ -21,7 +21,7 @@ from activities.evaluation import (
 )
 from activities.log_context import LogContextInterceptor
 from activities.notifications import LogSink, NotificationActivities, NotificationSink
-from activities.reports import ReportActivities
+from activities.reports import ReportActivities, report_attachments
 from workflows.complaint import ComplaintWorkflow
 from workflows.cycle import AssessmentCycleWorkflow, ScheduledCycleWorkflow
 from workflows.interruption import ServiceInterruptionWorkflow
@@ -52,7 +52,7 @@ class CxSlaPlugin(SimplePlugin):
         self, *, sink: NotificationSink | None = None, codec: PayloadCodec | None = None,
         policy_path: str | None = None, report_dir: str | None = None, memo_source: SourceFactory | None = None,
     ) -> None:
-        notifications = NotificationActivities(sink or LogSink())
+        notifications = NotificationActivities(sink or LogSink(), attach=report_attachments)
         assessment = AssessmentActivities(policy_path=policy_path, source=memo_source)
         reports = ReportActivities(report_dir or DEFAULT_REPORT_DIR)
         ours = [

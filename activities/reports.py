@@ -16,6 +16,8 @@ from temporalio import activity
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError
 
+from sla.cycles import CycleStatus
+from sla.notices import Notice
 from sla.periods import Period, PeriodError
 from sla.report_html import FORMATS, Format, render
 from sla.reporting import CycleReport, CycleResult, build_report, cycle_workflow_id
@@ -72,6 +74,17 @@ class ReportActivities:
         previous = await previous_cycles(activity.client(), result)
         report = build_report(result, previous)
         return await asyncio.to_thread(write_reports, report, self.report_dir)
+
+
+async def report_attachments(notice: Notice) -> dict[str, str]:
+    """A finished cycle's report in every format, rendered from the cycle itself (which waits, running, until its
+    report is delivered), so any worker can attach it whatever folder the files went to."""
+    client = activity.client()
+    status = await client.get_workflow_handle(notice.subject_id).query("status", result_type=CycleStatus)
+    if status.result is None or status.result.report_delivered_at is None:
+        raise RuntimeError(f"cycle {notice.subject_id} has no finished report yet")
+    report = build_report(status.result, await previous_cycles(client, status.result))
+    return {fmt: render(report, fmt) for fmt in FORMATS}
 
 
 async def previous_cycles(client: Client, result: CycleResult) -> list[CycleResult]:

@@ -149,6 +149,15 @@ def merged_limits(*tables: Limits | None) -> Limits | None:
     return Limits(**{k: v for t in given for k, v in t.model_dump(exclude_unset=True).items()})
 
 
+class ReportTo(_Strict):
+    """Who receives a contract's finished assessment reports (000 §3.4, 002 §2.3: results reported to the other
+    party): e-mail with the HTML and Markdown attached, and/or the worker's webhook with the JSON."""
+
+    email: list[Annotated[str, Field(pattern=r"^[^@\s,;<>]+@[^@\s,;<>]+$", max_length=254)]] = Field(
+        default_factory=list, max_length=50)
+    webhook: bool = False
+
+
 class InterruptionSpec(_Strict):
     major_after: DurationText = "4h"  # 003 §1.3, §4.2.1: longer is a major breach
 
@@ -170,6 +179,7 @@ class ContractSpec(_Strict):
     improvement: ImprovementSpec = Field(default_factory=ImprovementSpec)
     interruption: InterruptionSpec = Field(default_factory=InterruptionSpec)
     limits: Limits | None = None
+    report_to: ReportTo | None = None
 
     @field_validator("kpi_targets")
     @classmethod
@@ -254,6 +264,7 @@ class AssessmentPolicy(_Strict):
     cycles: dict[Cadence, CycleSpec]
     improvement: ImprovementSpec
     interruption: InterruptionSpec
+    report_to: ReportTo | None = None  # None: reports stay in the report folder (and snapshots from before)
 
     def assesses(self, kpi: KpiName) -> bool:
         """Some cycle checks this KPI's target (so a plan opened for it can close)."""
@@ -305,7 +316,7 @@ class PolicyFile(_Strict):
         spec = self.contracts.get(name)
         if spec is None:
             raise PolicyError(f"unknown contract {name!r}; known contracts: {', '.join(sorted(self.contracts))}")
-        body = spec.model_dump(mode="json", exclude={"calendar", "limits", *ASSESSMENT_KEYS})
+        body = spec.model_dump(mode="json", exclude={"calendar", "limits", "report_to", *ASSESSMENT_KEYS})
         limits = merged_limits(self.limits, spec.limits)
         if limits is not None:  # in the version only when set: a file without limits keeps its versions
             body["limits"] = limits.model_dump()
@@ -346,6 +357,8 @@ class PolicyFile(_Strict):
                                                        else {"breach_class"}),
             "interruption": spec.interruption.model_dump(),
         }
+        if spec.report_to is not None:  # in the version only when set: files without it keep their versions
+            body["report_to"] = spec.report_to.model_dump()
         digest = hashlib.sha256(
             json.dumps([body, calendar.model_dump(mode="json")], sort_keys=True).encode()
         ).hexdigest()[:12]

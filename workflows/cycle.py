@@ -41,7 +41,7 @@ with workflow.unsafe.imports_passed_through():
         LaunchCycle,
         cycle_times,
     )
-    from sla.deadlines import DeadlineStatus, Due, Ladder, evaluate_deadline, split_due
+    from sla.deadlines import ActionKind, DeadlineStatus, Due, Ladder, evaluate_deadline, split_due
     from sla.kpi import Assessment
     from sla.periods import Period
     from sla.plans import Miss, Trigger, new_plan_run, plan_id
@@ -54,7 +54,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.clock_loop import ClockLoop, WakeTimer, backoff
     from workflows.legacy.cycle import LegacyCycle, legacy_launch
     from workflows.outbox import Outbox
-    from workflows.patches import CLOCKS_IN_WORKFLOW_PATCH
+    from workflows.patches import CLOCKS_IN_WORKFLOW_PATCH, REPORT_DELIVERY_PATCH
 
 
 # Inside one attempt Temporal retries quickly; then the cycle shows the error and retries on its own clock.
@@ -62,6 +62,7 @@ PLAN_WORKFLOW = names.PLAN_WORKFLOW  # by name: the cycle never imports the plan
 STEP_RETRY = RetryPolicy(initial_interval=timedelta(seconds=5), maximum_interval=timedelta(minutes=1),
                          maximum_attempts=5)
 CONTINUE_AS_NEW_HISTORY = 2_000
+REPORT_DELIVERY = "report:deliver"  # the action id of the report's delivery to the contract's recipients
 T = TypeVar("T")
 
 
@@ -179,11 +180,25 @@ class AssessmentCycleWorkflow:
                 "kpis": {k.name.value: k.value for k in run.assessment.kpis},
             }})
         self._result = self._cycle_result()
+        self._deliver_report()
         self._set_phase("done")
         await report_clock
         await workflow.wait_condition(lambda: not self._outbox.in_flight and not self._outbox.pending
                                       and workflow.all_handlers_finished())
         return self._result
+
+    def _deliver_report(self) -> None:
+        """The finished report to the contract's recipients (000 §3.4), once, through the outbox: keyed, retried
+        until a sink takes it; the cycle completes only after that."""
+        run = self._run
+        if not workflow.patched(REPORT_DELIVERY_PATCH) or run.policy.report_to is None:
+            return
+        if REPORT_DELIVERY in run.fired or run.delivered_at is None:
+            return
+        run.fired[REPORT_DELIVERY] = workflow.now()
+        self._outbox.fire(Due(id=REPORT_DELIVERY, kind=ActionKind.DELIVER_REPORT, due_at=run.delivered_at,
+                              clock=REPORT_CLOCK, detail=f"assessment report {run.contract} {run.period}"),
+                          workflow.now(), report_to=run.policy.report_to)
 
     def _times(self) -> CycleTimes:
         assert self._calendar is not None  # run() fetches it first; queries check it before asking

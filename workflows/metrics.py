@@ -140,6 +140,11 @@ OLDEST_UNDELIVERED = MetricSpec(
     "cxsla_oldest_undelivered", _G, "Age of the oldest undelivered notification of a running complaint, since it "
     "was fired (0 when none)", ("contract",), _V, "seconds",
 )
+LAST_CYCLE_COMPLETED = MetricSpec(
+    "cxsla_cycle_last_completed_timestamp", _G, "When the last assessment cycle of a contract and cadence completed "
+    "(its report delivered); before the first one, when its Schedule was created", ("contract", "cadence"), _V,
+    "seconds",
+)
 COLLECTOR_FAILURES = MetricSpec(
     "cxsla_visibility_collect_failures", _C, "Visibility collections that failed (gauges kept their last value)",
     (), _V,
@@ -177,7 +182,7 @@ CATALOGUE: tuple[MetricSpec, ...] = (
     TIME_TO_ACK, TIME_TO_ACK_BUSINESS, TIME_TO_RESOLVE, TIME_TO_RESOLVE_BUSINESS,
     CYCLES_COMPLETED, PLANS_STARTED,
     OPEN_COMPLAINTS, AT_RISK_COMPLAINTS, OPEN_IMPROVEMENT_PLANS, PROVISIONAL_CLOCKS, CALENDAR_KNOWN_UNTIL,
-    UNDELIVERED_NOTIFICATIONS, OLDEST_UNDELIVERED, COLLECTOR_FAILURES,
+    UNDELIVERED_NOTIFICATIONS, OLDEST_UNDELIVERED, COLLECTOR_FAILURES, LAST_CYCLE_COMPLETED,
     *KPI_GAUGES,
     *RESERVED,
 )

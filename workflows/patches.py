@@ -10,3 +10,4 @@ CARRY_ELIDED_TEXT_PATCH = "carry-elided-text"  # complaints: continue-as-new car
 UNDELIVERED_ATTRIBUTE_PATCH = "undelivered-attribute"  # complaints publish their oldest undelivered notice
 STALE_SURVEY_PATCH = "stale-survey"  # a reopen takes back the survey notices of the resolution it undoes
 PLAN_BREACH_CLASS_PATCH = "plan-breach-class"  # plans: a missed rectification takes its KPI's class from the policy
+REPORT_DELIVERY_PATCH = "report-delivery"  # cycles: the finished report goes to the contract's recipients

@@ -18,13 +18,13 @@ with workflow.unsafe.imports_passed_through():
     from sla import plans as p
     from sla.calendar import BusinessCalendar, CalendarRefreshed, CalendarUpdate, compiled
     from sla.deadlines import ActionKind, Due
+    from sla.vocabulary import BreachClass
     from workflows import metrics as m
     from workflows import search_attributes as sa
     from workflows.calendar_data import fetch_calendar
     from workflows.clock_loop import ClockLoop
     from workflows.legacy.plan import LegacyPlan
     from workflows.outbox import Outbox
-    from sla.vocabulary import BreachClass
     from workflows.patches import CLOCKS_IN_WORKFLOW_PATCH, PLAN_BREACH_CLASS_PATCH
 
 CONTINUE_AS_NEW_HISTORY = 2_000

@@ -220,7 +220,10 @@ class AssessmentClient:
                     done.append({"schedule_id": sid, "contract": contract, "cadence": cadence.value,
                                  "created": True})
                 except ScheduleAlreadyRunningError:
-                    async def replace(_: ScheduleUpdateInput, schedule: Schedule = schedule) -> ScheduleUpdate:
+                    async def replace(current: ScheduleUpdateInput,
+                                      schedule: Schedule = schedule) -> ScheduleUpdate:
+                        # an operator's pause (and its note) stays: every worker start runs this
+                        schedule.state = current.description.schedule.state
                         return ScheduleUpdate(schedule=schedule)
 
                     await self.client.get_schedule_handle(sid).update(replace)

@@ -60,7 +60,7 @@ from sla.plans import (
     new_plan_run,
     plan_id,
 )
-from sla.policy import PolicyFile, parse_policy
+from sla.policy import PolicyFile, ReportTo, parse_policy
 from sla.status import ComplaintStatus
 from sla.surveys import Scale, ScoreHistogram, SurveyBatch, SurveyChannel
 from starter.client.assessment import AssessmentClient
@@ -617,6 +617,29 @@ async def cycle_missed_target(stage: Stage) -> str:
     return wid
 
 
+async def cycle_report_delivered(stage: Stage) -> str:
+    """A monthly cycle of a contract whose policy names report recipients: since `report-delivery` the finished
+    report goes through the outbox (action `report:deliver`, with its recipients) before the cycle completes."""
+    env, a = stage.env, stage.assessments
+    now = await stage.now()
+    policy = a.policy.assessment(GOLDEN_CONTRACT).model_copy(
+        update={"report_to": ReportTo(email=["cx-lead@client.example.cn"], webhook=True)})
+    period = str(Period.containing(now, Cadence.MONTHLY, ZoneInfo(policy.calendar.timezone)))
+    wid = f"cycle-{GENERATION}-report-delivery"
+    handle = await env.client.start_workflow(
+        AssessmentCycleWorkflow.run,
+        CycleRun(contract=GOLDEN_CONTRACT, period=period, policy=policy,
+                 calendar=resolve_at(policy.calendar_name, policy.calendar, now)), id=wid,
+        task_queue=a.task_queue, search_attributes=cycle_search_attributes(GOLDEN_CONTRACT),
+    )
+    await handle.execute_update(AssessmentCycleWorkflow.add_survey_batch, CSAT_WEB)
+    result = await asyncio.wait_for(handle.result(), timeout=60)
+    assert result.report_files and not result.report_late
+    [sent] = [n for n in stage.sink.notifications if n.subject_id == wid and n.action_id == "report:deliver"]
+    assert sent.report_to is not None and sent.report_to.email == ["cx-lead@client.example.cn"]
+    return wid
+
+
 async def plan_breach_then_effective(stage: Stage) -> str:
     """An improvement plan: a complaint's miss signalled, submitted in time (after a warning), one progress report,
     a cycle still missing the target, the next progress report missed (minor breach, full ladder), then a cycle
@@ -746,6 +769,7 @@ SCENARIOS: list[Scenario] = [
     Scenario("plan", plan_breach_then_effective, golden_policy=True),
     Scenario("outage", outage_major_breach, golden_policy=True),
     Scenario("plan-minor", plan_minor_rectification, golden_policy=True),
+    Scenario("cycle-report", cycle_report_delivered, golden_policy=True),
 ]
 
 

@@ -21,6 +21,7 @@ from workflows.patches import (
     CLOCKS_IN_WORKFLOW_PATCH,
     ENGINE_IN_WORKFLOW_PATCH,
     PLAN_BREACH_CLASS_PATCH,
+    REPORT_DELIVERY_PATCH,
     STALE_SURVEY_PATCH,
     UNDELIVERED_ATTRIBUTE_PATCH,
 )
@@ -53,6 +54,7 @@ LATER_PATCHES = {
     f"complaint-{record.GENERATION}-elided.run1.json": [CARRY_ELIDED_TEXT_PATCH],  # the run that continued
     f"complaint-{record.GENERATION}-held-survey.run1.json": [UNDELIVERED_ATTRIBUTE_PATCH, STALE_SURVEY_PATCH],
     f"plan-{record.GENERATION}-minor-rectification.run1.json": [PLAN_BREACH_CLASS_PATCH],
+    f"cycle-{record.GENERATION}-report-delivery.run1.json": [REPORT_DELIVERY_PATCH],
 }
 CURRENT_PATCH = {"ComplaintWorkflow": ENGINE_IN_WORKFLOW_PATCH, "AssessmentCycleWorkflow": CLOCKS_IN_WORKFLOW_PATCH,
                  "ImprovementPlanWorkflow": CLOCKS_IN_WORKFLOW_PATCH,
