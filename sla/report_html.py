@@ -17,7 +17,16 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from markupsafe import Markup
 
 from sla.kpi import DEFINITIONS, KpiName, KpiValue, Target, Unit
-from sla.reporting import CycleReport, TrendPoint, format_seconds, format_target, format_value
+from sla.reporting import (
+    LEGEND,
+    CycleReport,
+    KpiRow,
+    TrendPoint,
+    format_seconds,
+    format_target,
+    format_value,
+    kpi_rows,
+)
 
 Format = Literal["json", "md", "html"]
 FORMATS: tuple[Format, ...] = ("json", "md", "html")
@@ -41,8 +50,9 @@ def render(report: CycleReport, fmt: Format) -> str:
     raise ValueError(f"unknown report format {fmt!r}; use one of {', '.join(FORMATS)}")
 
 
-def _mark(kpi: KpiValue) -> str:
-    return "✓" if kpi.met else "✗" if kpi.met is False else "–"
+def _rows(report: CycleReport) -> list[KpiRow]:
+    """The verdicts every view shows (`cycle show` too): computed once, by sla.reporting.kpi_rows."""
+    return report.kpis or kpi_rows(report.result.assessment)
 
 
 def _colour(met: bool | None, value: float | None) -> str:
@@ -102,11 +112,10 @@ def render_markdown(report: CycleReport) -> str:
     out += ["## Method", "", *(f"- {_text(line)}" for line in report.method), ""]
     out += ["## Results", ""]
     out += _table(
-        ["KPI", "value", "target", "met", "n", "variant"],
-        ([k.label, format_value(k.unit, k.value), format_target(k.unit, k.target), _mark(k), k.n, k.variant]
-         for k in a.kpis),
+        ["KPI", "what the agreements ask", "value", "target", "met", "n", "variant", "sources"],
+        ([k.label, k.obligation, k.value, k.target, k.mark, k.n, k.variant, k.sources] for k in _rows(report)),
     )
-    out += ["", "✓ met · ✗ missed · – no target checked, or too little data", ""]
+    out += ["", LEGEND, ""]
     if report.trends:
         periods = _trend_periods(report.trends)
         out += ["### Trends", ""]
@@ -166,7 +175,7 @@ _ENV = Environment(
 )
 _ENV.filters["f1"] = "{:.1f}".format  # SVG coordinates: a tenth of a pixel is finer than any screen shows
 _ENV.globals.update(MET=MET, MISSED=MISSED, NO_DATA=NO_DATA, TRACK=TRACK, INK=INK, LINE=LINE, Unit=Unit,
-                    format_value=format_value, format_target=format_target, mark=_mark)
+                    format_value=format_value, format_target=format_target, LEGEND=LEGEND)
 
 
 def _template(name: str, **context: object) -> Markup:
@@ -355,6 +364,6 @@ def render_html(report: CycleReport) -> str:
         bars=[(k, bar_svg(k)) for k in _assessed(report)],
         trends=[(_label(name), _trend_caption(name, targets.get(name)), trend_svg(name, points, targets.get(name)))
                 for name, points in report.trends.items()],
-        kpis=a.kpis, channels=a.channels, complaints=_complaint_rows(report),
+        kpis=_rows(report), channels=a.channels, complaints=_complaint_rows(report),
         problems=report.problems, suggestions=report.suggestions, method=report.method,
     )

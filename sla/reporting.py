@@ -7,8 +7,10 @@ pure: the same cycle and the same earlier cycles always give the same words, so 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from datetime import datetime
+from enum import Enum
 
 from pydantic import BaseModel, Field
 
@@ -38,6 +40,32 @@ class TrendPoint(BaseModel):
     met: bool | None = None  # that cycle's verdict (None: no target checked, or too little data)
 
 
+class Verdict(str, Enum):
+    MET = "met"
+    MISSED = "missed"
+    NOT_JUDGED = "not judged"  # a target checked this cycle, but no data or too little
+    NOT_CHECKED = "not checked"  # reported only: this cadence does not check its target (or it has none)
+
+
+MARKS = {Verdict.MET: "✓", Verdict.MISSED: "✗", Verdict.NOT_JUDGED: "–", Verdict.NOT_CHECKED: ""}
+LEGEND = "✓ met · ✗ missed · – checked but not judged (no data or too little) · blank: not checked this cycle"
+
+
+class KpiRow(BaseModel):
+    """One KPI as every view shows it (`cycle show`, the Markdown, HTML and JSON reports): one verdict each."""
+
+    name: KpiName
+    label: str
+    obligation: str  # what the agreements ask, in words
+    value: str
+    target: str
+    verdict: Verdict
+    mark: str
+    n: int
+    variant: str
+    sources: str  # the seed clauses behind it
+
+
 class CycleReport(BaseModel):
     """A cycle's report: the figures and the words around them."""
 
@@ -47,6 +75,62 @@ class CycleReport(BaseModel):
     suggestions: list[str]
     # Per assessed KPI: earlier cycles of the same contract and cadence, oldest first, then this one.
     trends: dict[KpiName, list[TrendPoint]] = Field(default_factory=dict)
+    kpis: list[KpiRow] = Field(default_factory=list)
+
+
+# What each KPI stands for in the agreements, in words, and the seed clauses it comes from (a "sources" column).
+OBLIGATIONS: dict[KpiName, tuple[str, str]] = {
+    KpiName.CSAT: ("customer satisfaction at or above the agreed score", "000 §3.3, §5.1; 001 §2.2.1"),
+    KpiName.CSAT_MEAN: ("customer satisfaction, as the mean answer", "000 §3.3"),
+    KpiName.NPS: ("net promoter score as an assessment indicator", "000 §3.3"),
+    KpiName.CES: ("customer effort as an assessment indicator", "000 §3.3"),
+    KpiName.CES_AGREE: ("customer effort, as the share finding it easy", "000 §3.3"),
+    KpiName.THIRD_PARTY_SATISFACTION: ("a yearly third-party satisfaction survey at or above the agreed score",
+                                       "003 §2.3.3, §4.2.3"),
+    KpiName.FCR: ("complaints resolved at the first contact", "001 §1.3, §5.1.2"),
+    KpiName.AHT: ("average handling time within the agreed time", "001 §2.2.2, §5.1.3"),
+    KpiName.FIRST_RESPONSE_P50: ("a first response within the agreed time", "000 §2.2b; 001 §2.2.3; 003 §2.3.1"),
+    KpiName.FIRST_RESPONSE_P90: ("a first response within the agreed time", "000 §2.2b; 001 §2.2.3; 003 §2.3.1"),
+    KpiName.FIRST_RESPONSE_WALL_P50: ("a first response within the agreed time", "000 §2.2b; 001 §2.2.3"),
+    KpiName.FIRST_RESPONSE_WALL_P90: ("a first response within the agreed time", "000 §2.2b; 001 §2.2.3"),
+    KpiName.RESOLUTION_RATE: ("complaints resolved at the agreed rate", "003 §2.3.2"),
+    KpiName.MAJOR_RESOLVED_IN_TIME: ("major complaints resolved in time", "003 §2.3.2, §4.2.2"),
+    KpiName.COMPLIANCE_ACKNOWLEDGE: ("every complaint acknowledged in time", "000 §2.2b; 003 §2.3.1; 002 §1.2"),
+    KpiName.COMPLIANCE_TRIAGE: ("handling started in time", "000 §4.2; 002 §1.3"),
+    KpiName.COMPLIANCE_HANDLING_PLAN: ("the handling plan told to the customer in time", "000 §2.2d"),
+    KpiName.COMPLIANCE_PROGRESS_UPDATE: ("a progress update at least as often as agreed", "000 §4.4; 003 §2.3.1"),
+    KpiName.COMPLIANCE_RESOLVE: ("complaints resolved in time", "003 §4.2.2"),
+    KpiName.COMPLIANCE_NOTIFY_RESULT: ("the customer told the result in time", "000 §4.3; 002 §1.4"),
+    KpiName.COMPLIANCE_SURVEY: ("the satisfaction survey sent in time", "000 §3.2a"),
+    KpiName.MAJOR_BREACHES: ("no serious failures of the agreement (major breaches)", "003 §4.2"),
+    KpiName.MINOR_BREACHES: ("no missed response times or rates (minor breaches)", "003 §4.1"),
+    KpiName.AVAILABILITY: ("service without long interruptions", "003 §1.3, §4.2.1"),
+}
+assert set(OBLIGATIONS) == set(KpiName)
+_CLAUSES = re.compile(r"\s*\((?:seed )?\d{3} §[^)]*\)")
+
+
+def in_words(text: str) -> str:
+    """A text without seed clause numbers in brackets: those go in the sources column."""
+    return _CLAUSES.sub("", text)
+
+
+def kpi_verdict(kpi: KpiValue, assessed: Iterable[KpiName]) -> Verdict:
+    """The one verdict of a KPI in a cycle: judged only when the cadence checks its target."""
+    if kpi.name not in set(assessed):
+        return Verdict.NOT_CHECKED
+    return Verdict.MET if kpi.met else Verdict.MISSED if kpi.met is False else Verdict.NOT_JUDGED
+
+
+def kpi_rows(assessment: Assessment) -> list[KpiRow]:
+    rows = []
+    for k in assessment.kpis:
+        verdict = kpi_verdict(k, assessment.assessed)
+        obligation, sources = OBLIGATIONS[k.name]
+        rows.append(KpiRow(name=k.name, label=k.label, obligation=obligation, value=format_value(k.unit, k.value),
+                           target=format_target(k.unit, k.target), verdict=verdict, mark=MARKS[verdict], n=k.n,
+                           variant=in_words(k.variant), sources=sources))
+    return rows
 
 
 # KPIs trended in every report, assessed or not: the headline figures a reader compares across cycles.
@@ -150,6 +234,7 @@ def build_report(result: CycleResult, previous: Iterable[CycleResult]) -> CycleR
         problems=_problems(result),
         suggestions=_suggestions(result),
         trends=_trends(result, earlier),
+        kpis=kpi_rows(result.assessment),
     )
 
 
@@ -196,7 +281,7 @@ def _method(result: CycleResult) -> list[str]:
         lines.append("Targets checked this cycle: " + ", ".join(a.kpi(k).label for k in a.assessed if _has(a, k))
                      + ".")
     for kpi in a.kpis:
-        lines.append(f"{kpi.label}: {kpi.variant}.")
+        lines.append(f"{kpi.label}: {in_words(kpi.variant)}.")
     return lines
 
 
@@ -209,7 +294,9 @@ def _problems(result: CycleResult) -> list[str]:
     ]
     major = a.breaches.get(BreachClass.MAJOR, 0)
     if major:
-        lines.append(f"{major} major breach{'es' if major != 1 else ''} in the period (003 §4.2).")
+        lines.append(f"{major} major breach{'es' if major != 1 else ''} in the period: serious failures of the "
+                     "agreement (a major complaint not resolved in time, a long interruption, a target not "
+                     "rectified).")
     late = result.report_late or (
         result.report_delivered_at is not None and result.report_delivered_at > result.report_due)
     if late:

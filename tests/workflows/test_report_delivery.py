@@ -22,7 +22,7 @@ DESK = "desk@cx.example.cn"
 
 
 async def test_a_finished_report_is_mailed_with_attachments_and_posted_as_json_once_each(
-        own_time_skipping_env, tmp_path, receiver: Receiver):
+        own_time_skipping_env, tmp_path, receiver: Receiver):  # noqa: F811 - the imported fixture
     env = own_time_skipping_env
     raw = default_raw()
     raw["contracts"][CONTRACT]["report_to"] = {"email": [CLIENT_CX], "webhook": True}
@@ -64,7 +64,8 @@ async def test_a_finished_report_is_mailed_with_attachments_and_posted_as_json_o
     assert json.dumps(body).count("attachments") == 0
 
 
-async def test_without_report_to_a_report_goes_to_nobody(own_time_skipping_env, tmp_path, receiver: Receiver):
+async def test_without_report_to_a_report_goes_to_nobody(own_time_skipping_env, tmp_path,
+                                                         receiver: Receiver):  # noqa: F811 - the imported fixture
     env = own_time_skipping_env
     path, parsed = write_policy(default_raw(), tmp_path / "policy.toml")
     async with assessment_worker(env.client, policy_path=path, report_dir=tmp_path / "r",
