@@ -13,12 +13,13 @@ from pathlib import Path
 
 import structlog
 from temporalio import activity
-from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowQueryFailedError
 from temporalio.service import RPCError
 
 from sla.cycles import CycleStatus
 from sla.notices import Notice
 from sla.periods import Period, PeriodError
+from sla.plans import PlanStatus, plan_id
 from sla.report_html import FORMATS, Format, render
 from sla.reporting import CycleReport, CycleResult, build_report, cycle_workflow_id
 
@@ -71,8 +72,8 @@ class ReportActivities:
 
     @activity.defn(name="cxsla.write_report")
     async def write_report(self, result: CycleResult) -> list[str]:
-        previous = await previous_cycles(activity.client(), result)
-        report = build_report(result, previous)
+        client = activity.client()
+        report = build_report(result, await previous_cycles(client, result), await contract_plans(client, result))
         return await asyncio.to_thread(write_reports, report, self.report_dir)
 
 
@@ -83,8 +84,24 @@ async def report_attachments(notice: Notice) -> dict[str, str]:
     status = await client.get_workflow_handle(notice.subject_id).query("status", result_type=CycleStatus)
     if status.result is None or status.result.report_delivered_at is None:
         raise RuntimeError(f"cycle {notice.subject_id} has no finished report yet")
-    report = build_report(status.result, await previous_cycles(client, status.result))
+    report = build_report(status.result, await previous_cycles(client, status.result),
+                          await contract_plans(client, status.result))
     return {fmt: render(report, fmt) for fmt in FORMATS}
+
+
+async def contract_plans(client: Client, result: CycleResult) -> list[PlanStatus]:
+    """The contract's improvement plans, one per KPI with a target (their ids are fixed), as they stand now; a plan
+    that does not exist or cannot be read is left out."""
+    found = []
+    for kpi in result.assessment.kpis:
+        if kpi.target is None:
+            continue
+        handle = client.get_workflow_handle(plan_id(result.contract, kpi.name))
+        try:
+            found.append(await handle.query("status", result_type=PlanStatus))
+        except (RPCError, WorkflowQueryFailedError) as exc:
+            log.debug("no plan", plan=handle.id, error=str(exc)[:200])
+    return found
 
 
 async def previous_cycles(client: Client, result: CycleResult) -> list[CycleResult]:

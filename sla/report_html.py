@@ -139,7 +139,17 @@ def render_markdown(report: CycleReport) -> str:
     out += [f"- {_text(line)}" for line in report.problems] or ["- None found."]
     out += ["", "## Suggestions", ""]
     out += [f"- {_text(line)}" for line in report.suggestions] or ["- None."]
-    return "\n".join(out) + "\n"
+    out += ["", "## Improvement plans", ""]
+    for plan in report.plans:
+        version = f"version {plan.version}" if plan.version else "not submitted yet"
+        out += [f"### {_cell(plan.plan_id)}: {_cell(_label(plan.kpi))}, {plan.state.replace('_', ' ')}, {version}", ""]
+        out += _table(["measure", "owner", "due", "state"],
+                      ([m.action, m.owner, m.due.isoformat(), m.state] for m in plan.measures)) if plan.measures \
+            else ["No measures yet."]
+        out.append("")
+    if not report.plans:
+        out += ["No open improvement plans.", ""]
+    return "\n".join(out).rstrip("\n") + "\n"
 
 
 def _trend_periods(trends: dict[KpiName, list[TrendPoint]]) -> list[str]:
@@ -365,5 +375,6 @@ def render_html(report: CycleReport) -> str:
         trends=[(_label(name), _trend_caption(name, targets.get(name)), trend_svg(name, points, targets.get(name)))
                 for name, points in report.trends.items()],
         kpis=_rows(report), channels=a.channels, complaints=_complaint_rows(report),
-        problems=report.problems, suggestions=report.suggestions, method=report.method,
+        problems=report.problems, suggestions=report.suggestions, method=report.method, plans=report.plans,
+        kpi_label=_label,
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import date, datetime
 from enum import Enum
 
 from pydantic import BaseModel, Field
@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 from sla.kpi import Assessment, KpiName, KpiValue, Target, Unit
 from sla.names import cycle_workflow_id  # noqa: F401 - also a name of this module
 from sla.periods import Cadence, Period, PeriodError
+from sla.plans import PlanStatus
 from sla.vocabulary import BreachClass
 
 
@@ -66,6 +67,30 @@ class KpiRow(BaseModel):
     sources: str  # the seed clauses behind it
 
 
+class PlanMeasure(BaseModel):
+    action: str
+    owner: str
+    due: date
+    state: str  # done | open | overdue (open past its due date on the day of the report)
+
+
+class PlanSummary(BaseModel):
+    """An open improvement plan as the report shows it (001 §5.2: the execution of the improvement measures)."""
+
+    plan_id: str
+    kpi: KpiName
+    state: str
+    version: int  # 0: not submitted yet
+    measures: list[PlanMeasure] = Field(default_factory=list)
+
+
+def plan_summary(status: PlanStatus, on: date) -> PlanSummary:
+    measures = [PlanMeasure(action=m.action, owner=m.owner, due=m.due,
+                            state="done" if m.done else "overdue" if m.due < on else "open") for m in status.measures]
+    return PlanSummary(plan_id=status.plan_id, kpi=status.kpi, state=status.state.value, version=status.version,
+                       measures=measures)
+
+
 class CycleReport(BaseModel):
     """A cycle's report: the figures and the words around them."""
 
@@ -76,6 +101,7 @@ class CycleReport(BaseModel):
     # Per assessed KPI: earlier cycles of the same contract and cadence, oldest first, then this one.
     trends: dict[KpiName, list[TrendPoint]] = Field(default_factory=dict)
     kpis: list[KpiRow] = Field(default_factory=list)
+    plans: list[PlanSummary] = Field(default_factory=list)  # the contract's open plans when it was written
 
 
 # What each KPI stands for in the agreements, in words, and the seed clauses it comes from (a "sources" column).
@@ -225,9 +251,12 @@ def verdict(kpi: KpiValue) -> str:
 
 
 # ---- the report ---------------------------------------------------------------------------------------------
-def build_report(result: CycleResult, previous: Iterable[CycleResult]) -> CycleReport:
-    """The report of one cycle; `previous` may hold any earlier cycles (others are ignored, order is free)."""
+def build_report(result: CycleResult, previous: Iterable[CycleResult],
+                 plans: Iterable[PlanStatus] = ()) -> CycleReport:
+    """The report of one cycle; `previous` may hold any earlier cycles (others are ignored, order is free);
+    `plans` the contract's improvement plans (the open ones are shown with their measures)."""
     earlier = _earlier_cycles(result, previous)
+    on = (result.report_delivered_at or result.assessment.computed_at).date()
     return CycleReport(
         result=result,
         method=_method(result),
@@ -235,6 +264,7 @@ def build_report(result: CycleResult, previous: Iterable[CycleResult]) -> CycleR
         suggestions=_suggestions(result),
         trends=_trends(result, earlier),
         kpis=kpi_rows(result.assessment),
+        plans=[plan_summary(p, on) for p in sorted(plans, key=lambda p: p.plan_id) if not p.state.terminal],
     )
 
 

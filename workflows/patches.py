@@ -11,3 +11,4 @@ UNDELIVERED_ATTRIBUTE_PATCH = "undelivered-attribute"  # complaints publish thei
 STALE_SURVEY_PATCH = "stale-survey"  # a reopen takes back the survey notices of the resolution it undoes
 PLAN_BREACH_CLASS_PATCH = "plan-breach-class"  # plans: a missed rectification takes its KPI's class from the policy
 REPORT_DELIVERY_PATCH = "report-delivery"  # cycles: the finished report goes to the contract's recipients
+PLAN_REVISION_PATCH = "plan-revision"  # plans: a submitted plan can be revised (new version, old ones kept)

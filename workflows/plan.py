@@ -25,7 +25,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.clock_loop import ClockLoop
     from workflows.legacy.plan import LegacyPlan
     from workflows.outbox import Outbox
-    from workflows.patches import CLOCKS_IN_WORKFLOW_PATCH, PLAN_BREACH_CLASS_PATCH
+    from workflows.patches import CLOCKS_IN_WORKFLOW_PATCH, PLAN_BREACH_CLASS_PATCH, PLAN_REVISION_PATCH
 
 CONTINUE_AS_NEW_HISTORY = 2_000
 
@@ -46,11 +46,13 @@ class ImprovementPlanWorkflow:
         self._loop: ClockLoop[p.PlanEvaluation] = ClockLoop(self, what="improvement_plan",
                                                             contract=self._facts.contract, metrics=self._metrics)
         self._attributes: dict[str, object] = {}
+        self._revisable = False  # runs started before revisions existed refuse them
 
     @workflow.run
     async def run(self, run: p.PlanRun) -> p.PlanStatus:
         if self._legacy is not None:
             return await self._legacy.run()
+        self._revisable = bool(workflow.patched(PLAN_REVISION_PATCH))
         if self._calendar is None:
             data = await fetch_calendar(run.policy, self._facts.opened_at)
             self._run.calendar, self._calendar = data, compiled(data)
@@ -127,6 +129,19 @@ class ImprovementPlanWorkflow:
 
     @submit_plan.validator
     def _validate_submit(self, command: p.SubmitPlan) -> None:
+        self._check(command.event(workflow.now()))
+
+    @workflow.update
+    async def revise_plan(self, command: p.RevisePlan) -> p.PlanStatus:
+        """A new version of the submitted plan after a review; the earlier versions stay in its history."""
+        return await self._record(command.event(workflow.now()))
+
+    @revise_plan.validator
+    def _validate_revision(self, command: p.RevisePlan) -> None:
+        if self._legacy is not None or not self._revisable:
+            raise ApplicationError(f"plan {workflow.info().workflow_id} was started by an earlier release and "
+                                   "cannot be revised; report progress instead", type="PlanRejected",
+                                   non_retryable=True)
         self._check(command.event(workflow.now()))
 
     @workflow.update

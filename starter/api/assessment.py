@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sla.commands import COMPLAINT_ID_PATTERN
 from sla.cycles import BatchReceipt, CycleStatus
 from sla.interruptions import InterruptionStatus, ReportInterruption, Restore
-from sla.plans import PlanStatus, ReportProgress, SubmitPlan
+from sla.plans import PlanStatus, ReportProgress, RevisePlan, SubmitPlan
 from sla.surveys import SurveyChannel, SurveyError, batch_from_rows
 from starter.api.complaints import without_by
 from starter.api.problems import ProblemError, known_query_only, responses
@@ -80,11 +80,13 @@ class ScheduleRow(BaseModel):
 # mypy cannot see a model made at run time; it checks the bodies as the commands they are made from.
 if TYPE_CHECKING:
     SubmitPlanBody = SubmitPlan
+    ReviseBody = RevisePlan
     ProgressBody = ReportProgress
     ReportOutageBody = ReportInterruption
     RestoreBody = Restore
 else:
     SubmitPlanBody = without_by(SubmitPlan, "SubmitPlanBody")
+    ReviseBody = without_by(RevisePlan, "ReviseBody")
     ProgressBody = without_by(ReportProgress, "ProgressBody")
     ReportOutageBody = without_by(
         ReportInterruption, "ReportOutageBody",
@@ -186,6 +188,14 @@ async def plan(plan_id: Name, client: Assessments,
 async def submit_plan(plan_id: Name, body: SubmitPlanBody, client: Assessments,
                       principal: Annotated[Principal, Depends(require(Role.SUPERVISOR))]) -> PlanStatus:
     return await client.submit_plan(plan_id, SubmitPlan(**body.model_dump(), by=principal.identity))
+
+
+@router.post("/plans/{plan_id}/revise", response_model=PlanStatus,
+             responses=responses(400, 401, 403, 404, 409, 422, 503),
+             summary="Record a new version of a submitted plan after a review; earlier versions are kept (supervisor)")
+async def revise_plan(plan_id: Name, body: ReviseBody, client: Assessments,
+                      principal: Annotated[Principal, Depends(require(Role.SUPERVISOR))]) -> PlanStatus:
+    return await client.revise_plan(plan_id, RevisePlan(**body.model_dump(), by=principal.identity))
 
 
 @router.post("/plans/{plan_id}/progress", response_model=PlanStatus,

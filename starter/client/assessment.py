@@ -29,7 +29,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from activities.attributes import cycle_search_attributes
-from activities.reports import previous_cycles
+from activities.reports import contract_plans, previous_cycles
 from sla import names
 from sla.calendar import compiled
 from sla.cycles import BatchReceipt, CycleRun, CycleStatus, LaunchCycle
@@ -43,7 +43,7 @@ from sla.interruptions import (
 )
 from sla.official_calendar import YEARS_AHEAD, resolve, resolve_at
 from sla.periods import Cadence, Period, PeriodError
-from sla.plans import PlanStatus, ReportProgress, SubmitPlan
+from sla.plans import PlanStatus, ReportProgress, RevisePlan, SubmitPlan
 from sla.policy import AssessmentPolicy, PolicyError, PolicyFile
 from sla.report_html import Format, render
 from sla.reporting import CycleResult, build_report, cycle_workflow_id
@@ -188,7 +188,8 @@ class AssessmentClient:
     async def report(self, contract: str, period: str, fmt: Format) -> str:
         """Render a finished cycle's report from Temporal (trends from the earlier cycles), any format."""
         result = await self.cycle_result(contract, period)
-        return render(build_report(result, await previous_cycles(self.client, result)), fmt)
+        return render(build_report(result, await previous_cycles(self.client, result),
+                                   await contract_plans(self.client, result)), fmt)
 
     async def schedule_cycles(self, contracts: list[str] | None = None) -> list[dict[str, Any]]:
         """Create or update one Temporal Schedule per contract and cadence (idempotent)."""
@@ -245,6 +246,10 @@ class AssessmentClient:
     async def submit_plan(self, pid: str, command: SubmitPlan) -> PlanStatus:
         _check_name("plan", pid)
         return await _update(self.client.get_workflow_handle(pid), "submit_plan", command, PlanStatus)
+
+    async def revise_plan(self, pid: str, command: RevisePlan) -> PlanStatus:
+        _check_name("plan", pid)
+        return await _update(self.client.get_workflow_handle(pid), "revise_plan", command, PlanStatus)
 
     async def report_progress(self, pid: str, command: ReportProgress) -> PlanStatus:
         _check_name("plan", pid)

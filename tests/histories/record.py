@@ -55,6 +55,7 @@ from sla.plans import (
     PlanState,
     RecordCycleResult,
     ReportProgress,
+    RevisePlan,
     SubmitPlan,
     Trigger,
     new_plan_run,
@@ -727,6 +728,49 @@ async def plan_minor_rectification(stage: Stage) -> str:
     return wid
 
 
+async def plan_revised(stage: Stage) -> str:
+    """A plan submitted, revised after a review (since `plan-revision`: a second version, the first kept), a
+    measure of the revision reported done, and closed as effective by a cycle meeting the target."""
+    env, a = stage.env, stage.assessments
+    policy = a.policy.assessment(GOLDEN_CONTRACT)
+    t0 = await stage.now()
+    month = Period.containing(t0, Cadence.MONTHLY, ZoneInfo(policy.calendar.timezone))
+    miss = Miss(trigger=Trigger.CYCLE, period=str(month.previous()), value=70.0, target=Target(min=85))
+    run = new_plan_run(policy=policy, kpi=KpiName.CSAT, miss=miss, at=t0,
+                       calendar=resolve_at(policy.calendar_name, policy.calendar, t0))
+    wid = f"plan-{GENERATION}-revised"
+    handle = await env.client.start_workflow(ImprovementPlanWorkflow.run, run, id=wid, task_queue=a.task_queue,
+                                             search_attributes=plan_search_attributes(run))
+
+    async def at(offset: timedelta, what: str) -> None:
+        await skip_to(env, t0 + offset)
+        await settle_workflow(env, wid)
+        await clear_of_timers(env, (await handle.query(ImprovementPlanWorkflow.status)).next_due_at, what)
+
+    due = (t0 + 48 * H).date()
+    await at(H + 7 * MIN, "submit_plan")
+    await a.submit_plan(wid, SubmitPlan(root_cause="callbacks late", expected_effect="CSAT 85 again",
+                                        measures=[Measure(action="callback within a day", owner="desk", due=due)]))
+    await at(5 * H + 7 * MIN, "revise_plan")
+    revised = await a.revise_plan(wid, RevisePlan(
+        root_cause="callbacks late and scripts unclear", expected_effect="CSAT 85 again", by="cx manager",
+        reason="the review found the scripts confuse customers",
+        measures=[Measure(action="callback within 4 hours", owner="desk lead", due=due),
+                  Measure(action="rewrite the refund script", owner="quality", due=due)]))
+    assert revised.version == 2 and revised.submitted is not None and len(revised.submitted.measures) == 1
+    await at(9 * H + 7 * MIN, "report_progress")
+    progress = await a.report_progress(wid, ReportProgress(summary="script rewritten", measures_done=[1]))
+    assert [(m.action, m.done) for m in progress.measures] == [("callback within 4 hours", False),
+                                                               ("rewrite the refund script", True)]
+    await at(11 * H + 7 * MIN, "record_cycle_result (met)")
+    await handle.execute_update(ImprovementPlanWorkflow.record_cycle_result,
+                                RecordCycleResult(period=str(month), value=88.0, met=True, by="assessment-cycle"))
+    closed = await asyncio.wait_for(handle.result(), timeout=60)
+    assert closed.state is PlanState.EFFECTIVE and [r.reason for r in closed.revisions] == [
+        "the review found the scripts confuse customers"]
+    return wid
+
+
 async def outage_major_breach(stage: Stage) -> str:
     """A service interruption reported an hour after it began (and reported again: the same one), past its 4 h
     threshold: warnings, a major breach and the full ladder; restored, it ends with its duration."""
@@ -770,6 +814,7 @@ SCENARIOS: list[Scenario] = [
     Scenario("outage", outage_major_breach, golden_policy=True),
     Scenario("plan-minor", plan_minor_rectification, golden_policy=True),
     Scenario("cycle-report", cycle_report_delivered, golden_policy=True),
+    Scenario("plan-revised", plan_revised, golden_policy=True),
 ]
 
 

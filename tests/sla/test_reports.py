@@ -7,7 +7,7 @@ import json
 import random
 import re
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from html.parser import HTMLParser
 from pathlib import Path
 from xml.etree import ElementTree
@@ -456,3 +456,48 @@ async def test_write_report_without_earlier_cycles(dev_env, tmp_path):
 def test_unknown_format_is_refused(fmt):
     with pytest.raises(ValueError, match="json, md, html"):
         render(sample(), fmt)
+
+
+def test_the_report_shows_each_open_plans_measures_with_owner_due_date_and_state():
+    """001 §5.2: the monthly report covers the execution of the improvement measures."""
+    from sla.plans import (
+        Measure,
+        Miss,
+        PlanRevised,
+        PlanSubmitted,
+        ProgressReported,
+        Trigger,
+        new_plan_run,
+        plan_status,
+    )
+    from sla.policy import load_policy
+
+    policy = load_policy().assessment("default")
+    at = datetime(2026, 7, 3, 2, tzinfo=timezone.utc)
+    run = new_plan_run(policy=policy, kpi=KpiName.CSAT, at=at,
+                       miss=Miss(trigger=Trigger.CYCLE, period="2026-Q2", value=80.0, target=Target(min=85)))
+    run.events += [
+        PlanSubmitted(at=at + timedelta(days=3), root_cause="slow", expected_effect="85",
+                      measures=[Measure(action="old measure", owner="desk", due=date(2026, 8, 1))]),
+        PlanRevised(at=at + timedelta(days=20), root_cause="slow | unclear", expected_effect="85", reason="review",
+                    measures=[Measure(action="callbacks <4h>", owner="desk lead", due=date(2026, 8, 15)),
+                              Measure(action="scripts", owner="quality", due=date(2026, 12, 1)),
+                              Measure(action="training", owner="hr", due=date(2026, 9, 1))]),
+        ProgressReported(at=at + timedelta(days=40), summary="x", measures_done=[2]),
+    ]
+    closed = new_plan_run(policy=policy, kpi=KpiName.FCR, at=at,
+                          miss=Miss(trigger=Trigger.CYCLE, period="2026-Q2", value=0.5, target=Target(min=0.7)))
+    from sla.plans import CycleResultRecorded
+    closed.events.append(CycleResultRecorded(at=at + timedelta(days=5), period="2026-07", value=0.8, met=True))
+    report = build_report(cycle(), [], [plan_status(run, None), plan_status(closed, None)])
+    [plan] = report.plans  # the effective FCR plan is not open
+    assert (plan.plan_id, plan.state, plan.version) == ("plan-default-csat", "in_progress", 2)
+    assert [(m.action, m.owner, m.due.isoformat(), m.state) for m in plan.measures] == [
+        ("callbacks <4h>", "desk lead", "2026-08-15", "overdue"),  # the report is of 1 October
+        ("scripts", "quality", "2026-12-01", "open"),
+        ("training", "hr", "2026-09-01", "done")]
+    md = render(report, "md")
+    assert "### plan-default-csat: Customer satisfaction (CSAT), in progress, version 2" in md
+    assert "| callbacks &lt;4h&gt; | desk lead | 2026-08-15 | overdue |" in md
+    html = render(report, "html")
+    assert "callbacks &lt;4h&gt;" in html and ">overdue<" in html and "plan-default-fcr" not in html

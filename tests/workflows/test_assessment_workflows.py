@@ -20,6 +20,7 @@ from sla.plans import (
     PlanStatus,
     RecordCycleResult,
     ReportProgress,
+    RevisePlan,
     SubmitPlan,
     Trigger,
     new_plan_run,
@@ -253,3 +254,30 @@ async def test_a_major_breach_opens_no_plan_where_no_cycle_assesses_major_resolv
                                   miss=Miss(trigger=Trigger.COMPLAINT, complaint_id="major-1"),
                                   at=datetime(2026, 1, 5, tzinfo=timezone.utc), task_queue="nobody-polls")
         assert await ActivityEnvironment().run(activities.open_plan_for_complaint, request) is None
+
+
+async def test_a_plan_is_revised_only_once_submitted_and_keeps_every_version(own_time_skipping_env, tmp_path,
+                                                                             policy):
+    env, (path, parsed) = own_time_skipping_env, policy
+    async with assessment_worker(env.client, policy_path=path, report_dir=tmp_path) as (queue, _):
+        plans = AssessmentClient(env.client, task_queue=queue, policy=parsed)
+        handle = await start_plan(env, queue, parsed.assessment(CONTRACT))
+        revision = RevisePlan(root_cause="scripts unclear", expected_effect="CSAT 85", reason="review of 3 March",
+                              measures=[Measure(action="rewrite scripts", owner="quality", due="2027-03-01")])
+        with pytest.raises(CxSlaError, match="not been submitted"):
+            await plans.revise_plan(handle.id, revision)
+        await plans.submit_plan(handle.id, SubmitPlan(
+            root_cause="slow callbacks", expected_effect="CSAT 85",
+            measures=[Measure(action="callback in 4 h", owner="desk", due="2027-02-01")]))
+        await env.sleep(2 * H)
+        status = await plans.revise_plan(handle.id, revision)
+        assert status.version == 2 and status.submitted is not None
+        assert [m.action for m in status.submitted.measures] == ["callback in 4 h"]  # version 1 kept
+        assert [m.action for m in status.measures] == ["rewrite scripts"]  # version 2 in force
+        assert [t["type"] for t in status.timeline] == ["opened", "submitted", "revised"]
+        # measure indexes refer to the version in force; a revision restarts the progress clock
+        with pytest.raises(CxSlaError, match="measures 0-0"):
+            await plans.report_progress(handle.id, ReportProgress(summary="x", measures_done=[1]))
+        progress = [c for c in status.clocks if c.name == "plan_progress"]
+        assert [c.state.value for c in progress] == ["met", "running"]
+        assert progress[1].started_at == status.revisions[0].at

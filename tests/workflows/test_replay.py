@@ -21,6 +21,7 @@ from workflows.patches import (
     CLOCKS_IN_WORKFLOW_PATCH,
     ENGINE_IN_WORKFLOW_PATCH,
     PLAN_BREACH_CLASS_PATCH,
+    PLAN_REVISION_PATCH,
     REPORT_DELIVERY_PATCH,
     STALE_SURVEY_PATCH,
     UNDELIVERED_ATTRIBUTE_PATCH,
@@ -55,6 +56,7 @@ LATER_PATCHES = {
     f"complaint-{record.GENERATION}-held-survey.run1.json": [UNDELIVERED_ATTRIBUTE_PATCH, STALE_SURVEY_PATCH],
     f"plan-{record.GENERATION}-minor-rectification.run1.json": [PLAN_BREACH_CLASS_PATCH],
     f"cycle-{record.GENERATION}-report-delivery.run1.json": [REPORT_DELIVERY_PATCH],
+    f"plan-{record.GENERATION}-revised.run1.json": [PLAN_REVISION_PATCH, PLAN_BREACH_CLASS_PATCH],
 }
 CURRENT_PATCH = {"ComplaintWorkflow": ENGINE_IN_WORKFLOW_PATCH, "AssessmentCycleWorkflow": CLOCKS_IN_WORKFLOW_PATCH,
                  "ImprovementPlanWorkflow": CLOCKS_IN_WORKFLOW_PATCH,
