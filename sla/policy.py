@@ -80,6 +80,8 @@ class CycleSpec(_Strict):
     report_within: DurationText = "5 working days"  # the report's own delivery deadline, from period end
     assess: list[KpiName] = Field(default_factory=list)  # targets checked (all KPIs are reported regardless)
     start_plans: bool = True  # a missed target starts an ImprovementPlanWorkflow
+    # A cycle checking the third-party score that has none by its collection time: the yearly survey was not done.
+    missing_survey: BreachClass = BreachClass.MAJOR
 
 
 def assessed(cycles: dict[Cadence, CycleSpec]) -> set[KpiName]:
@@ -350,7 +352,9 @@ class PolicyFile(_Strict):
             "warn_at": spec.warn_at,
             "escalation": [step.model_dump() for step in spec.escalation],
             "targets": {k.value: _target(k, t).model_dump() for k, t in spec.kpi_targets.items()},
-            "cycles": {c.value: cycle.model_dump(mode="json") for c, cycle in spec.cycles.items()},
+            # without missing_survey where it is not set, so files that do not set it keep their versions
+            "cycles": {c.value: cycle.model_dump(mode="json", exclude=None if "missing_survey" in cycle.model_fields_set
+                                                 else {"missing_survey"}) for c, cycle in spec.cycles.items()},
             # without breach_class when it is not set, so files that do not set it keep their versions
             "improvement": spec.improvement.model_dump(mode="json",
                                                        exclude=None if spec.improvement.breach_class

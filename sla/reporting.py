@@ -33,6 +33,7 @@ class CycleResult(BaseModel):
     report_late: bool = False
     plans_started: list[str] = Field(default_factory=list)  # ImprovementPlanWorkflow ids
     plans_informed: list[str] = Field(default_factory=list)  # open plans told this cycle's figures
+    missed_duties: list[str] = Field(default_factory=list)  # assessment duties not done, as breaches, in words
 
 
 class TrendPoint(BaseModel):
@@ -322,6 +323,7 @@ def _problems(result: CycleResult) -> list[str]:
         f"(n = {k.n})."
         for k in a.missed
     ]
+    lines += result.missed_duties
     major = a.breaches.get(BreachClass.MAJOR, 0)
     if major:
         lines.append(f"{major} major breach{'es' if major != 1 else ''} in the period: serious failures of the "

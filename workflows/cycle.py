@@ -42,11 +42,11 @@ with workflow.unsafe.imports_passed_through():
         cycle_times,
     )
     from sla.deadlines import ActionKind, DeadlineStatus, Due, Ladder, evaluate_deadline, split_due
-    from sla.kpi import Assessment
+    from sla.kpi import Assessment, KpiName
     from sla.periods import Period
     from sla.plans import Miss, Trigger, new_plan_run, plan_id
     from sla.reporting import CycleResult, cycle_workflow_id
-    from sla.surveys import SurveyBatch
+    from sla.surveys import SurveyBatch, SurveyChannel
     from sla.vocabulary import BreachClass
     from workflows import metrics as m
     from workflows import search_attributes as sa
@@ -54,7 +54,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.clock_loop import ClockLoop, WakeTimer, backoff
     from workflows.legacy.cycle import LegacyCycle, legacy_launch
     from workflows.outbox import Outbox
-    from workflows.patches import CLOCKS_IN_WORKFLOW_PATCH, REPORT_DELIVERY_PATCH
+    from workflows.patches import CLOCKS_IN_WORKFLOW_PATCH, REPORT_DELIVERY_PATCH, THIRD_PARTY_DUTY_PATCH
 
 
 # Inside one attempt Temporal retries quickly; then the cycle shows the error and retries on its own clock.
@@ -63,6 +63,8 @@ STEP_RETRY = RetryPolicy(initial_interval=timedelta(seconds=5), maximum_interval
                          maximum_attempts=5)
 CONTINUE_AS_NEW_HISTORY = 2_000
 REPORT_DELIVERY = "report:deliver"  # the action id of the report's delivery to the contract's recipients
+THIRD_PARTY_CLOCK = "third_party_survey"
+THIRD_PARTY_MISSING = f"{THIRD_PARTY_CLOCK}#1:breach"
 T = TypeVar("T")
 
 
@@ -157,6 +159,7 @@ class AssessmentCycleWorkflow:
                 start_to_close_timeout=timedelta(hours=2), heartbeat_timeout=timedelta(minutes=5),
                 retry_policy=STEP_RETRY, summary=f"KPIs of {run.contract} {run.period}"))
             run.assessment = collected.assessment
+        self._third_party_duty()
         self._set_phase("reporting")
         assessment = run.assessment
         assert assessment is not None  # collected just above, or by an earlier run
@@ -186,6 +189,24 @@ class AssessmentCycleWorkflow:
         await workflow.wait_condition(lambda: not self._outbox.in_flight and not self._outbox.pending
                                       and workflow.all_handlers_finished())
         return self._result
+
+    def _third_party_duty(self) -> None:
+        """A cycle that checks the third-party score and has none by its collection time: the yearly survey by an
+        independent agency was not done (003 §2.3.3), a breach of the policy's class, notified like any other."""
+        run = self._run
+        if not workflow.patched(THIRD_PARTY_DUTY_PATCH) or THIRD_PARTY_MISSING in run.fired:
+            return
+        spec = run.policy.cycle(self._cadence)
+        if KpiName.THIRD_PARTY_SATISFACTION not in spec.assess:
+            return
+        if any(b.channel is SurveyChannel.THIRD_PARTY for b in run.batches):
+            return
+        now, deadline = workflow.now(), self._times().collect_at
+        run.fired[THIRD_PARTY_MISSING] = now
+        self._metrics.fired("breach", contract=run.contract, severity="", clock=THIRD_PARTY_CLOCK, level=None,
+                            breach_class=spec.missing_survey.value)
+        self._outbox.fire(Due(id=THIRD_PARTY_MISSING, kind=ActionKind.BREACH, due_at=deadline, deadline=deadline,
+                              clock=THIRD_PARTY_CLOCK, breach_class=spec.missing_survey), now)
 
     def _deliver_report(self) -> None:
         """The finished report to the contract's recipients (000 §3.4), once, through the outbox: keyed, retried
@@ -293,6 +314,11 @@ class AssessmentCycleWorkflow:
             assessment=run.assessment, report_due=self._times().report_due, plans_started=run.started or [],
             plans_informed=run.informed or [],
         )
+        if THIRD_PARTY_MISSING in run.fired:
+            cls = run.policy.cycle(self._cadence).missing_survey.value
+            result = result.model_copy(update={"missed_duties": [
+                f"No third-party satisfaction score was recorded by {self._times().collect_at.isoformat()}: the "
+                f"yearly survey by an independent agency was not done, a {cls} breach."]})
         if run.delivered_at is not None:
             result = result.model_copy(update={"report_delivered_at": run.delivered_at,
                                                "report_late": run.delivered_at > result.report_due,

@@ -12,3 +12,4 @@ STALE_SURVEY_PATCH = "stale-survey"  # a reopen takes back the survey notices of
 PLAN_BREACH_CLASS_PATCH = "plan-breach-class"  # plans: a missed rectification takes its KPI's class from the policy
 REPORT_DELIVERY_PATCH = "report-delivery"  # cycles: the finished report goes to the contract's recipients
 PLAN_REVISION_PATCH = "plan-revision"  # plans: a submitted plan can be revised (new version, old ones kept)
+THIRD_PARTY_DUTY_PATCH = "third-party-duty"  # cycles: no third-party score by collection time is a breach

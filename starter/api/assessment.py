@@ -23,7 +23,7 @@ from sla.surveys import SurveyChannel, SurveyError, batch_from_rows
 from starter.api.complaints import without_by
 from starter.api.problems import ProblemError, known_query_only, responses
 from starter.api.security import require
-from starter.client.assessment import AssessmentClient
+from starter.client.assessment import AssessmentClient, ThirdPartyRecorded
 from starter.client.complaints import ComplaintClient
 from starter.service.tokens import Principal, Role
 
@@ -164,6 +164,20 @@ async def import_survey(contract: Name, period: PeriodText, body: SurveyImport, 
     except SurveyError as exc:
         raise ProblemError(422, "validation-error", f"responses: {exc}") from None
     return await client.import_survey(contract, period, batch)
+
+
+class ThirdPartyScore(_Body):
+    score: float = Field(ge=0, le=100, description="The agency's overall satisfaction score, 0-100.")
+    agency: str = Field(min_length=1, max_length=200, pattern=r"\S", description="The independent agency.")
+
+
+@router.post("/cycles/{contract}/{period}/third-party", response_model=ThirdPartyRecorded,
+             responses=responses(400, 401, 403, 404, 409, 422, 503),
+             summary="Record a third-party agency's overall score: into the cycle, or as the re-survey of the open "
+                     "third-party plan once the cycle has reported (supervisor)")
+async def third_party(contract: Name, period: PeriodText, body: ThirdPartyScore, client: Assessments,
+                      principal: Annotated[Principal, Depends(require(Role.SUPERVISOR))]) -> ThirdPartyRecorded:
+    return await client.record_third_party(contract, period, body.score, body.agency, by=principal.identity)
 
 
 # ---- plans -----------------------------------------------------------------------------------------------------

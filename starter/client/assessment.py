@@ -11,6 +11,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
+from pydantic import BaseModel, ValidationError
 from temporalio.client import (
     Client,
     Schedule,
@@ -33,6 +34,7 @@ from activities.reports import contract_plans, previous_cycles
 from sla import names
 from sla.calendar import compiled
 from sla.cycles import BatchReceipt, CycleRun, CycleStatus, LaunchCycle
+from sla.errors import plain
 from sla.interruptions import (
     InterruptionRecord,
     InterruptionRun,
@@ -41,14 +43,15 @@ from sla.interruptions import (
     Restore,
     interruption_workflow_id,
 )
+from sla.kpi import KpiName
 from sla.official_calendar import YEARS_AHEAD, resolve, resolve_at
 from sla.periods import Cadence, Period, PeriodError
-from sla.plans import PlanStatus, ReportProgress, RevisePlan, SubmitPlan
+from sla.plans import PlanStatus, RecordCycleResult, ReportProgress, RevisePlan, SubmitPlan, plan_id
 from sla.policy import AssessmentPolicy, PolicyError, PolicyFile
 from sla.report_html import Format, render
 from sla.reporting import CycleResult, build_report, cycle_workflow_id
 from sla.simulation import RecordedComplaint, Simulation, simulate
-from sla.surveys import SurveyBatch
+from sla.surveys import SurveyBatch, third_party_score
 from starter.client.complaints import FILTER_VALUE, ComplaintClient
 from starter.client.errors import CxSlaError, rpc_error, update_error, workflow_error
 from workflows import search_attributes as sa
@@ -62,6 +65,16 @@ SCHEDULE_MONTHS = {
     Cadence.QUARTERLY: [ScheduleRange(1), ScheduleRange(4), ScheduleRange(7), ScheduleRange(10)],
     Cadence.ANNUAL: [ScheduleRange(1)],
 }
+
+
+class ThirdPartyRecorded(BaseModel):
+    recorded_on: str  # the cycle's id, or the plan's for a re-survey
+    score: float
+    agency: str
+    duplicate: bool = False  # the same agency's same score for the cycle again: nothing changed
+    resurvey: str | None = None  # the label the plan recorded it under (`2026-R1`)
+    met: bool | None = None  # a re-survey against the target
+    plan_state: str | None = None
 
 
 def schedule_id(contract: str, cadence: Cadence) -> str:
@@ -184,6 +197,41 @@ class AssessmentClient:
         if len(status.batches) >= limits.survey_batches and batch.batch_id not in {b.batch_id for b in status.batches}:
             raise CxSlaError(f"cycle {handle.id} holds its limit of {limits.survey_batches} survey imports", "conflict")
         return await _update(handle, "add_survey_batch", batch, BatchReceipt)
+
+    async def record_third_party(self, contract: str, period: str, score: float, agency: str,
+                                 by: str | None = None) -> ThirdPartyRecorded:
+        """An agency's overall score (003 §2.3.3): into the period's cycle while it takes surveys; once it has
+        reported, as the re-survey that verifies the open third-party plan within its rectification window."""
+        policy, parsed = self._cycle_policy(contract, period)
+        try:
+            batch = third_party_score(contract, str(parsed), score, agency)
+        except ValidationError as exc:
+            raise CxSlaError(plain(exc)) from None
+        handle = self.client.get_workflow_handle(cycle_workflow_id(contract, str(parsed)))
+        try:
+            described = await handle.describe()
+            accepting = described.status == WorkflowExecutionStatus.RUNNING and (
+                await handle.query(AssessmentCycleWorkflow.status)).phase in ("planning", "accepting_surveys")
+        except RPCError as exc:
+            raise await workflow_error(exc, handle, subject=handle.id, missing=(
+                f"no {parsed.cadence.value} cycle of {contract} for {parsed}; an admin starts it "
+                f"(cxsla cycle start), then record the score")) from None
+        if accepting:
+            receipt = await self.import_survey(contract, str(parsed), batch)
+            return ThirdPartyRecorded(recorded_on=handle.id, score=score, agency=batch.agency or agency,
+                                      duplicate=receipt.duplicate)
+        pid = plan_id(contract, KpiName.THIRD_PARTY_SATISFACTION)
+        plan = await self.plan_status(pid)
+        if plan.state.terminal:
+            raise CxSlaError(f"cycle {handle.id} has reported and plan {pid} is closed; the score has nowhere to go",
+                             "conflict")
+        target = policy.targets.get(KpiName.THIRD_PARTY_SATISFACTION)
+        label = f"{parsed}-R{1 + sum(1 for r in plan.cycle_results if r.period.startswith(f'{parsed}-R'))}"
+        command = RecordCycleResult(period=label, value=score, met=target.met_by(score) if target else None,
+                                    by=(by or f"third-party agency {batch.agency}")[:200])
+        status = await _update(self.client.get_workflow_handle(pid), "record_cycle_result", command, PlanStatus)
+        return ThirdPartyRecorded(recorded_on=pid, score=score, agency=batch.agency or agency, resurvey=label,
+                                  met=command.met, plan_state=status.state.value)
 
     async def report(self, contract: str, period: str, fmt: Format) -> str:
         """Render a finished cycle's report from Temporal (trends from the earlier cycles), any format."""

@@ -61,7 +61,7 @@ from sla.plans import (
     new_plan_run,
     plan_id,
 )
-from sla.policy import PolicyFile, ReportTo, parse_policy
+from sla.policy import CycleSpec, PolicyFile, ReportTo, parse_policy
 from sla.status import ComplaintStatus
 from sla.surveys import Scale, ScoreHistogram, SurveyBatch, SurveyChannel
 from starter.client.assessment import AssessmentClient
@@ -641,6 +641,31 @@ async def cycle_report_delivered(stage: Stage) -> str:
     return wid
 
 
+async def cycle_third_party_missing(stage: Stage) -> str:
+    """An annual cycle that checks the third-party score, for last year, with no score recorded: since
+    `third-party-duty` the missing yearly survey is a breach of the policy's class, notified through the outbox."""
+    env, a = stage.env, stage.assessments
+    now = await stage.now()
+    base = a.policy.assessment(GOLDEN_CONTRACT)
+    policy = base.model_copy(update={
+        "targets": {**base.targets, KpiName.THIRD_PARTY_SATISFACTION: Target(min=85)},
+        "cycles": {**base.cycles, Cadence.ANNUAL: CycleSpec(grace="PT6H", report_within="PT48H",
+                                                             assess=[KpiName.THIRD_PARTY_SATISFACTION],
+                                                             start_plans=False)}})
+    wid = f"cycle-{GENERATION}-third-party-missing"
+    handle = await env.client.start_workflow(
+        AssessmentCycleWorkflow.run,
+        CycleRun(contract=GOLDEN_CONTRACT, period=str(now.year - 1), policy=policy,
+                 calendar=resolve_at(policy.calendar_name, policy.calendar, now)), id=wid,
+        task_queue=a.task_queue, search_attributes=cycle_search_attributes(GOLDEN_CONTRACT),
+    )
+    result = await asyncio.wait_for(handle.result(), timeout=60)
+    assert len(result.missed_duties) == 1 and "major breach" in result.missed_duties[0]
+    [sent] = [n for n in stage.sink.notifications if n.subject_id == wid and n.clock == "third_party_survey"]
+    assert sent.kind.value == "breach" and sent.breach_class is not None and sent.breach_class.value == "major"
+    return wid
+
+
 async def plan_breach_then_effective(stage: Stage) -> str:
     """An improvement plan: a complaint's miss signalled, submitted in time (after a warning), one progress report,
     a cycle still missing the target, the next progress report missed (minor breach, full ladder), then a cycle
@@ -815,6 +840,7 @@ SCENARIOS: list[Scenario] = [
     Scenario("plan-minor", plan_minor_rectification, golden_policy=True),
     Scenario("cycle-report", cycle_report_delivered, golden_policy=True),
     Scenario("plan-revised", plan_revised, golden_policy=True),
+    Scenario("cycle-third-party", cycle_third_party_missing, golden_policy=True),
 ]
 
 

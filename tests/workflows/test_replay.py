@@ -24,6 +24,7 @@ from workflows.patches import (
     PLAN_REVISION_PATCH,
     REPORT_DELIVERY_PATCH,
     STALE_SURVEY_PATCH,
+    THIRD_PARTY_DUTY_PATCH,
     UNDELIVERED_ATTRIBUTE_PATCH,
 )
 
@@ -57,6 +58,7 @@ LATER_PATCHES = {
     f"plan-{record.GENERATION}-minor-rectification.run1.json": [PLAN_BREACH_CLASS_PATCH],
     f"cycle-{record.GENERATION}-report-delivery.run1.json": [REPORT_DELIVERY_PATCH],
     f"plan-{record.GENERATION}-revised.run1.json": [PLAN_REVISION_PATCH, PLAN_BREACH_CLASS_PATCH],
+    f"cycle-{record.GENERATION}-third-party-missing.run1.json": [THIRD_PARTY_DUTY_PATCH, REPORT_DELIVERY_PATCH],
 }
 CURRENT_PATCH = {"ComplaintWorkflow": ENGINE_IN_WORKFLOW_PATCH, "AssessmentCycleWorkflow": CLOCKS_IN_WORKFLOW_PATCH,
                  "ImprovementPlanWorkflow": CLOCKS_IN_WORKFLOW_PATCH,
