@@ -90,14 +90,17 @@ async def report_attachments(notice: Notice) -> dict[str, str]:
 
 
 async def contract_plans(client: Client, result: CycleResult) -> list[PlanStatus]:
-    """The contract's improvement plans, one per KPI with a target (their ids are fixed), as they stand now; a plan
-    that does not exist or cannot be read is left out."""
+    """The contract's open improvement plans, one per KPI with a target (their ids are fixed), as they stand now; a
+    plan that does not exist, has closed or cannot be read is left out."""
     found = []
     for kpi in result.assessment.kpis:
-        if kpi.target is None:
-            continue
-        handle = client.get_workflow_handle(plan_id(result.contract, kpi.name))
+        pid = plan_id(result.contract, kpi.name)
+        if kpi.target is None or (kpi.met and pid in result.plans_informed):
+            continue  # no target, or this very cycle's figure closes the plan (it is completing: not open)
+        handle = client.get_workflow_handle(pid)
         try:
+            if (await handle.describe()).status != WorkflowExecutionStatus.RUNNING:
+                continue  # closed as effective: the report shows open plans only
             found.append(await handle.query("status", result_type=PlanStatus))
         except (RPCError, WorkflowQueryFailedError) as exc:
             log.debug("no plan", plan=handle.id, error=str(exc)[:200])

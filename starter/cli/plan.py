@@ -87,12 +87,15 @@ def parse_measure(text: str) -> Measure:
         fail(f"--measure {text!r}: {exc}", 2)
 
 
+ROOT_CAUSE = typer.Option(..., "--root-cause", help="Why the target was missed.")
+MEASURES = typer.Option(..., "--measure", help="'what is done | owner | YYYY-MM-DD' (repeat).")
+EXPECTED_EFFECT = typer.Option(..., "--expected-effect", help="What the measures should achieve.")
+
+
 @plan_app.command("submit")
 def plan_submit(
-    ctx: typer.Context, plan_id: str = typer.Argument(...), by: str = BY,
-    root_cause: str = typer.Option(..., "--root-cause", help="Why the target was missed."),
-    measure: list[str] = typer.Option(..., "--measure", help="'what is done | owner | YYYY-MM-DD' (repeat)."),
-    expected_effect: str = typer.Option(..., "--expected-effect", help="What the measures should achieve."),
+    ctx: typer.Context, plan_id: str = typer.Argument(...), by: str = BY, root_cause: str = ROOT_CAUSE,
+    measure: list[str] = MEASURES, expected_effect: str = EXPECTED_EFFECT,
 ) -> None:
     """Submit the plan: root cause, measures (each with owner and due date), expected effect — all required."""
     g = globals_of(ctx)
@@ -112,9 +115,7 @@ def plan_submit(
 def plan_revise(
     ctx: typer.Context, plan_id: str = typer.Argument(...), by: str = BY,
     reason: str = typer.Option(..., "--reason", help="What the review asked to change."),
-    root_cause: str = typer.Option(..., "--root-cause", help="Why the target was missed."),
-    measure: list[str] = typer.Option(..., "--measure", help="'what is done | owner | YYYY-MM-DD' (repeat)."),
-    expected_effect: str = typer.Option(..., "--expected-effect", help="What the measures should achieve."),
+    root_cause: str = ROOT_CAUSE, measure: list[str] = MEASURES, expected_effect: str = EXPECTED_EFFECT,
 ) -> None:
     """Record a new version of a submitted plan after a review (the earlier versions are kept and shown)."""
     g = globals_of(ctx)

@@ -81,6 +81,24 @@ def schedule_id(contract: str, cadence: Cadence) -> str:
     return names.schedule_id(contract, cadence.value)
 
 
+def cycle_schedule(policy: AssessmentPolicy, cadence: Cadence, task_queue: str) -> Schedule:
+    """The Schedule that starts a contract's cycles of one cadence, just after each period begins."""
+    return Schedule(
+        action=ScheduleActionStartWorkflow(
+            ScheduledCycleWorkflow.run, LaunchCycle(contract=policy.name, cadence=cadence),
+            id=names.cycle_launch_id(policy.name, cadence.value), task_queue=task_queue,
+        ),
+        spec=ScheduleSpec(
+            calendars=[ScheduleCalendarSpec(
+                second=[ScheduleRange(0)], minute=[ScheduleRange(5)], hour=[ScheduleRange(0)],
+                day_of_month=[ScheduleRange(1)], month=SCHEDULE_MONTHS[cadence],
+                comment=f"{cadence.value} assessment of {policy.name}",
+            )],
+            time_zone_name=policy.calendar.timezone,
+        ),
+    )
+
+
 class AssessmentClient:
     def __init__(self, client: Client, *, task_queue: str = "cxsla", policy: PolicyFile,
                  clock: Callable[[], datetime] | None = None) -> None:
@@ -250,20 +268,7 @@ class AssessmentClient:
                 raise CxSlaError(str(exc)) from None
             for cadence in policy.cycles:
                 sid = schedule_id(contract, cadence)
-                schedule = Schedule(
-                    action=ScheduleActionStartWorkflow(
-                        ScheduledCycleWorkflow.run, LaunchCycle(contract=contract, cadence=cadence),
-                        id=names.cycle_launch_id(contract, cadence.value), task_queue=self.task_queue,
-                    ),
-                    spec=ScheduleSpec(
-                        calendars=[ScheduleCalendarSpec(
-                            second=[ScheduleRange(0)], minute=[ScheduleRange(5)], hour=[ScheduleRange(0)],
-                            day_of_month=[ScheduleRange(1)], month=SCHEDULE_MONTHS[cadence],
-                            comment=f"{cadence.value} assessment of {contract}",
-                        )],
-                        time_zone_name=policy.calendar.timezone,
-                    ),
-                )
+                schedule = cycle_schedule(policy, cadence, self.task_queue)
                 try:
                     await self.client.create_schedule(sid, schedule)
                     done.append({"schedule_id": sid, "contract": contract, "cadence": cadence.value,

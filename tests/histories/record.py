@@ -714,18 +714,16 @@ async def plan_breach_then_effective(stage: Stage) -> str:
     return handle.id
 
 
-async def plan_minor_rectification(stage: Stage) -> str:
-    """A resolution-rate plan submitted and reported on in time whose target is not met again within the
-    rectification window: since `plan-breach-class` that is a minor breach (003 §4.1), with the full ladder; a
-    later cycle meeting the target closes it as effective."""
+async def golden_plan(stage: Stage, wid: str, kpi: KpiName, value: float, target: Target):
+    """A plan of the golden contract opened now under id `wid` for a miss of the previous month; returns its
+    handle, its opening instant, this month and `at(offset, what)`, which moves to that instant clear of timers."""
     env, a = stage.env, stage.assessments
     policy = a.policy.assessment(GOLDEN_CONTRACT)
     t0 = await stage.now()
     month = Period.containing(t0, Cadence.MONTHLY, ZoneInfo(policy.calendar.timezone))
-    miss = Miss(trigger=Trigger.CYCLE, period=str(month.previous()), value=0.8, target=Target(min=0.95))
-    run = new_plan_run(policy=policy, kpi=KpiName.RESOLUTION_RATE, miss=miss, at=t0,
+    miss = Miss(trigger=Trigger.CYCLE, period=str(month.previous()), value=value, target=target)
+    run = new_plan_run(policy=policy, kpi=kpi, miss=miss, at=t0,
                        calendar=resolve_at(policy.calendar_name, policy.calendar, t0))
-    wid = f"plan-{GENERATION}-minor-rectification"  # the resolution-rate plan of `plan` has the canonical id
     handle = await env.client.start_workflow(ImprovementPlanWorkflow.run, run, id=wid, task_queue=a.task_queue,
                                              search_attributes=plan_search_attributes(run))
 
@@ -734,6 +732,16 @@ async def plan_minor_rectification(stage: Stage) -> str:
         await settle_workflow(env, wid)
         await clear_of_timers(env, (await handle.query(ImprovementPlanWorkflow.status)).next_due_at, what)
 
+    return handle, t0, month, at
+
+
+async def plan_minor_rectification(stage: Stage) -> str:
+    """A resolution-rate plan submitted and reported on in time whose target is not met again within the
+    rectification window: since `plan-breach-class` that is a minor breach (003 §4.1), with the full ladder; a
+    later cycle meeting the target closes it as effective."""
+    a = stage.assessments
+    wid = f"plan-{GENERATION}-minor-rectification"  # the resolution-rate plan of `plan` has the canonical id
+    handle, t0, month, at = await golden_plan(stage, wid, KpiName.RESOLUTION_RATE, 0.8, Target(min=0.95))
     await at(H + 7 * MIN, "submit_plan")
     await a.submit_plan(wid, SubmitPlan(
         root_cause="second-line queue unowned", expected_effect="95 % resolved again",
@@ -756,22 +764,9 @@ async def plan_minor_rectification(stage: Stage) -> str:
 async def plan_revised(stage: Stage) -> str:
     """A plan submitted, revised after a review (since `plan-revision`: a second version, the first kept), a
     measure of the revision reported done, and closed as effective by a cycle meeting the target."""
-    env, a = stage.env, stage.assessments
-    policy = a.policy.assessment(GOLDEN_CONTRACT)
-    t0 = await stage.now()
-    month = Period.containing(t0, Cadence.MONTHLY, ZoneInfo(policy.calendar.timezone))
-    miss = Miss(trigger=Trigger.CYCLE, period=str(month.previous()), value=70.0, target=Target(min=85))
-    run = new_plan_run(policy=policy, kpi=KpiName.CSAT, miss=miss, at=t0,
-                       calendar=resolve_at(policy.calendar_name, policy.calendar, t0))
+    a = stage.assessments
     wid = f"plan-{GENERATION}-revised"
-    handle = await env.client.start_workflow(ImprovementPlanWorkflow.run, run, id=wid, task_queue=a.task_queue,
-                                             search_attributes=plan_search_attributes(run))
-
-    async def at(offset: timedelta, what: str) -> None:
-        await skip_to(env, t0 + offset)
-        await settle_workflow(env, wid)
-        await clear_of_timers(env, (await handle.query(ImprovementPlanWorkflow.status)).next_due_at, what)
-
+    handle, t0, month, at = await golden_plan(stage, wid, KpiName.CSAT, 70.0, Target(min=85))
     due = (t0 + 48 * H).date()
     await at(H + 7 * MIN, "submit_plan")
     await a.submit_plan(wid, SubmitPlan(root_cause="callbacks late", expected_effect="CSAT 85 again",

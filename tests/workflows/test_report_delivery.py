@@ -21,6 +21,14 @@ CLIENT_CX = "cx-lead@client.example.cn"
 DESK = "desk@cx.example.cn"
 
 
+def mail_and_webhook(mail, hook: Receiver) -> FanoutSink:
+    """The worker's sinks as an operator sets them: SMTP (unrouted notices to the desk) and the signed webhook."""
+    return FanoutSink([
+        SmtpSink("127.0.0.1", port=mail.port, security="none", sender=SENDER, default_to=[DESK], timeout=5),
+        WebhookSink(hook.url, "s3cret-for-tests"),
+    ])
+
+
 async def test_a_finished_report_is_mailed_with_attachments_and_posted_as_json_once_each(
         own_time_skipping_env, tmp_path, receiver: Receiver):  # noqa: F811 - the imported fixture
     env = own_time_skipping_env
@@ -29,11 +37,8 @@ async def test_a_finished_report_is_mailed_with_attachments_and_posted_as_json_o
     path, parsed = write_policy(raw, tmp_path / "policy.toml")
     receiver.refuse_once = [b'"deliver_report"']  # the report's first post fails: retried with the same key
     async with smtp_server() as mail:
-        sink = FanoutSink([
-            SmtpSink("127.0.0.1", port=mail.port, security="none", sender=SENDER, default_to=[DESK], timeout=5),
-            WebhookSink(receiver.url, "s3cret-for-tests"),
-        ])
-        async with assessment_worker(env.client, policy_path=path, report_dir=tmp_path / "r", sink=sink,
+        async with assessment_worker(env.client, policy_path=path, report_dir=tmp_path / "r",
+                                     sink=mail_and_webhook(mail, receiver),
                                      known=KnownWorkflows(env.client, [])) as (queue, _):
             past = await env.get_current_time() - timedelta(days=100)
             period = f"{past.year}-{past.month:02d}"
