@@ -42,7 +42,10 @@ def test_up_prints_urls_serves_metrics_and_stops_cleanly_on_ctrl_c(tmp_path):
             # the worker put the assessment Schedules in place by itself: the overdue gauge counts from them
             for cadence in ("monthly", "quarterly", "annual"):
                 series = f'cxsla_cycle_last_completed_timestamp_seconds{{cadence="{cadence}",contract="default"'
-                wait_for(lambda series=series: series in (_scrape(metrics_port) or ""), 30, series)
+
+                def exported(series: str = series) -> bool:
+                    return series in (_scrape(metrics_port) or "")
+                wait_for(exported, 30, series)
             # The API is up with a first admin token (printed once; only its hash is on disk) and an
             # encryption key made for this laptop.
             assert f"http://127.0.0.1:{api_port}" in text
