@@ -28,6 +28,7 @@ lint: $(STAMP)
 
 # promtool (alert-rule tests) and prometheus (the end-to-end scrape test) come from Debian's prometheus package.
 # chromium (Debian's) photographs the HTML report (tests/system/test_report_browser.py, bench/report_screenshot.py).
+# postgresql (Debian's) runs the archive tests on a real PostgreSQL (tests/system/test_archive_postgres.py).
 # Installed when missing and we are root with apt-get; otherwise the tests that need them skip, saying why.
 tools:
 	@if command -v promtool >/dev/null 2>&1 && command -v prometheus >/dev/null 2>&1; then :; \
@@ -47,6 +48,15 @@ tools:
 	else \
 		echo "make: NOTE: /usr/bin/chromium not found and not installable here (needs root and apt-get);" \
 			"the report browser test will be skipped"; \
+	fi
+	@if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "make: installing Debian's postgresql package (the archive's PostgreSQL tests)"; \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+			postgresql >/dev/null; } || echo "make: WARNING: could not install postgresql; its tests will be skipped"; \
+	else \
+		echo "make: NOTE: PostgreSQL not found and not installable here (needs root and apt-get);" \
+			"the archive's PostgreSQL tests will be skipped"; \
 	fi
 
 bench: $(STAMP)

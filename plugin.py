@@ -10,6 +10,8 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes, PayloadCodec
 from temporalio.plugin import SimplePlugin
 
+from activities.archive import ArchiveActivities
+from activities.archive_store import ArchiveStore
 from activities.assessment import AssessmentActivities, SourceFactory
 from activities.calendars import resolve_calendar
 from activities.evaluation import (
@@ -22,6 +24,7 @@ from activities.evaluation import (
 from activities.log_context import LogContextInterceptor
 from activities.notifications import LogSink, NotificationActivities, NotificationSink
 from activities.reports import ReportActivities, report_attachments
+from starter.service.archive import default_archive
 from workflows.complaint import ComplaintWorkflow
 from workflows.cycle import AssessmentCycleWorkflow, ScheduledCycleWorkflow
 from workflows.interruption import ServiceInterruptionWorkflow
@@ -46,19 +49,26 @@ class CxSlaPlugin(SimplePlugin):
             (the shipped default when None); complaints and cycles started by a client carry their own.
         report_dir: where assessment reports are written (json, md, html per cycle).
         memo_source: where cycles read complaint and interruption memos (Temporal visibility by default).
+        archive: the archive store finished complaints, plans, cycles and outages are written to, and cycles read
+            (`activities.archive_store.ArchiveStore`; the one CXSLA_ARCHIVE_URL names when None).
     """
 
     def __init__(
         self, *, sink: NotificationSink | None = None, codec: PayloadCodec | None = None,
         policy_path: str | None = None, report_dir: str | None = None, memo_source: SourceFactory | None = None,
+        archive: ArchiveStore | None = None,
     ) -> None:
         notifications = NotificationActivities(sink or LogSink(), attach=report_attachments)
-        assessment = AssessmentActivities(policy_path=policy_path, source=memo_source)
-        reports = ReportActivities(report_dir or DEFAULT_REPORT_DIR)
+        archiving = ArchiveActivities(archive or default_archive)
+        assessment = AssessmentActivities(policy_path=policy_path, source=memo_source,
+                                          archive=lambda: archiving.store)
+        reports = ReportActivities(report_dir or DEFAULT_REPORT_DIR,
+                                   archive=(lambda: archiving.store) if memo_source is None else None)
         ours = [
             notifications.deliver, resolve_calendar,
             assessment.collect_and_assess, assessment.inform_plans, assessment.open_plan_for_complaint,
             assessment.open_plans_for_feedback, assessment.launch_settings, reports.write_report,
+            archiving.archive_complaint, archiving.archive_record,
             # What runs recorded by earlier releases still call (workflows/legacy/).
             evaluate_complaint, evaluate_improvement_plan, evaluate_service_interruption, plan_cycle, current_period,
             notifications.notify, notifications.notify_notice, notifications.send_survey, assessment.assessment_policy,

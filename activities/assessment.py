@@ -21,6 +21,7 @@ from temporalio.client import Client, WorkflowExecutionStatus, WorkflowQueryFail
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
+from activities.archive_store import ArchiveStore
 from activities.attributes import plan_search_attributes
 from sla import names
 from sla.calendar import CalendarData, compiled
@@ -46,6 +47,11 @@ from sla.surveys import SurveyBatch
 log = structlog.get_logger("cxsla.assessment")
 
 PAGE_SIZE = 1000
+KPI_ERROR = "KpiError"  # an ApplicationError type: the KPIs cannot be computed from what was collected
+# A gauge of the catalogue (workflows/metrics.py), set here from what the activities see.
+SNAPSHOTS_DIFFERING = "cxsla_policy_snapshots_differing"
+SNAPSHOTS_DIFFERING_HELP = ("Policy snapshots that running plans and cycles decide on and that differ from this "
+                            "worker's policy file (seen by its activities since it started; each is logged once)")
 PLAN_WORKFLOW = names.PLAN_WORKFLOW
 
 
@@ -134,62 +140,105 @@ class LaunchSettings(BaseModel):
     calendar: CalendarData
 
 
+async def collect(client: Client, source: MemoSource, request: CollectRequest, *, archive: ArchiveStore | None,
+                  heartbeat: Callable[[dict], None] = lambda _: None) -> Collected:
+    """The period's KPIs. With an archive: the ended complaints aggregated in SQL, plus the few still running
+    (listed from visibility, evaluated now) that the archive does not hold yet, so Temporal's retention cannot
+    change a report. Without one: every complaint of the period listed from `source` (their memos)."""
+    started = time.monotonic()
+    tally, listed, missing, pages = PeriodTally(decided_by=request.end), 0, 0, 0
+    contract = request.policy.name
+    live = asyncio.Semaphore(16)
+    query = names.complaints_query(contract, request.start, request.end)
+    if archive is not None:
+        tally = await asyncio.to_thread(archive.tally, contract, request.start, request.end)
+        listed = tally.complaints
+        query += " AND ExecutionStatus = 'Running'"
+
+    async def outcome_of_listed(item: Listed) -> ComplaintOutcome | _Counted | None:
+        raw = item.memo.get(names.OUTCOME_MEMO)
+        if item.running:
+            async with live:
+                outcome = await live_outcome(client, item.workflow_id, request.now)
+            if outcome is not None and archive is not None and await asyncio.to_thread(
+                    archive.has, outcome.complaint_id, outcome.received_at):
+                return _COUNTED  # archived as it ended, moments before its workflow completes: counted in SQL
+            return outcome
+        if archive is not None:
+            return _COUNTED  # ended: the archive has it
+        try:
+            return ComplaintOutcome.model_validate(raw) if raw is not None else None
+        except ValidationError:
+            return None
+
+    async for page in source.pages(query):
+        pages += 1
+        outcomes = await asyncio.gather(*(outcome_of_listed(item) for item in page))
+        for outcome in outcomes:
+            if isinstance(outcome, _Counted):
+                continue
+            listed += 1
+            if outcome is None:
+                missing += 1
+                continue
+            if outcome.contract != contract or not request.start <= outcome.received_at < request.end:
+                continue  # the query selects these already; a memo is checked all the same
+            tally.add(outcome)
+        heartbeat({"pages": pages, "complaints": listed})
+    interruptions: dict[str, Interruption] = {}
+    if archive is not None:
+        for document in await asyncio.to_thread(archive.records_of, "outage", contract):
+            interruptions[document["outage_id"]] = Interruption.model_validate(document)
+    async for page in source.pages(names.interruptions_query(contract)):
+        for item in page:
+            raw = item.memo.get(names.INTERRUPTION_MEMO)
+            if raw is not None and raw.get("contract") == contract:
+                found = Interruption.model_validate(raw)
+                interruptions[found.outage_id] = found
+    overlapping = [i for i in interruptions.values() if i.started_at < request.end
+                   and (i.restored_at is None or i.restored_at > request.start)]
+    cadence = Period.parse(request.period).cadence
+    try:
+        assessment = assess(
+            contract=contract, period=request.period, start=request.start, end=request.end, now=request.now,
+            tally=tally, batches=request.batches, interruptions=overlapping, targets=request.policy.targets,
+            assessed=request.policy.cycle(cadence).assess,
+        )
+    except (ArithmeticError, ValueError) as exc:  # the same input fails the same way: no retry can help
+        raise ApplicationError(
+            f"the KPIs of {contract} {request.period} cannot be computed from the figures collected "
+            f"({type(exc).__name__}: {str(exc)[:200]})", type=KPI_ERROR, non_retryable=True) from None
+    if missing:
+        log.warning("complaints without an outcome memo were left out", contract=contract,
+                    period=request.period, count=missing)
+    return Collected(assessment=assessment, complaints_listed=listed, without_outcome=missing, pages=pages,
+                     seconds=round(time.monotonic() - started, 3))
+
+
+class _Counted:
+    """A listed complaint the archive's tally already holds."""
+
+
+_COUNTED = _Counted()
+
+
 class AssessmentActivities:
-    def __init__(self, *, policy_path: str | None = None, source: SourceFactory | None = None) -> None:
+    def __init__(self, *, policy_path: str | None = None, source: SourceFactory | None = None,
+                 archive: ArchiveStore | Callable[[], ArchiveStore] | None = None) -> None:
+        """`archive` (or a function opening it): where cycles read ended complaints; a custom `source` (tests,
+        a team's own listing) is read whole instead."""
         self._policy_path = policy_path
         self._source = source or VisibilitySource
+        self._archive = archive if source is None else None
+        self._differing: dict[str, set[str]] = {}  # contract -> snapshot versions seen that differ from the file
 
     @activity.defn(name="cxsla.collect_and_assess")
     async def collect_and_assess(self, request: CollectRequest) -> Collected:
-        """Reads only: a retry starts the listing over and gets the same answer (heartbeats show progress)."""
-        started = time.monotonic()
-        source = self._source(activity.client())
-        tally, listed, missing, pages = PeriodTally(), 0, 0, 0
-        contract = request.policy.name
+        """Reads only: a retry starts over and gets the same answer (heartbeats show progress)."""
+        self._note_snapshot(request.policy)
+        archive = self._archive() if callable(self._archive) else self._archive
         client = activity.client()
-        live = asyncio.Semaphore(16)
-
-        async def outcome_of_listed(item: Listed) -> ComplaintOutcome | None:
-            raw = item.memo.get(names.OUTCOME_MEMO)
-            if item.running:
-                async with live:
-                    return await live_outcome(client, item.workflow_id, request.now)
-            try:
-                return ComplaintOutcome.model_validate(raw) if raw is not None else None
-            except ValidationError:
-                return None
-
-        async for page in source.pages(names.complaints_query(contract, request.start, request.end)):
-            pages += 1
-            outcomes = await asyncio.gather(*(outcome_of_listed(item) for item in page))
-            for outcome in outcomes:
-                listed += 1
-                if outcome is None:
-                    missing += 1
-                    continue
-                if outcome.contract != contract or not request.start <= outcome.received_at < request.end:
-                    continue  # the query selects these already; a memo is checked all the same
-                tally.add(outcome)
-            activity.heartbeat({"pages": pages, "complaints": listed})
-        interruptions = []
-        async for page in source.pages(names.interruptions_query(contract)):
-            for item in page:
-                raw = item.memo.get(names.INTERRUPTION_MEMO)
-                if raw is not None and raw.get("contract") == contract:
-                    interruptions.append(Interruption.model_validate(raw))
-        interruptions = [i for i in interruptions if i.started_at < request.end
-                         and (i.restored_at is None or i.restored_at > request.start)]
-        cadence = Period.parse(request.period).cadence
-        assessment = assess(
-            contract=contract, period=request.period, start=request.start, end=request.end, now=request.now,
-            tally=tally, batches=request.batches, interruptions=interruptions, targets=request.policy.targets,
-            assessed=request.policy.cycle(cadence).assess,
-        )
-        if missing:
-            log.warning("complaints without an outcome memo were left out", contract=contract,
-                        period=request.period, count=missing)
-        return Collected(assessment=assessment, complaints_listed=listed, without_outcome=missing, pages=pages,
-                         seconds=round(time.monotonic() - started, 3))
+        return await collect(client, self._source(client), request, archive=archive, heartbeat=activity.heartbeat)
 
     @activity.defn(name="cxsla.inform_plans")
     async def inform_plans(self, request: InformPlans) -> list[str]:
@@ -218,7 +267,9 @@ class AssessmentActivities:
         """Start the KPI's plan, or record the miss on the open one; None when a complaint's breach asks and the
         contract does not start plans on complaint breaches, or no cycle of it assesses the KPI (such a plan could
         never close)."""
-        policy = self._assessment_policy(request.contract)
+        if request.policy is not None:  # the complaint's snapshot decides, as it decides the complaint
+            self._note_snapshot(request.policy)
+        policy = request.policy or self._assessment_policy(request.contract)
         kpi = KpiName(request.kpi)
         if request.miss.trigger is Trigger.COMPLAINT and not (
                 policy.assesses(kpi) and (request.decided or policy.improvement.on_major_complaint_breach)):
@@ -257,6 +308,23 @@ class AssessmentActivities:
     async def assessment_policy(self, contract: str) -> AssessmentPolicy:
         """The contract's assessment settings from this worker's policy file (a snapshot for the cycle)."""
         return self._assessment_policy(contract)
+
+    def _note_snapshot(self, snapshot: AssessmentPolicy) -> None:
+        """Say once (a log line, and the gauge) that a workflow decides on settings this worker's file no longer
+        has: the workflow keeps its snapshot, but whoever edited the file may expect otherwise."""
+        try:
+            current = load_policy(self._policy_path).assessment(snapshot.name).version
+        except PolicyError:
+            current = None  # the file has no such contract (or is unreadable): it differs too
+        seen = self._differing.setdefault(snapshot.name, set())
+        if current == snapshot.version or snapshot.version in seen:
+            return
+        seen.add(snapshot.version)
+        log.warning("policy file differs from a snapshot in use; the workflow keeps its snapshot",
+                    contract=snapshot.name, snapshot_version=snapshot.version, file_version=current,
+                    workflow_id=activity.info().workflow_id)
+        activity.metric_meter().create_gauge(SNAPSHOTS_DIFFERING, SNAPSHOTS_DIFFERING_HELP).set(
+            len(seen), {"contract": snapshot.name})
 
     def _assessment_policy(self, contract: str) -> AssessmentPolicy:
         try:

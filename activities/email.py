@@ -70,7 +70,7 @@ def body_fields(n: Notice) -> dict[str, str]:
     fields: dict[str, str | int | None] = {"kind": p["kind"]}
     if p["subject"] == "complaint":
         fields |= {"complaint_id": p["subject_id"], "contract": p["contract"], "severity": p["severity"],
-                   "clock": p["clock"]}
+                   "assignee": p.get("assignee"), "group": p.get("group"), "clock": p["clock"]}
     else:
         fields |= {"subject": p["subject"], "subject_id": p["subject_id"], "contract": p["contract"],
                    "clock": p["clock"]}
@@ -163,6 +163,10 @@ class SmtpSink:
         if not to:
             return  # a report whose contract names no e-mail recipients
         await asyncio.to_thread(self._send, self.message(notification), to)
+
+    async def send(self, msg: EmailMessage, to: list[str]) -> None:
+        """Send a message made elsewhere (the customer's survey) through the same server and settings."""
+        await asyncio.to_thread(self._send, msg, to)
 
     def _send(self, msg: EmailMessage, to: list[str]) -> None:
         context = self._ssl_context or ssl.create_default_context()

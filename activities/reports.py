@@ -9,6 +9,7 @@ import asyncio
 import os
 import re
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import structlog
@@ -16,6 +17,7 @@ from temporalio import activity
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowQueryFailedError
 from temporalio.service import RPCError
 
+from activities.archive_store import ArchiveStore
 from sla.cycles import CycleStatus
 from sla.notices import Notice
 from sla.periods import Period, PeriodError
@@ -67,13 +69,18 @@ def write_reports(report: CycleReport, report_dir: str | Path) -> list[str]:
 class ReportActivities:
     """Writes a cycle's reports under `report_dir`; rewriting the same cycle gives the same files."""
 
-    def __init__(self, report_dir: str | Path) -> None:
+    def __init__(self, report_dir: str | Path, archive: Callable[[], ArchiveStore] | None = None) -> None:
         self.report_dir = Path(report_dir)
+        self._archive = archive
 
     @activity.defn(name="cxsla.write_report")
     async def write_report(self, result: CycleResult) -> list[str]:
         client = activity.client()
         report = build_report(result, await previous_cycles(client, result), await contract_plans(client, result))
+        if self._archive is not None:  # the complaints behind the breach counts, for the auditor
+            a = result.assessment
+            ids = await asyncio.to_thread(self._archive().breach_ids, result.contract, a.start, a.end)
+            report = report.model_copy(update={"breach_complaints": ids})
         return await asyncio.to_thread(write_reports, report, self.report_dir)
 
 

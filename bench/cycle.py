@@ -1,12 +1,18 @@
 """Benchmark: an assessment cycle over 10,000 and 100,000 closed complaints on a dev server.
 
 For each size, one dev server (its own, started here, SQLite on disk) holds that many closed complaints of one
-past month, imported with their own history (ComplaintClient.import_history: the same workflows and memos a live desk
-leaves behind). Then, in the same run and on the same server, two measurements:
+past month, imported with their own history (ComplaintClient.import_history: the same workflows, memos and archive
+records a live desk leaves behind; the archive is a SQLite file of its own next to the server's). Then, in the same
+run and on the same server, two measurements:
 
-  (a) baseline: list the month's complaints through visibility and decode every memo — the I/O any assessment
-      must do, and nothing else (run before and after (b); their mean is the baseline);
-  (b) the cycle: AssessmentCycleWorkflow for that month, end to end (collection + KPI fold + plans + report).
+  (a) baseline: list the month's complaints through visibility and decode every memo — the listing a cycle did
+      before the archive, and nothing else (run before and after (b); their mean is the baseline);
+  (b) the cycle: AssessmentCycleWorkflow for that month, end to end (SQL aggregates over the archive + the
+      month's still-running complaints from visibility + KPI fold + plans + report).
+
+`--fill archive` writes the sizes' complaints straight into the archive (the same histories, evaluated here) and
+imports nothing into Temporal: it measures the cycle over an archive of that size in minutes instead of the hour
+an import of 100,000 takes; there is then no listing to compare with (visibility holds nothing).
 
 Reported: seconds and complaints per second of each, the cycle's collection time as recorded by its activity,
 and the process's peak RSS above its level before the phase (the worker and its activity run in this process;
@@ -21,6 +27,7 @@ The listing itself slows per complaint as the server's visibility table grows (7
     python -m bench.cycle                 # 10,000 and 100,000
     python -m bench.cycle --sizes 2000    # quick look
     python -m bench.cycle --db-dir /dev/shm   # server file in tmpfs when the disk is slow (3 GB or more at 100k)
+    python -m bench.cycle --sizes 10000 100000 --fill archive   # the cycle over archives of these sizes
 """
 
 from __future__ import annotations
@@ -45,13 +52,20 @@ from typing import Any
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
+from activities.archive_store import ArchiveStore
 from activities.assessment import VisibilitySource
 from bench.sinks import NullSink
 from plugin import CxSlaPlugin
 from sla import events as ev
+from sla.archive import ArchiveComplaint
+from sla.calendar import compiled
+from sla.engine import evaluate
 from sla.names import complaints_query
-from sla.policy import load_policy
+from sla.official_calendar import resolve
+from sla.outcomes import outcome_of
+from sla.policy import ContractPolicy, load_policy
 from sla.reporting import CycleResult, cycle_workflow_id
+from sla.status import build_status
 from sla.vocabulary import Severity
 from starter.client.assessment import AssessmentClient
 from starter.client.complaints import ComplaintClient, workflow_id
@@ -187,11 +201,36 @@ async def listing(env: WorkflowEnvironment, query: str, n: int) -> tuple[float, 
     return seconds, rss
 
 
-async def one_size(n: int, db_dir: str | None) -> dict:
+def fill_archive(store: ArchiveStore, n: int, policy: ContractPolicy) -> float:
+    """The n complaints' archive records as their workflows would write them (evaluated here), in batches."""
+    started = time.perf_counter()
+    calendar = compiled(resolve(policy.calendar_name, policy.calendar, range(MONTH.year - 1, MONTH.year + 2)))
+    now = MONTH + timedelta(days=60)
+    batch: list[ArchiveComplaint] = []
+    for i in range(n):
+        events = history(i)
+        evaluation = evaluate(policy, events, now, {}, calendar=calendar)
+        status = build_status(complaint_id=f"bench-{i:06d}", contract=CONTRACT, policy_version=policy.version,
+                              events=events, evaluation=evaluation)
+        batch.append(ArchiveComplaint(
+            complaint_id=f"bench-{i:06d}", workflow_id=workflow_id(f"bench-{i:06d}"), first_run_id=f"run-{i}",
+            run_id=f"run-{i}", archived_at=events[-1].at, events=events, status=status,
+            outcome=outcome_of(events, evaluation)))
+        if len(batch) == 2_000 or i == n - 1:
+            store.save_complaints(batch)
+            batch = []
+            if i and (i + 1) % 20_000 == 0:
+                log(f"  archived {i + 1} ({(i + 1) / (time.perf_counter() - started):.0f}/s)")
+    return time.perf_counter() - started
+
+
+async def one_size(n: int, db_dir: str | None, fill: str = "import") -> dict:
     log(f"size {n}: starting a dev server")
     # A file, not the server's in-memory SQLite: 100,000 closed workflows outgrew that at 24 GB. On a slow disk
     # the server waits on fsync (imports fell from 88/s to 17/s); --db-dir /dev/shm keeps the file in tmpfs.
     folder = tempfile.mkdtemp(prefix="cxsla-bench-", dir=db_dir)
+    archive = ArchiveStore(f"sqlite:///{folder}/archive.sqlite")
+    archive.migrate()
     env = await WorkflowEnvironment.start_local(dev_server_existing_path=temporal_cli(),
         plugins=[CxSlaPlugin()], search_attributes=list(sa.ALL),
         dev_server_log_level="error", dev_server_extra_args=["--db-filename", f"{folder}/temporal.db", *PRAGMAS],
@@ -202,7 +241,7 @@ async def one_size(n: int, db_dir: str | None) -> dict:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", "The same plugin type", UserWarning)
             return Worker(env.client, task_queue=queue, plugins=[CxSlaPlugin(
-                sink=NullSink(), report_dir=str(ROOT / "bench" / "results" / "reports"))],
+                sink=NullSink(), report_dir=str(ROOT / "bench" / "results" / "reports"), archive=archive)],
                 max_concurrent_activities=200, **options)
 
     try:
@@ -210,15 +249,22 @@ async def one_size(n: int, db_dir: str | None) -> dict:
         query = complaints_query(CONTRACT, MONTH, MONTH + timedelta(days=30))
         # Setup, not measured: the same workflow code completes the imports outside the sandbox, whose
         # per-run module isolation cost the bench process more CPU than the server spent on each complaint.
-        async with worker(workflow_runner=UnsandboxedWorkflowRunner()):
-            import_seconds = await import_all(complaints, n)
-            log(f"size {n}: imported in {import_seconds:.1f} s")
-            drain_seconds = await wait_listed(env, query, n)
+        if fill == "archive":
+            import_seconds, drain_seconds = await asyncio.to_thread(fill_archive, archive, n,
+                                                                    complaints.policy.contract(CONTRACT)), 0.0
+            log(f"size {n}: archived directly in {import_seconds:.1f} s")
+        else:
+            async with worker(workflow_runner=UnsandboxedWorkflowRunner()):
+                import_seconds = await import_all(complaints, n)
+                log(f"size {n}: imported in {import_seconds:.1f} s")
+                drain_seconds = await wait_listed(env, query, n)
         async with worker():
             log(f"size {n}: all completed and listed after another {drain_seconds:.0f} s")
-
-            baseline_seconds, baseline_rss = await listing(env, query, n)
-            log(f"size {n}: baseline listing {baseline_seconds:.1f} s")
+            baseline_seconds = again_seconds = 0.0
+            baseline_rss = again_rss = None
+            if fill == "import":
+                baseline_seconds, baseline_rss = await listing(env, query, n)
+                log(f"size {n}: baseline listing {baseline_seconds:.1f} s")
 
             cycles = AssessmentClient.of(complaints)
             with PeakRss() as cycle_rss:
@@ -229,40 +275,47 @@ async def one_size(n: int, db_dir: str | None) -> dict:
                 cycle_seconds = time.perf_counter() - started
             assert result.assessment.complaints == n, result.assessment.complaints
             log(f"size {n}: cycle {cycle_seconds:.1f} s")
-            # the baseline again after the cycle: the first listing may have warmed the server for the second
-            again_seconds, again_rss = await listing(env, query, n)
-            log(f"size {n}: baseline listing again {again_seconds:.1f} s")
+            if fill == "import":
+                # the baseline again after the cycle: the first listing may have warmed the server for the second
+                again_seconds, again_rss = await listing(env, query, n)
+                log(f"size {n}: baseline listing again {again_seconds:.1f} s")
             history_events = len([e async for e in env.client.get_workflow_handle(
                 cycle_workflow_id(CONTRACT, PERIOD)).fetch_history_events()])
-        db_bytes = sum(p.stat().st_size for p in Path(folder).iterdir())
+        db_bytes = sum(p.stat().st_size for p in Path(folder).iterdir() if not p.name.startswith("archive"))
+        archive_bytes = sum(p.stat().st_size for p in Path(folder).glob("archive.sqlite*"))
     finally:
+        archive.dispose()
         await env.shutdown()
         shutil.rmtree(folder, ignore_errors=True)
+    listed = baseline_seconds + again_seconds
     return {
         "complaints": n,
+        "fill": fill,
         "import": {"seconds": round(import_seconds, 1), "per_second": round(n / import_seconds, 1),
                    "completed_after_seconds": round(import_seconds + drain_seconds)},
         "server_db_mb": round(db_bytes / 2**20),
-        "baseline_listing": {"seconds": round((baseline_seconds + again_seconds) / 2, 2),
-                             "runs_seconds": [round(baseline_seconds, 2), round(again_seconds, 2)],
-                             "per_second": round(2 * n / (baseline_seconds + again_seconds)),
-                             "peak_rss_above_start_mb": max(baseline_rss.above_start_mb, again_rss.above_start_mb)},
+        "archive_db_mb": round(archive_bytes / 2**20),
+        "baseline_listing": None if baseline_rss is None or again_rss is None else {
+            "seconds": round(listed / 2, 2), "runs_seconds": [round(baseline_seconds, 2), round(again_seconds, 2)],
+            "per_second": round(2 * n / listed),
+            "peak_rss_above_start_mb": max(baseline_rss.above_start_mb, again_rss.above_start_mb)},
         "cycle": {"seconds": round(cycle_seconds, 2), "per_second": round(n / cycle_seconds),
                   "peak_rss_above_start_mb": cycle_rss.above_start_mb, "history_events": history_events,
                   "kpis": {k.name.value: k.value for k in result.assessment.kpis if k.value is not None}},
-        "cycle_over_baseline": round(2 * cycle_seconds / (baseline_seconds + again_seconds), 2),
+        "cycle_over_baseline": round(2 * cycle_seconds / listed, 2) if listed else None,
     }
 
 
 def report(results: dict) -> str:
     lines = [f"cx-sla cycle benchmark ({results['environment']['cpus']} CPUs, temporalio "
              f"{results['environment']['temporalio']})", "",
-             f"{'complaints':>12}{'import/s':>10}{'listing s':>11}{'cycle s':>9}{'cycle/listing':>15}"
+             f"{'complaints':>12}{'fill':>9}{'fill/s':>8}{'listing s':>11}{'cycle s':>9}{'cycle/listing':>15}"
              f"{'listing MB':>12}{'cycle MB':>10}{'events':>8}"]
     for r in results["sizes"]:
-        lines.append(f"{r['complaints']:>12,}{r['import']['per_second']:>10}{r['baseline_listing']['seconds']:>11}"
-                     f"{r['cycle']['seconds']:>9}{r['cycle_over_baseline']:>15}"
-                     f"{r['baseline_listing']['peak_rss_above_start_mb']:>12}"
+        listing_ = r["baseline_listing"] or {"seconds": "-", "peak_rss_above_start_mb": "-"}
+        lines.append(f"{r['complaints']:>12,}{r['fill']:>9}{r['import']['per_second']:>8}{listing_['seconds']:>11}"
+                     f"{r['cycle']['seconds']:>9}{r['cycle_over_baseline'] or '-':>15}"
+                     f"{listing_['peak_rss_above_start_mb']:>12}"
                      f"{r['cycle']['peak_rss_above_start_mb']:>10}{r['cycle']['history_events']:>8}")
     lines.append("")
     lines.append("MB: peak RSS of the bench process (worker + activity) above its level before the phase.")
@@ -274,6 +327,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.cycle", description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--db-dir", help="where the dev server keeps its SQLite file (default: the temp dir)")
+    parser.add_argument("--fill", choices=["import", "archive"], default="import",
+                        help="import through Temporal (default), or write the archive directly (no listing)")
     args = parser.parse_args(argv)
     results: dict[str, Any] = {
         "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -284,7 +339,7 @@ def main(argv: list[str] | None = None) -> None:
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     for n in args.sizes:
-        results["sizes"].append(asyncio.run(one_size(n, args.db_dir)))
+        results["sizes"].append(asyncio.run(one_size(n, args.db_dir, args.fill)))
         RESULTS.write_text(json.dumps(results, indent=2))  # after each size: a long run keeps what it measured
     print(report(results))
 

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from sla import events as ev
-from sla.events import InputInstant, Text
+from sla.events import InputInstant, Name, Text
 from sla.lifecycle import COMMANDS
-from sla.policy import DEFAULT_LIMITS, MAX_HANDLING_SECONDS, Limits
-from sla.vocabulary import Channel, ClockName, Remedy, Severity
+from sla.policy import DEFAULT_LIMITS, MAX_HANDLING_SECONDS, ContractPolicy, Limits
+from sla.vocabulary import Channel, ClockName, Kind, Remedy, Severity
 
 
 class Command(BaseModel):
@@ -55,13 +55,21 @@ class Extend(Command):
 
 
 class Reclassify(Command):
-    severity: Severity
+    severity: Severity | None = None
+    category: str | None = Field(default=None, min_length=1, max_length=200)
     reason: Text | None = None
+
+    @model_validator(mode="after")
+    def _changes_something(self) -> Reclassify:
+        if self.severity is None and self.category is None:
+            raise ValueError("severity or category: give the new severity, the new category, or both")
+        return self
 
 
 class Resolve(Command):
     resolution: Text = Field(min_length=1)
     remedy: Remedy | None = None
+    at_fault: bool = False  # verified as the provider's fault and affecting the customer (000 §4.5)
     first_contact: bool = False
     handling_seconds: int | None = Field(default=None, ge=0, le=MAX_HANDLING_SECONDS)
 
@@ -85,6 +93,20 @@ class Withdraw(Command):
     reason: Text | None = None
 
 
+class Assign(Command):
+    """Give the complaint an owner: an agent (`to`), a group, or both; the assignment replaces the previous one."""
+
+    to: Name | None = Field(default=None, description="the agent who owns it (their identity)")
+    group: Name | None = Field(default=None, description="the desk or queue that owns it")
+    note: Text | None = None
+
+    @model_validator(mode="after")
+    def _someone(self) -> Assign:
+        if self.to is None and self.group is None:
+            raise ValueError("to: name an agent (to) or a group (group) to assign the complaint to")
+        return self
+
+
 COMMAND_MODELS: dict[str, type[Command]] = {
     "acknowledge": Acknowledge,
     "triage": Triage,
@@ -99,6 +121,7 @@ COMMAND_MODELS: dict[str, type[Command]] = {
     "reopen": Reopen,
     "record_feedback": RecordFeedback,
     "withdraw": Withdraw,
+    "assign": Assign,
 }
 assert COMMAND_MODELS.keys() == COMMANDS.keys()
 
@@ -125,6 +148,13 @@ def check_limits(command: Command, limits: Limits, *, received_at: datetime, eve
                              f"complaint was received ({reach.isoformat()})")
 
 
+def check_policy(command: Command, policy: ContractPolicy) -> None:
+    """Refuse (ValueError naming the field) what the complaint's contract forbids beyond state and limits."""
+    if isinstance(command, Resolve) and command.at_fault and command.remedy is None and policy.at_fault_needs_remedy:
+        raise ValueError("remedy: a complaint verified as our fault is resolved with a remedy (compensation, "
+                         "upgrade or replacement)")
+
+
 def _days(seconds: int) -> str:
     return f"{seconds / 86_400:g} days"
 
@@ -139,6 +169,7 @@ class OpenComplaint(BaseModel):
     id: str = Field(min_length=1, max_length=200, pattern=COMPLAINT_ID_PATTERN)
     contract: str = Field(min_length=1)
     severity: Severity
+    kind: Kind = Field(default=Kind.COMPLAINT, description="complaint, or inquiry (first response and answer only)")
     channel: Channel | None = None
     customer_id: str | None = Field(default=None, max_length=200)
     customer_name: str | None = Field(default=None, max_length=200, description="personal data: encrypted at rest")
@@ -162,7 +193,7 @@ class OpenComplaint(BaseModel):
                              "import an older complaint with its history (import_history), which notifies nobody")
         at = min(at, now)
         return ev.Received(
-            at=at, by=self.by, complaint_id=self.id, contract=self.contract, severity=self.severity,
+            at=at, by=self.by, complaint_id=self.id, contract=self.contract, severity=self.severity, kind=self.kind,
             channel=self.channel, customer_id=self.customer_id, customer_name=self.customer_name,
             customer_contact=self.customer_contact, summary=self.summary,
         )

@@ -14,7 +14,7 @@ from sla import events as ev
 from sla.calendar import CalendarData
 from sla.notices import Pending
 from sla.plans import FeedbackPlanRequest, OpenPlanRequest
-from sla.policy import ContractPolicy
+from sla.policy import AssessmentPolicy, ContractPolicy
 
 
 class ComplaintRun(BaseModel):
@@ -38,3 +38,6 @@ class ComplaintRun(BaseModel):
     sequence: int = 0  # notices fired so far
     plan_requests: list[OpenPlanRequest | FeedbackPlanRequest] = Field(default_factory=list)  # not sent yet
     open_nonce: str | None = None  # the request that started it (a repeated open carries another)
+    # The contract's plan settings taken with `policy` (None when this complaint can start no plan, and in runs
+    # opened before complaints carried them): the plans it starts keep them, not the worker's file.
+    plan_policy: AssessmentPolicy | None = None

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from sla.calendar import BusinessCalendar, CalendarData
 from sla.deadlines import Due, Ladder, evaluate_deadline
@@ -16,7 +16,7 @@ from sla.kpi import Assessment
 from sla.notices import Pending, Undelivered
 from sla.periods import Cadence, Period
 from sla.policy import AssessmentPolicy
-from sla.reporting import CycleResult
+from sla.reporting import CycleResult, Reassessment
 from sla.surveys import SurveyBatch, SurveyChannel
 from sla.vocabulary import BreachClass
 
@@ -69,6 +69,22 @@ class CycleRun(BaseModel):
     report_files: list[str] | None = None
     timeline: list[dict] = Field(default_factory=list)  # calendar refreshes and retries, for people
     continue_as_new_history: int | None = None  # None: the workflow's own threshold (tests pass a small one)
+    reassessment: Reassessment | None = None  # a closed cycle assessed again: its report clock ended back then
+
+
+class ReassessCycle(BaseModel):
+    """`cxsla cycle reassess`: why a closed cycle takes a late survey batch (said in the recomputed report)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    reason: str = Field(min_length=1, max_length=1000)
+    by: str | None = Field(default=None, max_length=200)
+
+    @field_validator("reason")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be blank")
+        return value
 
 
 class BatchReceipt(BaseModel):
@@ -104,6 +120,9 @@ class CycleStatus(BaseModel):
     error_since: datetime | None = None
     attempts: int = 0  # failed attempts of the step it is retrying
     retry_at: datetime | None = None
+    # The step failed in a way retrying cannot fix (e.g. KPIs that cannot be computed): the cycle waits, without
+    # retrying, until someone corrects the cause and runs `cxsla cycle retry` (the report clock keeps running).
+    waiting_for_fix: bool = False
     provisional: bool = False  # its instants touch a calendar year nobody has published yet
     undelivered: list[Undelivered] = Field(default_factory=list)
 

@@ -17,7 +17,7 @@ from sla.calendar import WALL_CLOCK, BusinessCalendar
 from sla.deadlines import ActionKind, Due, Span, duration, evaluate_clock
 from sla.lifecycle import Facts, apply
 from sla.policy import ContractPolicy
-from sla.vocabulary import PAUSABLE_CLOCKS, BreachClass, ClockName, ClockState, ComplaintState, Severity
+from sla.vocabulary import PAUSABLE_CLOCKS, BreachClass, ClockName, ClockState, ComplaintState, Kind, Severity
 
 C = ClockName
 _ZERO = timedelta(0)
@@ -63,6 +63,7 @@ class EscalationRecord(BaseModel):
 class Evaluation(BaseModel):
     state: ComplaintState
     severity: Severity
+    category: str | None = None
     clocks: list[ClockStatus]
     due: list[Action]  # due now and not fired yet, in due order
     next_due_at: datetime | None
@@ -89,6 +90,8 @@ class _Fold:
     survey_sent_at: datetime | None = None
     stale: list[int] = field(default_factory=list)
     terminal_at: datetime | None = None
+    inquiry: bool = False
+    answered_at: datetime | None = None  # an inquiry's last answer (it closes then)
 
     def current(self, clock: ClockName) -> Span | None:
         for inst in reversed(self.instances):
@@ -120,11 +123,17 @@ class _Fold:
 _PAUSABLE = frozenset(c.value for c in PAUSABLE_CLOCKS)
 
 
-def _fold(events: list) -> _Fold:
+def _fold(events: list, *, plan_is_progress: bool = False) -> _Fold:
+    """`plan_is_progress`: telling the customer the handling plan is the preliminary handling opinion that 000 §4.4
+    accepts in place of a progress update, so it meets the running `progress_update` and starts the next one."""
     fold = _Fold()
     for position, event in enumerate(events):
         at = event.at
         match event:
+            case ev.Received(kind=Kind.INQUIRY):
+                fold.inquiry = True
+                for clock in (C.ACKNOWLEDGE, C.RESOLVE):
+                    fold.start(clock, at)
             case ev.Received():
                 for clock in (C.ACKNOWLEDGE, C.TRIAGE, C.HANDLING_PLAN, C.PROGRESS_UPDATE, C.RESOLVE):
                     fold.start(clock, at)
@@ -134,7 +143,10 @@ def _fold(events: list) -> _Fold:
                 fold.meet(C.TRIAGE, at)
             case ev.PlanCommunicated():
                 fold.meet(C.HANDLING_PLAN, at)
-            case ev.ProgressPosted():
+                if plan_is_progress and not fold.inquiry:
+                    fold.meet(C.PROGRESS_UPDATE, at)
+                    fold.start(C.PROGRESS_UPDATE, at)
+            case ev.ProgressPosted() if not fold.inquiry:  # an inquiry has no progress clock
                 fold.meet(C.PROGRESS_UPDATE, at)
                 fold.start(C.PROGRESS_UPDATE, at)
             case ev.AwaitingCustomer():
@@ -153,8 +165,11 @@ def _fold(events: list) -> _Fold:
                 fold.meet(C.RESOLVE, at)
                 for clock in (C.ACKNOWLEDGE, C.TRIAGE, C.HANDLING_PLAN, C.PROGRESS_UPDATE):
                     fold.stop(clock, at)
-                fold.start(C.NOTIFY_RESULT, at)
-                fold.start(C.SURVEY, at)
+                if fold.inquiry:  # answered: no result notice or survey follows, and it closes
+                    fold.answered_at = at
+                else:
+                    fold.start(C.NOTIFY_RESULT, at)
+                    fold.start(C.SURVEY, at)
             case ev.ResultNotified():
                 fold.meet(C.NOTIFY_RESULT, at)
                 survey = fold.current(C.SURVEY)
@@ -172,7 +187,8 @@ def _fold(events: list) -> _Fold:
                 fold.stop(C.SURVEY, at)
                 fold.survey_sent_at = None
                 fold.start(C.RESOLVE, at)
-                fold.start(C.PROGRESS_UPDATE, at)
+                if not fold.inquiry:
+                    fold.start(C.PROGRESS_UPDATE, at)
             case ev.FeedbackRecorded() | ev.Closed() | ev.Withdrawn():
                 for inst in fold.open_instances():
                     fold.stop(ClockName(inst.name), at)
@@ -220,8 +236,8 @@ def evaluate(
     fired = fired or {}
     if not events or not isinstance(events[0], ev.Received):
         raise ValueError("a complaint's event log starts with a Received event")
-    fold = _fold(events)
-    severity = fold.facts.severity
+    fold = _fold(events, plan_is_progress=bool(policy.plan_counts_as_progress))
+    severity, category = fold.facts.severity, fold.facts.category
     ladder = [(duration(step.after), step.to) for step in policy.escalation]
     fired_by_instance: dict[str, list[tuple[str, datetime]]] = {}
     if memo is not None:
@@ -237,7 +253,7 @@ def evaluate(
     for inst in fold.instances:
         key = None
         if memo is not None and not inst.open:
-            key = (policy.version, calendar.digest, severity, inst.start, inst.met_at, inst.stopped_at,
+            key = (policy.version, calendar.digest, severity, category, inst.start, inst.met_at, inst.stopped_at,
                    inst.extension, tuple(tuple(p) for p in inst.pauses),
                    tuple(sorted(fired_by_instance.get(inst.id, ()))))
             kept = memo.get(inst.id)
@@ -249,7 +265,7 @@ def evaluate(
                 escalations.extend(part.escalations)
                 clocks.append(part.status)
                 continue
-        part = _evaluate_instance(inst, policy, severity, ladder, calendar, fired, now)
+        part = _evaluate_instance(inst, policy, severity, category, ladder, calendar, fired, now)
         if key is not None and memo is not None:
             memo[inst.id] = (key, part)
         candidates.extend(part.actions)
@@ -271,6 +287,9 @@ def evaluate(
         if survey.open:  # not after a reopen or once feedback closed the complaint
             candidates.append(Action(id=f"survey#{index}:send", kind=ActionKind.SEND_SURVEY, due_at=when,
                                      clock=C.SURVEY.value))
+    if fold.answered_at is not None and fold.terminal_at is None and fold.facts.state is ComplaintState.RESOLVED:
+        candidates.append(Action(id="close", kind=ActionKind.CLOSE, due_at=fold.answered_at,
+                                 detail="inquiry answered"))
     if fold.survey_sent_at is not None and fold.terminal_at is None:
         candidates.append(
             Action(id="close", kind=ActionKind.CLOSE,
@@ -285,6 +304,7 @@ def evaluate(
     return Evaluation(
         state=fold.facts.state,
         severity=severity,
+        category=category,
         clocks=clocks,
         due=due,
         next_due_at=future[0].due_at if future else None,
@@ -299,12 +319,12 @@ def evaluate(
     )
 
 
-def _evaluate_instance(inst: Span, policy: ContractPolicy, severity: Severity, ladder: list, calendar: BusinessCalendar,
-                       fired: dict[str, datetime], now: datetime) -> _Instance:
+def _evaluate_instance(inst: Span, policy: ContractPolicy, severity: Severity, category: str | None, ladder: list,
+                       calendar: BusinessCalendar, fired: dict[str, datetime], now: datetime) -> _Instance:
     clock = ClockName(inst.name)
-    target = policy.target(clock, severity)
+    target = policy.target(clock, severity, category)
     result = evaluate_clock(inst, target=target, calendar=calendar, warn_at=policy.warn_at, ladder=ladder,
-                            breach_class=policy.breach_class(clock, severity), fired=fired, now=now)
+                            breach_class=policy.breach_class(clock, severity, category), fired=fired, now=now)
     breach = None
     if result.breached_at is not None:
         breach = BreachRecord(clock=clock, instance=inst.index, breach_class=result.breach_class,

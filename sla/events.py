@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from sla.vocabulary import Channel, ClockName, Remedy, Severity
+from sla.vocabulary import Channel, ClockName, Kind, Remedy, Severity
 
 # Every instant a complaint, cycle or plan records lies within these years: a deadline computed from one far
 # outside them cannot be found in any calendar, and converting year 1 or 9999 to UTC overflows.
@@ -48,6 +48,7 @@ class Received(_Event):
     complaint_id: str
     contract: str
     severity: Severity
+    kind: Kind = Kind.COMPLAINT
     channel: Channel | None = None
     customer_id: str | None = None
     # Personal data: kept only in the event log (encrypted by the payload codec), never in search attributes,
@@ -98,7 +99,8 @@ class Extended(_Event):
 
 class Reclassified(_Event):
     type: Literal["reclassified"] = "reclassified"
-    severity: Severity
+    severity: Severity | None = None  # None: the severity stays (only the category changed)
+    category: str | None = None  # None: the category stays
     reason: Text | None = None
 
 
@@ -106,6 +108,7 @@ class Resolved(_Event):
     type: Literal["resolved"] = "resolved"
     resolution: Text = Field(min_length=1)
     remedy: Remedy | None = None
+    at_fault: bool = False  # verified as the provider's fault (000 §4.5): a remedy is owed
     first_contact: bool = False
     handling_seconds: int | None = Field(default=None, ge=0)
 
@@ -145,6 +148,21 @@ class Reopened(_Event):
     reason: Text | None = None
 
 
+# Who owns a complaint: an agent (identity, as in `by`) and/or a group (a desk or queue). Names only: they are
+# published as the CxAssignee search attribute and on notifications.
+ASSIGNEE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._@:-]*$"
+Name = Annotated[str, Field(min_length=1, max_length=100, pattern=ASSIGNEE_PATTERN)]
+
+
+class Assigned(_Event):
+    """Ownership changed: `to` (an agent) and `group` replace the previous assignment (either may be None)."""
+
+    type: Literal["assigned"] = "assigned"
+    to: Name | None = None
+    group: Name | None = None
+    note: Text | None = None
+
+
 class Withdrawn(_Event):
     type: Literal["withdrawn"] = "withdrawn"
     reason: Text | None = None
@@ -156,14 +174,15 @@ class Closed(_Event):
 
 
 FREE_TEXT = ("summary", "note", "plan", "reason", "resolution", "comment")
+E = TypeVar("E", bound=BaseModel)  # a complaint's or a plan's event
 KEPT_TEXT = 64  # free text up to this long is carried whole
 ELIDED = "[elided: "
 
 
-def with_text_elided(event: _Event, where: str) -> _Event:
+def with_text_elided(event: E, where: str) -> E:
     """The event with each long free text replaced by a marker saying where it is kept (`where`: a run's history).
-    What continue-as-new carries: no clock reads free text, and carrying every note made a long complaint's run
-    input outgrow Temporal's payload limit."""
+    What continue-as-new carries: no clock reads free text, and carrying every note made a long complaint's (or
+    plan's) run input outgrow Temporal's payload limit."""
     update = {}
     for name in FREE_TEXT:
         value = getattr(event, name, None)
@@ -189,6 +208,7 @@ Event = Annotated[
     | Reopened
     | Withdrawn
     | Closed
-    | CalendarUpdated,
+    | CalendarUpdated
+    | Assigned,
     Field(discriminator="type"),
 ]

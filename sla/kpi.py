@@ -18,13 +18,35 @@ from pydantic import BaseModel, ConfigDict, Field
 from sla.kpi_catalogue import DEFINITIONS, KpiName, Target, Unit, compliance_kpi
 from sla.outcomes import MAJOR_SEVERITIES, ClockTally, ComplaintOutcome
 from sla.surveys import Scale, ScoreHistogram, SurveyBatch, SurveyChannel, merge_all
-from sla.vocabulary import BreachClass, ClockName, Remedy, Severity
-
+from sla.vocabulary import BreachClass, ClockName, Kind, Remedy, Severity
 
 # ---- the tally of a period's complaints ---------------------------------------------------------------------
-class PeriodTally(BaseModel):
-    """Aggregate of complaint outcomes: `add` folds one in place, `merge` combines two (associative)."""
+UNCATEGORISED = "uncategorised"
 
+
+class CategoryCounts(BaseModel):
+    """One category's complaints in a period (002 §1.3: complaints by nature), for the report's breakdown."""
+
+    complaints: int = 0
+    resolved: int = 0
+    breached: int = 0  # complaints with at least one breach
+
+    def plus(self, other: CategoryCounts) -> CategoryCounts:
+        return CategoryCounts(complaints=self.complaints + other.complaints, resolved=self.resolved + other.resolved,
+                              breached=self.breached + other.breached)
+
+
+class PeriodTally(BaseModel):
+    """Aggregate of complaint outcomes: `add` folds one in place, `merge` combines two (associative).
+
+    `decided_by` (the period's end) makes the resolution rate count only complaints decided by then; without it
+    every complaint not withdrawn counts, as an open one would at the end of time.
+    """
+
+    decided_by: datetime | None = None
+    # Inquiries and requests (000 §2.2b) are no complaints: counted apart, with their first-response clock only.
+    inquiries: int = 0
+    inquiry_acknowledge: ClockTally = Field(default_factory=ClockTally)
     complaints: int = 0
     withdrawn: int = 0
     resolved: int = 0
@@ -36,10 +58,15 @@ class PeriodTally(BaseModel):
     major_complaints: int = 0
     major_decided: int = 0
     major_in_time: int = 0
+    decided: int = 0  # not withdrawn, and resolved or past the resolve deadline by `decided_by`
+    decided_resolved: int = 0  # of those, resolved by then
     first_response_business: dict[int, int] = Field(default_factory=dict)  # whole seconds -> complaints
     first_response_wall: dict[int, int] = Field(default_factory=dict)
     by_severity: dict[Severity, int] = Field(default_factory=dict)
     remedies: dict[Remedy, int] = Field(default_factory=dict)
+    at_fault: int = 0  # resolved as the provider's fault (000 §4.5)
+    at_fault_without_remedy: int = 0
+    by_category: dict[str, CategoryCounts] = Field(default_factory=dict)
     clocks: dict[ClockName, ClockTally] = Field(default_factory=dict)
     breaches: dict[BreachClass, int] = Field(default_factory=dict)
     feedback_csat: ScoreHistogram = Field(default_factory=lambda: ScoreHistogram(scale=Scale.CSAT))
@@ -47,10 +74,20 @@ class PeriodTally(BaseModel):
     feedback_ces: ScoreHistogram = Field(default_factory=lambda: ScoreHistogram(scale=Scale.CES))
 
     def add(self, outcome: ComplaintOutcome) -> None:
+        if outcome.kind is Kind.INQUIRY:
+            self.inquiries += 1
+            self.inquiry_acknowledge = self.inquiry_acknowledge.add(
+                outcome.clocks.get(ClockName.ACKNOWLEDGE, ClockTally()))
+            return
         self.complaints += 1
         _bump(self.by_severity, outcome.severity)
         if outcome.withdrawn:
             self.withdrawn += 1
+        else:
+            decided, resolved = (outcome.decided_by(self.decided_by) if self.decided_by is not None
+                                 else (True, outcome.resolved))
+            self.decided += decided
+            self.decided_resolved += resolved
         if outcome.resolved:
             self.resolved += 1
             if outcome.resolved_at_first_contact:
@@ -59,6 +96,12 @@ class PeriodTally(BaseModel):
             self.reopened += 1
         if outcome.remedy is not None:
             _bump(self.remedies, outcome.remedy)
+        if outcome.at_fault:
+            self.at_fault += 1
+            self.at_fault_without_remedy += outcome.remedy is None
+        category = outcome.category or UNCATEGORISED
+        self.by_category[category] = self.by_category.get(category, CategoryCounts()).plus(CategoryCounts(
+            complaints=1, resolved=int(outcome.resolved), breached=int(bool(sum(outcome.breaches.values())))))
         if outcome.handling_seconds is not None:
             self.handled += 1
             self.handling_seconds += outcome.handling_seconds
@@ -82,9 +125,13 @@ class PeriodTally(BaseModel):
                 setattr(self, name, getattr(self, name).merge(ScoreHistogram(scale=scale, counts={score: 1})))
 
     def merge(self, other: PeriodTally) -> PeriodTally:
+        if self.decided_by != other.decided_by and self.complaints and other.complaints:
+            raise ValueError("tallies decided at different instants do not merge")
         out = self.model_copy(deep=True)
+        out.decided_by = self.decided_by or other.decided_by
         for name in ("complaints", "withdrawn", "resolved", "first_contact", "reopened", "handled",
-                     "handling_seconds", "unacknowledged", "major_complaints", "major_decided", "major_in_time"):
+                     "handling_seconds", "unacknowledged", "major_complaints", "major_decided", "major_in_time",
+                     "decided", "decided_resolved", "at_fault", "at_fault_without_remedy", "inquiries"):
             setattr(out, name, getattr(self, name) + getattr(other, name))
         for name in ("first_response_business", "first_response_wall", "by_severity", "remedies", "breaches"):
             target = getattr(out, name)
@@ -92,14 +139,17 @@ class PeriodTally(BaseModel):
                 _bump(target, key, count)
         for clock, tally in other.clocks.items():
             out.clocks[clock] = out.clocks.get(clock, ClockTally()).add(tally)
+        out.inquiry_acknowledge = self.inquiry_acknowledge.add(other.inquiry_acknowledge)
+        for category, counts in other.by_category.items():
+            out.by_category[category] = out.by_category.get(category, CategoryCounts()).plus(counts)
         for scale in Scale:
             name = f"feedback_{scale.value}"
             setattr(out, name, getattr(self, name).merge(getattr(other, name)))
         return out
 
     @staticmethod
-    def of(outcomes: Iterable[ComplaintOutcome]) -> PeriodTally:
-        tally = PeriodTally()
+    def of(outcomes: Iterable[ComplaintOutcome], decided_by: datetime | None = None) -> PeriodTally:
+        tally = PeriodTally(decided_by=decided_by)
         for outcome in outcomes:
             tally.add(outcome)
         return tally
@@ -201,6 +251,8 @@ class KpiValue(BaseModel):
     variant: str
     value: float | None  # None: no data
     n: int  # answers, complaints or clock instances behind the value
+    # Complaints left out of the value because nothing decided them by the period's end (resolution rate only).
+    pending: int | None = None
     target: Target | None = None
     met: bool | None = None  # None: no target, or not enough data to judge
 
@@ -227,10 +279,16 @@ class Assessment(BaseModel):
     complaints: int
     withdrawn: int
     resolved: int
+    pending: int = 0  # not withdrawn, unresolved, and still within the resolve deadline at the period's end
     by_severity: dict[Severity, int]
     remedies: dict[Remedy, int]
     breaches: dict[BreachClass, int]
     interruptions: int
+    by_category: dict[str, CategoryCounts] = Field(default_factory=dict)
+    at_fault: int = 0  # complaints resolved as the provider's fault (000 §4.5)
+    at_fault_without_remedy: int = 0
+    inquiries: int = 0  # inquiries and requests received in the period (not in the complaint figures)
+    inquiry_acknowledge: ClockTally = Field(default_factory=ClockTally)  # their first responses, met or late
     assessed: list[KpiName]  # targets checked by this cycle
 
     @property
@@ -264,6 +322,7 @@ def assess(
     ces = merge_all(Scale.CES, [*(b.ces for b in general), tally.feedback_ces])
     third_csat = merge_all(Scale.CSAT, (b.csat for b in third))
     answered = tally.complaints - tally.unacknowledged
+    pending = tally.complaints - tally.withdrawn - tally.decided
     major = tally.breaches.get(BreachClass.MAJOR, 0)
     minor = tally.breaches.get(BreachClass.MINOR, 0)
 
@@ -280,8 +339,7 @@ def assess(
         KpiName.FIRST_RESPONSE_P90: (percentile(tally.first_response_business, 90), answered),
         KpiName.FIRST_RESPONSE_WALL_P50: (percentile(tally.first_response_wall, 50), answered),
         KpiName.FIRST_RESPONSE_WALL_P90: (percentile(tally.first_response_wall, 90), answered),
-        KpiName.RESOLUTION_RATE: (ratio(tally.resolved, tally.complaints - tally.withdrawn),
-                                  tally.complaints - tally.withdrawn),
+        KpiName.RESOLUTION_RATE: (ratio(tally.decided_resolved, tally.decided), tally.decided),
         KpiName.MAJOR_RESOLVED_IN_TIME: (ratio(tally.major_in_time, tally.major_decided), tally.major_decided),
         KpiName.MAJOR_BREACHES: (major, tally.complaints),
         KpiName.MINOR_BREACHES: (minor, tally.complaints),
@@ -303,7 +361,7 @@ def assess(
         if target is not None and value is not None and enough:
             met = target.met_by(value)
         kpis.append(KpiValue(name=name, label=label, unit=unit, variant=variant, value=value, n=n, target=target,
-                             met=met))
+                             met=met, pending=pending if name is KpiName.RESOLUTION_RATE else None))
 
     channels = []
     for channel in SurveyChannel:
@@ -325,7 +383,10 @@ def assess(
 
     return Assessment(
         contract=contract, period=period, start=start, end=end, computed_at=now, kpis=kpis, channels=channels,
-        complaints=tally.complaints, withdrawn=tally.withdrawn, resolved=tally.resolved,
+        complaints=tally.complaints, withdrawn=tally.withdrawn, resolved=tally.resolved, pending=pending,
         by_severity=dict(tally.by_severity), remedies=dict(tally.remedies), breaches=dict(tally.breaches),
+        by_category={k: tally.by_category[k] for k in sorted(tally.by_category)},
+        at_fault=tally.at_fault, at_fault_without_remedy=tally.at_fault_without_remedy,
+        inquiries=tally.inquiries, inquiry_acknowledge=tally.inquiry_acknowledge,
         interruptions=len(interruptions), assessed=assessed,
     )

@@ -77,7 +77,8 @@ DEFINITIONS: dict[KpiName, tuple[str, Unit, str]] = {
     KpiName.FIRST_RESPONSE_WALL_P90: ("First response, p90 (wall clock)", Unit.SECONDS,
                                       "nearest-rank 90th percentile of receipt-to-acknowledgment wall-clock seconds"),
     KpiName.RESOLUTION_RATE: ("Resolution rate", Unit.RATIO,
-                              "resolved / received in the period, withdrawn complaints excluded (003 §2.3.2)"),
+                              "resolved by the period's end / complaints decided by then (resolved, or past their "
+                              "resolve deadline); the rest are pending; withdrawn excluded (003 §2.3.2)"),
     KpiName.MAJOR_RESOLVED_IN_TIME: ("Major complaints resolved in time", Unit.RATIO,
                                      "critical+major complaints resolved without a resolve breach / those decided "
                                      "(resolved, or a resolve deadline passed) (003 §2.3.2, §4.2.2)"),

@@ -26,10 +26,13 @@ class Facts:
 
     state: ComplaintState = S.RECEIVED
     severity: Severity = Severity.NORMAL
+    category: str | None = None  # the nature given at triage or reclassification
     triaged: bool = False
     resolutions: int = 0
     result_notified: bool = False
     before_wait: ComplaintState = S.IN_PROGRESS
+    assignee: str | None = None
+    group: str | None = None
 
 
 # command name -> (event type it records, states it is allowed in)
@@ -47,6 +50,7 @@ COMMANDS: dict[str, tuple[type, tuple[ComplaintState, ...]]] = {
     "reopen": (ev.Reopened, (S.RESOLVED,)),
     "record_feedback": (ev.FeedbackRecorded, (S.RESOLVED,)),
     "withdraw": (ev.Withdrawn, _OPEN),
+    "assign": (ev.Assigned, _OPEN),
 }
 
 
@@ -65,8 +69,11 @@ def check(facts: Facts, command: str, event: ev._Event) -> None:
         )
     if command == "triage" and facts.triaged:
         raise InvalidTransition("complaint is already triaged; use reclassify to change its severity")
-    if command == "reclassify" and isinstance(event, ev.Reclassified) and event.severity is facts.severity:
-        raise InvalidTransition(f"complaint is already {facts.severity.value}")
+    if (command == "reclassify" and isinstance(event, ev.Reclassified)
+            and event.severity in (None, facts.severity) and event.category in (None, facts.category)):
+        already = [f"{facts.severity.value}" if event.severity else "", f"in category {facts.category!r}"
+                   if event.category else ""]
+        raise InvalidTransition(f"complaint is already {' and '.join(a for a in already if a)}")
     if command == "notify_result" and facts.result_notified:
         raise InvalidTransition("the customer has already been notified of this result")
 
@@ -78,16 +85,16 @@ def apply(facts: Facts, event: ev._Event) -> Facts:
             return Facts(severity=severity)
         case ev.Acknowledged():
             return replace(facts, state=S.ACKNOWLEDGED)
-        case ev.Triaged():
-            return replace(facts, state=S.IN_PROGRESS, triaged=True)
+        case ev.Triaged(category=category):
+            return replace(facts, state=S.IN_PROGRESS, triaged=True, category=category or facts.category)
         case ev.PlanCommunicated() | ev.ProgressPosted():
             return replace(facts, state=S.IN_PROGRESS)
         case ev.AwaitingCustomer():
             return replace(facts, state=S.AWAITING_CUSTOMER, before_wait=facts.state)
         case ev.CustomerResponded():
             return replace(facts, state=facts.before_wait)
-        case ev.Reclassified(severity=severity):
-            return replace(facts, severity=severity)
+        case ev.Reclassified(severity=severity, category=category):
+            return replace(facts, severity=severity or facts.severity, category=category or facts.category)
         case ev.Resolved():
             return replace(facts, state=S.RESOLVED, resolutions=facts.resolutions + 1, result_notified=False)
         case ev.ResultNotified():
@@ -98,6 +105,8 @@ def apply(facts: Facts, event: ev._Event) -> Facts:
             return replace(facts, state=S.CLOSED)
         case ev.Withdrawn():
             return replace(facts, state=S.WITHDRAWN)
+        case ev.Assigned(to=to, group=group):
+            return replace(facts, assignee=to, group=group)
     return facts
 
 

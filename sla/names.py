@@ -76,11 +76,12 @@ PROVISIONAL = "CxProvisional"  # a running clock touches an unpublished calendar
 # Unset while everything is delivered, so the collector lists only the workflows that have some.
 OLDEST_UNDELIVERED = "CxOldestUndelivered"
 UNDELIVERED = "CxUndelivered"
+ASSIGNEE = "CxAssignee"  # complaints: the agent who owns it (set by assign; unset while nobody does)
 
 SEARCH_ATTRIBUTES: dict[str, str] = {
     CONTRACT: "keyword", SEVERITY: "keyword", STATE: "keyword", BREACHED: "bool", AT_RISK: "bool",
     NEXT_DEADLINE: "datetime", RECEIVED_AT: "datetime", PROVISIONAL: "bool", OLDEST_UNDELIVERED: "datetime",
-    UNDELIVERED: "int",
+    UNDELIVERED: "int", ASSIGNEE: "keyword",
 }
 
 

@@ -45,6 +45,8 @@ class Notice(BaseModel):
     report_to: ReportTo | None = None  # a finished report's recipients (kind deliver_report)
     # The report itself (format -> text), added by the delivering activity just before the sinks; never recorded.
     attachments: dict[str, str] | None = Field(default=None, exclude=True)
+    assignee: str | None = None  # who owned the complaint when it fired (agent, group): whom to tell first
+    group: str | None = None
 
     @model_validator(mode="after")
     def _subject_id(self) -> Notice:

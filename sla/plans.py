@@ -99,6 +99,7 @@ class OpenPlanRequest(BaseModel):
     # True: the complaint decided from its own policy snapshot; False (requests of earlier runs): the worker's
     # policy decides whether major breaches start plans.
     decided: bool = False
+    policy: AssessmentPolicy | None = None  # the complaint's plan settings (None: the worker's policy file)
 
 
 class FeedbackPlanRequest(BaseModel):
@@ -341,6 +342,7 @@ class PlanRun(BaseModel):
     pending: list[Pending] = Field(default_factory=list)  # notices not delivered yet
     sequence: int = 0
     run: int = 1
+    continue_as_new_after_events: int | None = None  # None: the workflow's own bound (tests pass a small one)
 
 
 def new_plan_run(*, policy: AssessmentPolicy, kpi: KpiName, miss: Miss, at: datetime,

@@ -46,6 +46,9 @@ class SeverityRules(_Strict):
     major_breach: list[ClockName] = Field(default_factory=list)
 
 
+CategoryName = Annotated[str, Field(min_length=1, max_length=200)]
+
+
 class TargetSpec(_Strict):
     """`{ min = 85 }`, `{ max = 0.05 }`, or for time KPIs a duration: `{ max = "2 working hours" }`."""
 
@@ -173,9 +176,17 @@ class ContractSpec(_Strict):
     calendar: str
     targets: dict[ClockName, DurationText]
     severity: dict[Severity, SeverityRules] = Field(default_factory=dict)
+    # Per nature of the complaint (002 §1.3: time limits by nature and urgency), the category given at triage or
+    # reclassification: its targets override the severity's, its major_breach clocks add to them.
+    category: dict[CategoryName, SeverityRules] = Field(default_factory=dict)
     warn_at: list[float] = Field(default_factory=lambda: [0.5, 0.8])
     escalation: list[EscalationStep] = Field(default_factory=list)
     survey_window: DurationText = "14 days"
+    # 000 §4.4 asks for "a preliminary handling opinion or a progress update": the handling plan told to the customer
+    # is such an opinion, so it meets `progress_update` and restarts it.
+    plan_counts_as_progress: bool = True
+    # 000 §4.5: a complaint verified as the provider's fault gets a remedy; resolving one without is refused.
+    at_fault_needs_remedy: bool = True
     kpi_targets: dict[KpiName, TargetSpec] = Field(default_factory=dict)
     cycles: dict[Cadence, CycleSpec] = Field(default_factory=dict)
     improvement: ImprovementSpec = Field(default_factory=ImprovementSpec)
@@ -231,9 +242,13 @@ class ContractPolicy(_Strict):
     calendar: CalendarSpec
     targets: dict[ClockName, DurationText]
     severity: dict[Severity, SeverityRules] = Field(default_factory=dict)
+    category: dict[str, SeverityRules] = Field(default_factory=dict)  # empty in snapshots taken before categories
     warn_at: list[float]
     escalation: list[EscalationStep]
     survey_window: DurationText
+    # None in snapshots taken before the switch existed: those complaints keep counting only progress posts.
+    plan_counts_as_progress: bool | None = None
+    at_fault_needs_remedy: bool | None = None  # None in snapshots taken before: nothing refused
     # What the complaint itself decides about improvement plans (None in snapshots taken before it did).
     plan_on_major_breach: bool | None = None  # a critical/major complaint missing `resolve` opens one
     plans_on_negative_feedback: dict[KpiName, int] | None = None  # KPI -> score at or below which an answer opens one
@@ -243,14 +258,17 @@ class ContractPolicy(_Strict):
     def bounds(self) -> Limits:
         return self.limits or DEFAULT_LIMITS
 
-    def target(self, clock: ClockName, severity: Severity) -> Duration:
-        rules = self.severity.get(severity)
-        text = rules.targets.get(clock) if rules else None
-        return parse_duration(text or self.targets[clock])
+    def target(self, clock: ClockName, severity: Severity, category: str | None = None) -> Duration:
+        for rules in (self.category.get(category) if category else None, self.severity.get(severity)):
+            if rules is not None and clock in rules.targets:
+                return parse_duration(rules.targets[clock])
+        return parse_duration(self.targets[clock])
 
-    def breach_class(self, clock: ClockName, severity: Severity) -> BreachClass:
-        rules = self.severity.get(severity)
-        return BreachClass.MAJOR if rules and clock in rules.major_breach else BreachClass.MINOR
+    def breach_class(self, clock: ClockName, severity: Severity, category: str | None = None) -> BreachClass:
+        for rules in (self.category.get(category) if category else None, self.severity.get(severity)):
+            if rules is not None and clock in rules.major_breach:
+                return BreachClass.MAJOR
+        return BreachClass.MINOR
 
 
 class AssessmentPolicy(_Strict):
@@ -319,6 +337,8 @@ class PolicyFile(_Strict):
         if spec is None:
             raise PolicyError(f"unknown contract {name!r}; known contracts: {', '.join(sorted(self.contracts))}")
         body = spec.model_dump(mode="json", exclude={"calendar", "limits", "report_to", *ASSESSMENT_KEYS})
+        if not body["category"]:  # in the version only when set, like limits
+            del body["category"]
         limits = merged_limits(self.limits, spec.limits)
         if limits is not None:  # in the version only when set: a file without limits keeps its versions
             body["limits"] = limits.model_dump()

@@ -22,6 +22,7 @@ from sla.reporting import (
     CycleReport,
     KpiRow,
     TrendPoint,
+    format_n,
     format_seconds,
     format_target,
     format_value,
@@ -113,7 +114,7 @@ def render_markdown(report: CycleReport) -> str:
     out += ["## Results", ""]
     out += _table(
         ["KPI", "what the agreements ask", "value", "target", "met", "n", "variant", "sources"],
-        ([k.label, k.obligation, k.value, k.target, k.mark, k.n, k.variant, k.sources] for k in _rows(report)),
+        ([k.label, k.obligation, k.value, k.target, k.mark, format_n(k), k.variant, k.sources] for k in _rows(report)),
     )
     out += ["", LEGEND, ""]
     if report.trends:
@@ -135,6 +136,12 @@ def render_markdown(report: CycleReport) -> str:
         out.append("")
     out += ["### Complaints", ""]
     out += _table(["", "count"], _complaint_rows(report))
+    for breach_class, ids in report.breach_complaints.items():
+        if ids:
+            out += ["", f"Complaints with a {breach_class} breach: {_text(', '.join(ids))}"]
+    if a.by_category:
+        out += ["", "### By category", ""]
+        out += _table(CATEGORY_COLUMNS, _category_rows(report))
     out += ["", "## Problems", ""]
     out += [f"- {_text(line)}" for line in report.problems] or ["- None found."]
     out += ["", "## Suggestions", ""]
@@ -168,11 +175,26 @@ def _trend_cell(name: KpiName, points: list[TrendPoint], period: str) -> str:
 def _complaint_rows(report: CycleReport) -> list[tuple[str, int]]:
     a = report.result.assessment
     rows = [("received", a.complaints), ("resolved", a.resolved), ("withdrawn", a.withdrawn)]
+    rows += [("pending at period end", a.pending)] if a.pending else []
     rows += [(f"severity {s.value}", n) for s, n in a.by_severity.items()]
     rows += [(f"{c.value} breaches", n) for c, n in a.breaches.items()]
+    rows += [("verified at fault", a.at_fault)] if a.at_fault else []
     rows += [(f"remedy {m.value}", n) for m, n in a.remedies.items()]
+    rows += [("at fault without a remedy", a.at_fault_without_remedy)] if a.at_fault_without_remedy else []
+    if a.inquiries:
+        rows += [("inquiries (not in the figures above)", a.inquiries),
+                 ("inquiries answered late (first response)", a.inquiry_acknowledge.breached)]
     rows += [("service interruptions", a.interruptions)]
     return rows
+
+
+CATEGORY_COLUMNS = ["category", "received", "resolved", "with a breach"]
+
+
+def _category_rows(report: CycleReport) -> list[tuple[str, int, int, int]]:
+    """Complaints by nature (002 §1.3), in the category's name order."""
+    return [(name, c.complaints, c.resolved, c.breached)
+            for name, c in report.result.assessment.by_category.items()]
 
 
 # ---- templates ------------------------------------------------------------------------------------------------
@@ -185,7 +207,8 @@ _ENV = Environment(
 )
 _ENV.filters["f1"] = "{:.1f}".format  # SVG coordinates: a tenth of a pixel is finer than any screen shows
 _ENV.globals.update(MET=MET, MISSED=MISSED, NO_DATA=NO_DATA, TRACK=TRACK, INK=INK, LINE=LINE, Unit=Unit,
-                    format_value=format_value, format_target=format_target, LEGEND=LEGEND)
+                    format_value=format_value, format_target=format_target, LEGEND=LEGEND,
+                    format_n=format_n)
 
 
 def _template(name: str, **context: object) -> Markup:
@@ -377,4 +400,6 @@ def render_html(report: CycleReport) -> str:
         kpis=_rows(report), channels=a.channels, complaints=_complaint_rows(report),
         problems=report.problems, suggestions=report.suggestions, method=report.method, plans=report.plans,
         kpi_label=_label,
+        breach_complaints={k: v for k, v in report.breach_complaints.items() if v},
+        categories=_category_rows(report), category_columns=CATEGORY_COLUMNS,
     )

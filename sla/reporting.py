@@ -21,6 +21,17 @@ from sla.plans import PlanStatus
 from sla.vocabulary import BreachClass
 
 
+class Reassessment(BaseModel):
+    """A closed cycle assessed again on purpose (`cxsla cycle reassess`): a late survey batch taken, the KPIs and
+    the report recomputed, and the report says when, by whom and why."""
+
+    at: datetime
+    by: str
+    reason: str
+    batch_id: str  # the late survey batch it took
+    first_delivered_at: datetime | None = None  # the report it replaces (its delivery stays the contractual one)
+
+
 class CycleResult(BaseModel):
     contract: str
     period: str
@@ -34,6 +45,7 @@ class CycleResult(BaseModel):
     plans_started: list[str] = Field(default_factory=list)  # ImprovementPlanWorkflow ids
     plans_informed: list[str] = Field(default_factory=list)  # open plans told this cycle's figures
     missed_duties: list[str] = Field(default_factory=list)  # assessment duties not done, as breaches, in words
+    reassessment: Reassessment | None = None
 
 
 class TrendPoint(BaseModel):
@@ -64,6 +76,7 @@ class KpiRow(BaseModel):
     verdict: Verdict
     mark: str
     n: int
+    pending: int | None = None  # complaints not yet decided, left out of n
     variant: str
     sources: str  # the seed clauses behind it
 
@@ -103,6 +116,9 @@ class CycleReport(BaseModel):
     trends: dict[KpiName, list[TrendPoint]] = Field(default_factory=dict)
     kpis: list[KpiRow] = Field(default_factory=list)
     plans: list[PlanSummary] = Field(default_factory=list)  # the contract's open plans when it was written
+    # Per breach class, the ids of the period's archived complaints behind the count (at most 1,000 each; empty
+    # without an archive).
+    breach_complaints: dict[str, list[str]] = Field(default_factory=dict)
 
 
 # What each KPI stands for in the agreements, in words, and the seed clauses it comes from (a "sources" column).
@@ -156,7 +172,7 @@ def kpi_rows(assessment: Assessment) -> list[KpiRow]:
         obligation, sources = OBLIGATIONS[k.name]
         rows.append(KpiRow(name=k.name, label=k.label, obligation=obligation, value=format_value(k.unit, k.value),
                            target=format_target(k.unit, k.target), verdict=verdict, mark=MARKS[verdict], n=k.n,
-                           variant=in_words(k.variant), sources=sources))
+                           variant=in_words(k.variant), sources=sources, pending=k.pending))
     return rows
 
 
@@ -247,6 +263,11 @@ def format_target(unit: Unit, target: Target | None) -> str:
     return f"≤ {format_value(unit, target.max)}"
 
 
+def format_n(kpi: KpiValue | KpiRow) -> str:
+    """What a figure stands on: `39`, or `39 (+2 pending)` where complaints not yet decided were left out."""
+    return f"{kpi.n} (+{kpi.pending} pending)" if kpi.pending else str(kpi.n)
+
+
 def verdict(kpi: KpiValue) -> str:
     return "met" if kpi.met else "missed" if kpi.met is False else "not judged"
 
@@ -288,14 +309,22 @@ def _earlier_cycles(result: CycleResult, previous: Iterable[CycleResult]) -> lis
 
 def _method(result: CycleResult) -> list[str]:
     a = result.assessment
-    lines = [
+    again = result.reassessment
+    lines = [] if again is None else [
+        f"Re-assessed on {again.at.isoformat()} by {again.by}: {again.reason} (late survey batch "
+        f"{again.batch_id} taken; this report replaces the one delivered "
+        f"{again.first_delivered_at.isoformat() if again.first_delivered_at else 'earlier'})."]
+    lines += [
         f"Period {result.period} ({result.cadence.value}): from {a.start.isoformat()} to {a.end.isoformat()} "
         f"(UTC), computed at {a.computed_at.isoformat()} under policy version {result.policy_version}.",
         f"Complaint data: the outcomes of the {a.complaints} complaints of contract {a.contract} received in the "
         f"period, read from Temporal (complaint workflows' search attributes and memo); {a.resolved} resolved, "
         f"{a.withdrawn} withdrawn." + (f" By severity: {_counts(a.by_severity)}." if a.by_severity else ""),
-        "Cohort: complaints received in the period, whatever their state at computation; an open complaint counts "
-        "as unresolved, and a clock counts as breached once its deadline has passed, open items included.",
+        "Cohort: complaints received in the period, whatever their state at computation; a clock counts as "
+        "breached once its deadline has passed, open items included. The resolution rate counts only complaints "
+        "decided by the period's end (resolved, or past their resolve deadline)"
+        + (f"; {a.pending} complaint{'s' if a.pending != 1 else ''} still within the deadline "
+           f"{'are' if a.pending != 1 else 'is'} reported as pending." if a.pending else "."),
     ]
     surveyed = [c for c in a.channels if c.responses]
     if surveyed:
@@ -323,6 +352,10 @@ def _problems(result: CycleResult) -> list[str]:
         f"(n = {k.n})."
         for k in a.missed
     ]
+    if a.at_fault_without_remedy:
+        n = a.at_fault_without_remedy
+        lines.append(f"{n} complaint{'s' if n != 1 else ''} verified as our fault "
+                     f"{'were' if n != 1 else 'was'} resolved without a remedy for the customer.")
     lines += result.missed_duties
     major = a.breaches.get(BreachClass.MAJOR, 0)
     if major:

@@ -74,7 +74,7 @@ def simulate(
     calendar_after: Callable[[RecordedComplaint], BusinessCalendar],
 ) -> Simulation:
     """`calendar_before`/`calendar_after` give the calendar each complaint ran on / would run on under `proposed`."""
-    before_tally, after_tally = PeriodTally(), PeriodTally()
+    before_tally, after_tally = PeriodTally(decided_by=end), PeriodTally(decided_by=end)
     before_breaches: Counter = Counter()
     after_breaches: Counter = Counter()
     changed: list[str] = []

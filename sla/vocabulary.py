@@ -20,6 +20,14 @@ class Channel(str, Enum):
     SOCIAL = "social"
 
 
+class Kind(str, Enum):
+    """What the customer raised: a complaint runs every clock; an inquiry or request (000 §2.2b) only the first
+    response (`acknowledge`) and the answer (`resolve`), and closes once answered."""
+
+    COMPLAINT = "complaint"
+    INQUIRY = "inquiry"
+
+
 class Remedy(str, Enum):
     COMPENSATION = "compensation"
     UPGRADE = "upgrade"

@@ -3,6 +3,8 @@ they start is in tests/helpers/temporal.py), and the `e2e` marking."""
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import AsyncIterator
 
 import pytest
@@ -10,6 +12,10 @@ import pytest_asyncio
 from temporalio.testing import WorkflowEnvironment
 
 from tests.helpers.temporal import new_dev_env, new_time_skipping_env
+
+# Workers started by tests archive what ends into a database of this session, never into the checkout's .data/.
+os.environ.setdefault("CXSLA_ARCHIVE_URL",
+                      f"sqlite:///{tempfile.mkdtemp(prefix='cxsla-test-archive-')}/archive.sqlite")
 
 
 @pytest_asyncio.fixture(scope="session")

@@ -10,7 +10,9 @@ import typer.core
 import typer.main
 from typer.testing import CliRunner
 
-from starter.cli.main import app
+from starter.cli.main import app, register
+
+register(None)  # every command group, as `cxsla --help` loads them
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
 GLOBAL_VALUE_OPTIONS = {"--address", "--namespace", "--task-queue", "--policy"}

@@ -18,11 +18,13 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.archive import ArchiveActivities
     from activities.assessment import AssessmentActivities
     from activities.notifications import Notice
     from sla import commands as cmd
     from sla import events as ev
     from sla import lifecycle, names
+    from sla.archive import ArchiveComplaint
     from sla.calendar import BusinessCalendar, CalendarRefreshed, CalendarUpdate, compiled
     from sla.complaint_run import ComplaintRun
     from sla.deadlines import ActionKind, Due
@@ -35,11 +37,13 @@ with workflow.unsafe.imports_passed_through():
     from sla.vocabulary import BreachClass, ClockName, ClockState, ComplaintState
     from workflows import metrics as m
     from workflows import search_attributes as sa
+    from workflows.archiving import ARCHIVE_RETRY
     from workflows.calendar_data import fetch_calendar
     from workflows.clock_loop import ClockLoop, WakeTimer, backoff
     from workflows.legacy.complaint import LegacyComplaint
     from workflows.outbox import Outbox
     from workflows.patches import (
+        ARCHIVE_ON_CLOSE_PATCH,
         CARRY_ELIDED_TEXT_PATCH,
         ENGINE_IN_WORKFLOW_PATCH,
         STALE_SURVEY_PATCH,
@@ -84,7 +88,7 @@ class ComplaintWorkflow:
         """What the client (or the previous run) already published, so the first settle upserts only changes."""
         attributes = workflow.info().typed_search_attributes
         for key in (sa.STATE, sa.SEVERITY, sa.BREACHED, sa.AT_RISK, sa.NEXT_DEADLINE, sa.PROVISIONAL,
-                    sa.OLDEST_UNDELIVERED, sa.UNDELIVERED):
+                    sa.OLDEST_UNDELIVERED, sa.UNDELIVERED, sa.ASSIGNEE):
             self._search_attributes[key.name] = attributes.get(key)
         try:
             self._outcome_memo = workflow.memo_value(MEMO_KEY, None, type_hint=dict)
@@ -108,6 +112,8 @@ class ComplaintWorkflow:
             workflow.continue_as_new(self._carried())
         await workflow.wait_condition(lambda: self._drained() and not self._outbox.pending
                                       and not self._run.plan_requests)
+        if workflow.patched(ARCHIVE_ON_CLOSE_PATCH):
+            await self._archive()
         self._metrics.count(m.CLOSED, self._labels())
         return self._status()
 
@@ -131,7 +137,8 @@ class ComplaintWorkflow:
             if action.kind is ActionKind.CLOSE:
                 self._append(ev.Closed(at=now, reason=action.detail or "closed"))
             else:
-                self._outbox.fire(action, now, severity=self._facts.severity.value)
+                self._outbox.fire(action, now, severity=self._facts.severity.value, assignee=self._facts.assignee,
+                                  group=self._facts.group)
             if (action.kind is ActionKind.BREACH and action.clock == ClockName.RESOLVE.value
                     and action.breach_class is BreachClass.MAJOR):
                 self._request_plan(KpiName.MAJOR_RESOLVED_IN_TIME, Trigger.COMPLAINT, None, now)
@@ -168,6 +175,20 @@ class ComplaintWorkflow:
             carried["events"] = [ev.with_text_elided(event, where) for event in self._run.events]
         return self._run.model_copy(update=carried)
 
+    async def _archive(self) -> None:
+        """The ended complaint to the archive (events, clocks, breaches, escalations, deliveries, outcome)."""
+        info = workflow.info()
+        status = self._status()
+        assert self._evaluation is not None  # a complaint ends only from an evaluation
+        item = ArchiveComplaint(
+            complaint_id=self._run.complaint_id, workflow_id=info.workflow_id,
+            first_run_id=info.first_execution_run_id, run_id=info.run_id, archived_at=workflow.now(),
+            events=self._run.events, status=status, outcome=outcome_of(self._run.events, self._evaluation),
+            fired=self._run.fired)
+        await workflow.execute_activity_method(
+            ArchiveActivities.archive_complaint, item, start_to_close_timeout=timedelta(minutes=1),
+            retry_policy=ARCHIVE_RETRY)
+
     # ---- deliveries and plans -------------------------------------------------------------------------------
     def _delivered(self, notice: Notice, channel: str) -> None:
         if notice.kind is ActionKind.SEND_SURVEY:
@@ -201,7 +222,7 @@ class ComplaintWorkflow:
         self._run.plan_requests.append(OpenPlanRequest(
             contract=policy.name, kpi=kpi.value, at=at, task_queue=workflow.info().task_queue,
             miss=Miss(trigger=trigger, complaint_id=self._run.complaint_id, value=value),
-            decided=policy.plan_on_major_breach is not None,
+            decided=policy.plan_on_major_breach is not None, policy=self._run.plan_policy,
         ))
         self._start_plan_requests()
 
@@ -356,6 +377,17 @@ class ComplaintWorkflow:
     def _check_withdraw(self, command: cmd.Withdraw) -> None:
         self._validate("withdraw", command)
 
+    @workflow.update
+    async def assign(self, command: cmd.Assign) -> ComplaintStatus:
+        return await self._command("assign", command)
+
+    @assign.validator
+    def _check_assign(self, command: cmd.Assign) -> None:
+        if self._legacy is not None:  # runs of the first release never learnt ownership
+            raise ApplicationError(f"complaint {self._run.complaint_id} predates assignment; it cannot be assigned",
+                                   type="InvalidTransition", non_retryable=True)
+        self._validate("assign", command)
+
     def _validate(self, name: str, command: cmd.Command) -> None:
         """Refuse an invalid command before anything is recorded (raising here rejects only the update)."""
         if self._legacy is not None:
@@ -367,6 +399,7 @@ class ComplaintWorkflow:
             lifecycle.check(self._facts, name, event)
             cmd.check_limits(command, self._run.policy.bounds, received_at=self._run.events[0].at,
                              events=len(self._run.events))
+            cmd.check_policy(command, self._run.policy)
             if isinstance(command, cmd.Extend):
                 self._check_extension(command, event, now)
         except ApplicationError:
@@ -495,6 +528,7 @@ class ComplaintWorkflow:
             policy_version=self._run.policy.version, events=self._run.events, evaluation=evaluation,
             engine_error=failure.message if failure else None, undelivered=self._outbox.undelivered(),
             calendar=self._run.calendar.name if self._run.calendar else self._run.policy.calendar_name,
+            timezone=self._run.calendar.timezone if self._run.calendar else self._run.policy.calendar.timezone,
         )
 
     def _labels(self) -> dict[str, str]:
@@ -544,6 +578,8 @@ class ComplaintWorkflow:
             sa.AT_RISK: evaluation.at_risk and not terminal,
             sa.NEXT_DEADLINE: None if terminal else evaluation.next_deadline,
             sa.PROVISIONAL: evaluation.provisional and not terminal,
+            # None until the first assign: runs that never had one upsert nothing new
+            sa.ASSIGNEE: self._facts.assignee,
         }
         sa.upsert_changed(self._search_attributes, wanted)
 

@@ -50,11 +50,18 @@ with workflow.unsafe.imports_passed_through():
     from sla.vocabulary import BreachClass
     from workflows import metrics as m
     from workflows import search_attributes as sa
+    from workflows.archiving import archive_record
     from workflows.calendar_data import fetch_calendar
     from workflows.clock_loop import ClockLoop, WakeTimer, backoff
     from workflows.legacy.cycle import LegacyCycle, legacy_launch
     from workflows.outbox import Outbox
-    from workflows.patches import CLOCKS_IN_WORKFLOW_PATCH, REPORT_DELIVERY_PATCH, THIRD_PARTY_DUTY_PATCH
+    from workflows.patches import (
+        ARCHIVE_ON_FINISH_PATCH,
+        CLOCKS_IN_WORKFLOW_PATCH,
+        CYCLE_WAITS_FOR_FIX_PATCH,
+        REPORT_DELIVERY_PATCH,
+        THIRD_PARTY_DUTY_PATCH,
+    )
 
 
 # Inside one attempt Temporal retries quickly; then the cycle shows the error and retries on its own clock.
@@ -65,6 +72,7 @@ CONTINUE_AS_NEW_HISTORY = 2_000
 REPORT_DELIVERY = "report:deliver"  # the action id of the report's delivery to the contract's recipients
 THIRD_PARTY_CLOCK = "third_party_survey"
 THIRD_PARTY_MISSING = f"{THIRD_PARTY_CLOCK}#1:breach"
+WAITING_FOR_FIX = "waiting_for_fix"  # CxState of a cycle whose step no retry can fix (the collector's gauge)
 T = TypeVar("T")
 
 
@@ -89,8 +97,8 @@ class _ReportClock:
         assert cycle._calendar is not None  # run() fetches it before the report clock starts
         status, actions = evaluate_deadline(
             name=REPORT_CLOCK, instance=1, start=times.end, target=spec.report_within, calendar=cycle._calendar,
-            ended_at=run.delivered_at, warn_at=run.policy.warn_at, ladder=Ladder.of(run.policy.escalation),
-            breach_class=BreachClass.MINOR, fired=run.fired, now=now)
+            ended_at=cycle._first_delivery() or run.delivered_at, warn_at=run.policy.warn_at,
+            ladder=Ladder.of(run.policy.escalation), breach_class=BreachClass.MINOR, fired=run.fired, now=now)
         due, next_at = split_due(actions, run.fired, now)
         return _Answer(due=due, next_due_at=next_at, status=status)
 
@@ -133,6 +141,8 @@ class AssessmentCycleWorkflow:
         self._attempts = 0
         self._retry_at: datetime | None = None
         self._retry_now = False
+        self._waits_for_fix = False  # runs since cycle-waits-for-fix: a final error waits for `cycle retry`
+        self._waiting_for_fix = False
         self._version = 0  # bumped by a calendar refresh: the cycle's instants are computed again
 
     # ---- the steps ------------------------------------------------------------------------------------------
@@ -140,6 +150,8 @@ class AssessmentCycleWorkflow:
     async def run(self, run: CycleRun) -> CycleResult:
         if self._legacy is not None:
             return await self._legacy.run()
+        if workflow.patched(CYCLE_WAITS_FOR_FIX_PATCH):
+            self._waits_for_fix = True
         if self._calendar is None:
             start = Period.parse(run.period).first_day()
             data = await fetch_calendar(run.policy, datetime(start.year, start.month, start.day,
@@ -170,14 +182,16 @@ class AssessmentCycleWorkflow:
         result = self._cycle_result()
         if run.delivered_at is None:
             now = workflow.now()  # the report says when it was delivered and whether it was late
-            result = result.model_copy(update={"report_delivered_at": now,
-                                               "report_late": now > self._times().report_due})
+            delivered = self._first_delivery() or now  # a re-assessment's report replaces one delivered earlier
+            result = result.model_copy(update={"report_delivered_at": delivered,
+                                               "report_late": delivered > self._times().report_due})
             run.report_files = await self._step("report", lambda: workflow.execute_activity_method(
                 ReportActivities.write_report, result, start_to_close_timeout=timedelta(minutes=5),
                 retry_policy=STEP_RETRY, summary=f"report {run.contract} {run.period}"))
             run.delivered_at = now
             self._report.version += 1
-            self._metrics.count(m.CYCLES_COMPLETED, {"contract": run.contract})
+            if run.reassessment is None:
+                self._metrics.count(m.CYCLES_COMPLETED, {"contract": run.contract})
             workflow.upsert_memo({names.KPI_MEMO: {
                 "period": run.period, "cadence": self._cadence.value, "missed": len(run.assessment.missed),
                 "kpis": {k.name.value: k.value for k in run.assessment.kpis},
@@ -188,6 +202,9 @@ class AssessmentCycleWorkflow:
         await report_clock
         await workflow.wait_condition(lambda: not self._outbox.in_flight and not self._outbox.pending
                                       and workflow.all_handlers_finished())
+        if workflow.patched(ARCHIVE_ON_FINISH_PATCH):
+            await archive_record("cycle", workflow.info().workflow_id, run.contract,
+                                 self._result.model_copy(update={"report_files": run.report_files}))
         return self._result
 
     def _third_party_duty(self) -> None:
@@ -220,6 +237,10 @@ class AssessmentCycleWorkflow:
         self._outbox.fire(Due(id=REPORT_DELIVERY, kind=ActionKind.DELIVER_REPORT, due_at=run.delivered_at,
                               clock=REPORT_CLOCK, detail=f"assessment report {run.contract} {run.period}"),
                           workflow.now(), report_to=run.policy.report_to)
+    def _first_delivery(self) -> datetime | None:
+        """The delivery of the report a re-assessment replaces: the report clock ended then, and stays ended."""
+        again = self._run.reassessment
+        return again.first_delivered_at if again is not None else None
 
     def _times(self) -> CycleTimes:
         assert self._calendar is not None  # run() fetches it first; queries check it before asking
@@ -255,9 +276,12 @@ class AssessmentCycleWorkflow:
                 self._attempts += 1
                 self._error = f"{what}: {message}"[:500]
                 self._error_since = self._error_since or now
-                self._retry_at = now + backoff(self._attempts)
                 self._metrics.count(m.RETRIES, {"contract": self._run.contract, "what": f"cycle {what}"})
                 workflow.logger.error("cycle %s failed (attempt %d): %s", what, self._attempts, message)
+                if self._waits_for_fix and isinstance(cause, ApplicationError) and cause.non_retryable:
+                    await self._wait_for_fix(what, message)
+                    continue
+                self._retry_at = now + backoff(self._attempts)
                 limit = self._run.continue_as_new_history or CONTINUE_AS_NEW_HISTORY
                 if workflow.info().get_current_history_length() >= limit:
                     await workflow.wait_condition(lambda: not self._outbox.in_flight
@@ -272,6 +296,19 @@ class AssessmentCycleWorkflow:
                 continue
             self._error, self._error_since, self._attempts, self._retry_at = None, None, 0, None
             return value
+
+    async def _wait_for_fix(self, what: str, message: str) -> None:
+        """A failure that says retrying cannot help (the same input fails the same way): no timer, no loop. `cycle
+        show`, the API and the cxsla_cycles_waiting_for_fix gauge (CxState) say so until someone corrects the cause
+        and asks again; the report clock keeps running meanwhile."""
+        run = self._run
+        self._error = (f"{what}: {message}; retrying will not help: correct the cause, then run `cxsla cycle retry "
+                       f"--contract {run.contract} --period {run.period}`")[:500]
+        self._waiting_for_fix, self._retry_at, self._retry_now = True, None, False
+        workflow.upsert_search_attributes([sa.STATE.value_set(WAITING_FOR_FIX)])
+        await workflow.wait_condition(lambda: self._retry_now)
+        self._waiting_for_fix = False
+        workflow.upsert_search_attributes([sa.STATE.value_set(self._phase)])
 
     async def _inform(self, assessment: Assessment, only: list | None) -> list[str]:
         kpis = only if only is not None else [k for k in assessment.kpis if k.name in assessment.assessed]
@@ -312,7 +349,7 @@ class AssessmentCycleWorkflow:
         result = CycleResult(
             contract=run.contract, period=run.period, cadence=self._cadence, policy_version=run.policy.version,
             assessment=run.assessment, report_due=self._times().report_due, plans_started=run.started or [],
-            plans_informed=run.informed or [],
+            plans_informed=run.informed or [], reassessment=run.reassessment,
         )
         if THIRD_PARTY_MISSING in run.fired:
             cls = run.policy.cycle(self._cadence).missing_survey.value
@@ -320,8 +357,9 @@ class AssessmentCycleWorkflow:
                 f"No third-party satisfaction score was recorded by {self._times().collect_at.isoformat()}: the "
                 f"yearly survey by an independent agency was not done, a {cls} breach."]})
         if run.delivered_at is not None:
-            result = result.model_copy(update={"report_delivered_at": run.delivered_at,
-                                               "report_late": run.delivered_at > result.report_due,
+            delivered = self._first_delivery() or run.delivered_at
+            result = result.model_copy(update={"report_delivered_at": delivered,
+                                               "report_late": delivered > result.report_due,
                                                "report_files": run.report_files or []})
         return result
 
@@ -351,8 +389,10 @@ class AssessmentCycleWorkflow:
 
     @workflow.update
     def retry(self) -> CycleStatus:
-        """Try the step the cycle is waiting to retry now (what `cxsla cycle start` does to a waiting cycle)."""
+        """Try the step the cycle is waiting to retry now (`cxsla cycle retry`; `cxsla cycle start` on a waiting
+        cycle too): the only way on for a step that waits for a fix."""
         self._retry_now = True
+        self._waiting_for_fix = False
         return self.status()
 
     @workflow.update
@@ -373,6 +413,12 @@ class AssessmentCycleWorkflow:
 
     # ---- views ----------------------------------------------------------------------------------------------
     @workflow.query
+    def carried(self) -> CycleRun:
+        """The cycle's whole state (policy snapshot, batches, fired report actions): what a re-assessment of the
+        closed cycle starts from."""
+        return self._run
+
+    @workflow.query
     def status(self) -> CycleStatus:
         if self._legacy is not None:
             return self._legacy.status()
@@ -390,6 +436,7 @@ class AssessmentCycleWorkflow:
             report_notices=sorted(run.fired), assessment=run.assessment, result=self._result,
             error=self._error or (f"report clock: {failure.message}" if failure else None),
             error_since=self._error_since, attempts=self._attempts, retry_at=self._retry_at,
+            waiting_for_fix=self._waiting_for_fix,
             provisional=self._provisional(), undelivered=self._outbox.undelivered(),
         )
 

@@ -26,11 +26,12 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows import metrics as m
     from workflows import search_attributes as sa
+    from workflows.archiving import archive_record
     from workflows.calendar_data import fetch_calendar
     from workflows.clock_loop import ClockLoop
     from workflows.legacy.interruption import LegacyInterruption
     from workflows.outbox import Outbox
-    from workflows.patches import CLOCKS_IN_WORKFLOW_PATCH
+    from workflows.patches import ARCHIVE_ON_FINISH_PATCH, CLOCKS_IN_WORKFLOW_PATCH
 
 __all__ = ["ServiceInterruptionWorkflow", "InterruptionRun", "InterruptionStatus"]
 CONTINUE_AS_NEW_HISTORY = 2_000
@@ -68,6 +69,8 @@ class ServiceInterruptionWorkflow:
                 "pending": self._outbox.pending, "sequence": self._outbox.sequence}))
         await workflow.wait_condition(lambda: not self._outbox.in_flight and not self._outbox.pending
                                       and workflow.all_handlers_finished())
+        if workflow.patched(ARCHIVE_ON_FINISH_PATCH):
+            await archive_record("outage", self._run.record.outage_id, self._run.record.contract, self._status())
         return self._status()
 
     # ---- the clock (what ClockLoop drives) ------------------------------------------------------------------

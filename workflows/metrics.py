@@ -18,6 +18,8 @@ from enum import Enum
 from temporalio import workflow
 from temporalio.common import MetricCounter, MetricHistogramFloat
 
+from activities.assessment import SNAPSHOTS_DIFFERING, SNAPSHOTS_DIFFERING_HELP
+
 
 class Kind(str, Enum):
     COUNTER = "counter"
@@ -28,6 +30,7 @@ class Kind(str, Enum):
 class Source(str, Enum):
     WORKFLOW = "workflow"  # workflow.metric_meter(): silent on replay
     COLLECTOR = "collector"  # the worker's periodic visibility collector (starter/service/metrics.py)
+    ACTIVITY = "activity"  # activity.metric_meter(), from what an activity sees
     RESERVED = "reserved"  # named now, emitted by later work (assessment cycles, plans, the HTTP API)
 
 
@@ -145,6 +148,13 @@ LAST_CYCLE_COMPLETED = MetricSpec(
     "(its report delivered); before the first one, when its Schedule was created", ("contract", "cadence"), _V,
     "seconds",
 )
+CYCLES_WAITING_FOR_FIX = MetricSpec(
+    "cxsla_cycles_waiting_for_fix", _G, "Running assessment cycles stopped on an error no retry can fix (e.g. KPIs "
+    "that cannot be computed); `cxsla cycle show` says why, `cxsla cycle retry` goes on once it is corrected",
+    ("contract",), _V,
+)
+POLICY_SNAPSHOTS_DIFFERING = MetricSpec(SNAPSHOTS_DIFFERING, _G, SNAPSHOTS_DIFFERING_HELP, ("contract",),
+                                        Source.ACTIVITY)
 COLLECTOR_FAILURES = MetricSpec(
     "cxsla_visibility_collect_failures", _C, "Visibility collections that failed (gauges kept their last value)",
     (), _V,
@@ -182,7 +192,8 @@ CATALOGUE: tuple[MetricSpec, ...] = (
     TIME_TO_ACK, TIME_TO_ACK_BUSINESS, TIME_TO_RESOLVE, TIME_TO_RESOLVE_BUSINESS,
     CYCLES_COMPLETED, PLANS_STARTED,
     OPEN_COMPLAINTS, AT_RISK_COMPLAINTS, OPEN_IMPROVEMENT_PLANS, PROVISIONAL_CLOCKS, CALENDAR_KNOWN_UNTIL,
-    UNDELIVERED_NOTIFICATIONS, OLDEST_UNDELIVERED, COLLECTOR_FAILURES, LAST_CYCLE_COMPLETED,
+    UNDELIVERED_NOTIFICATIONS, OLDEST_UNDELIVERED, COLLECTOR_FAILURES, POLICY_SNAPSHOTS_DIFFERING,
+    CYCLES_WAITING_FOR_FIX, LAST_CYCLE_COMPLETED,
     *KPI_GAUGES,
     *RESERVED,
 )

@@ -13,3 +13,7 @@ PLAN_BREACH_CLASS_PATCH = "plan-breach-class"  # plans: a missed rectification t
 REPORT_DELIVERY_PATCH = "report-delivery"  # cycles: the finished report goes to the contract's recipients
 PLAN_REVISION_PATCH = "plan-revision"  # plans: a submitted plan can be revised (new version, old ones kept)
 THIRD_PARTY_DUTY_PATCH = "third-party-duty"  # cycles: no third-party score by collection time is a breach
+ARCHIVE_ON_FINISH_PATCH = "archive-on-finish"  # plans, cycles and outages likewise when they finish
+ARCHIVE_ON_CLOSE_PATCH = "archive-on-close"  # complaints write their record to the archive when they end
+CYCLE_WAITS_FOR_FIX_PATCH = "cycle-waits-for-fix"  # a step failing in a way no retry fixes waits for `cycle retry`
+PLAN_BOUNDED_CARRY_PATCH = "plan-bounded-carry"  # plans hand over after a number of events, progress text elided

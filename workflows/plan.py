@@ -14,6 +14,7 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from sla import events as ev
     from sla import names
     from sla import plans as p
     from sla.calendar import BusinessCalendar, CalendarRefreshed, CalendarUpdate, compiled
@@ -21,13 +22,23 @@ with workflow.unsafe.imports_passed_through():
     from sla.vocabulary import BreachClass
     from workflows import metrics as m
     from workflows import search_attributes as sa
+    from workflows.archiving import archive_record
     from workflows.calendar_data import fetch_calendar
     from workflows.clock_loop import ClockLoop
     from workflows.legacy.plan import LegacyPlan
     from workflows.outbox import Outbox
-    from workflows.patches import CLOCKS_IN_WORKFLOW_PATCH, PLAN_BREACH_CLASS_PATCH, PLAN_REVISION_PATCH
+    from workflows.patches import (
+        ARCHIVE_ON_FINISH_PATCH,
+        CLOCKS_IN_WORKFLOW_PATCH,
+        PLAN_BOUNDED_CARRY_PATCH,
+        PLAN_BREACH_CLASS_PATCH,
+        PLAN_REVISION_PATCH,
+    )
 
 CONTINUE_AS_NEW_HISTORY = 2_000
+# A run that has recorded this many events hands over: each wake-up of an evicted plan replays every evaluation
+# of its run, and the events are what the next run's input carries.
+CONTINUE_AS_NEW_EVENTS = 200
 
 
 @workflow.defn(name=names.PLAN_WORKFLOW, sandboxed=False)
@@ -37,6 +48,7 @@ class ImprovementPlanWorkflow:
         self._legacy = None if workflow.patched(CLOCKS_IN_WORKFLOW_PATCH) else LegacyPlan(run)
         self._run = run
         self._facts = p.facts(run.events)
+        self._events_at_start = len(run.events)
         self._calendar: BusinessCalendar | None = compiled(run.calendar) if run.calendar else None
         self._evaluation: p.PlanEvaluation | None = None
         self.version = 0
@@ -61,9 +73,10 @@ class ImprovementPlanWorkflow:
             self._metrics.count(m.PLANS_STARTED, {"contract": self._facts.contract})
         self._outbox.start()  # notices a previous run left undelivered
         if await self._loop.run(hand_over=self._should_continue_as_new, drained=self._drained):
-            workflow.continue_as_new(self._run.model_copy(update={
-                "run": self._run.run + 1, "pending": self._outbox.pending, "sequence": self._outbox.sequence}))
+            workflow.continue_as_new(self._carried())
         await workflow.wait_condition(lambda: self._drained() and not self._outbox.pending)
+        if workflow.patched(ARCHIVE_ON_FINISH_PATCH):
+            await archive_record("plan", self._run.plan_id, self._facts.contract, self._status())
         return self._status()
 
     # ---- the clock (what ClockLoop drives) ------------------------------------------------------------------
@@ -95,7 +108,24 @@ class ImprovementPlanWorkflow:
 
     def _should_continue_as_new(self) -> bool:
         info = workflow.info()
-        return info.get_current_history_length() >= CONTINUE_AS_NEW_HISTORY or info.is_continue_as_new_suggested()
+        if info.get_current_history_length() >= CONTINUE_AS_NEW_HISTORY or info.is_continue_as_new_suggested():
+            return True
+        if not workflow.patched(PLAN_BOUNDED_CARRY_PATCH):
+            return False
+        limit = self._run.continue_as_new_after_events or CONTINUE_AS_NEW_EVENTS
+        return len(self._run.events) - self._events_at_start >= limit
+
+    def _carried(self) -> p.PlanRun:
+        """What the next run needs: the events with long progress summaries left in this run's history (no clock
+        reads them; the submitted plan, which `plan show` prints, is carried whole), fired ids, undelivered
+        notices. Notice keys use the first run's id, so a notice retried by the next run keeps its key."""
+        carried: dict[str, object] = {"run": self._run.run + 1, "pending": self._outbox.pending,
+                                      "sequence": self._outbox.sequence}
+        if workflow.patched(PLAN_BOUNDED_CARRY_PATCH):
+            where = f"the workflow history of run {self._run.run}"
+            carried["events"] = [ev.with_text_elided(event, where) if isinstance(event, p.ProgressReported)
+                                 else event for event in self._run.events]
+        return self._run.model_copy(update=carried)
 
     def _drained(self) -> bool:
         return not self._outbox.in_flight and workflow.all_handlers_finished()

@@ -24,6 +24,7 @@ RECEIVED_AT = typed_key(names.RECEIVED_AT)
 PROVISIONAL = typed_key(names.PROVISIONAL)
 OLDEST_UNDELIVERED = typed_key(names.OLDEST_UNDELIVERED)
 UNDELIVERED = typed_key(names.UNDELIVERED)
+ASSIGNEE = typed_key(names.ASSIGNEE)
 
 ALL = tuple(typed_key(name) for name in names.SEARCH_ATTRIBUTES)
 

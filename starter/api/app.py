@@ -20,10 +20,11 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi_offline import FastAPIOffline
 
 from sla.policy import load_policy
-from starter.api import assessment, calendars, complaints, health, inbound, problems
+from starter.api import assessment, bulk, calendars, complaints, console, health, inbound, problems, survey
 from starter.api.edge import EdgeLimits
 from starter.client.complaints import ComplaintClient
 from starter.service import connection
+from starter.service.archive import archive_of
 from starter.service.inbound import load_sources
 from starter.service.metrics import ApiMetrics, PrometheusClientBridge
 from starter.service.settings import Settings
@@ -32,12 +33,13 @@ from starter.service.tokens import ReloadingTokens
 log = structlog.get_logger("cxsla.api")
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
-ROUTERS: list[APIRouter] = [health.router, complaints.router, assessment.router, calendars.router, inbound.router]
+ROUTERS: list[APIRouter] = [health.router, complaints.router, assessment.router, calendars.router, inbound.router,
+                            bulk.router, survey.router]
 
 DESCRIPTION = """\
 Open complaints and move them through their lifecycle from a service desk.
 
-Authenticate with `Authorization: Bearer <token>` (tokens from `cxsla token new`). Roles: **agent** opens,
+Authenticate with `Authorization: Bearer <token>` (tokens from `cxsla token new`). Roles: **agent** opens, assigns,
 acknowledges, triages, communicates the plan, posts progress, waits for and records the customer's answer,
 notifies the result and records feedback; **supervisor** also resolves, extends, reopens, reclassifies and
 withdraws; **admin** may do everything. The acting identity is recorded as `by` in the complaint's events.
@@ -71,7 +73,8 @@ def create_app(settings: Settings | None = None, *, complaints_client: Complaint
         if complaints_client is None:
             assert bridge is not None  # made above whenever there is no client
             client = await connection.connect(settings, plugins=[plugin], lazy=True, runtime=bridge.runtime)
-            app.state.complaints = ComplaintClient(client, task_queue=settings.task_queue, policy=policy)
+            app.state.complaints = ComplaintClient(client, task_queue=settings.task_queue, policy=policy,
+                                                   archive=archive_of(settings))
         else:
             app.state.complaints = complaints_client
         if not tokens:
@@ -88,6 +91,7 @@ def create_app(settings: Settings | None = None, *, complaints_client: Complaint
     problems.install(app)
     for router in ROUTERS:
         app.include_router(router)
+    console.install(app)  # the web console at /ui
 
     @app.middleware("http")
     async def count_requests(request: Request, call_next):
@@ -141,7 +145,8 @@ async def serve(
 async def run_api(settings: Settings, stop: asyncio.Event) -> None:
     app = create_app(settings)
     log.info("api starting", url=f"http://{settings.api_host}:{settings.api_port}",
-             docs=f"http://{settings.api_host}:{settings.api_port}/docs")
+             docs=f"http://{settings.api_host}:{settings.api_port}/docs",
+             console=f"http://{settings.api_host}:{settings.api_port}/ui")
     loop = asyncio.get_running_loop()
     try:  # `kill -HUP` re-reads the tokens file at once (a changed file is also noticed on its own)
         loop.add_signal_handler(signal.SIGHUP, app.state.tokens.reload)

@@ -16,10 +16,10 @@ from fastapi.responses import HTMLResponse, PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from sla.commands import COMPLAINT_ID_PATTERN
-from sla.cycles import BatchReceipt, CycleStatus
+from sla.cycles import BatchReceipt, CycleStatus, ReassessCycle
 from sla.interruptions import InterruptionStatus, ReportInterruption, Restore
 from sla.plans import PlanStatus, ReportProgress, RevisePlan, SubmitPlan
-from sla.surveys import SurveyChannel, SurveyError, batch_from_rows
+from sla.surveys import SurveyBatch, SurveyChannel, SurveyError, batch_from_rows
 from starter.api.complaints import without_by
 from starter.api.problems import ProblemError, known_query_only, responses
 from starter.api.security import require
@@ -136,6 +136,14 @@ async def cycle(contract: Name, period: PeriodText, client: Assessments,
     return await client.cycle_status(contract, period)
 
 
+@router.post("/cycles/{contract}/{period}/retry", response_model=CycleStatus,
+             responses=responses(400, 401, 403, 404, 422, 503),
+             summary="Try a cycle's failed step again now, e.g. once what it waits on is corrected (admin)")
+async def retry_cycle(contract: Name, period: PeriodText, client: Assessments,
+                      principal: Annotated[Principal, Depends(require(Role.ADMIN))]) -> CycleStatus:
+    return await client.retry_cycle(contract, period)
+
+
 @router.get("/cycles/{contract}/{period}/report", responses={
     200: {"content": {"text/markdown": {}, "text/html": {}, "application/json": {}},
           "description": "The report in the requested format."},
@@ -157,13 +165,31 @@ async def report(contract: Name, period: PeriodText, client: Assessments,
              summary="Import survey answers into the cycle (supervisor; a repeated batch changes nothing)")
 async def import_survey(contract: Name, period: PeriodText, body: SurveyImport, client: Assessments,
                         principal: Annotated[Principal, Depends(require(Role.SUPERVISOR))]) -> BatchReceipt:
+    return await client.import_survey(contract, period, _batch(body))
+
+
+def _batch(body: SurveyImport) -> SurveyBatch:
     batch_id = body.batch_id or f"{body.channel.value}-" + hashlib.sha256(
         json.dumps(body.responses, sort_keys=True, default=str).encode()).hexdigest()[:16]
     try:
-        batch = batch_from_rows(body.responses, channel=body.channel, batch_id=batch_id)
+        return batch_from_rows(body.responses, channel=body.channel, batch_id=batch_id)
     except SurveyError as exc:
         raise ProblemError(422, "validation-error", f"responses: {exc}") from None
-    return await client.import_survey(contract, period, batch)
+
+
+class Reassess(SurveyImport):
+    """A late survey import for a closed cycle, and why it is assessed again (said in the recomputed report)."""
+
+    reason: str = Field(min_length=1, max_length=1000, pattern=r"\S")
+
+
+@router.post("/cycles/{contract}/{period}/reassess", response_model=CycleStatus,
+             responses=responses(400, 401, 403, 404, 409, 422, 503),
+             summary="Assess a closed cycle again with a late survey import; the report says when, who and why (admin)")
+async def reassess_cycle(contract: Name, period: PeriodText, body: Reassess, client: Assessments,
+                         principal: Annotated[Principal, Depends(require(Role.ADMIN))]) -> CycleStatus:
+    command = ReassessCycle(reason=body.reason, by=principal.identity)
+    return await client.reassess_cycle(contract, period, _batch(body), command)
 
 
 class ThirdPartyScore(_Body):

@@ -12,6 +12,8 @@ from starter.api.problems import problem_document
 MAX_BODY_BYTES = 4 * 1024 * 1024
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 INBOUND_PREFIX = "/v1/inbound/"
+SURVEY_PREFIX = "/survey/"  # the customer's survey page posts an HTML form
+CONSOLE_PREFIX = "/ui/"  # the web console's forms (urlencoded, multipart for a survey file)
 
 
 class _TooLarge(Exception):
@@ -46,8 +48,10 @@ class EdgeLimits:
         has_body = (length is not None and int(length) > 0) or "chunked" in headers.get("transfer-encoding", "").lower()
         content_type = headers.get("content-type")
         # A body without a type is read as JSON; an inbound webhook is read as the desk sends it (its signature
-        # covers the raw bytes, and desks label JSON in many ways).
-        checked = content_type is not None and not scope.get("path", "").startswith(INBOUND_PREFIX)
+        # covers the raw bytes, and desks label JSON in many ways), the survey page takes the customer's form, and
+        # the console its users' forms.
+        path = scope.get("path", "")
+        checked = content_type is not None and not path.startswith((INBOUND_PREFIX, SURVEY_PREFIX, CONSOLE_PREFIX))
         if has_body and checked and not is_json(content_type):
             await self._refuse(scope, receive, send, 415)
             return

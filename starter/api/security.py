@@ -13,13 +13,6 @@ from starter.service.tokens import Principal, ReloadingTokens, Role, TokenStore
 
 bearer = HTTPBearer(auto_error=False, description="A token from `cxsla token new` (its hash is configured).")
 
-# Commands that change a complaint's outcome or commitments: supervisors and admins only.
-SUPERVISOR_COMMANDS = frozenset({"resolve", "extend", "reopen", "reclassify", "withdraw"})
-
-
-def role_for_command(name: str) -> Role:
-    return Role.SUPERVISOR if name in SUPERVISOR_COMMANDS else Role.AGENT
-
 
 def authenticate(tokens: TokenStore | ReloadingTokens, credentials: HTTPAuthorizationCredentials | None,
                  needed: Role) -> Principal:

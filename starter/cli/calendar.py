@@ -8,7 +8,8 @@ import typer
 
 from sla.durations import DurationError, parse_duration
 from sla.policy import PolicyError, load_policy
-from starter.cli.app import Globals, app, client_of, emit, fail, globals_of, parse_instant, run
+from starter.cli.app import Globals, acting, app, client_of, emit, fail, globals_of, parse_instant, run
+from starter.service.tokens import Role
 
 calendar_app = typer.Typer(no_args_is_help=True, help="Ask the business calendars.")
 app.add_typer(calendar_app, name="calendar")
@@ -122,6 +123,7 @@ def calendar_refresh(
     names = [calendar] if calendar else sorted({c.calendar for c in policy.contracts.values()})
     if calendar and calendar not in policy.calendars:
         fail(f"unknown calendar {calendar!r}; known: {', '.join(sorted(policy.calendars))}", 2)
+    by = acting(g, Role.ADMIN, by)
 
     async def go():
         client = await client_of(g)

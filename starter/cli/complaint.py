@@ -3,59 +3,63 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from pydantic import ValidationError
-from rich.table import Table
 
-from sla.commands import OpenComplaint
-from sla.errors import plain
-from sla.policy import PolicyError, load_policy
-from sla.status import ComplaintStatus
-from sla.vocabulary import Channel, ClockName, Remedy, Severity
-from starter.cli.app import BY, Globals, app, client_of, emit, fail, globals_of, out, parse_instant, run, when
+from sla.vocabulary import Channel, ClockName, Kind, Remedy, Severity
+from starter.cli.app import (
+    BY,
+    Globals,
+    acting,
+    app,
+    client_of,
+    emit,
+    fail,
+    globals_of,
+    out,
+    parse_instant,
+    run,
+    since,
+)
+
+if TYPE_CHECKING:
+    from sla.status import ComplaintStatus
 
 ID = typer.Argument(..., help="Complaint id.")
+TZ = typer.Option(None, "--tz", help="Time zone of the times shown (IANA name such as Asia/Shanghai, or UTC); "
+                                     "default: the zone of the contract's calendar.")
 complaint_app = typer.Typer(no_args_is_help=True, help="Open complaints and move them through their lifecycle.")
 app.add_typer(complaint_app, name="complaint")
 
 
-def status_table(status: ComplaintStatus) -> Table:
-    table = Table(title=f"complaint {status.id} · {status.contract} · {status.severity.value} · {status.state.value}")
-    for column in ("clock", "state", "target", "deadline (UTC)", "met", "breached"):
-        table.add_column(column)
-    for clock in status.clocks:
-        deadline = when(clock.deadline) + (" (provisional)" if clock.provisional else "")
-        table.add_row(
-            f"{clock.name.value}#{clock.instance}", clock.state.value, clock.target, deadline,
-            when(clock.met_at), when(clock.breached_at),
-        )
-    return table
+def _zone_or_exit(name: str | None):
+    from starter.cli.render import zone
+
+    try:
+        return zone(name)
+    except ValueError as exc:
+        fail(str(exc), 2)
 
 
-PROVISIONAL_NOTE = ("  provisional: computed on a year whose official holidays are not published yet (weekly pattern "
-                    "only); publish the year and run `cxsla calendar refresh`")
+def _print_document(g: Globals, document: dict[str, Any], tz: str | None = None, note: str | None = None) -> None:
+    """One complaint's status document (show's, or a command's answer) as JSON or for people."""
+    if g.json:
+        emit(g, document)
+        return
+    from starter.cli.render import status_view
+
+    zone_name = tz or document.get("timezone") or "UTC"
+    if note:
+        out.print(note)
+    out.print(status_view(document, _zone_or_exit(zone_name), zone_name), highlight=False)
+    if document.get("archived"):
+        out.print(f"read from the archive (archived {document['archived'].get('at')}): Temporal no longer keeps the "
+                  f"workflow", highlight=False)
 
 
 def _print_status(g: Globals, status: ComplaintStatus, note: str | None = None) -> None:
-    if g.json:
-        emit(g, status.public())
-        return
-    if note:
-        out.print(note)
-    out.print(status_table(status))
-    for breach in status.breaches:
-        out.print(f"  breach {breach.clock.value} ({breach.breach_class.value}) at {when(breach.at)}")
-    for step in status.escalations:
-        out.print(f"  escalated {step.clock.value} level {step.level} → {step.to} at {when(step.at)}")
-    if any(clock.provisional for clock in status.clocks):
-        out.print(PROVISIONAL_NOTE, highlight=False)
-    if status.engine_error:
-        out.print(f"  [bold red]clocks not evaluated:[/] {status.engine_error} (retrying)", highlight=False)
-    for item in status.undelivered:
-        out.print(f"  undelivered {item.action_id} since {when(item.fired_at)} ({item.attempts} attempts): "
-                  f"{item.last_error}", highlight=False)
+    _print_document(g, status.public(), note=note)
 
 
 @complaint_app.command("open")
@@ -64,6 +68,8 @@ def complaint_open(
     id: str = typer.Option(..., "--id", help="Complaint id (the desk's ticket id)."),
     contract: str = typer.Option(..., help="Contract whose policy applies."),
     severity: Severity = typer.Option(..., help="critical|major|normal|low"),
+    kind: Kind = typer.Option(Kind.COMPLAINT, help="complaint|inquiry (an inquiry has only the acknowledge and "
+                                                   "resolve clocks, 000 §2.2b)"),
     channel: Channel = typer.Option(None, help="phone|email|web|chat|social"),
     customer_id: str = typer.Option(None, "--customer-id"),
     customer_name: str = typer.Option(None, "--customer-name", help="Personal data: stored encrypted."),
@@ -73,10 +79,17 @@ def complaint_open(
     by: str = typer.Option(None, "--by"),
 ) -> None:
     """Open a complaint; an existing id returns the existing complaint (exit 0)."""
+    from pydantic import ValidationError
+
+    from sla.commands import OpenComplaint
+    from sla.errors import plain
+    from sla.policy import PolicyError, load_policy
+    from starter.service.tokens import Role
+
     g = globals_of(ctx)
     try:
         request = OpenComplaint(
-            id=id, contract=contract, severity=severity, channel=channel, customer_id=customer_id,
+            id=id, contract=contract, severity=severity, kind=kind, channel=channel, customer_id=customer_id,
             customer_name=customer_name, customer_contact=customer_contact, summary=summary,
             received_at=parse_instant(received_at, "--received-at"), by=by,
         )
@@ -86,6 +99,7 @@ def complaint_open(
         fail(plain(exc), 2)
     except (ValueError, PolicyError) as exc:
         fail(str(exc), 2)
+    request = request.model_copy(update={"by": acting(g, Role.AGENT, by)})
 
     async def go():
         client = await client_of(g)
@@ -99,11 +113,24 @@ def complaint_open(
 
 
 def _send(ctx: typer.Context, complaint_id: str, name: str, payload: dict[str, Any]) -> None:
+    """One command as the acting identity (with the API's role for it); bad input is refused first (exit 2)."""
+    from pydantic import ValidationError
+
+    from sla.commands import COMMAND_MODELS
+    from sla.errors import plain
+    from starter.service.tokens import role_for_command
+
     g = globals_of(ctx)
+    fields = {k: v for k, v in payload.items() if v is not None and k != "by"}
+    try:
+        command = COMMAND_MODELS[name].model_validate(fields)
+    except ValidationError as exc:
+        fail(plain(exc), 2)
+    command = command.model_copy(update={"by": acting(g, role_for_command(name), payload.get("by"))})
 
     async def go():
         client = await client_of(g)
-        return await client.command(complaint_id, name, {k: v for k, v in payload.items() if v is not None})
+        return await client.command(complaint_id, name, command)
 
     _print_status(g, run(go()))
 
@@ -162,21 +189,24 @@ def complaint_extend(
 
 @complaint_app.command("reclassify")
 def complaint_reclassify(
-    ctx: typer.Context, id: str = ID, by: str = BY, severity: Severity = typer.Option(...),
+    ctx: typer.Context, id: str = ID, by: str = BY, severity: Severity = typer.Option(None),
+    category: str = typer.Option(None, help="The complaint's nature; the policy may set targets per category."),
     reason: str = typer.Option(None),
 ) -> None:
-    """Change severity; targets are recomputed from the original receipt."""
-    _send(ctx, id, "reclassify", {"by": by, "severity": severity, "reason": reason})
+    """Change severity and/or category; targets are recomputed from the original receipt."""
+    _send(ctx, id, "reclassify", {"by": by, "severity": severity, "category": category, "reason": reason})
 
 
 @complaint_app.command("resolve")
 def complaint_resolve(
     ctx: typer.Context, id: str = ID, by: str = BY, resolution: str = typer.Option(...),
     remedy: Remedy = typer.Option(None), first_contact: bool = typer.Option(False, "--first-contact"),
+    at_fault: bool = typer.Option(False, "--at-fault", help="Verified as our fault: the contract may require a "
+                                                            "--remedy."),
     handling_seconds: int = typer.Option(None, "--handling-seconds", min=0),
 ) -> None:
     """Supervisor: record the solution (and remedy, for verified at-fault complaints)."""
-    _send(ctx, id, "resolve", {"by": by, "resolution": resolution, "remedy": remedy,
+    _send(ctx, id, "resolve", {"by": by, "resolution": resolution, "remedy": remedy, "at_fault": at_fault,
                                "first_contact": first_contact, "handling_seconds": handling_seconds})
 
 
@@ -208,16 +238,59 @@ def complaint_withdraw(ctx: typer.Context, id: str = ID, by: str = BY, reason: s
     _send(ctx, id, "withdraw", {"by": by, "reason": reason})
 
 
+@complaint_app.command("assign")
+def complaint_assign(
+    ctx: typer.Context, id: str = ID, by: str = BY,
+    to: str = typer.Option(None, "--to", help="The agent who owns it (their identity)."),
+    group: str = typer.Option(None, "--group", help="The desk or queue that owns it."),
+    note: str = typer.Option(None),
+) -> None:
+    """Give the complaint an owner (agent, group or both); recorded in its timeline."""
+    _send(ctx, id, "assign", {"by": by, "to": to, "group": group, "note": note})
+
+
 @complaint_app.command("show")
-def complaint_show(ctx: typer.Context, id: str = ID) -> None:
-    """Clocks, breaches, escalations and timeline of one complaint."""
+def complaint_show(ctx: typer.Context, id: str = ID, tz: str = TZ) -> None:
+    """Clocks with the time left on each, warnings, extensions, breaches, escalations and the whole timeline."""
+    from sla.names import complaint_workflow_id
+    from starter.client.errors import CxSlaError
+    from starter.client.reading import read_status, reader, with_time_left
+    from starter.service.settings import Settings
+
     g = globals_of(ctx)
+    if tz:
+        _zone_or_exit(tz)  # a bad zone is refused before anything is asked
+    settings = Settings().model_copy(update={"temporal_address": g.address, "temporal_namespace": g.namespace})
 
     async def go():
-        client = await client_of(g)
-        return await client.status(id)
+        try:
+            return await read_status(await reader(settings), id, complaint_workflow_id(id))
+        except CxSlaError as exc:
+            if exc.kind != "not_found":
+                raise
+            document = await _archived(settings, id)  # Temporal no longer keeps it: the archive may
+            if document is None:
+                raise
+            return document
 
-    _print_status(g, run(go()))
+    document = with_time_left(run(go()), datetime.now(timezone.utc))
+    _print_document(g, document, tz)
+
+
+async def _archived(settings: Any, complaint_id: str) -> dict[str, Any] | None:
+    """The archived complaint's status document; imported only for a complaint Temporal no longer keeps."""
+    import asyncio
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from activities.archive_store import ArchiveError
+    from starter.client.errors import CxSlaError
+    from starter.service.archive import archive_of
+
+    try:
+        return await asyncio.to_thread(archive_of(settings).status, complaint_id)
+    except (SQLAlchemyError, ArchiveError) as exc:
+        raise CxSlaError(f"the archive cannot be read: {str(exc).splitlines()[0][:200]}", "unavailable") from None
 
 
 @complaint_app.command("list")
@@ -226,22 +299,78 @@ def complaint_list(
     state: str = typer.Option(
         None, help="received|acknowledged|in_progress|awaiting_customer|resolved|closed|withdrawn"),
     contract: str = typer.Option(None),
+    severity: Severity = typer.Option(None, help="critical|major|normal|low"),
     breached: bool = typer.Option(False, "--breached", help="Only complaints with a breach."),
-    at_risk: bool = typer.Option(False, "--at-risk", help="Only complaints past a warning threshold."),
+    at_risk: bool = typer.Option(False, "--at-risk", help="Complaints that need attention: past a warning "
+                                                           "threshold or breached (with --breached: breached only)."),
     limit: int = typer.Option(1000, min=1),
+    assignee: str = typer.Option(None, "--assignee", help="Only complaints assigned to this agent."),
+    tz: str = typer.Option(None, "--tz", help="Time zone of the deadlines shown; default: the zone of the "
+                                              "listed contracts' calendar when they share one, else UTC."),
+    category: str = typer.Option(None, help="Triage category (searches the archive of ended complaints)."),
+    customer_id: str = typer.Option(None, "--customer-id", help="Searches the archive of ended complaints."),
+    received_from: str = typer.Option(None, "--received-from", help="Received at or after (date or ISO-8601)."),
+    received_to: str = typer.Option(None, "--received-to", help="Received before (date or ISO-8601)."),
 ) -> None:
-    """Complaints from Temporal visibility (search attributes)."""
+    """Complaints Temporal keeps (visibility), nearest deadline first, then ended ones from the archive that it no
+    longer keeps."""
+    from starter.cli.render import list_table
+
     g = globals_of(ctx)
+    if tz:
+        _zone_or_exit(tz)
+    start, end = since(received_from, "--received-from"), since(received_to, "--received-to")
 
     async def go():
         client = await client_of(g)
-        return await client.list(state=state, contract=contract, breached=breached, at_risk=at_risk, limit=limit)
+        rows = await client.list(state=state, contract=contract, breached=breached, at_risk=at_risk, limit=limit,
+                                 severity=severity.value if severity else None, assignee=assignee, category=category,
+                                 customer_id=customer_id, received_from=start, received_to=end)
+        policy = client.policy
+        zones = {policy.calendars[policy.contracts[r["contract"]].calendar].timezone
+                 for r in rows if r.get("contract") in policy.contracts}
+        return rows, zones
 
-    rows = run(go())
-    table = Table()
-    for column in ("id", "contract", "severity", "state", "breached", "at_risk", "next_deadline"):
-        table.add_column(column)
-    for row in rows:
-        table.add_row(*(str(row[c]) for c in ("id", "contract", "severity", "state", "breached", "at_risk",
-                                               "next_deadline")))
-    emit(g, rows, table)
+    rows, zones = run(go())
+    rows.sort(key=lambda row: (row["next_deadline"] is None, row["next_deadline"] or "", row["id"]))
+    if g.json:
+        emit(g, rows)
+        return
+    zone_name = tz or (zones.pop() if len(zones) == 1 else "UTC")
+    out.print(f"{len(rows)} complaint(s) · times in {zone_name}", highlight=False)
+    out.print(list_table(rows, _zone_or_exit(zone_name), datetime.now(timezone.utc)))
+
+
+@complaint_app.command("export")
+def complaint_export(
+    ctx: typer.Context,
+    received_from: str = typer.Option(..., "--from", help="Received at or after (date or ISO-8601)."),
+    received_to: str = typer.Option(..., "--to", help="Received before (date or ISO-8601)."),
+    fmt: str = typer.Option("csv", "--format", help="csv|jsonl"),
+    contract: str = typer.Option(None),
+    personal: bool = typer.Option(False, "--personal", help="Include the customer's name and contact."),
+    output: str = typer.Option(None, "-o", "--output", help="File to write (default stdout)."),
+) -> None:
+    """The archived complaints received in a period, with their audit trails, for a spreadsheet or an auditor."""
+    import sys
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from activities.archive_store import EXPORT_FORMATS, ArchiveError, Filters, export_lines
+    from starter.service.archive import archive_of
+    from starter.service.settings import Settings
+
+    if fmt not in EXPORT_FORMATS:
+        fail(f"--format: {fmt!r} is not one of {', '.join(EXPORT_FORMATS)}", 2)
+    filters = Filters(contract=contract, received_from=since(received_from, "--from"),
+                      received_to=since(received_to, "--to"))
+    store = archive_of(Settings())
+    lines = export_lines(store.export(filters, personal=personal), fmt, personal=personal)
+    try:
+        if output:
+            with open(output, "w", encoding="utf-8", newline="") as handle:
+                handle.writelines(lines)
+        else:
+            sys.stdout.writelines(lines)
+    except (SQLAlchemyError, ArchiveError) as exc:
+        fail(f"the archive cannot be read: {str(exc).splitlines()[0][:200]}")

@@ -2,14 +2,34 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
+from pydantic import ValidationError
 from rich.table import Table
 
-from sla.cycles import CycleStatus
-from sla.reporting import LEGEND, kpi_rows
-from starter.cli.app import CONTRACT, PERIOD, Globals, app, assessments_of, emit, globals_of, out, run, when
+from sla.cycles import CycleStatus, ReassessCycle
+from sla.errors import plain
+from sla.reporting import LEGEND, format_n, kpi_rows
+from sla.surveys import SurveyChannel
+from starter.cli.app import (
+    BY,
+    CONTRACT,
+    PERIOD,
+    Globals,
+    acting,
+    app,
+    assessments_of,
+    emit,
+    fail,
+    globals_of,
+    out,
+    run,
+    when,
+)
+from starter.service.tokens import Role
 
-cycle_app = typer.Typer(no_args_is_help=True, help="Assessment cycles: start, show, schedule.")
+cycle_app = typer.Typer(no_args_is_help=True, help="Assessment cycles: start, show, retry, reassess, schedule.")
 app.add_typer(cycle_app, name="cycle")
 
 
@@ -21,7 +41,7 @@ def _cycle_table(status: CycleStatus) -> Table:
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
     for row in kpi_rows(status.assessment) if status.assessment else []:
         table.add_row(row.label, row.value, row.target, f"{row.mark} {row.verdict.value}" if row.mark else "",
-                      str(row.n))
+                      format_n(row))
     return table
 
 
@@ -41,13 +61,14 @@ def _print_cycle(g: Globals, status: CycleStatus, note: str | None = None) -> No
                   f"{', '.join(status.result.plans_informed) or '-'}")
         out.print(f"report: {', '.join(status.result.report_files)}")
     if status.error:
-        out.print(f"[red]error:[/] {status.error}")
+        out.print(f"[red]{'waiting for a fix' if status.waiting_for_fix else 'error'}:[/] {status.error}")
 
 
 @cycle_app.command("start")
 def cycle_start(ctx: typer.Context, contract: str = CONTRACT, period: str = PERIOD) -> None:
     """Start the cycle of a contract and period (an existing one is shown; a past period is assessed at once)."""
     g = globals_of(ctx)
+    acting(g, Role.ADMIN)
 
     async def go():
         return await (await assessments_of(g)).start_cycle(contract, period)
@@ -57,6 +78,46 @@ def cycle_start(ctx: typer.Context, contract: str = CONTRACT, period: str = PERI
         emit(g, {**status.model_dump(mode="json"), "created": created})
     else:
         _print_cycle(g, status, "started" if created else f"{status.id} already exists")
+
+
+@cycle_app.command("retry")
+def cycle_retry(ctx: typer.Context, contract: str = CONTRACT, period: str = PERIOD) -> None:
+    """Try a cycle's failed step again now: how a cycle waiting for a fix goes on once the cause is corrected."""
+    g = globals_of(ctx)
+    acting(g, Role.ADMIN)
+
+    async def go():
+        return await (await assessments_of(g)).retry_cycle(contract, period)
+
+    _print_cycle(g, run(go()), "asked to try again")
+
+
+@cycle_app.command("reassess")
+def cycle_reassess(
+    ctx: typer.Context,
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="CSV or JSON of the late answers."),
+    contract: str = CONTRACT, period: str = PERIOD,
+    channel: SurveyChannel = typer.Option(..., help="email|sms|web|social|hotline|third-party"),
+    reason: str = typer.Option(..., "--reason", help="Why the closed cycle is assessed again (in the report)."),
+    batch_id: str = typer.Option(None, "--batch-id", help="Default: derived from the file's content."),
+    by: str = BY,
+) -> None:
+    """Assess a closed cycle again with a late survey import: KPIs and report recomputed, and the report says when,
+    by whom and why (admins; `survey import` refuses a closed cycle)."""
+    from starter.cli.survey import read_batch  # here: importing it above would list `survey` before `cycle`
+
+    g = globals_of(ctx)
+    batch = read_batch(file, channel, batch_id)
+    try:
+        command = ReassessCycle(reason=reason, by="-")
+    except ValidationError as exc:
+        fail(plain(exc), 2)
+    command = command.model_copy(update={"by": acting(g, Role.ADMIN, by)})
+
+    async def go():
+        return await (await assessments_of(g)).reassess_cycle(contract, period, batch, command)
+
+    _print_cycle(g, run(go()), f"re-assessing {contract} {period} with batch {batch.batch_id}")
 
 
 @cycle_app.command("show")
@@ -76,6 +137,7 @@ def cycle_schedule(
 ) -> None:
     """Create or update the Temporal Schedules that start each contract's cycles (idempotent)."""
     g = globals_of(ctx)
+    acting(g, Role.ADMIN)
 
     async def go():
         return await (await assessments_of(g)).schedule_cycles(contract or None)

@@ -12,6 +12,7 @@ from starter.cli.app import (
     BY,
     CONTRACT,
     Globals,
+    acting,
     app,
     assessments_of,
     emit,
@@ -22,6 +23,7 @@ from starter.cli.app import (
     run,
     when,
 )
+from starter.service.tokens import Role
 
 outage_app = typer.Typer(no_args_is_help=True, help="Service interruptions: open, restore, show.")
 app.add_typer(outage_app, name="outage")
@@ -55,6 +57,7 @@ def outage_open(
         load_policy(g.policy).assessment(contract)
     except (ValidationError, PolicyError) as exc:
         fail(plain(exc) if isinstance(exc, ValidationError) else str(exc), 2)
+    request = request.model_copy(update={"by": acting(g, Role.SUPERVISOR, by)})
 
     async def go():
         return await (await assessments_of(g)).report_outage(request)
@@ -74,7 +77,8 @@ def outage_restore(
 ) -> None:
     """The service is back: ends the interruption and records its duration."""
     g = globals_of(ctx)
-    command = Restore(restored_at=parse_instant(restored_at, "--restored-at"), note=note, by=by)
+    command = Restore(restored_at=parse_instant(restored_at, "--restored-at"), note=note,
+                      by=acting(g, Role.SUPERVISOR, by))
 
     async def go():
         return await (await assessments_of(g)).restore_outage(id, command)

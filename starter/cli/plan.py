@@ -10,7 +10,8 @@ from rich.table import Table
 
 from sla.errors import plain
 from sla.plans import Measure, PlanStatus, ReportProgress, RevisePlan, SubmitPlan
-from starter.cli.app import BY, Globals, app, assessments_of, emit, fail, globals_of, out, run, when
+from starter.cli.app import BY, Globals, acting, app, assessments_of, emit, fail, globals_of, out, run, when
+from starter.service.tokens import Role
 
 plan_app = typer.Typer(no_args_is_help=True, help="Improvement plans: show, submit, revise, report progress.")
 app.add_typer(plan_app, name="plan")
@@ -104,6 +105,7 @@ def plan_submit(
                              expected_effect=expected_effect, by=by)
     except ValidationError as exc:
         fail(plain(exc), 2)
+    command = command.model_copy(update={"by": acting(g, Role.SUPERVISOR, by)})
 
     async def go():
         return await (await assessments_of(g)).submit_plan(plan_id, command)
@@ -124,6 +126,7 @@ def plan_revise(
                              expected_effect=expected_effect, reason=reason, by=by)
     except ValidationError as exc:
         fail(plain(exc), 2)
+    command = command.model_copy(update={"by": acting(g, Role.SUPERVISOR, by)})
 
     async def go():
         return await (await assessments_of(g)).revise_plan(plan_id, command)
@@ -143,6 +146,7 @@ def plan_progress(
         command = ReportProgress(summary=summary, measures_done=done or [], by=by)
     except ValidationError as exc:
         fail(plain(exc), 2)
+    command = command.model_copy(update={"by": acting(g, Role.SUPERVISOR, by)})
 
     async def go():
         return await (await assessments_of(g)).report_progress(plan_id, command)

@@ -11,8 +11,9 @@ from typing import Any
 
 import typer
 
-from sla.surveys import SurveyChannel, SurveyError, batch_from_rows
-from starter.cli.app import CONTRACT, PERIOD, app, assessments_of, emit, fail, globals_of, run
+from sla.surveys import SurveyBatch, SurveyChannel, SurveyError, batch_from_rows
+from starter.cli.app import CONTRACT, PERIOD, acting, app, assessments_of, emit, fail, globals_of, run
+from starter.service.tokens import Role
 
 survey_app = typer.Typer(no_args_is_help=True, help="Import survey results into a cycle.")
 app.add_typer(survey_app, name="survey")
@@ -31,6 +32,17 @@ def read_rows(path: Path) -> list[dict[str, Any]]:
     return list(csv.DictReader(io.StringIO(text)))
 
 
+def read_batch(file: Path, channel: SurveyChannel, batch_id: str | None) -> SurveyBatch:
+    """A survey export as score histograms (personal columns dropped here); an unreadable file exits 2."""
+    try:
+        raw = file.read_bytes()
+        rows = read_rows(file)
+        return batch_from_rows(rows, channel=channel,
+                               batch_id=batch_id or f"{channel.value}-{hashlib.sha256(raw).hexdigest()[:16]}")
+    except (OSError, ValueError) as exc:  # SurveyError, JSON and CSV errors are ValueErrors
+        fail(f"{file}: {exc}", 2)
+
+
 @survey_app.command("import")
 def survey_import(
     ctx: typer.Context, file: Path = typer.Argument(..., exists=True, dir_okay=False, help="CSV or JSON of answers."),
@@ -40,13 +52,8 @@ def survey_import(
 ) -> None:
     """Reduce a survey export to score histograms (personal columns dropped here) and add it to the cycle."""
     g = globals_of(ctx)
-    try:
-        raw = file.read_bytes()
-        rows = read_rows(file)
-        batch = batch_from_rows(rows, channel=channel,
-                                batch_id=batch_id or f"{channel.value}-{hashlib.sha256(raw).hexdigest()[:16]}")
-    except (OSError, ValueError) as exc:  # SurveyError, JSON and CSV errors are ValueErrors
-        fail(f"{file}: {exc}", 2)
+    batch = read_batch(file, channel, batch_id)
+    acting(g, Role.SUPERVISOR)
 
     async def go():
         return await (await assessments_of(g)).import_survey(contract, period, batch)
@@ -68,9 +75,10 @@ def survey_third_party(
     g = globals_of(ctx)
     if not agency.strip():
         fail("--agency: must not be blank", 2)
+    by = acting(g, Role.SUPERVISOR)
 
     async def go():
-        return await (await assessments_of(g)).record_third_party(contract, period, score, agency)
+        return await (await assessments_of(g)).record_third_party(contract, period, score, agency, by=by)
 
     recorded = run(go())
     where = (f"plan {recorded.recorded_on} as re-survey {recorded.resurvey} (target met: {recorded.met})"

@@ -23,6 +23,7 @@ from temporalio.client import (
     ScheduleUpdate,
     ScheduleUpdateInput,
     WorkflowExecutionStatus,
+    WorkflowQueryFailedError,
     WorkflowUpdateFailedError,
 )
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
@@ -33,7 +34,7 @@ from activities.attributes import cycle_search_attributes
 from activities.reports import contract_plans, previous_cycles
 from sla import names
 from sla.calendar import compiled
-from sla.cycles import BatchReceipt, CycleRun, CycleStatus, LaunchCycle
+from sla.cycles import BatchReceipt, CycleRun, CycleStatus, LaunchCycle, ReassessCycle
 from sla.errors import plain
 from sla.interruptions import (
     InterruptionRecord,
@@ -49,7 +50,7 @@ from sla.periods import Cadence, Period, PeriodError
 from sla.plans import PlanStatus, RecordCycleResult, ReportProgress, RevisePlan, SubmitPlan, plan_id
 from sla.policy import AssessmentPolicy, PolicyError, PolicyFile
 from sla.report_html import Format, render
-from sla.reporting import CycleResult, build_report, cycle_workflow_id
+from sla.reporting import CycleResult, Reassessment, build_report, cycle_workflow_id
 from sla.simulation import RecordedComplaint, Simulation, simulate
 from sla.surveys import SurveyBatch, third_party_score
 from starter.client.complaints import FILTER_VALUE, ComplaintClient
@@ -127,6 +128,10 @@ class AssessmentClient:
     async def start_cycle(self, contract: str, period: str) -> tuple[CycleStatus, bool]:
         """Start the cycle `cycle-{contract}-{period}`; an existing one is returned (`created` False)."""
         created = await self._ensure_cycle(contract, period)
+        return await self._planned_status(contract, period), created
+
+    async def _planned_status(self, contract: str, period: str) -> CycleStatus:
+        """The status of a cycle just started, once it has computed its instants (or failed to)."""
         delay = 0.02
         for _ in range(40):  # a query can beat the cycle's first task, which computes its instants
             status = await self.cycle_status(contract, period)
@@ -134,7 +139,54 @@ class AssessmentClient:
                 break
             await asyncio.sleep(delay)
             delay = min(delay * 2, 0.25)
-        return status, created
+        return status
+
+    async def reassess_cycle(self, contract: str, period: str, batch: SurveyBatch,
+                             command: ReassessCycle) -> CycleStatus:
+        """Assess a closed cycle again with a late survey batch: a new run of the same cycle id, on the policy
+        snapshot, batches and report-clock actions of the closed one, whose recomputed report says when, by whom
+        and why. Refused before anything starts for a cycle that is missing, still running, or did not complete,
+        and for a batch it already holds."""
+        _, parsed = self._cycle_policy(contract, period)
+        self._check_size(contract, batch)
+        handle = self.client.get_workflow_handle(cycle_workflow_id(contract, str(parsed)))
+        try:
+            described = await handle.describe()
+            if described.status == WorkflowExecutionStatus.RUNNING:
+                raise CxSlaError(f"cycle {handle.id} is still running: import into it while it accepts surveys, "
+                                 f"or re-assess it once it has closed", "conflict")
+            if described.status != WorkflowExecutionStatus.COMPLETED:
+                ended = described.status.name.lower() if described.status else "unknown"
+                raise CxSlaError(f"cycle {handle.id} did not complete ({ended}); start it again (cxsla cycle "
+                                 f"start) instead", "conflict")
+            closed = await handle.query(AssessmentCycleWorkflow.carried)
+        except RPCError as exc:
+            raise await workflow_error(exc, handle, subject=handle.id, missing=(
+                f"no {parsed.cadence.value} cycle of {contract} for {parsed}; only a closed cycle is "
+                f"re-assessed")) from None
+        except WorkflowQueryFailedError as exc:
+            raise CxSlaError(f"cycle {handle.id} cannot be read back for a re-assessment: {exc}",
+                             "unavailable") from None
+        if any(b.batch_id == batch.batch_id for b in closed.batches):
+            raise CxSlaError(f"batch {batch.batch_id!r} is already in cycle {handle.id}", "conflict")
+        self._check_room(contract, handle.id, [b.batch_id for b in closed.batches], batch)
+        again = Reassessment(at=self.clock(), by=command.by or "unknown", reason=command.reason,
+                             batch_id=batch.batch_id, first_delivered_at=closed.delivered_at)
+        run = CycleRun(contract=closed.contract, period=closed.period, policy=closed.policy,
+                       calendar=closed.calendar, batches=[*closed.batches, batch], fired=closed.fired,
+                       timeline=closed.timeline, reassessment=again)
+        try:
+            await self.client.start_workflow(
+                AssessmentCycleWorkflow.run, run, id=handle.id, task_queue=self.task_queue,
+                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+                search_attributes=cycle_search_attributes(contract),
+                static_summary=f"re-assessment of {contract} for {parsed}: {command.reason}"[:200],
+            )
+        except WorkflowAlreadyStartedError:
+            raise CxSlaError(f"cycle {handle.id} is being re-assessed already", "conflict") from None
+        except RPCError as exc:
+            raise rpc_error(exc, handle.id) from None
+        return await self._planned_status(contract, period)
 
     async def _ensure_cycle(self, contract: str, period: str) -> bool:
         policy, parsed = self._cycle_policy(contract, period)
@@ -168,6 +220,18 @@ class AssessmentClient:
         except (RPCError, WorkflowUpdateFailedError):
             return  # closed, or a cycle recorded before it could retry on request: start_cycle shows its status
 
+    async def retry_cycle(self, contract: str, period: str) -> CycleStatus:
+        """Ask the cycle to try its failed step again now: the way on for a cycle that waits for a fix, once the
+        cause is corrected (a cycle with nothing failing is left as it is)."""
+        _, parsed = self._cycle_policy(contract, period)
+        handle = self.client.get_workflow_handle(cycle_workflow_id(contract, str(parsed)))
+        try:
+            return await handle.execute_update(AssessmentCycleWorkflow.retry)
+        except WorkflowUpdateFailedError as exc:
+            raise update_error(exc, handle.id, CONFLICTS) from None
+        except RPCError as exc:
+            raise await _refused(exc, handle) from None
+
     async def cycle_status(self, contract: str, period: str) -> CycleStatus:
         _, parsed = self._cycle_policy(contract, period)
         handle = self.client.get_workflow_handle(cycle_workflow_id(contract, str(parsed)))
@@ -197,9 +261,7 @@ class AssessmentClient:
         """Add a batch to the period's running cycle; a repeated batch id is a no-op. An import never starts a
         cycle (admins do): a period without one, or whose cycle has closed, is refused before anything changes."""
         _, parsed = self._cycle_policy(contract, period)
-        limits = self.policy.limits_of(contract)
-        if batch.responses > limits.survey_batch_answers:
-            raise CxSlaError(f"responses: one survey import holds at most {limits.survey_batch_answers} answers")
+        self._check_size(contract, batch)
         handle = self.client.get_workflow_handle(cycle_workflow_id(contract, str(parsed)))
         try:
             described = await handle.describe()
@@ -212,8 +274,7 @@ class AssessmentClient:
             raise await workflow_error(exc, handle, subject=handle.id, missing=(
                 f"no {parsed.cadence.value} cycle of {contract} for {parsed}; an admin starts it "
                 f"(cxsla cycle start), then import")) from None
-        if len(status.batches) >= limits.survey_batches and batch.batch_id not in {b.batch_id for b in status.batches}:
-            raise CxSlaError(f"cycle {handle.id} holds its limit of {limits.survey_batches} survey imports", "conflict")
+        self._check_room(contract, handle.id, [b.batch_id for b in status.batches], batch)
         return await _update(handle, "add_survey_batch", batch, BatchReceipt)
 
     async def record_third_party(self, contract: str, period: str, score: float, agency: str,
@@ -250,6 +311,16 @@ class AssessmentClient:
         status = await _update(self.client.get_workflow_handle(pid), "record_cycle_result", command, PlanStatus)
         return ThirdPartyRecorded(recorded_on=pid, score=score, agency=batch.agency or agency, resurvey=label,
                                   met=command.met, plan_state=status.state.value)
+    def _check_size(self, contract: str, batch: SurveyBatch) -> None:
+        limit = self.policy.limits_of(contract).survey_batch_answers
+        if batch.responses > limit:
+            raise CxSlaError(f"responses: one survey import holds at most {limit} answers")
+
+    def _check_room(self, contract: str, cycle_id: str, held: list[str], batch: SurveyBatch) -> None:
+        """A cycle takes a bounded number of survey imports (a repeat of one it holds changes nothing)."""
+        limit = self.policy.limits_of(contract).survey_batches
+        if len(held) >= limit and batch.batch_id not in held:
+            raise CxSlaError(f"cycle {cycle_id} holds its limit of {limit} survey imports", "conflict")
 
     async def report(self, contract: str, period: str, fmt: Format) -> str:
         """Render a finished cycle's report from Temporal (trends from the earlier cycles), any format."""

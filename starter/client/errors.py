@@ -47,6 +47,11 @@ KIND_OF_STATUS: dict[RPCStatusCode, ErrorKind] = {
 }
 
 
+def unreachable(address: str, namespace: str, exc: Exception) -> CxSlaError:
+    """A connection that failed: settings that cannot work (a codec key, TLS files) or a server not answering."""
+    return CxSlaError(f"cannot connect to Temporal at {address} (namespace {namespace}): {exc}", "unavailable")
+
+
 def missing_namespace(exc: RPCError) -> str | None:
     """The namespace a NOT_FOUND says does not exist, or None when something else was not found."""
     if exc.status != RPCStatusCode.NOT_FOUND:

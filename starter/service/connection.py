@@ -5,16 +5,19 @@ whatever one process encrypts the others can read."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from temporalio.client import Client
 from temporalio.envconfig import ClientConfigProfile, ClientConfigTLS
 from temporalio.runtime import Runtime
 from temporalio.service import TLSConfig
 
-from activities.notifications import NotificationSink
-from plugin import CxSlaPlugin
 from starter.service.codec import HOW_TO_CONFIGURE, CodecError, EncryptionCodec, Keyring, load_keyring
 from starter.service.settings import Settings
+
+if TYPE_CHECKING:  # the workflows and activities are imported by what runs them, not by every client
+    from activities.notifications import NotificationSink
+    from plugin import CxSlaPlugin
 
 
 class ConnectionSettingsError(ValueError):
@@ -77,7 +80,19 @@ def payload_codec(settings: Settings) -> EncryptionCodec:
 
 
 def plugin(settings: Settings, *, sink: NotificationSink | None = None) -> CxSlaPlugin:
+    from plugin import CxSlaPlugin
+
     return CxSlaPlugin(sink=sink, codec=payload_codec(settings))
+
+
+async def connect_reader(settings: Settings) -> Client:
+    """A client that only reads: payloads decrypted with the settings' keys and read as plain JSON, with none of
+    the workflows, activities or models a process that runs or starts them needs."""
+    from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
+
+    converter = DataConverter(payload_codec=payload_codec(settings),
+                              failure_converter_class=DefaultFailureConverterWithEncodedAttributes)
+    return await Client.connect(**client_profile(settings).to_client_connect_config(), data_converter=converter)
 
 
 async def connect(

@@ -42,6 +42,7 @@ from sla.policy import PolicyFile
 from sla.vocabulary import Channel, ClockName, ComplaintState, Severity
 from workflows import metrics as m
 from workflows import search_attributes as sa
+from workflows.cycle import WAITING_FOR_FIX
 
 log = structlog.get_logger("cxsla.metrics")
 
@@ -109,7 +110,12 @@ def preinitialize_counters(meter: MetricMeter, *, namespace: str, task_queue: st
                          for spec in (m.ESCALATION_FAILURES, m.ESCALATIONS) for level in levels]
     for counter, labels in adds:
         counter.add(0, labels)
-    return len(adds)
+    # The one gauge activities set (on the first snapshot that differs from the file): 0 until then.
+    snapshots = meter.with_additional_attributes({"namespace": namespace, "task_queue": task_queue}).create_gauge(
+        m.POLICY_SNAPSHOTS_DIFFERING.name, m.POLICY_SNAPSHOTS_DIFFERING.help)
+    for contract in policy.contracts:
+        snapshots.set(0, {"contract": contract})
+    return len(adds) + len(policy.contracts)
 
 
 # ---- gauges from visibility ---------------------------------------------------------------------------------------
@@ -156,6 +162,20 @@ def improvement_plan_gauges(contracts: Sequence[str]) -> GaugeSource:
         base = f"{names.of_type(names.PLAN_WORKFLOW)} AND ExecutionStatus = 'Running'"
         return await _counts(client, [
             (m.OPEN_IMPROVEMENT_PLANS, {"contract": c}, f"{base} AND {sa.CONTRACT.name} = {names.quote(c)}")
+            for c in contracts
+        ])
+
+    return source
+
+
+def cycle_gauges(contracts: Sequence[str]) -> GaugeSource:
+    """Running cycles per contract that wait for a fix (CxState `waiting_for_fix`): nothing retries them."""
+
+    async def source(client: Client) -> list[Sample]:
+        base = (f"{names.of_type(names.CYCLE_WORKFLOW)} AND ExecutionStatus = 'Running' "
+                f"AND {sa.STATE.name} = {names.quote(WAITING_FOR_FIX)}")
+        return await _counts(client, [
+            (m.CYCLES_WAITING_FOR_FIX, {"contract": c}, f"{base} AND {sa.CONTRACT.name} = {names.quote(c)}")
             for c in contracts
         ])
 

@@ -9,9 +9,12 @@ import socket
 import subprocess
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
-from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
+from google.protobuf.duration_pb2 import Duration
+from temporalio.api.namespace.v1 import NamespaceConfig
+from temporalio.api.workflowservice.v1 import GetSystemInfoRequest, UpdateNamespaceRequest
 from temporalio.client import Client
 
 from starter.service.binaries import temporal_cli
@@ -25,6 +28,7 @@ class DevServer:
     db: str = ".data/temporal.db"
     namespace: str = "default"
     ip: str = "127.0.0.1"
+    ui_codec_endpoint: str | None = None  # where the UI's browser page decodes payloads (the codec server)
 
     @property
     def address(self) -> str:
@@ -40,6 +44,7 @@ class DevServer:
             "--ip", self.ip, "--port", str(self.port), "--ui-port", str(self.ui_port),
             "--db-filename", self.db, "--namespace", self.namespace, "--log-level", "warn",
             *sa.cli_flags(),
+            *(["--ui-codec-endpoint", self.ui_codec_endpoint] if self.ui_codec_endpoint else []),
         ]
 
     def start(self) -> subprocess.Popen:
@@ -83,3 +88,17 @@ async def wait_until_serving(address: str, namespace: str, timeout: float = 60.0
             if time.monotonic() > deadline:
                 raise
             await asyncio.sleep(0.3)
+
+
+# How long the dev server keeps a closed workflow: ended complaints, plans, cycles and outages are in the archive
+# before their workflows complete, so Temporal keeps them only for debugging and the Temporal UI.
+DEV_RETENTION = timedelta(days=7)
+
+
+async def set_retention(address: str, namespace: str, retention: timedelta = DEV_RETENTION) -> None:
+    """Set the namespace's retention of closed workflows."""
+    client = await Client.connect(address, namespace=namespace)
+    await client.workflow_service.update_namespace(UpdateNamespaceRequest(
+        namespace=namespace,
+        config=NamespaceConfig(workflow_execution_retention_ttl=Duration(seconds=int(retention.total_seconds()))),
+    ))

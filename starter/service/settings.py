@@ -69,8 +69,17 @@ class Settings(BaseSettings):
     smtp_from: str | None = None
     smtp_to: Annotated[tuple[str, ...], NoDecode] = ()
     smtp_routes: Annotated[dict[str, tuple[str, ...]], NoDecode] = Field(default_factory=dict)
+    # The satisfaction survey e-mailed to the customer (activities/survey.py) with a signed link to the API's page
+    # (starter/api/survey.py): on in the worker with SMTP, the secret and the API's public URL; the API needs the
+    # same secret. Worker and API must share it.
+    survey_secret: SecretStr | None = None
+    survey_url: str | None = None  # the API as the customer reaches it, e.g. https://cx.example.cn
+    survey_link_days: int = Field(14, ge=1, le=90)  # how long a survey link is valid
     log_level: str = "INFO"
     report_dir: str = ".data/reports"
+    # The archive of finished complaints, plans, cycles and outages (activities/archive_store.py): SQLite by default,
+    # postgresql+psycopg://user:password@host/db in production.
+    archive_url: str = "sqlite:///.data/archive.sqlite"
     # Seconds a stopping worker lets running activities finish (deliveries, a cycle's collection) before
     # cancelling them; keep it below the orchestrator's grace period (Kubernetes: terminationGracePeriodSeconds).
     worker_shutdown_grace: float = Field(30.0, ge=0)
@@ -101,6 +110,8 @@ class Settings(BaseSettings):
     api_tokens: str | None = None
     # The default file is read when it exists (`cxsla up` creates it with a first admin token).
     api_tokens_file: str = ".data/api-tokens"
+    # The CLI's own token (CXSLA_TOKEN): whom its actions record as `by`, checked against the hashes above.
+    token: SecretStr | None = None
     inbound_config: str | None = None
     codec_server_host: str = "127.0.0.1"
     codec_server_port: int = 8081
@@ -136,6 +147,18 @@ class Settings(BaseSettings):
     def smtp_port_or_default(self) -> int:
         return self.smtp_port or (465 if self.smtp_security == "tls" else 587)
 
+    @field_validator("archive_url")
+    @classmethod
+    def _archive_url(cls, value: str) -> str:
+        """Checked by its scheme alone: every CLI command reads the settings, and SQLAlchemy is not for all of them
+        to import."""
+        scheme = _DATABASE_URL.match(value)
+        if scheme is None:
+            raise ValueError("not a database URL (sqlite:///path or postgresql+psycopg://user:password@host/db)")
+        if scheme.group(1) not in ("sqlite", "postgresql"):
+            raise ValueError(f"{scheme.group(1)!r} is not supported: use sqlite or postgresql")
+        return value
+
     @field_validator("smtp_to", mode="before")
     @classmethod
     def _smtp_to(cls, value: object) -> object:
@@ -160,6 +183,7 @@ class Settings(BaseSettings):
         return self
 
 
+_DATABASE_URL = re.compile(r"([a-z][a-z0-9]*)(\+[a-z0-9_]+)?://")
 _ADDRESS = re.compile(r"[^@\s,;<>\"()\[\]]+@[^@\s,;<>\"()\[\]]+")  # a bare address, no display name
 _ROUTE_TARGET = re.compile(r"\w[\w.-]*")  # the policy's ladder targets: team-lead, 主管, ...
 ROUTES_FORMAT = ("target=address[;address...] entries separated by commas, "

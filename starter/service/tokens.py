@@ -42,6 +42,14 @@ class Role(str, Enum):
         return order.index(self) >= order.index(needed)
 
 
+# Commands that change a complaint's outcome or commitments: supervisors and admins only (API and CLI alike).
+SUPERVISOR_COMMANDS = frozenset({"resolve", "extend", "reopen", "reclassify", "withdraw"})
+
+
+def role_for_command(name: str) -> Role:
+    return Role.SUPERVISOR if name in SUPERVISOR_COMMANDS else Role.AGENT
+
+
 @dataclass(frozen=True)
 class Principal:
     """Who a request acts as: the identity is what complaint events record in `by`."""

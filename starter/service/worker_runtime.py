@@ -17,8 +17,10 @@ import structlog
 from temporalio.client import Client
 from temporalio.worker import PollerBehaviorSimpleMaximum, Worker
 
+from activities.archive_store import store_for
 from activities.email import SmtpSink
 from activities.notifications import FanoutSink, LogSink, NotificationSink, WebhookSink
+from activities.survey import CustomerSurveySink
 from plugin import CxSlaPlugin
 from sla.policy import PolicyError, PolicyFile, load_policy
 from starter.service import connection
@@ -28,6 +30,7 @@ from starter.service.metrics import (
     calendar_gauges,
     complaint_gauges,
     cycle_completion_gauges,
+    cycle_gauges,
     improvement_plan_gauges,
     kpi_gauges,
     preinitialize_counters,
@@ -45,12 +48,17 @@ def notification_sink(settings: Settings) -> NotificationSink:
     if settings.webhook_url:
         sinks.append(WebhookSink(settings.webhook_url, settings.webhook_secret))
     if settings.smtp_host:
-        sinks.append(SmtpSink(
+        mailer = SmtpSink(
             settings.smtp_host, port=settings.smtp_port_or_default, security=settings.smtp_security,
             sender=settings.smtp_from or "", default_to=settings.smtp_to, routes=settings.smtp_routes,
             username=settings.smtp_user,
             password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
-        ))
+        )
+        sinks.append(mailer)
+        if settings.survey_secret and settings.survey_url:  # the survey to the customer, over the same server
+            sinks.append(CustomerSurveySink(mailer, secret=settings.survey_secret.get_secret_value().encode(),
+                                            base_url=settings.survey_url,
+                                            valid_for=timedelta(days=settings.survey_link_days)))
     if not sinks:
         return LogSink()
     return sinks[0] if len(sinks) == 1 else FanoutSink(sinks)
@@ -75,8 +83,10 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     if codec.keyring.active is None:
         log.warning("no active codec key: customer data is stored in Temporal unencrypted",
                     hint="set CXSLA_CODEC_KEYS or CXSLA_CODEC_KEY_FILE (see README, Encryption)")
+    archive = store_for(settings.archive_url, codec.keyring)
+    revision = await asyncio.to_thread(archive.migrate)  # the schema the activities write, before any runs
     plugin = CxSlaPlugin(sink=notification_sink(settings), codec=codec, policy_path=settings.policy,
-                         report_dir=settings.report_dir)
+                         report_dir=settings.report_dir, archive=archive)
     client = await connection.connect(settings, plugins=[plugin], runtime=runtime)
     worker = Worker(client, task_queue=settings.task_queue, **worker_options(settings))
     log.info(
@@ -85,6 +95,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
         address=settings.temporal_address,
         namespace=settings.temporal_namespace,
         metrics=f"http://{settings.metrics_host}:{settings.metrics_port}/metrics",
+        archive=f"{archive.engine.dialect.name} at revision {revision}",
     )
     policy = _policy(settings)
     if policy is not None:
@@ -103,7 +114,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
             collector = VisibilityCollector(
                 client, runtime.metric_meter, interval=settings.visibility_metrics_interval,
                 sources=[complaint_gauges(contracts), improvement_plan_gauges(contracts), kpi_gauges(contracts),
-                         undelivered_gauges(contracts),
+                         undelivered_gauges(contracts), cycle_gauges(contracts),
                          *([calendar_gauges(policy), cycle_completion_gauges(policy)] if policy else [])],
             )
             await collector.run(stop)

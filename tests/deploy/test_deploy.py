@@ -26,7 +26,8 @@ import typer.main
 import yaml
 from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 
-from starter.cli.app import app as cli_app
+from starter.cli.main import app as cli_app
+from starter.cli.main import register as register_commands
 from starter.service.binaries import temporal_cli
 from starter.service.settings import Settings
 from workflows import search_attributes as sa
@@ -56,6 +57,7 @@ def looks_like_a_setting(name: str) -> bool:
 
 @cache
 def cxsla_commands() -> frozenset[str]:
+    register_commands(None)
     root = typer.main.get_command(cli_app)
     assert isinstance(root, typer.core.TyperGroup)
     return frozenset(root.commands)
@@ -189,8 +191,10 @@ def test_compose_file_is_valid_against_the_compose_spec():
 
 
 def test_compose_needs_the_database_password_and_no_other_unset_variable():
-    with pytest.raises(InterpolationError, match="POSTGRES_PASSWORD"):
+    with pytest.raises(InterpolationError, match="(POSTGRES|ARCHIVE_DB)_PASSWORD"):
         interpolate(compose_raw(), {})
+    with pytest.raises(InterpolationError, match="ARCHIVE_DB_PASSWORD"):
+        interpolate(compose_raw(), {"POSTGRES_PASSWORD": "x"})
     text = json.dumps(compose())
     assert "${" not in text and "change-me" in text
 
@@ -198,7 +202,8 @@ def test_compose_needs_the_database_password_and_no_other_unset_variable():
 def test_compose_has_the_whole_stack():
     services = compose()["services"]
     assert {"postgresql", "temporal", "temporal-ui", "worker", "api", "codec-server", "prometheus", "grafana",
-            "temporal-schema", "temporal-init"} <= services.keys()
+            "temporal-schema", "temporal-init", "archive-db"} <= services.keys()
+    assert environment(service("worker"))["CXSLA_ARCHIVE_URL"].startswith("postgresql+psycopg://cxsla:")
     temporal = environment(service("temporal"))
     assert temporal["DB"] == "postgres12" and temporal["POSTGRES_SEEDS"] == "postgresql"
     assert service("temporal")["image"].startswith("temporalio/server:")
@@ -563,7 +568,10 @@ def test_services_pdbs_and_the_hpa_select_real_pods():
                 if selector.items() <= d["spec"]["template"]["metadata"]["labels"].items()]
 
     services = of_kind("Service")
-    assert set(services) == {"cxsla-api", "cxsla-codec-server"}
+    assert set(services) == {"cxsla-api", "cxsla-codec-server", "cxsla-archive-db"}
+    database = services.pop("cxsla-archive-db")  # the archive's PostgreSQL, a StatefulSet
+    (archive_db,) = of_kind("StatefulSet").values()
+    assert database["spec"]["selector"].items() <= archive_db["spec"]["template"]["metadata"]["labels"].items()
     for svc in services.values():
         (target,) = pods_of(svc["spec"]["selector"])
         container = _container(deployments[target])

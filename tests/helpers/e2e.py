@@ -3,19 +3,93 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import inspect
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from starter.service.tokens import Role, config_line
+
 CXSLA = str(Path(sys.executable).parent / "cxsla")
+
+# Who the tests act as through the CLI: `--by NAME` acts with NAME's token, any other command as `e2e-admin`
+# (the CLI records the token's identity as `by` and applies the API's role rules; starter.cli.identity).
+PEOPLE = {"e2e-admin": Role.ADMIN, "amy": Role.AGENT, "sam": Role.SUPERVISOR, "sup": Role.SUPERVISOR,
+          "ops": Role.ADMIN}
+
+
+def token_of(name: str) -> str:
+    return "cxsla_e2e_" + hashlib.sha256(name.encode()).hexdigest()[:32]
+
+
+PEOPLE_TOKENS = ",".join(config_line(name, role, token_of(name)) for name, role in PEOPLE.items())
+
+
+def acting_as(args: tuple[str, ...], env: dict[str, str]) -> dict[str, str]:
+    """The token settings that make `cxsla *args` act as the person its `--by` names (else e2e-admin)."""
+    by = args[args.index("--by") + 1] if "--by" in args[:-1] else "e2e-admin"
+    if by not in PEOPLE or "CXSLA_TOKEN" in env:
+        return {}
+    tokens = ",".join(filter(None, [env.get("CXSLA_API_TOKENS"), PEOPLE_TOKENS]))
+    return {"CXSLA_API_TOKENS": tokens, "CXSLA_TOKEN": token_of(by)}
+
+
+@dataclass
+class Up:
+    """A running `cxsla up` and its ports; `returncode` once it stopped."""
+
+    port: int
+    ui_port: int
+    metrics_port: int
+    api_port: int
+    codec_port: int
+    log: Path
+    returncode: int | None = None
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+
+@contextmanager
+def cxsla_up(cwd: Path) -> Iterator[Up]:
+    """`cxsla up` started in `cwd` on free ports, once its banner is out; Ctrl-C (SIGINT) stops it after."""
+    port, ui_port, metrics_port, api_port, codec_port = (free_port() for _ in range(5))
+    up = Up(port, ui_port, metrics_port, api_port, codec_port, log=cwd / "up.log")
+    with up.log.open("wb") as sink:
+        process = subprocess.Popen(
+            [CXSLA, "up", "--port", str(up.port), "--ui-port", str(up.ui_port), "--db", str(cwd / "t.db"),
+             "--metrics-port", str(up.metrics_port), "--api-port", str(up.api_port),
+             "--codec-port", str(up.codec_port)],
+            stdout=sink, stderr=subprocess.STDOUT, cwd=cwd,
+        )
+        try:
+            wait_for(lambda: b"cx-sla is up" in up.log.read_bytes(), 90, "cxsla up banner")
+            yield up
+        finally:
+            process.send_signal(signal.SIGINT)
+            try:
+                up.returncode = process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def as_local_user(cwd: Path, *command: str) -> subprocess.CompletedProcess:
+    """`command` run in `cwd` by someone with no cx-sla settings (no token): what `cxsla up`'s user types."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CXSLA_")}
+    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=60)
 
 
 def free_port() -> int:
@@ -67,9 +141,9 @@ class WebhookReceiver:
 
 
 def cli(*args: str, env: dict[str, str] | None = None, check: bool = True) -> subprocess.CompletedProcess:
-    result = subprocess.run(
-        [CXSLA, *args], capture_output=True, text=True, timeout=60, env={**os.environ, **(env or {})}
-    )
+    env = {**os.environ, **(env or {})}
+    result = subprocess.run([CXSLA, *args], capture_output=True, text=True, timeout=60,
+                            env={**env, **acting_as(args, env)})
     if check and result.returncode != 0:
         raise AssertionError(f"cxsla {' '.join(args)} failed ({result.returncode}): {result.stderr}")
     return result

@@ -33,12 +33,12 @@ from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.enums.v1 import EventType, IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
-from temporalio.client import Client, WorkflowHistory, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowHandle, WorkflowHistory, WorkflowUpdateFailedError
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
 
-from activities.assessment import plan_search_attributes
+from activities.assessment import Listed, plan_search_attributes
 from activities.attributes import cycle_search_attributes
 from plugin import WORKFLOWS, CxSlaPlugin
 from sla import commands as cmd
@@ -47,12 +47,13 @@ from sla.cycles import CycleRun
 from sla.interruptions import ReportInterruption, Restore, interruption_workflow_id
 from sla.kpi import KpiName, Target
 from sla.official_calendar import resolve_at
-from sla.outcomes import MEMO_KEY
+from sla.outcomes import MEMO_KEY, ComplaintOutcome
 from sla.periods import Cadence, Period
 from sla.plans import (
     Measure,
     Miss,
     PlanState,
+    PlanStatus,
     RecordCycleResult,
     ReportProgress,
     RevisePlan,
@@ -64,6 +65,7 @@ from sla.plans import (
 from sla.policy import CycleSpec, PolicyFile, ReportTo, parse_policy
 from sla.status import ComplaintStatus
 from sla.surveys import Scale, ScoreHistogram, SurveyBatch, SurveyChannel
+from sla.vocabulary import ComplaintState, Severity
 from starter.client.assessment import AssessmentClient
 from starter.client.complaints import ComplaintClient, workflow_id
 from starter.service.binaries import test_server
@@ -74,7 +76,7 @@ from tests.helpers.temporal import cxsla_worker
 from workflows import search_attributes as sa
 from workflows.cycle import AssessmentCycleWorkflow
 from workflows.interruption import InterruptionStatus
-from workflows.patches import ENGINE_IN_WORKFLOW_PATCH
+from workflows.patches import ARCHIVE_ON_CLOSE_PATCH, ENGINE_IN_WORKFLOW_PATCH
 from workflows.plan import ImprovementPlanWorkflow
 
 HERE = Path(__file__).parent
@@ -99,6 +101,9 @@ POLICY_RAW: dict = {
             "calendar": "24x7",
             "warn_at": [0.5, 0.8],
             "survey_window": "PT60S",
+            # The scenarios and workflow tests count only progress posts as progress (the rule before the switch);
+            # tests/workflows/test_complaint_workflow.py turns it on where the handling plan counts.
+            "plan_counts_as_progress": False,
             "escalation": [
                 {"after": "PT0S", "to": "team-lead"},
                 {"after": "PT5S", "to": "supervisor"},
@@ -252,6 +257,24 @@ async def lifecycle_with_breach(env: WorkflowEnvironment, c: ComplaintClient) ->
     assert [(e.clock.value, e.level) for e in final.escalations if e.clock.value == "acknowledge"] == [
         ("acknowledge", 1), ("acknowledge", 2), ("acknowledge", 3)]
     assert "survey_sent" in [t["type"] for t in final.timeline]
+    return cid
+
+
+async def archived_on_withdrawal(env: WorkflowEnvironment, c: ComplaintClient) -> str:
+    """Reclassified with a reason, then withdrawn: the ended complaint is written to the archive before it
+    completes (archive-on-close)."""
+    cid = f"{GENERATION}-archived"
+    await c.open(OpenComplaint(id=cid, contract=CONTRACT, severity="normal", channel="web", customer_id="C-9",
+                               customer_name="Golden Customer", customer_contact="golden@example.cn"))
+    await command(env, c, cid, "acknowledge", cmd.Acknowledge(by="amy"))
+    await command(env, c, cid, "reclassify", cmd.Reclassify(by="sam", severity="major", reason="outage related"))
+    await command(env, c, cid, "withdraw", cmd.Withdraw(by="sam", reason="customer withdrew"))
+    final = await result_after(env, c.client, cid)
+    assert final.state.value == "withdrawn"
+    reclassified = next(t for t in final.timeline if t["type"] == "reclassified")
+    assert reclassified["from_severity"] == "normal" and reclassified["reason"] == "outage related"
+    histories = await run_histories(c.client, workflow_id(cid))
+    assert "cxsla.archive_complaint" in activity_types_of(histories[-1])
     return cid
 
 
@@ -437,6 +460,7 @@ class Scenario:
     play: Callable[[Stage], Awaitable[str]]  # returns the id of the workflow whose runs are recorded
     golden_policy: bool = False  # GOLDEN_POLICY_RAW from a policy file, a report directory, known memos
     sink: Callable[[], RecordingSink] = RecordingSink
+    known: Callable[[Client], KnownWorkflows] = lambda client: KnownWorkflows(client, [])
 
 
 def _complaint_scenario(name: str, play: Callable[[WorkflowEnvironment, ComplaintClient], Awaitable[str]]) -> Scenario:
@@ -541,7 +565,7 @@ async def complaint_major_breach(stage: Stage) -> str:
     plan = await stage.assessments.plan_status(plan_id(GOLDEN_CONTRACT, KpiName.MAJOR_RESOLVED_IN_TIME))
     assert [(m.trigger.value, m.complaint_id) for m in plan.misses] == [("complaint", cid)]
     (history,) = await run_histories(c.client, wid)
-    assert patches_of(history) == [ENGINE_IN_WORKFLOW_PATCH]
+    assert patches_of(history) == [ENGINE_IN_WORKFLOW_PATCH, ARCHIVE_ON_CLOSE_PATCH]
     assert "cxsla.open_plan_for_complaint" in activity_types_of(history)
     assert "EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED" in event_types_of(history)  # upsert_memo
     return wid
@@ -564,7 +588,7 @@ async def complaint_negative_feedback(stage: Stage) -> str:
     assert [(m.trigger.value, m.complaint_id, m.value) for m in plan.misses] == [("feedback", cid, 1)]
     wid = workflow_id(cid)
     (history,) = await run_histories(c.client, wid)
-    assert patches_of(history) == [ENGINE_IN_WORKFLOW_PATCH]
+    assert patches_of(history) == [ENGINE_IN_WORKFLOW_PATCH, ARCHIVE_ON_CLOSE_PATCH]
     assert "cxsla.open_plan_for_complaint" in activity_types_of(history)
     return wid
 
@@ -666,19 +690,30 @@ async def cycle_third_party_missing(stage: Stage) -> str:
     return wid
 
 
+async def start_golden_plan(stage: Stage, kpi: KpiName, value: float, target: Target, *,
+                            continue_as_new_after_events: int | None = None,
+                            ) -> tuple[datetime, Period, WorkflowHandle[Any, PlanStatus]]:
+    """The golden contract's plan for `kpi`, opened now by last month's cycle missing `target` with `value`."""
+    a = stage.assessments
+    policy = a.policy.assessment(GOLDEN_CONTRACT)
+    t0 = await stage.now()
+    month = Period.containing(t0, Cadence.MONTHLY, ZoneInfo(policy.calendar.timezone))
+    miss = Miss(trigger=Trigger.CYCLE, period=str(month.previous()), value=value, target=target)
+    run = new_plan_run(policy=policy, kpi=kpi, miss=miss, at=t0,
+                       calendar=resolve_at(policy.calendar_name, policy.calendar, t0))
+    run.continue_as_new_after_events = continue_as_new_after_events
+    handle = await stage.env.client.start_workflow(ImprovementPlanWorkflow.run, run, id=run.plan_id,
+                                                   task_queue=a.task_queue,
+                                                   search_attributes=plan_search_attributes(run))
+    return t0, month, handle
+
+
 async def plan_breach_then_effective(stage: Stage) -> str:
     """An improvement plan: a complaint's miss signalled, submitted in time (after a warning), one progress report,
     a cycle still missing the target, the next progress report missed (minor breach, full ladder), then a cycle
     meeting the target closes it as effective before the rectification deadline."""
     env, a = stage.env, stage.assessments
-    policy = a.policy.assessment(GOLDEN_CONTRACT)
-    t0 = await stage.now()
-    month = Period.containing(t0, Cadence.MONTHLY, ZoneInfo(policy.calendar.timezone))
-    miss = Miss(trigger=Trigger.CYCLE, period=str(month.previous()), value=0.8, target=Target(min=0.95))
-    run = new_plan_run(policy=policy, kpi=KpiName.RESOLUTION_RATE, miss=miss, at=t0,
-                       calendar=resolve_at(policy.calendar_name, policy.calendar, t0))
-    handle = await env.client.start_workflow(ImprovementPlanWorkflow.run, run, id=run.plan_id,
-                                             task_queue=a.task_queue, search_attributes=plan_search_attributes(run))
+    t0, month, handle = await start_golden_plan(stage, KpiName.RESOLUTION_RATE, 0.8, Target(min=0.95))
 
     async def at(offset: timedelta, what: str) -> None:
         await skip_to(env, t0 + offset)
@@ -791,6 +826,84 @@ async def plan_revised(stage: Stage) -> str:
     return wid
 
 
+class UncomputableMemos(KnownWorkflows):
+    """One closed complaint whose outcome memo, as a release before the bounds could write it (10^400 handling
+    seconds), no KPI arithmetic can take (AHT overflows a float), until `fixed`."""
+
+    def __init__(self, client: Client, contract: str, received_at: datetime | None = None) -> None:
+        super().__init__(client, [])
+        self.contract, self.received_at = contract, received_at
+        self.fixed = False
+        self.listings = 0
+
+    async def pages(self, query: str) -> AsyncIterator[list[Listed]]:
+        if "ComplaintWorkflow" not in query:
+            yield []
+            return
+        assert self.received_at is not None, "set received_at to a time in the cycle's period"
+        self.listings += 1
+        outcome = ComplaintOutcome(complaint_id="legacy-1", contract=self.contract, severity=Severity.NORMAL,
+                                   state=ComplaintState.CLOSED, resolutions=1, received_at=self.received_at,
+                                   handling_seconds=3600 if self.fixed else 10**400)
+        yield [Listed("complaint-legacy-1", {MEMO_KEY: outcome.model_dump(mode="json")}, False)]
+
+
+async def cycle_waits_for_fix(stage: Stage) -> str:
+    """A monthly cycle whose collection finds a memo no KPI arithmetic can take: it waits, without a timer, until
+    the memo is corrected and `retry` is asked (the `cycle-waits-for-fix` side of that patch)."""
+    env, a = stage.env, stage.assessments
+    memos = cast(UncomputableMemos, stage.known)
+    now = await stage.now()
+    policy = a.policy.assessment(GOLDEN_CONTRACT)
+    period = str(Period.containing(now, Cadence.MONTHLY, ZoneInfo(policy.calendar.timezone)))
+    wid = f"cycle-{GENERATION}-waits-for-fix"  # not cycle_workflow_id(...): a file's name must not carry a date
+    handle = await env.client.start_workflow(
+        AssessmentCycleWorkflow.run,
+        CycleRun(contract=GOLDEN_CONTRACT, period=period, policy=policy,
+                 calendar=resolve_at(policy.calendar_name, policy.calendar, now)),
+        id=wid, task_queue=a.task_queue, search_attributes=cycle_search_attributes(GOLDEN_CONTRACT))
+    await settle_workflow(env, wid)
+    times = await handle.query(AssessmentCycleWorkflow.status)
+    assert times.start is not None and times.collect_at is not None
+    memos.received_at = times.start + H
+    await skip_to(env, times.collect_at + H)
+    await settle_workflow(env, wid)
+    waiting = await handle.query(AssessmentCycleWorkflow.status)
+    assert waiting.waiting_for_fix and waiting.retry_at is None and memos.listings == 1, waiting
+    await skip_to(env, times.collect_at + 3 * H)  # nothing retries by itself
+    assert memos.listings == 1
+    memos.fixed = True
+    await handle.execute_update(AssessmentCycleWorkflow.retry)
+    result = await asyncio.wait_for(handle.result(), timeout=60)
+    assert result.assessment is not None and memos.listings == 2
+    return wid
+
+
+async def plan_continued(stage: Stage) -> str:
+    """An improvement plan that continues as new every 3 events (the `plan-bounded-carry` side of that patch): its
+    long progress summaries stay in the history of the run that recorded them, the next run carries a marker; a
+    cycle meeting the target closes it."""
+    env, a = stage.env, stage.assessments
+    t0, month, handle = await start_golden_plan(stage, KpiName.CSAT, 70.0, Target(min=85),
+                                                continue_as_new_after_events=3)
+    await settle_workflow(env, handle.id)
+    await a.submit_plan(handle.id, SubmitPlan(
+        root_cause="surveys reach customers before the repair is verified", expected_effect="CSAT above 85",
+        measures=[Measure(action="survey after verification", owner="cx lead", due=(t0 + 48 * H).date())]))
+    summary = "回访流程已调整，维修完成并经客户确认后再发送满意度调查。" * 4
+    for _ in range(4):
+        await a.report_progress(handle.id, ReportProgress(summary=summary, by="pat"))
+        await settle_workflow(env, handle.id)
+    await handle.execute_update(ImprovementPlanWorkflow.record_cycle_result,
+                                RecordCycleResult(period=str(month), value=90.0, met=True, by="assessment-cycle"))
+    closed = await result_of(env, handle.id, PlanStatus)
+    assert closed.state is PlanState.EFFECTIVE and closed.progress_reports == 4
+    runs = await run_histories(env.client, handle.id)
+    carried = runs[-1].events[0].workflow_execution_started_event_attributes.input.payloads[0].data.decode()
+    assert len(runs) >= 2 and "[elided:" in carried and "surveys reach customers" in carried
+    return handle.id
+
+
 async def outage_major_breach(stage: Stage) -> str:
     """A service interruption reported an hour after it began (and reported again: the same one), past its 4 h
     threshold: warnings, a major breach and the full ladder; restored, it ends with its duration."""
@@ -821,6 +934,49 @@ async def outage_major_breach(stage: Stage) -> str:
     return wid
 
 
+async def outage_archived(stage: Stage) -> str:
+    """A short interruption, restored within its threshold: its record goes to the archive before it completes
+    (archive-on-finish)."""
+    env, a = stage.env, stage.assessments
+    t0 = await stage.now()
+    outage = f"{GENERATION}-archived"
+    await a.report_outage(ReportInterruption(id=outage, contract=GOLDEN_CONTRACT, started_at=t0 - MIN, by="noc"))
+    wid = interruption_workflow_id(outage)
+    await settle_workflow(env, wid)
+    await skip_to(env, t0 + 30 * MIN)
+    await settle_workflow(env, wid)
+    await a.restore_outage(outage, Restore(note="link back", by="noc"))
+    final = await result_of(env, wid, InterruptionStatus)
+    assert final.state == "restored" and not final.major_breach
+    assert "cxsla.archive_record" in activity_types_of((await run_histories(env.client, wid))[-1])
+    return wid
+
+
+async def assigned_then_reassigned(stage: Stage) -> str:
+    """Assigned to an agent and a group, then to a group alone: both in the timeline, CxAssignee follows, and the
+    notices fired while the first assignment held name its owner."""
+    env, c, cid = stage.env, stage.complaints, f"{GENERATION}-assigned"
+    await c.open(OpenComplaint(id=cid, contract=CONTRACT, severity="normal", channel="web"))
+    await command(env, c, cid, "assign", cmd.Assign(by="sam", to="amy", group="billing"))
+    described = await c.client.get_workflow_handle(workflow_id(cid)).describe()
+    assert described.typed_search_attributes.get(sa.ASSIGNEE) == "amy"
+    await env.sleep(timedelta(seconds=12.5))  # acknowledge warns at 5 s and 8 s, breaches at 10 s
+    await settle(env, cid)
+    await command(env, c, cid, "acknowledge", cmd.Acknowledge(by="amy"))
+    await command(env, c, cid, "assign", cmd.Assign(by="sam", group="refunds", note="refund desk takes it"))
+    described = await c.client.get_workflow_handle(workflow_id(cid)).describe()
+    assert described.typed_search_attributes.get(sa.ASSIGNEE) is None
+    await command(env, c, cid, "withdraw", cmd.Withdraw(by="sam", reason="customer withdrew"))
+    final = await result_after(env, c.client, cid)
+    assigned = [t for t in final.timeline if t["type"] == "assigned"]
+    assert [(t["by"], t.get("to"), t.get("group")) for t in assigned] == [
+        ("sam", "amy", "billing"), ("sam", None, "refunds")]
+    assert (final.assignee, final.group) == (None, "refunds")
+    breach = [n for n in stage.sink.received if n.action_id == "acknowledge#1:breach"]
+    assert [(n.assignee, n.group) for n in breach] == [("amy", "billing")]
+    return workflow_id(cid)
+
+
 SCENARIOS: list[Scenario] = [
     _complaint_scenario("lifecycle", lifecycle_with_breach),
     _complaint_scenario("pause-extend", pause_extend_reclassify),
@@ -831,18 +987,24 @@ SCENARIOS: list[Scenario] = [
     Scenario("negative-feedback", complaint_negative_feedback, golden_policy=True),
     Scenario("cycle", cycle_missed_target, golden_policy=True),
     Scenario("plan", plan_breach_then_effective, golden_policy=True),
+    Scenario("plan-continued", plan_continued, golden_policy=True),
+    Scenario("cycle-waits-for-fix", cycle_waits_for_fix, golden_policy=True,
+             known=lambda client: UncomputableMemos(client, GOLDEN_CONTRACT)),
     Scenario("outage", outage_major_breach, golden_policy=True),
     Scenario("plan-minor", plan_minor_rectification, golden_policy=True),
     Scenario("cycle-report", cycle_report_delivered, golden_policy=True),
     Scenario("plan-revised", plan_revised, golden_policy=True),
     Scenario("cycle-third-party", cycle_third_party_missing, golden_policy=True),
+    _complaint_scenario("archived", archived_on_withdrawal),
+    Scenario("outage-archived", outage_archived, golden_policy=True),
+    Scenario("assigned", assigned_then_reassigned),
 ]
 
 
 @asynccontextmanager
 async def _stage(env: WorkflowEnvironment, scenario: Scenario) -> AsyncIterator[Stage]:
     sink = scenario.sink()
-    known = KnownWorkflows(env.client, [])
+    known = scenario.known(env.client)
     if not scenario.golden_policy:  # the complaint scenarios' worker, exactly as it always was
         async with cxsla_worker(env.client, sink=sink) as queue:
             complaints = ComplaintClient(env.client, task_queue=queue, policy=test_policy())

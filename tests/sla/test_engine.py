@@ -22,7 +22,7 @@ from sla.lifecycle import COMMANDS, InvalidTransition, apply, check, replay
 from sla.policy import default_policy_path, load_policy, parse_policy
 from sla.vocabulary import BreachClass, ClockName, ClockState, ComplaintState, Severity
 from tests.helpers.calendars import calendar_of, last_published_cn_year
-from tests.helpers.policies import SMALL
+from tests.helpers.policies import SMALL, default_raw
 
 C = ClockName
 UTC = timezone.utc
@@ -360,6 +360,53 @@ def test_missed_progress_update_breaches_then_the_post_starts_the_next_one():
     assert clock(result, C.PROGRESS_UPDATE, 2).deadline == h(12)
 
 
+# 000 §4.4: "within 10 working days a preliminary handling opinion or a progress update". The plan told on
+# working day 3 is that opinion: progress_update#1 is met then, and #2 runs 10 working days from it.
+SEED_START = datetime(2025, 3, 3, 10, tzinfo=SH)  # Monday 10:00; no holiday in March 2025
+PLAN_TOLD = datetime(2025, 3, 5, 10, tzinfo=SH)  # working day 3
+
+
+def _plan_told_on_day_3() -> list:
+    return [received(at=SEED_START, contract="default"), ev.Acknowledged(at=SEED_START + timedelta(hours=1)),
+            ev.Triaged(at=SEED_START + timedelta(hours=2)), ev.PlanCommunicated(at=PLAN_TOLD)]
+
+
+def test_handling_plan_told_meets_and_restarts_progress_update():
+    policy = load_policy().contract("default")
+    assert policy.plan_counts_as_progress is True  # on by default
+    events = _plan_told_on_day_3()
+    first_deadline = datetime(2025, 3, 17, 10, tzinfo=SH)  # 10 working days from receipt
+    at_first = evaluate(policy, events, first_deadline)
+    assert clock(at_first, C.PROGRESS_UPDATE, 1).state is ClockState.MET
+    assert clock(at_first, C.PROGRESS_UPDATE, 1).met_at == PLAN_TOLD
+    assert not [a for a in at_first.due if a.clock == C.PROGRESS_UPDATE and a.kind is ActionKind.BREACH]
+    second = clock(at_first, C.PROGRESS_UPDATE, 2)
+    assert second.started_at == PLAN_TOLD and second.deadline == datetime(2025, 3, 19, 10, tzinfo=SH)
+    # nothing said for 10 working days after the plan: the next update is missed
+    late = evaluate(policy, events, datetime(2025, 3, 19, 10, tzinfo=SH))
+    assert "progress_update#2:breach" in due_ids(late)
+    assert action(late, "progress_update#2:breach").breach_class is BreachClass.MINOR
+
+
+@pytest.mark.parametrize("switch", [False, None])  # None: a snapshot taken before the switch existed
+def test_without_the_switch_only_a_progress_post_meets_progress_update(switch):
+    policy = load_policy().contract("default").model_copy(update={"plan_counts_as_progress": switch})
+    result = evaluate(policy, _plan_told_on_day_3(), datetime(2025, 3, 17, 10, tzinfo=SH))
+    assert "progress_update#1:breach" in due_ids(result)
+    assert [c.instance for c in result.clocks if c.name is C.PROGRESS_UPDATE] == [1]
+
+
+def test_plan_counts_as_progress_is_read_from_the_file_and_versions_the_policy():
+    raw = copy.deepcopy(SMALL)
+    raw["contracts"]["t"]["plan_counts_as_progress"] = False
+    off = parse_policy(raw).contract("t")
+    assert off.plan_counts_as_progress is False and off.version != POLICY.version
+    events = [received(), ack(0.5), triaged(1), plan(2)]
+    assert "progress_update#1:breach" in due_ids(run(events, 5, policy=off))
+    assert "progress_update#1:breach" not in due_ids(run(events, 5))
+    assert clock(run(events, 5), C.PROGRESS_UPDATE, 2).deadline == h(7)
+
+
 # ---- resolve per severity --------------------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("severity", "deadline_hours"),
@@ -409,6 +456,28 @@ def test_default_policy_acknowledge_over_national_day_and_its_escalations():
         ("supervisor", datetime(2025, 10, 9, 15, tzinfo=SH)),  # 4 working hours, over lunch
         ("manager", datetime(2025, 10, 10, 10, tzinfo=SH)),  # 1 working day
     ]
+
+
+# ---- inquiries (000 §2.2b: a first response to an inquiry or request within 2 working hours) -----------------------
+def test_an_inquiry_runs_only_acknowledge_and_resolve_and_closes_once_answered():
+    policy = load_policy().contract("default")
+    friday = datetime(2025, 3, 7, 17, tzinfo=SH)  # one working hour left that day
+    asked = ev.Received(at=friday, complaint_id="q-1", contract="default", severity=Severity.NORMAL,
+                        kind="inquiry")
+    result = evaluate(policy, [asked], friday)
+    assert {c.name for c in result.clocks} == {C.ACKNOWLEDGE, C.RESOLVE}
+    assert clock(result, C.ACKNOWLEDGE).deadline == datetime(2025, 3, 10, 10, tzinfo=SH)  # Monday 10:00
+    late = evaluate(policy, [asked], datetime(2025, 3, 10, 10, tzinfo=SH))
+    assert "acknowledge#1:breach" in due_ids(late)
+    answered_at = datetime(2025, 3, 10, 11, tzinfo=SH)
+    events = [asked, ev.Acknowledged(at=datetime(2025, 3, 10, 9, 30, tzinfo=SH)),
+              ev.ProgressPosted(at=datetime(2025, 3, 10, 10, 30, tzinfo=SH)),
+              ev.Resolved(at=answered_at, resolution="explained the tariff")]
+    done = evaluate(policy, events, answered_at)
+    assert [(c.name, c.state) for c in done.clocks] == [(C.ACKNOWLEDGE, ClockState.MET), (C.RESOLVE, ClockState.MET)]
+    closing = action(done, "close")
+    assert (closing.kind, closing.due_at, closing.detail) == (ActionKind.CLOSE, answered_at, "inquiry answered")
+    assert not [a for a in done.due if a.kind is ActionKind.SEND_SURVEY]
 
 
 # ---- resolution, notification, survey, close -------------------------------------------------------------------------
@@ -578,6 +647,47 @@ def test_reclassify_is_retroactive_from_the_original_start():
     assert "resolve#1:warn:50" in due_ids(result)  # 4h: already passed under the new target
     late = run(events, 8)
     assert action(late, "resolve#1:breach").breach_class is BreachClass.MAJOR
+
+
+# 002 §1.3: time limits by nature and urgency. The shipped default resolves a normal complaint in 10 working days;
+# a contract may give a category its own, here billing in 5 working days (a critical one keeps 2: see below).
+def _with_billing():
+    raw = default_raw()
+    raw["contracts"]["default"]["category"] = {
+        "billing": {"targets": {"resolve": "5 working days"}, "major_breach": ["resolve"]}}
+    return parse_policy(raw).contract("default")
+
+
+def test_category_targets_apply_from_receipt_and_are_recomputed_on_reclassify():
+    policy = _with_billing()
+    start = datetime(2025, 3, 3, 10, tzinfo=SH)  # Monday; no holiday in March 2025
+    base = [received(at=start, contract="default"), ev.Acknowledged(at=start + timedelta(hours=1))]
+    plain = evaluate(policy, [*base, ev.Triaged(at=start + timedelta(hours=2))], start + timedelta(hours=2))
+    assert clock(plain, C.RESOLVE).deadline == datetime(2025, 3, 17, 10, tzinfo=SH)  # 10 working days
+    billing = [*base, ev.Triaged(at=start + timedelta(hours=2), category="billing")]
+    result = evaluate(policy, billing, start + timedelta(hours=2))
+    assert result.category == "billing"
+    assert clock(result, C.RESOLVE).deadline == datetime(2025, 3, 10, 10, tzinfo=SH)  # 5, from the receipt
+    assert clock(result, C.RESOLVE).target == "5 working days"
+    late = evaluate(policy, billing, datetime(2025, 3, 10, 10, tzinfo=SH))
+    assert action(late, "resolve#1:breach").breach_class is BreachClass.MAJOR  # the category's major_breach
+    # reclassified to another nature: back to the severity's 10 working days, still from the receipt
+    moved = [*billing, ev.Reclassified(at=start + timedelta(hours=3), category="delivery")]
+    again = evaluate(policy, moved, start + timedelta(hours=3))
+    assert again.category == "delivery" and again.severity is Severity.NORMAL
+    assert clock(again, C.RESOLVE).deadline == datetime(2025, 3, 17, 10, tzinfo=SH)
+    assert policy.target(C.RESOLVE, Severity.CRITICAL, "billing") == policy.target(C.RESOLVE, Severity.NORMAL,
+                                                                                  "billing")
+    assert str(policy.target(C.ACKNOWLEDGE, Severity.NORMAL, "billing")) == "2 working hours"  # not set: kept
+
+
+def test_a_snapshot_without_categories_ignores_the_category():
+    policy = load_policy().contract("default")
+    assert policy.category == {}
+    start = datetime(2025, 3, 3, 10, tzinfo=SH)
+    result = evaluate(policy, [received(at=start, contract="default"), ev.Acknowledged(at=start),
+                               ev.Triaged(at=start, category="billing")], start)
+    assert clock(result, C.RESOLVE).deadline == datetime(2025, 3, 17, 10, tzinfo=SH)
 
 
 def test_reclassify_down_moves_the_deadline_out():

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from sla.kpi import (
     DEFINITIONS,
+    UNCATEGORISED,
     Assessment,
     Interruption,
     KpiName,
@@ -418,6 +419,78 @@ def test_resolution_rate_exactly_at_95_percent_meets():
     # 19 / (21 - 1) = 0.95
     a = run_assess(tally, targets={K.RESOLUTION_RATE: Target(min=0.95)})
     assert value(a, K.RESOLUTION_RATE) == 0.95 and a.kpi(K.RESOLUTION_RATE).met is True
+
+
+# 003 §2.3.2 resolution rate >= 95 % (the shipped target), over the complaints decided by the period's end.
+def test_resolution_rate_counts_only_complaints_decided_by_period_end():
+    due_later = END + 9 * 24 * HOUR  # received late in the period: the resolve deadline lies in the next one
+    outcomes = ([resolved(resolved_at=END - 24 * HOUR, resolve_deadline=END + HOUR) for _ in range(38)]
+                + [oc(state=S.IN_PROGRESS, resolve_deadline=END - 48 * HOUR)]  # overdue at period end: a miss
+                + [oc(state=S.IN_PROGRESS, resolve_deadline=due_later) for _ in range(2)]  # pending
+                + [oc(state=S.WITHDRAWN)])
+    target = {K.RESOLUTION_RATE: Target(min=0.95)}
+    # counted the old way, every open complaint is a miss: 38 / 41 = 92.7 % -> a false miss
+    old = run_assess(PeriodTally.of(outcomes), targets=target)
+    assert old.kpi(K.RESOLUTION_RATE).met is False and old.kpi(K.RESOLUTION_RATE).n == 41
+    # decided by the period's end: 38 / 39 = 97.4 %, two pending
+    a = run_assess(PeriodTally.of(outcomes, decided_by=END), targets=target)
+    rate = a.kpi(K.RESOLUTION_RATE)
+    assert rate.value == pytest.approx(38 / 39) and rate.n == 39 and rate.pending == 2 and rate.met is True
+    assert a.pending == 2 and (a.complaints, a.withdrawn, a.resolved) == (42, 1, 38)
+    assert a.kpi(K.CSAT).pending is None  # pending is a resolution-rate figure
+
+
+def test_resolved_after_period_end_is_pending_or_a_miss_by_its_deadline():
+    target = {K.RESOLUTION_RATE: Target(min=0.95)}
+    in_grace = resolved(resolved_at=END + HOUR, resolve_deadline=END + 48 * HOUR)  # not decided at END
+    late = resolved(resolved_at=END + HOUR, resolve_deadline=END - HOUR)  # unresolved past its deadline at END
+    a = run_assess(PeriodTally.of([in_grace, late], decided_by=END), targets=target)
+    assert a.kpi(K.RESOLUTION_RATE).value == 0 and a.kpi(K.RESOLUTION_RATE).n == 1 and a.pending == 1
+    # a memo written before resolution times were kept: resolved counts as decided and resolved
+    b = run_assess(PeriodTally.of([resolved()], decided_by=END), targets=target)
+    assert b.kpi(K.RESOLUTION_RATE).value == 1 and b.pending == 0
+    # only pending complaints: no figure to judge
+    c = run_assess(PeriodTally.of([in_grace], decided_by=END), targets=target)
+    assert c.kpi(K.RESOLUTION_RATE).value is None and c.kpi(K.RESOLUTION_RATE).met is None
+
+
+def test_tallies_decided_at_one_instant_merge_and_others_refuse():
+    a, b = PeriodTally.of([resolved()], decided_by=END), PeriodTally.of([oc()], decided_by=END)
+    assert PeriodTally().merge(a).merge(b) == PeriodTally.of([resolved(), oc()], decided_by=END)
+    assert a.merge(b).decided == 1 and a.merge(b).decided_by == END
+    with pytest.raises(ValueError, match="different instants"):
+        a.merge(PeriodTally.of([oc()], decided_by=START))
+
+
+def test_complaints_are_broken_down_by_category():
+    outcomes = ([resolved(category="billing") for _ in range(3)]
+                + [oc(category="billing", breaches={BreachClass.MINOR: 2})]
+                + [resolved(category="delivery", breaches={BreachClass.MAJOR: 1}), oc()])
+    a = run_assess(PeriodTally.of(outcomes))
+    assert {k: (c.complaints, c.resolved, c.breached) for k, c in a.by_category.items()} == {
+        "billing": (4, 3, 1), "delivery": (1, 1, 1), UNCATEGORISED: (1, 0, 0)}
+    assert list(a.by_category) == sorted(a.by_category)
+    halves = PeriodTally.of(outcomes[:3]).merge(PeriodTally.of(outcomes[3:]))
+    assert halves.by_category == PeriodTally.of(outcomes).by_category
+
+
+def test_at_fault_complaints_and_their_remedies_are_counted():
+    outcomes = [resolved(at_fault=True, remedy=Remedy.COMPENSATION), resolved(at_fault=True, remedy=Remedy.UPGRADE),
+                resolved(at_fault=True), resolved(remedy=Remedy.REPLACEMENT), resolved()]
+    a = run_assess(PeriodTally.of(outcomes[:2]).merge(PeriodTally.of(outcomes[2:])))
+    assert (a.at_fault, a.at_fault_without_remedy) == (3, 1)
+    assert a.remedies == {Remedy.COMPENSATION: 1, Remedy.UPGRADE: 1, Remedy.REPLACEMENT: 1}
+
+
+def test_inquiries_are_counted_apart_with_their_first_response():
+    from sla.vocabulary import Kind
+
+    inquiries = [resolved(kind=Kind.INQUIRY, clocks={C.ACKNOWLEDGE: ClockTally(met=1)}) for _ in range(3)]
+    inquiries.append(oc(kind=Kind.INQUIRY, clocks={C.ACKNOWLEDGE: ClockTally(breached=1)}))
+    a = run_assess(PeriodTally.of([*inquiries, resolved(), oc()]), targets={K.RESOLUTION_RATE: Target(min=0.95)})
+    assert (a.inquiries, a.inquiry_acknowledge.met, a.inquiry_acknowledge.breached) == (4, 3, 1)
+    assert (a.complaints, a.resolved) == (2, 1) and a.kpi(K.RESOLUTION_RATE).n == 2
+    assert a.kpi(K.COMPLIANCE_ACKNOWLEDGE).n == 0  # the complaints' clock only
 
 
 def test_major_resolved_in_time():

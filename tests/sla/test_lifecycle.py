@@ -191,6 +191,32 @@ def test_reclassify_to_the_same_severity():
     assert "already normal" in message
 
 
+def test_category_is_set_at_triage_and_changed_by_reclassify_alone():
+    facts = apply(run("acknowledge"), command_event("triage", 2, category="billing"))
+    assert facts.category == "billing" and facts.severity is Severity.NORMAL
+    assert "already in category 'billing'" in refused(facts, "reclassify", severity=None, category="billing")
+    assert "already normal and in category 'billing'" in refused(facts, "reclassify", severity=Severity.NORMAL,
+                                                                  category="billing")
+    event = command_event("reclassify", 3, severity=None, category="delivery")
+    check(facts, "reclassify", event)
+    moved = apply(facts, event)
+    assert (moved.category, moved.severity) == ("delivery", Severity.NORMAL)
+    # a severity change keeps the category
+    assert apply(moved, command_event("reclassify", 4)).category == "delivery"
+
+
+def test_reclassify_command_needs_a_severity_or_a_category():
+    from pydantic import ValidationError
+
+    from sla.commands import Reclassify
+
+    with pytest.raises(ValidationError, match="severity or category: give the new severity"):
+        Reclassify()
+    with pytest.raises(ValidationError):
+        Reclassify(category="")
+    assert Reclassify(category="billing").severity is None
+
+
 @pytest.mark.parametrize("command", sorted(set(COMMANDS)))
 def test_nothing_is_allowed_on_a_closed_complaint(command):
     facts = run("acknowledge", "resolve", "record_feedback")
@@ -238,3 +264,19 @@ def test_events_validate_their_fields():
     local = ev.Acknowledged(at=datetime.fromisoformat("2025-09-30T17:00:00+08:00"))
     assert local.at == datetime(2025, 9, 30, 9, tzinfo=timezone.utc)
     assert local.at.utcoffset() == timedelta(0)
+
+
+# ---- 000 §4.5: a complaint verified as our fault gets a remedy ----------------------------------------------------
+def test_an_at_fault_resolution_needs_a_remedy_where_the_contract_says_so():
+    from sla.commands import Resolve, check_policy
+    from sla.policy import load_policy
+
+    policy = load_policy().contract("default")
+    assert policy.at_fault_needs_remedy is True  # on by default
+    with pytest.raises(ValueError, match="^remedy: a complaint verified as our fault"):
+        check_policy(Resolve(resolution="refunded", at_fault=True), policy)
+    check_policy(Resolve(resolution="refunded", at_fault=True, remedy="compensation"), policy)
+    check_policy(Resolve(resolution="explained the bill"), policy)  # not at fault: no remedy owed
+    for switch in (False, None):  # off, or a snapshot from before the switch
+        check_policy(Resolve(resolution="refunded", at_fault=True),
+                     policy.model_copy(update={"at_fault_needs_remedy": switch}))

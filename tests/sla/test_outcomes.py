@@ -100,11 +100,37 @@ def test_happy_path_outcome():
     assert o.handling_seconds == 1500  # 600 on the progress post + 900 on the resolution
     assert o.resolved_in_time is True
     assert o.resolved and o.resolved_at_first_contact and not o.withdrawn
-    # progress_update#1 met at h4; #2 (started h4) stopped by the resolution: neither met nor breached
+    # progress_update#1 met by the plan at h3, #2 by the post at h4; #3 (started h4) stopped by the resolution
     assert tallies(o) == {C.ACKNOWLEDGE: (1, 0), C.TRIAGE: (1, 0), C.HANDLING_PLAN: (1, 0),
-                          C.PROGRESS_UPDATE: (1, 0), C.RESOLVE: (1, 0), C.NOTIFY_RESULT: (1, 0), C.SURVEY: (1, 0)}
+                          C.PROGRESS_UPDATE: (2, 0), C.RESOLVE: (1, 0), C.NOTIFY_RESULT: (1, 0), C.SURVEY: (1, 0)}
     assert o.breaches == {}
     assert (o.csat, o.nps, o.ces) == (5, 9, 6)
+    assert o.resolved_at == h(6) and o.resolve_deadline == h(20)  # SMALL: resolve in 20 h
+    assert o.at_fault is False
+
+
+def test_at_fault_and_remedy_of_the_last_resolution():
+    events = [*HAPPY[:5], ev.Resolved(at=h(6), resolution="refunded", at_fault=True, remedy=Remedy.COMPENSATION)]
+    o = outcome(events, 7)
+    assert o.at_fault is True and o.remedy is Remedy.COMPENSATION
+    from sla.status import build_status
+
+    status = build_status(complaint_id="c-1", contract="t", policy_version="v", events=events,
+                          evaluation=evaluate(POLICY, events, h(7)))
+    assert status.timeline[-1] == {"type": "resolved", "at": h(6).isoformat(), "by": None, "at_fault": True,
+                                   "remedy": "compensation", "resolution": "refunded", "first_contact": False}
+    assert "at_fault" not in status.timeline[-2]
+
+
+def test_resolve_deadline_and_resolution_time_decide_the_outcome_at_a_period_end():
+    open_one = outcome([received(), ev.Acknowledged(at=h(1))], 30)
+    assert open_one.resolved_at is None and open_one.resolve_deadline == h(20)
+    assert open_one.decided_by(h(19)) == (False, False)  # still within its deadline: pending
+    assert open_one.decided_by(h(20)) == (True, False)  # deadline passed unresolved: a miss
+    done = outcome(HAPPY, 10)
+    assert done.decided_by(h(5)) == (False, False) and done.decided_by(h(6)) == (True, True)
+    reopened = outcome([*HAPPY[:6], ev.Reopened(at=h(7))], 8)
+    assert reopened.resolved_at is None and reopened.resolve_deadline == h(27)  # resolve#2 from the reopen
 
 
 def test_outcome_carries_no_personal_data():
@@ -215,9 +241,10 @@ def test_reopened_then_resolved_again():
     assert o.handling_seconds == 1500
     assert o.resolved_in_time is True
     # resolve#1 met at h3, resolve#2 (h4 + 20h) met at h10; notify_result#1 met; survey#1 stopped by the reopen;
-    # progress_update#1 stopped by the first resolution, #2 (reopened at h4, + 5h) breached at h9
+    # progress_update#1 met by the plan, #2 stopped by the first resolution, #3 (reopened at h4, + 5h) breached
+    # at h9
     assert tallies(o) == {C.ACKNOWLEDGE: (1, 0), C.TRIAGE: (1, 0), C.HANDLING_PLAN: (1, 0),
-                          C.PROGRESS_UPDATE: (0, 1), C.RESOLVE: (2, 0), C.NOTIFY_RESULT: (1, 0)}
+                          C.PROGRESS_UPDATE: (1, 1), C.RESOLVE: (2, 0), C.NOTIFY_RESULT: (1, 0)}
     assert o.clocks[C.SURVEY] == ClockTally(met=0, breached=0)
     assert o.breaches == {BreachClass.MINOR: 1}
 
@@ -260,9 +287,10 @@ def test_major_complaint_whose_resolve_deadline_passed_while_open():
     o = outcome(MAJOR_OPEN, 10)
     assert o.state is ComplaintState.IN_PROGRESS
     assert o.resolved_in_time is False
-    # resolve (8h, major) breached at h8; progress_update#2 (h4 + 5h) breached at h9 (minor)
+    # resolve (8h, major) breached at h8; progress_update#1 met by the plan, #2 by the post at h4, #3 (h4 + 5h)
+    # breached at h9 (minor)
     assert o.clocks[C.RESOLVE] == ClockTally(met=0, breached=1)
-    assert o.clocks[C.PROGRESS_UPDATE] == ClockTally(met=1, breached=1)
+    assert o.clocks[C.PROGRESS_UPDATE] == ClockTally(met=2, breached=1)
     assert o.breaches == {BreachClass.MAJOR: 1, BreachClass.MINOR: 1}
 
 

@@ -567,12 +567,23 @@ def test_assessment_version_is_stable_and_follows_the_calendar(raw_default):
     assert parse_policy(other).assessment("default").version == a.version
 
 
+def test_category_rules_load_and_version_the_complaint_policy(raw_default):
+    raw = _mutated(raw_default, lambda r: _default(r).__setitem__(
+        "category", {"billing": {"targets": {"resolve": "5 working days"}, "major_breach": ["resolve"]}}))
+    contract = parse_policy(raw).contract("default")
+    assert contract.category["billing"].targets == {ClockName.RESOLVE: "5 working days"}
+    assert contract.version != load_policy().contract("default").version
+    bad = _mutated(raw_default, lambda r: _default(r).__setitem__(
+        "category", {"billing": {"targets": {"resolve": "soon"}}}))
+    assert "contracts.default.category.billing.targets.resolve" in _error(bad)
+
+
 # ---- extends ----------------------------------------------------------------------------------------------------
 # The shipped contracts' versions: complaints, plans and cycles carry them, and golden histories replay with them.
 SHIPPED_VERSIONS = {
-    "default": ("2026.1+39d5d1138cdb", "2026.1+9d3b34ad032e"),
-    "always-on": ("2026.1+0bd7dd125a91", "2026.1+9cb6b69e3f92"),
-    "demo": ("2026.1+246cee5f46c3", "2026.1+f36820baf272"),
+    "default": ("2026.1+03f2700837c3", "2026.1+9d3b34ad032e"),
+    "always-on": ("2026.1+184d1939ad7c", "2026.1+9cb6b69e3f92"),
+    "demo": ("2026.1+45be278ead67", "2026.1+f36820baf272"),
 }
 
 

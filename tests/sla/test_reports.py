@@ -246,6 +246,53 @@ def test_report_texts_name_obligations_in_words_and_clauses_only_as_sources():
     assert all("§" in row.sources and "§" not in row.variant for row in report.kpis)
 
 
+def test_pending_complaints_are_stated_next_to_the_resolution_rate_in_every_format():
+    result = cycle()
+    rate = result.assessment.kpi(KpiName.RESOLUTION_RATE)
+    result.assessment.kpis[result.assessment.kpis.index(rate)] = rate.model_copy(update={"n": 198, "pending": 2})
+    result.assessment.pending = 2
+    report = build_report(result, [])
+    assert "2 complaints still within the deadline are reported as pending" in "\n".join(report.method)
+    md = render(report, "md")
+    assert ("| Resolution rate | complaints resolved at the agreed rate | 97.0 % | ≥ 95.0 % | ✓ | 198 (+2 pending) |"
+            in md)
+    assert "| pending at period end | 2 |" in md
+    html = render(report, "html")
+    assert "198 (+2 pending)" in html and "pending at period end" in html
+    none_pending = render(build_report(cycle(), []), "md")
+    assert "(+" not in none_pending and "pending at period end" not in none_pending
+
+
+def test_reports_break_complaints_down_by_category():
+    from sla.kpi import CategoryCounts
+
+    result = cycle()
+    result.assessment.by_category = {"billing": CategoryCounts(complaints=120, resolved=115, breached=7),
+                                     "<b>de|livery</b>": CategoryCounts(complaints=86, resolved=79, breached=4)}
+    report = build_report(result, [])
+    md = render(report, "md")
+    assert "### By category" in md and "| billing | 120 | 115 | 7 |" in md
+    assert "| &lt;b&gt;de\\|livery&lt;/b&gt; | 86 | 79 | 4 |" in md  # a desk's category name is escaped
+    html = render(report, "html")
+    assert "<h3>By category</h3>" in html and "<td>billing</td>" in html and "<b>de|livery</b>" not in html
+    assert "By category" not in render(build_report(cycle(), []), "md")
+
+
+def test_reports_count_at_fault_complaints_remedies_and_those_without_one():
+    from sla.vocabulary import Remedy
+
+    result = cycle()
+    result.assessment.at_fault, result.assessment.at_fault_without_remedy = 5, 1
+    result.assessment.remedies = {Remedy.COMPENSATION: 3, Remedy.REPLACEMENT: 1}
+    report = build_report(result, [])
+    assert "1 complaint verified as our fault was resolved without a remedy for the customer." in report.problems
+    md = render(report, "md")
+    for row in ("| verified at fault | 5 |", "| remedy compensation | 3 |", "| remedy replacement | 1 |",
+                "| at fault without a remedy | 1 |"):
+        assert row in md
+    assert "verified at fault" not in render(build_report(cycle(), []), "md")
+
+
 def test_markdown_cells_escape_pipes_and_html():
     md = render(build_report(cycle(contract="a|b<script>"), []), "md")
     assert "a\\|b&lt;script&gt;" in md and "<script>" not in md

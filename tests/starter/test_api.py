@@ -149,6 +149,7 @@ async def test_every_command_route_moves_a_complaint_and_records_the_token_ident
     later = (datetime.now(timezone.utc) + timedelta(days=3)).isoformat()
     steps = [
         ("acknowledge", agent, None, "acknowledged"),
+        ("assign", agent, {"to": "amy", "group": "hardware-desk"}, "acknowledged"),
         ("triage", agent, {"category": "hardware"}, "in_progress"),
         ("communicate_plan", agent, {"plan": "replace the unit"}, "in_progress"),
         ("post_progress", agent, {"note": "unit shipped", "handling_seconds": 600}, "in_progress"),
@@ -156,7 +157,10 @@ async def test_every_command_route_moves_a_complaint_and_records_the_token_ident
         ("customer_responded", agent, {}, "in_progress"),
         ("extend", supervisor, {"clock": "resolve", "until": later, "reason": "parts on back order"}, "in_progress"),
         ("reclassify", supervisor, {"severity": "major", "reason": "second outage"}, "in_progress"),
-        ("resolve", supervisor, {"resolution": "unit replaced", "remedy": "replacement"}, "resolved"),
+        # 000 §4.5: verified as our fault, so a remedy is owed: refused without one (nothing recorded)
+        ("resolve", supervisor, {"resolution": "unit replaced", "at_fault": True}, 422),
+        ("resolve", supervisor, {"resolution": "unit replaced", "at_fault": True, "remedy": "replacement"},
+         "resolved"),
         ("reopen", supervisor, {"reason": "still rebooting"}, "in_progress"),
         ("resolve", supervisor, {"resolution": "firmware fixed"}, "resolved"),
         ("notify_result", agent, {"note": "told by phone"}, "resolved"),
@@ -165,6 +169,9 @@ async def test_every_command_route_moves_a_complaint_and_records_the_token_ident
     for name, who, body, state in steps:
         response = await http.post(f"/v1/complaints/{cid}/{name}", headers=who,
                                    **({"json": body} if body is not None else {}))
+        if isinstance(state, int):
+            assert response.status_code == state and "remedy" in response.json()["detail"], response.text
+            continue
         assert response.status_code == 200, (name, response.text)
         assert response.json()["state"] == state, (name, response.json()["state"])
 
@@ -173,6 +180,21 @@ async def test_every_command_route_moves_a_complaint_and_records_the_token_ident
     assert by["received"] == by["acknowledged"] == by["feedback_recorded"] == "amy"
     assert by["extended"] == by["reclassified"] == by["resolved"] == by["reopened"] == "sam"
     assert status["severity"] == "major"
+    resolutions = [e for e in status["timeline"] if e["type"] == "resolved"]
+    assert [(e.get("at_fault"), e.get("remedy")) for e in resolutions] == [(True, "replacement"), (None, None)]
+    assert (status["assignee"], status["group"]) == ("amy", "hardware-desk")
+    assigned = [event for event in status["timeline"] if event["type"] == "assigned"]
+    assert assigned == [{"type": "assigned", "at": assigned[0]["at"], "by": "amy", "to": "amy",
+                         "group": "hardware-desk"}]
+
+    async def in_amys_queue() -> bool:
+        page = (await http.get("/v1/complaints", headers=agent, params={"assignee": "amy", "limit": 500})).json()
+        return any(row["id"] == cid and row["assignee"] == "amy" for row in page["items"])
+
+    await until(in_amys_queue, 10, "the complaint listed under assignee amy")  # visibility lags a moment
+    assert_problem(await http.post(f"/v1/complaints/{cid}/assign", headers=agent, json={}), 422, "to:")
+    refused = await http.get("/v1/complaints", headers=agent, params={"assignee": "amy' OR 1=1"})
+    assert refused.status_code == 422 and "assignee" in refused.json()["detail"]
 
     withdrawn = uid()
     await http.post("/v1/complaints", headers=agent, json={"id": withdrawn, "contract": "calm", "severity": "low"})
@@ -342,6 +364,50 @@ async def test_list_filters_and_cursor_pages(http, tokens):
     assert_problem(await http.get("/v1/complaints", headers=agent, params={"cursor": "%%%"}), 400, "cursor")
 
 
+async def test_bulk_applies_one_complaint_at_a_time_and_says_what_each_answered(http, tokens, dev_env):
+    agent, supervisor = Tokens.header(tokens.agent), Tokens.header(tokens.supervisor)
+    first, second, missing = uid("bulk"), uid("bulk"), uid("bulk")
+    for cid in (first, second):
+        await http.post("/v1/complaints", headers=agent, json={"id": cid, "contract": "calm", "severity": "low"})
+    await http.post(f"/v1/complaints/{second}/acknowledge", headers=agent)
+
+    acked = await http.post("/v1/complaints/bulk", headers=agent,
+                            json={"action": "acknowledge", "ids": [first, second, missing]})
+    assert acked.status_code == 200, acked.text
+    results = {item["id"]: item for item in acked.json()["results"]}
+    assert [item["id"] for item in acked.json()["results"]] == [first, second, missing]  # in the order sent
+    assert results[first] == {"id": first, "ok": True, "status": 200, "state": "acknowledged", "detail": None}
+    assert results[second]["status"] == 409 and "acknowledged" in results[second]["detail"]
+    assert results[missing]["status"] == 404 and missing in results[missing]["detail"]
+    assert (acked.json()["succeeded"], acked.json()["failed"]) == (1, 2)
+
+    assigned = await http.post("/v1/complaints/bulk", headers=agent, json={
+        "action": "assign", "ids": [first, second], "fields": {"to": "amy", "group": "desk-2"}})
+    assert [item["ok"] for item in assigned.json()["results"]] == [True, True]
+    status = (await http.get(f"/v1/complaints/{second}", headers=agent)).json()
+    assert (status["assignee"], status["timeline"][-1]["by"]) == ("amy", "amy")
+
+    # Refused as a whole: nothing reaches any complaint.
+    before = await history_length(dev_env, first)
+    later = (datetime.now(timezone.utc) + timedelta(days=2)).isoformat()
+    extend = {"action": "extend", "ids": [first, second], "fields": {"until": later, "reason": "supplier outage"}}
+    assert_problem(await http.post("/v1/complaints/bulk", headers=agent, json=extend), 403, "extend", "supervisor")
+    assert_problem(await http.post("/v1/complaints/bulk", headers=supervisor, json={
+        **extend, "fields": {"until": later}}), 422, "fields.reason")
+    assert_problem(await http.post("/v1/complaints/bulk", headers=agent, json={
+        "action": "assign", "ids": [first], "fields": {"to": "amy", "by": "someone"}}), 422, "fields.by")
+    assert_problem(await http.post("/v1/complaints/bulk", headers=agent, json={
+        "action": "acknowledge", "ids": [first, first]}), 422, "ids")
+    assert_problem(await http.post("/v1/complaints/bulk", headers=agent, json={
+        "action": "resolve", "ids": [first]}), 422, "action")
+    assert await history_length(dev_env, first) == before
+
+    extended = await http.post("/v1/complaints/bulk", headers=supervisor, json=extend)
+    assert [item["ok"] for item in extended.json()["results"]] == [True, True], extended.text
+    status = (await http.get(f"/v1/complaints/{first}", headers=agent)).json()
+    assert status["timeline"][-1]["type"] == "extended" and status["timeline"][-1]["by"] == "sam"
+
+
 async def _contains(rows, item) -> bool:
     return item in await rows
 
@@ -421,3 +487,14 @@ async def test_metrics_count_requests_by_route_template_and_carry_the_sdk_client
     # the Temporal client's SDK metrics, with the worker's names (counters _total, durations _seconds)
     assert value("temporal_request_total", operation="QueryWorkflow") >= 1  # the GETs
     assert value("temporal_request_latency_seconds_count", operation="QueryWorkflow") >= 1
+
+
+async def test_a_repeated_open_with_other_content_is_a_409_naming_the_difference(http, tokens, dev_env):
+    agent = Tokens.header(tokens.agent)
+    cid = uid("clash")
+    body = {"id": cid, "contract": "calm", "severity": "major"}
+    assert (await http.post("/v1/complaints", headers=agent, json=body)).status_code == 201
+    assert (await http.post("/v1/complaints", headers=agent, json=body)).status_code == 200
+    other = await http.post("/v1/complaints", headers=agent, json={**body, "severity": "low"})
+    assert_problem(other, 409, "severity 'major' (asked 'low')")
+    assert await count(dev_env, cid) == 1

@@ -95,6 +95,57 @@ async def test_a_past_cycle_reports_in_every_format(api):
         assert doc.json()["result"]["period"] == "2020-03"
 
 
+async def test_retrying_a_cycle_is_for_admins_and_answers_its_status(api):
+    service, tokens = api
+    async with _client(service) as http:
+        url = f"/v1/cycles/{CONTRACT}/2031-Q1"
+        assert (await http.post(f"{url}/retry", headers=Tokens.header(tokens.admin))).status_code == 404
+        started = await http.post("/v1/cycles", json={"contract": CONTRACT, "period": "2031-Q1"},
+                                  headers=Tokens.header(tokens.admin))
+        assert started.status_code in (200, 201), started.text
+        refused = await http.post(f"{url}/retry", headers=Tokens.header(tokens.supervisor))
+        assert refused.status_code == 403 and refused.headers["content-type"] == PROBLEM
+        retried = await http.post(f"{url}/retry", headers=Tokens.header(tokens.admin))
+        assert retried.status_code == 200, retried.text
+        assert retried.json()["waiting_for_fix"] is False and retried.json()["error"] is None
+        shown = await http.get(url, headers=Tokens.header(tokens.agent))
+        assert shown.json()["waiting_for_fix"] is False
+
+
+async def test_a_closed_cycle_refuses_a_late_import_and_is_reassessed_by_an_admin(api):
+    service, tokens = api
+    admin, agent = Tokens.header(tokens.admin), Tokens.header(tokens.agent)
+    async with _client(service) as http:
+        url = f"/v1/cycles/{CONTRACT}/2019-11"
+        started = await http.post("/v1/cycles", json={"contract": CONTRACT, "period": "2019-11"}, headers=admin)
+        assert started.status_code in (200, 201), started.text
+        for _ in range(100):  # a past period is assessed at once; bounded wait for the worker
+            if (await http.get(f"{url}/report?format=json", headers=agent)).status_code == 200:
+                break
+            await asyncio.sleep(0.2)
+        late = {"channel": "hotline", "responses": [{"csat": 5}, {"csat": 4}, {"csat": 1}]}
+        refused = await http.post(f"{url}/surveys", json=late, headers=Tokens.header(tokens.supervisor))
+        assert refused.status_code == 409 and "has closed" in refused.json()["detail"], refused.text
+        body = {**late, "reason": "hotline export arrived late"}
+        assert (await http.post(f"{url}/reassess", json=body, headers=Tokens.header(tokens.supervisor))
+                ).status_code == 403
+        blank = await http.post(f"{url}/reassess", json={**late, "reason": "  "}, headers=admin)
+        assert blank.status_code == 422 and "reason" in blank.json()["detail"], blank.text
+        again = await http.post(f"{url}/reassess", json=body, headers=admin)
+        assert again.status_code == 200, again.text
+        for _ in range(100):
+            doc = await http.get(f"{url}/report?format=json", headers=agent)
+            if doc.status_code == 200:
+                break
+            await asyncio.sleep(0.2)
+        reassessment = doc.json()["result"]["reassessment"]
+        assert reassessment["reason"] == "hotline export arrived late" and reassessment["by"]
+        md = await http.get(f"{url}/report", headers=agent)
+        assert f"by {reassessment['by']}: hotline export arrived late" in md.text
+        repeat = await http.post(f"{url}/reassess", json=body, headers=admin)
+        assert repeat.status_code == 409, repeat.text
+
+
 async def test_outages_and_plans_through_the_api(api):
     service, tokens = api
     async with _client(service) as http:

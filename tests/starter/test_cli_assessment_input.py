@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
-from starter.cli.main import app
+from starter.cli.main import app, register
 
 UNREACHABLE = ["--address", "127.0.0.1:1"]
 
@@ -22,6 +22,7 @@ UNREACHABLE = ["--address", "127.0.0.1:1"]
       "--measure", "callbacks | desk"], "--measure"),
 ])
 def test_bad_input_is_refused_naming_the_option(args, named):
+    register(args[0])  # as `cxsla` does: the command's module puts it on the app
     result = CliRunner().invoke(app, [*UNREACHABLE, *args], prog_name="cxsla")
     assert result.exit_code == 2, result.output
     assert named in result.output and "Traceback" not in result.output

@@ -168,6 +168,7 @@ def test_full_lifecycle_and_bad_input_through_the_cli(service, tmp_path):
                   (datetime.now(timezone.utc) + timedelta(days=1)).isoformat()), "in the future"),
                 (("complaint", "resolve", "e2e-life", "--resolution", "fixed"), "acknowledge it first"),
                 (("complaint", "feedback", "e2e-life", "--csat", "9"), "csat"),
+                (("complaint", "assign", "e2e-life"), "name an agent (to) or a group"),
                 (("calendar", "add", "--calendar", "24x7", "--from", "2025-01-01T00:00:00Z", "--duration",
                   "2 wrking hours"), "cannot read duration"),
             ]:
@@ -176,7 +177,11 @@ def test_full_lifecycle_and_bad_input_through_the_cli(service, tmp_path):
                 assert message in result.stderr, (args, result.stderr)
                 assert result.stdout.strip() == "" or not result.stdout.startswith("{")
             before = cli_json("complaint", "show", "e2e-life", env=service)
-            assert [e["type"] for e in before["timeline"]] == ["received"]
+            assert [e["type"] for e in before["timeline"]] == ["received"]  # the refusals recorded nothing
+            assigned = cli_json("complaint", "assign", "e2e-life", "--to", "amy", "--group", "billing", env=service)
+            assert (assigned["assignee"], assigned["group"]) == ("amy", "billing")
+            wait_for(lambda: [r["id"] for r in cli_json("complaint", "list", "--assignee", "amy", env=service)]
+                     == ["e2e-life"], 10, "the complaint in amy's queue")
             for args in [("ack", "--by", "amy"), ("triage", "--category", "billing"), ("plan",), ("progress",),
                          ("resolve", "--resolution", "refund issued", "--remedy", "compensation", "--by", "sam"),
                          ("notify",)]:

@@ -11,6 +11,8 @@ through `env.sleep`. Every complaint a test opens is checked afterwards for fail
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import copy
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -28,6 +30,7 @@ from sla.calendar import CalendarUpdate, wall_clock_data
 from sla.commands import OpenComplaint
 from sla.complaint_run import ComplaintRun
 from sla.engine import ActionKind, ClockStatus
+from sla.policy import parse_policy
 from sla.status import ComplaintStatus
 from starter.client.complaints import ComplaintClient, Opened, workflow_id
 from starter.client.errors import CxSlaError
@@ -35,6 +38,7 @@ from tests.helpers.sinks import RecordingSink
 from tests.helpers.temporal import cxsla_worker
 from tests.histories.record import (
     CONTRACT,
+    POLICY_RAW,
     assert_no_task_failures,
     command,
     result_after,
@@ -120,6 +124,19 @@ class Harness:
 
     async def workflow_status(self, cid: str) -> WorkflowExecutionStatus:
         return (await self.describe(cid))[0]
+
+
+@contextlib.asynccontextmanager
+async def harness_with(contract_keys: dict):
+    """A harness whose `fast` contract has these keys set on top (a server of its own)."""
+    raw = copy.deepcopy(POLICY_RAW)
+    raw["contracts"][CONTRACT].update(contract_keys)
+    async with time_skipping_server() as env:
+        async with cxsla_worker(env.client, sink=(sink := RecordingSink())) as queue:
+            harness = Harness(env, ComplaintClient(env.client, task_queue=queue, policy=parse_policy(raw)), sink)
+            yield harness
+            for cid in harness.opened:
+                await assert_no_task_failures(env.client, cid)
 
 
 @pytest.fixture
@@ -348,6 +365,72 @@ async def test_progress_update_restarts_on_every_post_and_a_late_one_breaches(h:
     assert clock(st, "progress_update", 4).deadline == p3 + 20 * S
     assert h.ids("c5", "progress_update#3:breach") == ["progress_update#3:breach"]
     assert not [i for i in h.ids("c5") if i.startswith(("progress_update#1:b", "progress_update#2:b"))]
+
+
+async def test_the_handling_plan_told_counts_as_the_progress_update_when_the_policy_says_so():
+    # 000 §4.4: a preliminary handling opinion or a progress update. With the switch on (the shipped default), the
+    # plan meets progress_update#1 and starts #2 from it; only #2 can then breach, 20 s after the plan.
+    async with harness_with({"plan_counts_as_progress": True}) as h:
+        r = (await h.open("pp")).status.received_at
+        await h.cmd("pp", "acknowledge", cmd.Acknowledge())
+        await h.cmd("pp", "triage", cmd.Triage())
+        await h.skip_to(r + 15 * S)
+        st = await h.cmd("pp", "communicate_plan", cmd.CommunicatePlan(plan="refund within a week"))
+        told = at(st, "plan_communicated")
+        assert clock(st, "progress_update", 1).met_at == told
+        assert (clock(st, "progress_update", 2).started_at, deadline_of(st, "progress_update")) == (
+            told, told + 20 * S)
+        await h.skip_to(r + 25 * S)  # past receipt + 20 s: the old rule's breach time
+        st = await h.c.status("pp")
+        assert not [k for k in breaches(st) if k.startswith("progress")]
+        await h.skip_to(told + 21 * S)
+        st = await h.c.status("pp")
+        assert instances(st, "progress_update") == [(1, "met"), (2, "breached")]
+        assert h.ids("pp", "progress_update#1:b") == [] and h.ids("pp", "progress_update#2:breach")
+
+
+async def test_an_at_fault_complaint_is_resolved_only_with_a_remedy(h: Harness):
+    await h.open("af")
+    await h.cmd("af", "acknowledge", cmd.Acknowledge())
+    message = await h.refused("af", "resolve", cmd.Resolve(resolution="refunded", at_fault=True), "remedy:")
+    assert "verified as our fault" in message
+    st = await h.cmd("af", "resolve", cmd.Resolve(resolution="refunded", at_fault=True, remedy="compensation"))
+    assert st.state.value == "resolved"
+    assert [(e["at_fault"], e["remedy"]) for e in st.timeline if e["type"] == "resolved"] == [(True, "compensation")]
+
+
+async def test_an_inquiry_runs_acknowledge_and_resolve_only_and_completes_when_answered(h: Harness):
+    opened = await h.c.open(OpenComplaint(id="inq", contract=CONTRACT, severity="normal", kind="inquiry"))
+    h.opened.append("inq")
+    r = opened.status.received_at
+    st = await h.c.status("inq")
+    assert st.kind.value == "inquiry"
+    assert {c.name.value: c.deadline for c in st.clocks} == {"acknowledge": r + 10 * S, "resolve": r + 300 * S}
+    await h.skip_to(r + 11 * S)
+    assert breaches(await h.c.status("inq"))["acknowledge#1"][:2] == ("minor", r + 10 * S)
+    await h.cmd("inq", "acknowledge", cmd.Acknowledge())
+    await h.c.command("inq", "resolve", cmd.Resolve(resolution="tariff explained"))
+    final = await result_after(h.env, h.env.client, "inq", 1 * S)
+    assert final.state.value == "closed" and kinds(final)[-2:] == ["resolved", "closed"]
+    assert h.ids("inq", "survey") == [] and await h.workflow_status("inq") == WorkflowExecutionStatus.COMPLETED
+
+
+async def test_category_targets_follow_triage_and_reclassification():
+    # 002 §1.3 time limits by nature: billing resolves in 120 s (major-class), other natures keep 300 s
+    billing = {"category": {"billing": {"targets": {"resolve": "PT120S"}, "major_breach": ["resolve"]}}}
+    async with harness_with(billing) as h:
+        r = (await h.open("cat")).status.received_at
+        await h.cmd("cat", "acknowledge", cmd.Acknowledge())
+        st = await h.cmd("cat", "triage", cmd.Triage(category="billing"))
+        assert st.category == "billing" and deadline_of(st, "resolve") == r + 120 * S
+        st = await h.cmd("cat", "reclassify", cmd.Reclassify(category="delivery", reason="a parcel, not a bill"))
+        assert (st.category, st.severity.value, deadline_of(st, "resolve")) == ("delivery", "normal", r + 300 * S)
+        await h.refused("cat", "reclassify", cmd.Reclassify(category="delivery"), "already in category 'delivery'")
+        st = await h.cmd("cat", "reclassify", cmd.Reclassify(category="billing"))
+        assert deadline_of(st, "resolve") == r + 120 * S  # from the receipt again
+        await h.skip_to(r + 121 * S)
+        st = await h.c.status("cat")
+        assert breaches(st)["resolve#1"][:2] == ("major", r + 120 * S)
 
 
 async def test_resolve_target_per_severity_and_major_class_for_critical_and_major(h: Harness):

@@ -142,6 +142,7 @@ PLAUSIBLE: dict[str, st.SearchStrategy] = {
     "resolution": st.just("refunded"),
     "remedy": st.sampled_from([None, *(r.value for r in Remedy)]),
     "first_contact": st.booleans(),
+    "at_fault": st.booleans(),
     "handling_seconds": st.sampled_from([None, 0, 600, 30 * 86_400]),
     "severity": st.sampled_from([s.value for s in Severity]),
     "clock": st.sampled_from([c.value for c in ClockName]),
@@ -150,6 +151,8 @@ PLAUSIBLE: dict[str, st.SearchStrategy] = {
     "nps": st.sampled_from([None, 0, 10]),
     "ces": st.sampled_from([None, 1, 7]),
     "comment": st.sampled_from([None, "很好 👍"]),
+    "to": st.sampled_from(["amy", "sam@desk", None]),
+    "group": st.sampled_from(["billing", None]),
 }
 
 

@@ -17,9 +17,13 @@ import plugin
 from tests.histories import record
 from workflows.legacy.complaint import OUTCOME_MEMO_PATCH, PLAN_ON_MAJOR_BREACH_PATCH, PLAN_ON_NEGATIVE_FEEDBACK_PATCH
 from workflows.patches import (
+    ARCHIVE_ON_CLOSE_PATCH,
+    ARCHIVE_ON_FINISH_PATCH,
     CARRY_ELIDED_TEXT_PATCH,
     CLOCKS_IN_WORKFLOW_PATCH,
+    CYCLE_WAITS_FOR_FIX_PATCH,
     ENGINE_IN_WORKFLOW_PATCH,
+    PLAN_BOUNDED_CARRY_PATCH,
     PLAN_BREACH_CLASS_PATCH,
     PLAN_REVISION_PATCH,
     REPORT_DELIVERY_PATCH,
@@ -59,6 +63,11 @@ LATER_PATCHES = {
     f"cycle-{record.GENERATION}-report-delivery.run1.json": [REPORT_DELIVERY_PATCH],
     f"plan-{record.GENERATION}-revised.run1.json": [PLAN_REVISION_PATCH, PLAN_BREACH_CLASS_PATCH],
     f"cycle-{record.GENERATION}-third-party-missing.run1.json": [THIRD_PARTY_DUTY_PATCH, REPORT_DELIVERY_PATCH],
+    f"complaint-{record.GENERATION}-archived.run1.json": [ARCHIVE_ON_CLOSE_PATCH],
+    f"outage-{record.GENERATION}-archived.run1.json": [ARCHIVE_ON_FINISH_PATCH],
+    # both runs of the plan that continued as new (plan-v2-resolution_rate replays the old side)
+    **{f"plan-{record.GENERATION}-csat.run{n}.json": [PLAN_BOUNDED_CARRY_PATCH] for n in (1, 2)},
+    f"cycle-{record.GENERATION}-waits-for-fix.run1.json": [CYCLE_WAITS_FOR_FIX_PATCH],  # missed-target: before it
 }
 CURRENT_PATCH = {"ComplaintWorkflow": ENGINE_IN_WORKFLOW_PATCH, "AssessmentCycleWorkflow": CLOCKS_IN_WORKFLOW_PATCH,
                  "ImprovementPlanWorkflow": CLOCKS_IN_WORKFLOW_PATCH,
