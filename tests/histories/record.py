@@ -691,9 +691,10 @@ async def cycle_third_party_missing(stage: Stage) -> str:
 
 
 async def start_golden_plan(stage: Stage, kpi: KpiName, value: float, target: Target, *,
-                            continue_as_new_after_events: int | None = None,
+                            continue_as_new_after_events: int | None = None, wid: str | None = None,
                             ) -> tuple[datetime, Period, WorkflowHandle[Any, PlanStatus]]:
-    """The golden contract's plan for `kpi`, opened now by last month's cycle missing `target` with `value`."""
+    """The golden contract's plan for `kpi`, opened now by last month's cycle missing `target` with `value`
+    (under id `wid` when given, else the plan's canonical id)."""
     a = stage.assessments
     policy = a.policy.assessment(GOLDEN_CONTRACT)
     t0 = await stage.now()
@@ -702,7 +703,7 @@ async def start_golden_plan(stage: Stage, kpi: KpiName, value: float, target: Ta
     run = new_plan_run(policy=policy, kpi=kpi, miss=miss, at=t0,
                        calendar=resolve_at(policy.calendar_name, policy.calendar, t0))
     run.continue_as_new_after_events = continue_as_new_after_events
-    handle = await stage.env.client.start_workflow(ImprovementPlanWorkflow.run, run, id=run.plan_id,
+    handle = await stage.env.client.start_workflow(ImprovementPlanWorkflow.run, run, id=wid or run.plan_id,
                                                    task_queue=a.task_queue,
                                                    search_attributes=plan_search_attributes(run))
     return t0, month, handle
@@ -752,15 +753,8 @@ async def plan_breach_then_effective(stage: Stage) -> str:
 async def golden_plan(stage: Stage, wid: str, kpi: KpiName, value: float, target: Target):
     """A plan of the golden contract opened now under id `wid` for a miss of the previous month; returns its
     handle, its opening instant, this month and `at(offset, what)`, which moves to that instant clear of timers."""
-    env, a = stage.env, stage.assessments
-    policy = a.policy.assessment(GOLDEN_CONTRACT)
-    t0 = await stage.now()
-    month = Period.containing(t0, Cadence.MONTHLY, ZoneInfo(policy.calendar.timezone))
-    miss = Miss(trigger=Trigger.CYCLE, period=str(month.previous()), value=value, target=target)
-    run = new_plan_run(policy=policy, kpi=kpi, miss=miss, at=t0,
-                       calendar=resolve_at(policy.calendar_name, policy.calendar, t0))
-    handle = await env.client.start_workflow(ImprovementPlanWorkflow.run, run, id=wid, task_queue=a.task_queue,
-                                             search_attributes=plan_search_attributes(run))
+    env = stage.env
+    t0, month, handle = await start_golden_plan(stage, kpi, value, target, wid=wid)
 
     async def at(offset: timedelta, what: str) -> None:
         await skip_to(env, t0 + offset)
