@@ -23,7 +23,7 @@ from activities.evaluation import (
 )
 from activities.log_context import LogContextInterceptor
 from activities.notifications import LogSink, NotificationActivities, NotificationSink
-from activities.reports import ReportActivities
+from activities.reports import ReportActivities, report_attachments
 from starter.service.archive import default_archive
 from workflows.complaint import ComplaintWorkflow
 from workflows.cycle import AssessmentCycleWorkflow, ScheduledCycleWorkflow
@@ -58,7 +58,7 @@ class CxSlaPlugin(SimplePlugin):
         policy_path: str | None = None, report_dir: str | None = None, memo_source: SourceFactory | None = None,
         archive: ArchiveStore | None = None,
     ) -> None:
-        notifications = NotificationActivities(sink or LogSink())
+        notifications = NotificationActivities(sink or LogSink(), attach=report_attachments)
         archiving = ArchiveActivities(archive or default_archive)
         assessment = AssessmentActivities(policy_path=policy_path, source=memo_source,
                                           archive=lambda: archiving.store)

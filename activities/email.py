@@ -131,6 +131,8 @@ class SmtpSink:
         self._domain = sender.rsplit("@", 1)[1].strip(">").strip() or "cx-sla"
 
     def recipients(self, notification: Notice) -> list[str]:
+        if notification.kind is ActionKind.DELIVER_REPORT:  # the contract's report recipients, and only them
+            return _unique(notification.report_to.email) if notification.report_to else []
         routed = self.routes.get(notification.to) if notification.to else None
         return list(routed or self.default_to)
 
@@ -144,12 +146,23 @@ class SmtpSink:
         msg[IDEMPOTENCY_HEADER] = notification.idempotency_key
         msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies to the robot
         text = body(notification)  # non-ASCII only from a policy's ladder target (`主管`): 7-bit safe either way
+        if notification.kind is ActionKind.DELIVER_REPORT:
+            msg.replace_header("Subject", f"{SUBJECT_PREFIX} Assessment report {notification.subject_id}")
+            text = "The assessment report is attached (HTML and Markdown).\n\n" + text
         msg.set_content(text, charset="utf-8", cte="7bit" if text.isascii() else "quoted-printable")
+        if notification.kind is ActionKind.DELIVER_REPORT:
+            for fmt, subtype in (("html", "html"), ("md", "markdown")):
+                content = (notification.attachments or {}).get(fmt)
+                if content is not None:
+                    msg.add_attachment(content, subtype=subtype, charset="utf-8",
+                                       filename=f"{notification.subject_id}.{fmt}")
         return msg
 
     async def deliver(self, notification: Notice) -> None:
-        msg = self.message(notification)
-        await asyncio.to_thread(self._send, msg, self.recipients(notification))
+        to = self.recipients(notification)
+        if not to:
+            return  # a report whose contract names no e-mail recipients
+        await asyncio.to_thread(self._send, self.message(notification), to)
 
     async def send(self, msg: EmailMessage, to: list[str]) -> None:
         """Send a message made elsewhere (the customer's survey) through the same server and settings."""

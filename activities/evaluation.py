@@ -24,6 +24,7 @@ from sla.official_calendar import resolve
 from sla.periods import Cadence, Period
 from sla.plans import PlanEvaluation, PlanEvent, evaluate_plan
 from sla.policy import AssessmentPolicy, ContractPolicy
+from sla.vocabulary import BreachClass
 
 
 @contextmanager
@@ -69,7 +70,9 @@ class PlanEvaluateRequest(BaseModel):
 async def evaluate_improvement_plan(request: PlanEvaluateRequest) -> PlanEvaluation:
     with engine_errors():
         calendar = snapshot_calendar(request.policy, request.events[0].at, request.now)
-        return evaluate_plan(request.policy, request.events, request.now, request.fired, calendar=calendar)
+        # runs of the first release keep the class every rectification had then
+        return evaluate_plan(request.policy, request.events, request.now, request.fired, calendar=calendar,
+                             rectification_class=BreachClass.MAJOR)
 
 
 class InterruptionEvaluateRequest(BaseModel):

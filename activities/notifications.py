@@ -11,13 +11,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from typing import Protocol
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
 
 import httpx
 import structlog
 from pydantic import BaseModel, Field
 from temporalio import activity
 
+from sla.deadlines import ActionKind
 from sla.notices import Notice, Pending, Subject, Undelivered
 
 __all__ = ["Notice", "Pending", "Subject", "Undelivered", "NotificationSink", "LogSink", "WebhookSink", "FanoutSink",
@@ -64,7 +66,12 @@ class WebhookSink:
         return self._client
 
     async def deliver(self, notice: Notice) -> None:
-        body = json.dumps(notice.public(), sort_keys=True).encode()
+        fields: dict[str, Any] = notice.public()
+        if notice.kind is ActionKind.DELIVER_REPORT:
+            if notice.report_to is None or not notice.report_to.webhook:
+                return  # this contract's reports go by e-mail only
+            fields["report"] = json.loads((notice.attachments or {}).get("json") or "null")
+        body = json.dumps(fields, sort_keys=True).encode()
         headers = {"Content-Type": "application/json", IDEMPOTENCY_HEADER: notice.idempotency_key}
         if self._secret:
             headers[SIGNATURE_HEADER] = "sha256=" + sign(self._secret, body)
@@ -140,9 +147,14 @@ class DeliveryReport(BaseModel):
     failed: dict[str, str] = Field(default_factory=dict)  # action id -> error
 
 
+Attach = Callable[[Notice], Awaitable[dict[str, str]]]
+
+
 class NotificationActivities:
-    def __init__(self, sink: NotificationSink) -> None:
+    def __init__(self, sink: NotificationSink, *, attach: Attach | None = None) -> None:
+        """`attach` renders a finished report (format -> text) for a `deliver_report` notice."""
         self._sink = sink
+        self._attach = attach
 
     @property
     def channel(self) -> str:
@@ -156,6 +168,8 @@ class NotificationActivities:
         report = DeliveryReport()
         for notice in batch.notices:
             try:
+                if notice.kind is ActionKind.DELIVER_REPORT and self._attach is not None:
+                    notice = notice.model_copy(update={"attachments": await self._attach(notice)})
                 await self._sink.deliver(notice)
             except Exception as exc:  # noqa: BLE001 - reported per notice; the workflow keeps it and retries
                 report.failed[notice.action_id] = f"{type(exc).__name__}: {exc}"[:500]

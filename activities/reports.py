@@ -14,11 +14,14 @@ from pathlib import Path
 
 import structlog
 from temporalio import activity
-from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowQueryFailedError
 from temporalio.service import RPCError
 
 from activities.archive_store import ArchiveStore
+from sla.cycles import CycleStatus
+from sla.notices import Notice
 from sla.periods import Period, PeriodError
+from sla.plans import PlanStatus, plan_id
 from sla.report_html import FORMATS, Format, render
 from sla.reporting import CycleReport, CycleResult, build_report, cycle_workflow_id
 
@@ -72,13 +75,43 @@ class ReportActivities:
 
     @activity.defn(name="cxsla.write_report")
     async def write_report(self, result: CycleResult) -> list[str]:
-        previous = await previous_cycles(activity.client(), result)
-        report = build_report(result, previous)
+        client = activity.client()
+        report = build_report(result, await previous_cycles(client, result), await contract_plans(client, result))
         if self._archive is not None:  # the complaints behind the breach counts, for the auditor
             a = result.assessment
             ids = await asyncio.to_thread(self._archive().breach_ids, result.contract, a.start, a.end)
             report = report.model_copy(update={"breach_complaints": ids})
         return await asyncio.to_thread(write_reports, report, self.report_dir)
+
+
+async def report_attachments(notice: Notice) -> dict[str, str]:
+    """A finished cycle's report in every format, rendered from the cycle itself (which waits, running, until its
+    report is delivered), so any worker can attach it whatever folder the files went to."""
+    client = activity.client()
+    status = await client.get_workflow_handle(notice.subject_id).query("status", result_type=CycleStatus)
+    if status.result is None or status.result.report_delivered_at is None:
+        raise RuntimeError(f"cycle {notice.subject_id} has no finished report yet")
+    report = build_report(status.result, await previous_cycles(client, status.result),
+                          await contract_plans(client, status.result))
+    return {fmt: render(report, fmt) for fmt in FORMATS}
+
+
+async def contract_plans(client: Client, result: CycleResult) -> list[PlanStatus]:
+    """The contract's open improvement plans, one per KPI with a target (their ids are fixed), as they stand now; a
+    plan that does not exist, has closed or cannot be read is left out."""
+    found = []
+    for kpi in result.assessment.kpis:
+        pid = plan_id(result.contract, kpi.name)
+        if kpi.target is None or (kpi.met and pid in result.plans_informed):
+            continue  # no target, or this very cycle's figure closes the plan (it is completing: not open)
+        handle = client.get_workflow_handle(pid)
+        try:
+            if (await handle.describe()).status != WorkflowExecutionStatus.RUNNING:
+                continue  # closed as effective: the report shows open plans only
+            found.append(await handle.query("status", result_type=PlanStatus))
+        except (RPCError, WorkflowQueryFailedError) as exc:
+            log.debug("no plan", plan=handle.id, error=str(exc)[:200])
+    return found
 
 
 async def previous_cycles(client: Client, result: CycleResult) -> list[CycleResult]:

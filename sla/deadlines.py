@@ -31,6 +31,7 @@ class ActionKind(str, Enum):
     NOTIFY_EXTENSION = "notify_extension"  # tell the customer a deadline moved (000 §4.4)
     SEND_SURVEY = "send_survey"
     CLOSE = "close"
+    DELIVER_REPORT = "deliver_report"  # a finished assessment report to the contract's recipients (000 §3.4)
 
 
 class Due(BaseModel):

@@ -299,6 +299,14 @@ class Assessment(BaseModel):
         return next(k for k in self.kpis if k.name is name)
 
 
+def _third_party(batches: list[SurveyBatch], answers: ScoreHistogram) -> tuple[Fraction | None, int]:
+    """The agencies' overall scores (mean of them, n = agencies) when any reported one; else their answers'."""
+    overall = [Fraction(str(b.overall)) for b in batches if b.overall is not None]
+    if overall:
+        return sum(overall, Fraction(0)) / len(overall), len(overall)
+    return csat_mean_score(answers), answers.n
+
+
 def assess(
     *, contract: str, period: str, start: datetime, end: datetime, now: datetime, tally: PeriodTally,
     batches: Iterable[SurveyBatch], interruptions: Iterable[Interruption], targets: Mapping[KpiName, Target],
@@ -324,7 +332,7 @@ def assess(
         KpiName.NPS: (nps(nps_h), nps_h.n),
         KpiName.CES: (ces.mean(), ces.n),
         KpiName.CES_AGREE: (ces_agree(ces), ces.n),
-        KpiName.THIRD_PARTY_SATISFACTION: (csat_mean_score(third_csat), third_csat.n),
+        KpiName.THIRD_PARTY_SATISFACTION: _third_party(third, third_csat),
         KpiName.FCR: (ratio(tally.first_contact, tally.resolved), tally.resolved),
         KpiName.AHT: (ratio(tally.handling_seconds, tally.handled), tally.handled),
         KpiName.FIRST_RESPONSE_P50: (percentile(tally.first_response_business, 50), answered),

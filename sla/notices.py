@@ -9,9 +9,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, model_validator
+from pydantic import BaseModel, Field, model_validator
 
 from sla.deadlines import ActionKind
+from sla.policy import ReportTo
 from sla.vocabulary import BreachClass
 
 Subject = Literal["complaint", "improvement_plan", "assessment_report", "interruption"]
@@ -41,6 +42,9 @@ class Notice(BaseModel):
     fired_at: datetime
     detail: str | None = None
     sequence: int | None = None  # firing order within the subject (1, 2, ...)
+    report_to: ReportTo | None = None  # a finished report's recipients (kind deliver_report)
+    # The report itself (format -> text), added by the delivering activity just before the sinks; never recorded.
+    attachments: dict[str, str] | None = Field(default=None, exclude=True)
     assignee: str | None = None  # who owned the complaint when it fired (agent, group): whom to tell first
     group: str | None = None
 

@@ -140,6 +140,16 @@ class PlanSubmitted(_PlanEvent):
     expected_effect: Required
 
 
+class PlanRevised(_PlanEvent):
+    """A new version of a submitted plan after a review (001 §3.2.5); the earlier versions are kept."""
+
+    type: Literal["revised"] = "revised"
+    root_cause: Required
+    measures: list[Measure] = Field(min_length=1)
+    expected_effect: Required
+    reason: Required
+
+
 class ProgressReported(_PlanEvent):
     type: Literal["progress_reported"] = "progress_reported"
     summary: Required
@@ -163,7 +173,8 @@ class PlanCalendarUpdated(_PlanEvent):
 
 
 PlanEvent = Annotated[
-    PlanOpened | MissRecorded | PlanSubmitted | ProgressReported | CycleResultRecorded | PlanCalendarUpdated,
+    PlanOpened | MissRecorded | PlanSubmitted | ProgressReported | CycleResultRecorded | PlanCalendarUpdated
+    | PlanRevised,
     Field(discriminator="type"),
 ]
 
@@ -183,6 +194,19 @@ class PlanFacts(BaseModel):
     progress: list[ProgressReported]
     cycle_results: list[CycleResultRecorded]
     effective_at: datetime | None
+    revisions: list[PlanRevised] = Field(default_factory=list)
+
+    @property
+    def current(self) -> PlanSubmitted | PlanRevised | None:
+        """The plan in force: the latest revision, or the submission."""
+        return self.revisions[-1] if self.revisions else self.submitted
+
+    def measures_done(self) -> set[int]:
+        """Measures of the plan in force reported done since it took force."""
+        current = self.current
+        if current is None:
+            return set()
+        return {i for p in self.progress if p.at >= current.at for i in p.measures_done}
 
     def has_result_for(self, period: str) -> bool:
         return any(r.period == period for r in self.cycle_results)
@@ -195,7 +219,7 @@ def facts(events: list) -> PlanFacts:
     opened = events[0]
     if not isinstance(opened, PlanOpened):
         raise ValueError("a plan's event log starts with a PlanOpened event")
-    misses, progress, results = [opened.miss], [], []
+    misses, progress, results, revisions = [opened.miss], [], [], []
     submitted = effective_at = None
     for event in events[1:]:
         match event:
@@ -205,6 +229,8 @@ def facts(events: list) -> PlanFacts:
                 submitted = event
             case ProgressReported():
                 progress.append(event)
+            case PlanRevised():
+                revisions.append(event)
             case CycleResultRecorded():
                 results.append(event)
                 if event.met and effective_at is None:
@@ -213,7 +239,7 @@ def facts(events: list) -> PlanFacts:
              PlanState.IN_PROGRESS if submitted else PlanState.AWAITING_PLAN)
     return PlanFacts(plan_id=opened.plan_id, contract=opened.contract, kpi=opened.kpi, state=state,
                      opened_at=opened.at, misses=misses, submitted=submitted, progress=progress,
-                     cycle_results=results, effective_at=effective_at)
+                     cycle_results=results, effective_at=effective_at, revisions=revisions)
 
 
 def check(current: PlanFacts, event: _PlanEvent) -> bool:
@@ -228,10 +254,14 @@ def check(current: PlanFacts, event: _PlanEvent) -> bool:
         case ProgressReported():
             if current.submitted is None:
                 raise PlanRejected(f"plan {current.plan_id} has not been submitted yet; submit it first")
-            bad = [i for i in event.measures_done if not 0 <= i < len(current.submitted.measures)]
+            measures = (current.current or current.submitted).measures
+            bad = [i for i in event.measures_done if not 0 <= i < len(measures)]
             if bad:
-                last = len(current.submitted.measures) - 1
+                last = len(measures) - 1
                 raise PlanRejected(f"measures_done {bad}: the plan has measures 0-{last}")
+        case PlanRevised():
+            if current.submitted is None:
+                raise PlanRejected(f"plan {current.plan_id} has not been submitted yet; submit it first")
         case CycleResultRecorded():
             if current.has_result_for(event.period):
                 return False
@@ -252,7 +282,9 @@ class PlanEvaluation(BaseModel):
 
 
 def evaluate_plan(policy: AssessmentPolicy, events: list, now: datetime, fired: dict[str, datetime], *,
-                  calendar: BusinessCalendar) -> PlanEvaluation:
+                  calendar: BusinessCalendar, rectification_class: BreachClass | None = None) -> PlanEvaluation:
+    """`rectification_class` None: the policy's class for the plan's KPI (runs that predate the setting pass
+    major, the class every rectification had then)."""
     plan = facts(events)
     cal = calendar
     spec = policy.improvement
@@ -269,7 +301,8 @@ def evaluate_plan(policy: AssessmentPolicy, events: list, now: datetime, fired: 
     actions.extend(acts)
 
     if plan.submitted is not None:
-        starts = [plan.submitted.at, *(p.at for p in plan.progress)]
+        # a revision is reported to the other party like progress: it restarts the progress clock too
+        starts = sorted([plan.submitted.at, *(r.at for r in plan.revisions), *(p.at for p in plan.progress)])
         for index, start in enumerate(starts, start=1):
             ended = starts[index] if index < len(starts) else closed_at
             status, acts = evaluate_deadline(
@@ -280,7 +313,7 @@ def evaluate_plan(policy: AssessmentPolicy, events: list, now: datetime, fired: 
 
     status, acts = evaluate_deadline(
         name=RECTIFICATION, instance=1, start=plan.opened_at, target=spec.rectify_within, ended_at=closed_at,
-        breach_class=BreachClass.MAJOR, **common)
+        breach_class=rectification_class or spec.rectification_class(plan.kpi), **common)
     clocks.append(status)
     actions.extend(acts)
 
@@ -336,6 +369,16 @@ class PlanEscalation(BaseModel):
     at: datetime
 
 
+class MeasureState(BaseModel):
+    """A measure of the plan in force, as reports show it: done once a progress report says so."""
+
+    index: int
+    action: str
+    owner: str
+    due: date
+    done: bool
+
+
 class PlanStatus(BaseModel):
     """What `cxsla plan show` prints and the plan's `status` query answers."""
 
@@ -359,6 +402,9 @@ class PlanStatus(BaseModel):
     provisional: bool = False  # a running clock touches a calendar year nobody has published yet
     undelivered: list[Undelivered] = Field(default_factory=list)
     timeline: list[dict] = Field(default_factory=list)
+    revisions: list[PlanRevised] = Field(default_factory=list)  # later versions; `submitted` is the first
+    version: int = 0  # 0 not submitted, 1 as submitted, 2+ revised
+    measures: list[MeasureState] = Field(default_factory=list)  # of the version in force
 
     def public(self) -> dict:
         return self.model_dump(mode="json", by_alias=True)
@@ -387,7 +433,15 @@ def plan_status(run: PlanRun, evaluation: PlanEvaluation | None, engine_error: s
         engine_error=engine_error, provisional=bool(evaluation and evaluation.provisional),
         undelivered=undelivered or [],
         timeline=[{"type": e.type, "at": e.at.isoformat(), "by": e.by} for e in run.events],
+        revisions=plan.revisions, version=(1 + len(plan.revisions)) if plan.submitted else 0,
+        measures=measure_states(plan),
     )
+
+
+def measure_states(plan: PlanFacts) -> list[MeasureState]:
+    current, done = plan.current, plan.measures_done()
+    return [MeasureState(index=i, action=m.action, owner=m.owner, due=m.due, done=i in done)
+            for i, m in enumerate(current.measures)] if current else []
 
 
 # ---- commands (edge validation; each records one event) ---------------------------------------------------------
@@ -403,6 +457,16 @@ class SubmitPlan(_PlanCommand):
 
     def event(self, at: datetime) -> PlanSubmitted:
         return PlanSubmitted(at=at, **self.model_dump())
+
+
+class RevisePlan(_PlanCommand):
+    root_cause: Required
+    measures: list[Measure] = Field(min_length=1)
+    expected_effect: Required
+    reason: Required  # what the review found
+
+    def event(self, at: datetime) -> PlanRevised:
+        return PlanRevised(at=at, **self.model_dump())
 
 
 class ReportProgress(_PlanCommand):

@@ -83,6 +83,8 @@ class CycleSpec(_Strict):
     report_within: DurationText = "5 working days"  # the report's own delivery deadline, from period end
     assess: list[KpiName] = Field(default_factory=list)  # targets checked (all KPIs are reported regardless)
     start_plans: bool = True  # a missed target starts an ImprovementPlanWorkflow
+    # A cycle checking the third-party score that has none by its collection time: the yearly survey was not done.
+    missing_survey: BreachClass = BreachClass.MAJOR
 
 
 def assessed(cycles: dict[Cadence, CycleSpec]) -> set[KpiName]:
@@ -100,6 +102,11 @@ class NegativeFeedbackSpec(_Strict):
     nps: int | None = Field(None, ge=0, le=10)
 
 
+# A missed response time or resolution rate is a minor breach (003 §4.1); only an unrectified third-party score
+# (003 §4.2.3) and major complaints not resolved in time (003 §4.2.2) are major.
+MAJOR_RECTIFICATION = frozenset({KpiName.THIRD_PARTY_SATISFACTION, KpiName.MAJOR_RESOLVED_IN_TIME})
+
+
 class ImprovementSpec(_Strict):
     """Improvement-plan clocks (000 §5.2-5.4, 003 §4.2.3)."""
 
@@ -108,6 +115,13 @@ class ImprovementSpec(_Strict):
     rectify_within: DurationText = "3 months"  # after the report; missed: major breach
     on_major_complaint_breach: bool = True  # a critical/major complaint missing `resolve` starts one too
     on_negative_feedback: NegativeFeedbackSpec = Field(default_factory=lambda: NegativeFeedbackSpec(csat=1))
+    # KPI -> class of a missed rectification, over the defaults (minor; major for MAJOR_RECTIFICATION)
+    breach_class: dict[KpiName, BreachClass] = Field(default_factory=dict)
+
+    def rectification_class(self, kpi: KpiName) -> BreachClass:
+        """How grave it is when a plan on `kpi` is not rectified in time."""
+        default = BreachClass.MAJOR if kpi in MAJOR_RECTIFICATION else BreachClass.MINOR
+        return self.breach_class.get(kpi, default)
 
 
 DAY_SECONDS = 86_400
@@ -140,6 +154,15 @@ def merged_limits(*tables: Limits | None) -> Limits | None:
     return Limits(**{k: v for t in given for k, v in t.model_dump(exclude_unset=True).items()})
 
 
+class ReportTo(_Strict):
+    """Who receives a contract's finished assessment reports (000 §3.4, 002 §2.3: results reported to the other
+    party): e-mail with the HTML and Markdown attached, and/or the worker's webhook with the JSON."""
+
+    email: list[Annotated[str, Field(pattern=r"^[^@\s,;<>]+@[^@\s,;<>]+$", max_length=254)]] = Field(
+        default_factory=list, max_length=50)
+    webhook: bool = False
+
+
 class InterruptionSpec(_Strict):
     major_after: DurationText = "4h"  # 003 §1.3, §4.2.1: longer is a major breach
 
@@ -169,6 +192,7 @@ class ContractSpec(_Strict):
     improvement: ImprovementSpec = Field(default_factory=ImprovementSpec)
     interruption: InterruptionSpec = Field(default_factory=InterruptionSpec)
     limits: Limits | None = None
+    report_to: ReportTo | None = None
 
     @field_validator("kpi_targets")
     @classmethod
@@ -260,6 +284,7 @@ class AssessmentPolicy(_Strict):
     cycles: dict[Cadence, CycleSpec]
     improvement: ImprovementSpec
     interruption: InterruptionSpec
+    report_to: ReportTo | None = None  # None: reports stay in the report folder (and snapshots from before)
 
     def assesses(self, kpi: KpiName) -> bool:
         """Some cycle checks this KPI's target (so a plan opened for it can close)."""
@@ -311,7 +336,7 @@ class PolicyFile(_Strict):
         spec = self.contracts.get(name)
         if spec is None:
             raise PolicyError(f"unknown contract {name!r}; known contracts: {', '.join(sorted(self.contracts))}")
-        body = spec.model_dump(mode="json", exclude={"calendar", "limits", *ASSESSMENT_KEYS})
+        body = spec.model_dump(mode="json", exclude={"calendar", "limits", "report_to", *ASSESSMENT_KEYS})
         if not body["category"]:  # in the version only when set, like limits
             del body["category"]
         limits = merged_limits(self.limits, spec.limits)
@@ -347,10 +372,17 @@ class PolicyFile(_Strict):
             "warn_at": spec.warn_at,
             "escalation": [step.model_dump() for step in spec.escalation],
             "targets": {k.value: _target(k, t).model_dump() for k, t in spec.kpi_targets.items()},
-            "cycles": {c.value: cycle.model_dump(mode="json") for c, cycle in spec.cycles.items()},
-            "improvement": spec.improvement.model_dump(),
+            # without missing_survey where it is not set, so files that do not set it keep their versions
+            "cycles": {c.value: cycle.model_dump(mode="json", exclude=None if "missing_survey" in cycle.model_fields_set
+                                                 else {"missing_survey"}) for c, cycle in spec.cycles.items()},
+            # without breach_class when it is not set, so files that do not set it keep their versions
+            "improvement": spec.improvement.model_dump(mode="json",
+                                                       exclude=None if spec.improvement.breach_class
+                                                       else {"breach_class"}),
             "interruption": spec.interruption.model_dump(),
         }
+        if spec.report_to is not None:  # in the version only when set: files without it keep their versions
+            body["report_to"] = spec.report_to.model_dump()
         digest = hashlib.sha256(
             json.dumps([body, calendar.model_dump(mode="json")], sort_keys=True).encode()
         ).hexdigest()[:12]

@@ -17,7 +17,17 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from markupsafe import Markup
 
 from sla.kpi import DEFINITIONS, KpiName, KpiValue, Target, Unit
-from sla.reporting import CycleReport, TrendPoint, format_n, format_seconds, format_target, format_value
+from sla.reporting import (
+    LEGEND,
+    CycleReport,
+    KpiRow,
+    TrendPoint,
+    format_n,
+    format_seconds,
+    format_target,
+    format_value,
+    kpi_rows,
+)
 
 Format = Literal["json", "md", "html"]
 FORMATS: tuple[Format, ...] = ("json", "md", "html")
@@ -41,8 +51,9 @@ def render(report: CycleReport, fmt: Format) -> str:
     raise ValueError(f"unknown report format {fmt!r}; use one of {', '.join(FORMATS)}")
 
 
-def _mark(kpi: KpiValue) -> str:
-    return "✓" if kpi.met else "✗" if kpi.met is False else "–"
+def _rows(report: CycleReport) -> list[KpiRow]:
+    """The verdicts every view shows (`cycle show` too): computed once, by sla.reporting.kpi_rows."""
+    return report.kpis or kpi_rows(report.result.assessment)
 
 
 def _colour(met: bool | None, value: float | None) -> str:
@@ -102,11 +113,10 @@ def render_markdown(report: CycleReport) -> str:
     out += ["## Method", "", *(f"- {_text(line)}" for line in report.method), ""]
     out += ["## Results", ""]
     out += _table(
-        ["KPI", "value", "target", "met", "n", "variant"],
-        ([k.label, format_value(k.unit, k.value), format_target(k.unit, k.target), _mark(k), format_n(k), k.variant]
-         for k in a.kpis),
+        ["KPI", "what the agreements ask", "value", "target", "met", "n", "variant", "sources"],
+        ([k.label, k.obligation, k.value, k.target, k.mark, format_n(k), k.variant, k.sources] for k in _rows(report)),
     )
-    out += ["", "✓ met · ✗ missed · – no target checked, or too little data", ""]
+    out += ["", LEGEND, ""]
     if report.trends:
         periods = _trend_periods(report.trends)
         out += ["### Trends", ""]
@@ -136,7 +146,17 @@ def render_markdown(report: CycleReport) -> str:
     out += [f"- {_text(line)}" for line in report.problems] or ["- None found."]
     out += ["", "## Suggestions", ""]
     out += [f"- {_text(line)}" for line in report.suggestions] or ["- None."]
-    return "\n".join(out) + "\n"
+    out += ["", "## Improvement plans", ""]
+    for plan in report.plans:
+        version = f"version {plan.version}" if plan.version else "not submitted yet"
+        out += [f"### {_cell(plan.plan_id)}: {_cell(_label(plan.kpi))}, {plan.state.replace('_', ' ')}, {version}", ""]
+        out += _table(["measure", "owner", "due", "state"],
+                      ([m.action, m.owner, m.due.isoformat(), m.state] for m in plan.measures)) if plan.measures \
+            else ["No measures yet."]
+        out.append("")
+    if not report.plans:
+        out += ["No open improvement plans.", ""]
+    return "\n".join(out).rstrip("\n") + "\n"
 
 
 def _trend_periods(trends: dict[KpiName, list[TrendPoint]]) -> list[str]:
@@ -187,7 +207,8 @@ _ENV = Environment(
 )
 _ENV.filters["f1"] = "{:.1f}".format  # SVG coordinates: a tenth of a pixel is finer than any screen shows
 _ENV.globals.update(MET=MET, MISSED=MISSED, NO_DATA=NO_DATA, TRACK=TRACK, INK=INK, LINE=LINE, Unit=Unit,
-                    format_value=format_value, format_target=format_target, mark=_mark, format_n=format_n)
+                    format_value=format_value, format_target=format_target, LEGEND=LEGEND,
+                    format_n=format_n)
 
 
 def _template(name: str, **context: object) -> Markup:
@@ -376,8 +397,9 @@ def render_html(report: CycleReport) -> str:
         bars=[(k, bar_svg(k)) for k in _assessed(report)],
         trends=[(_label(name), _trend_caption(name, targets.get(name)), trend_svg(name, points, targets.get(name)))
                 for name, points in report.trends.items()],
-        kpis=a.kpis, channels=a.channels, complaints=_complaint_rows(report),
+        kpis=_rows(report), channels=a.channels, complaints=_complaint_rows(report),
+        problems=report.problems, suggestions=report.suggestions, method=report.method, plans=report.plans,
+        kpi_label=_label,
         breach_complaints={k: v for k, v in report.breach_complaints.items() if v},
         categories=_category_rows(report), category_columns=CATEGORY_COLUMNS,
-        problems=report.problems, suggestions=report.suggestions, method=report.method,
     )

@@ -7,14 +7,17 @@ pure: the same cycle and the same earlier cycles always give the same words, so 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import date, datetime
+from enum import Enum
 
 from pydantic import BaseModel, Field
 
 from sla.kpi import Assessment, KpiName, KpiValue, Target, Unit
 from sla.names import cycle_workflow_id  # noqa: F401 - also a name of this module
 from sla.periods import Cadence, Period, PeriodError
+from sla.plans import PlanStatus
 from sla.vocabulary import BreachClass
 
 
@@ -41,6 +44,7 @@ class CycleResult(BaseModel):
     report_late: bool = False
     plans_started: list[str] = Field(default_factory=list)  # ImprovementPlanWorkflow ids
     plans_informed: list[str] = Field(default_factory=list)  # open plans told this cycle's figures
+    missed_duties: list[str] = Field(default_factory=list)  # assessment duties not done, as breaches, in words
     reassessment: Reassessment | None = None
 
 
@@ -48,6 +52,57 @@ class TrendPoint(BaseModel):
     period: str
     value: float | None
     met: bool | None = None  # that cycle's verdict (None: no target checked, or too little data)
+
+
+class Verdict(str, Enum):
+    MET = "met"
+    MISSED = "missed"
+    NOT_JUDGED = "not judged"  # a target checked this cycle, but no data or too little
+    NOT_CHECKED = "not checked"  # reported only: this cadence does not check its target (or it has none)
+
+
+MARKS = {Verdict.MET: "✓", Verdict.MISSED: "✗", Verdict.NOT_JUDGED: "–", Verdict.NOT_CHECKED: ""}
+LEGEND = "✓ met · ✗ missed · – checked but not judged (no data or too little) · blank: not checked this cycle"
+
+
+class KpiRow(BaseModel):
+    """One KPI as every view shows it (`cycle show`, the Markdown, HTML and JSON reports): one verdict each."""
+
+    name: KpiName
+    label: str
+    obligation: str  # what the agreements ask, in words
+    value: str
+    target: str
+    verdict: Verdict
+    mark: str
+    n: int
+    pending: int | None = None  # complaints not yet decided, left out of n
+    variant: str
+    sources: str  # the seed clauses behind it
+
+
+class PlanMeasure(BaseModel):
+    action: str
+    owner: str
+    due: date
+    state: str  # done | open | overdue (open past its due date on the day of the report)
+
+
+class PlanSummary(BaseModel):
+    """An open improvement plan as the report shows it (001 §5.2: the execution of the improvement measures)."""
+
+    plan_id: str
+    kpi: KpiName
+    state: str
+    version: int  # 0: not submitted yet
+    measures: list[PlanMeasure] = Field(default_factory=list)
+
+
+def plan_summary(status: PlanStatus, on: date) -> PlanSummary:
+    measures = [PlanMeasure(action=m.action, owner=m.owner, due=m.due,
+                            state="done" if m.done else "overdue" if m.due < on else "open") for m in status.measures]
+    return PlanSummary(plan_id=status.plan_id, kpi=status.kpi, state=status.state.value, version=status.version,
+                       measures=measures)
 
 
 class CycleReport(BaseModel):
@@ -59,9 +114,66 @@ class CycleReport(BaseModel):
     suggestions: list[str]
     # Per assessed KPI: earlier cycles of the same contract and cadence, oldest first, then this one.
     trends: dict[KpiName, list[TrendPoint]] = Field(default_factory=dict)
+    kpis: list[KpiRow] = Field(default_factory=list)
+    plans: list[PlanSummary] = Field(default_factory=list)  # the contract's open plans when it was written
     # Per breach class, the ids of the period's archived complaints behind the count (at most 1,000 each; empty
     # without an archive).
     breach_complaints: dict[str, list[str]] = Field(default_factory=dict)
+
+
+# What each KPI stands for in the agreements, in words, and the seed clauses it comes from (a "sources" column).
+OBLIGATIONS: dict[KpiName, tuple[str, str]] = {
+    KpiName.CSAT: ("customer satisfaction at or above the agreed score", "000 §3.3, §5.1; 001 §2.2.1"),
+    KpiName.CSAT_MEAN: ("customer satisfaction, as the mean answer", "000 §3.3"),
+    KpiName.NPS: ("net promoter score as an assessment indicator", "000 §3.3"),
+    KpiName.CES: ("customer effort as an assessment indicator", "000 §3.3"),
+    KpiName.CES_AGREE: ("customer effort, as the share finding it easy", "000 §3.3"),
+    KpiName.THIRD_PARTY_SATISFACTION: ("a yearly third-party satisfaction survey at or above the agreed score",
+                                       "003 §2.3.3, §4.2.3"),
+    KpiName.FCR: ("complaints resolved at the first contact", "001 §1.3, §5.1.2"),
+    KpiName.AHT: ("average handling time within the agreed time", "001 §2.2.2, §5.1.3"),
+    KpiName.FIRST_RESPONSE_P50: ("a first response within the agreed time", "000 §2.2b; 001 §2.2.3; 003 §2.3.1"),
+    KpiName.FIRST_RESPONSE_P90: ("a first response within the agreed time", "000 §2.2b; 001 §2.2.3; 003 §2.3.1"),
+    KpiName.FIRST_RESPONSE_WALL_P50: ("a first response within the agreed time", "000 §2.2b; 001 §2.2.3"),
+    KpiName.FIRST_RESPONSE_WALL_P90: ("a first response within the agreed time", "000 §2.2b; 001 §2.2.3"),
+    KpiName.RESOLUTION_RATE: ("complaints resolved at the agreed rate", "003 §2.3.2"),
+    KpiName.MAJOR_RESOLVED_IN_TIME: ("major complaints resolved in time", "003 §2.3.2, §4.2.2"),
+    KpiName.COMPLIANCE_ACKNOWLEDGE: ("every complaint acknowledged in time", "000 §2.2b; 003 §2.3.1; 002 §1.2"),
+    KpiName.COMPLIANCE_TRIAGE: ("handling started in time", "000 §4.2; 002 §1.3"),
+    KpiName.COMPLIANCE_HANDLING_PLAN: ("the handling plan told to the customer in time", "000 §2.2d"),
+    KpiName.COMPLIANCE_PROGRESS_UPDATE: ("a progress update at least as often as agreed", "000 §4.4; 003 §2.3.1"),
+    KpiName.COMPLIANCE_RESOLVE: ("complaints resolved in time", "003 §4.2.2"),
+    KpiName.COMPLIANCE_NOTIFY_RESULT: ("the customer told the result in time", "000 §4.3; 002 §1.4"),
+    KpiName.COMPLIANCE_SURVEY: ("the satisfaction survey sent in time", "000 §3.2a"),
+    KpiName.MAJOR_BREACHES: ("no serious failures of the agreement (major breaches)", "003 §4.2"),
+    KpiName.MINOR_BREACHES: ("no missed response times or rates (minor breaches)", "003 §4.1"),
+    KpiName.AVAILABILITY: ("service without long interruptions", "003 §1.3, §4.2.1"),
+}
+assert set(OBLIGATIONS) == set(KpiName)
+_CLAUSES = re.compile(r"\s*\((?:seed )?\d{3} §[^)]*\)")
+
+
+def in_words(text: str) -> str:
+    """A text without seed clause numbers in brackets: those go in the sources column."""
+    return _CLAUSES.sub("", text)
+
+
+def kpi_verdict(kpi: KpiValue, assessed: Iterable[KpiName]) -> Verdict:
+    """The one verdict of a KPI in a cycle: judged only when the cadence checks its target."""
+    if kpi.name not in set(assessed):
+        return Verdict.NOT_CHECKED
+    return Verdict.MET if kpi.met else Verdict.MISSED if kpi.met is False else Verdict.NOT_JUDGED
+
+
+def kpi_rows(assessment: Assessment) -> list[KpiRow]:
+    rows = []
+    for k in assessment.kpis:
+        verdict = kpi_verdict(k, assessment.assessed)
+        obligation, sources = OBLIGATIONS[k.name]
+        rows.append(KpiRow(name=k.name, label=k.label, obligation=obligation, value=format_value(k.unit, k.value),
+                           target=format_target(k.unit, k.target), verdict=verdict, mark=MARKS[verdict], n=k.n,
+                           variant=in_words(k.variant), sources=sources, pending=k.pending))
+    return rows
 
 
 # KPIs trended in every report, assessed or not: the headline figures a reader compares across cycles.
@@ -151,7 +263,7 @@ def format_target(unit: Unit, target: Target | None) -> str:
     return f"≤ {format_value(unit, target.max)}"
 
 
-def format_n(kpi: KpiValue) -> str:
+def format_n(kpi: KpiValue | KpiRow) -> str:
     """What a figure stands on: `39`, or `39 (+2 pending)` where complaints not yet decided were left out."""
     return f"{kpi.n} (+{kpi.pending} pending)" if kpi.pending else str(kpi.n)
 
@@ -161,15 +273,20 @@ def verdict(kpi: KpiValue) -> str:
 
 
 # ---- the report ---------------------------------------------------------------------------------------------
-def build_report(result: CycleResult, previous: Iterable[CycleResult]) -> CycleReport:
-    """The report of one cycle; `previous` may hold any earlier cycles (others are ignored, order is free)."""
+def build_report(result: CycleResult, previous: Iterable[CycleResult],
+                 plans: Iterable[PlanStatus] = ()) -> CycleReport:
+    """The report of one cycle; `previous` may hold any earlier cycles (others are ignored, order is free);
+    `plans` the contract's improvement plans (the open ones are shown with their measures)."""
     earlier = _earlier_cycles(result, previous)
+    on = (result.report_delivered_at or result.assessment.computed_at).date()
     return CycleReport(
         result=result,
         method=_method(result),
         problems=_problems(result),
         suggestions=_suggestions(result),
         trends=_trends(result, earlier),
+        kpis=kpi_rows(result.assessment),
+        plans=[plan_summary(p, on) for p in sorted(plans, key=lambda p: p.plan_id) if not p.state.terminal],
     )
 
 
@@ -224,7 +341,7 @@ def _method(result: CycleResult) -> list[str]:
         lines.append("Targets checked this cycle: " + ", ".join(a.kpi(k).label for k in a.assessed if _has(a, k))
                      + ".")
     for kpi in a.kpis:
-        lines.append(f"{kpi.label}: {kpi.variant}.")
+        lines.append(f"{kpi.label}: {in_words(kpi.variant)}.")
     return lines
 
 
@@ -239,9 +356,12 @@ def _problems(result: CycleResult) -> list[str]:
         n = a.at_fault_without_remedy
         lines.append(f"{n} complaint{'s' if n != 1 else ''} verified as our fault "
                      f"{'were' if n != 1 else 'was'} resolved without a remedy for the customer.")
+    lines += result.missed_duties
     major = a.breaches.get(BreachClass.MAJOR, 0)
     if major:
-        lines.append(f"{major} major breach{'es' if major != 1 else ''} in the period (003 §4.2).")
+        lines.append(f"{major} major breach{'es' if major != 1 else ''} in the period: serious failures of the "
+                     "agreement (a major complaint not resolved in time, a long interruption, a target not "
+                     "rectified).")
     late = result.report_late or (
         result.report_delivered_at is not None and result.report_delivered_at > result.report_due)
     if late:

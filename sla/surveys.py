@@ -110,6 +110,9 @@ class SurveyBatch(BaseModel):
     csat: ScoreHistogram | None = None
     nps: ScoreHistogram | None = None
     ces: ScoreHistogram | None = None
+    # A third-party agency's overall satisfaction score on 0-100 (003 §2.3.3), when it reports one figure only.
+    overall: float | None = Field(None, ge=0, le=100)
+    agency: str | None = Field(None, min_length=1, max_length=200)
 
     @model_validator(mode="after")
     def _scales_match(self) -> SurveyBatch:
@@ -119,17 +122,20 @@ class SurveyBatch(BaseModel):
                 raise ValueError(f"{field.value}: histogram is on the {histogram.scale.value} scale")
         if self.channel is SurveyChannel.COMPLAINT:
             raise ValueError("channel 'complaint' is collected from complaints' feedback, not imported")
+        if self.overall is not None and self.channel is not SurveyChannel.THIRD_PARTY:
+            raise ValueError("overall: only a third-party agency reports an overall score")
         if not self.responses:
             raise ValueError("the batch holds no answers")
         return self
 
     @property
     def responses(self) -> int:
-        return max((h.n for h in (self.csat, self.nps, self.ces) if h is not None), default=0)
+        answers = max((h.n for h in (self.csat, self.nps, self.ces) if h is not None), default=0)
+        return max(answers, 1 if self.overall is not None else 0)
 
     def fingerprint(self) -> str:
         """Content hash: the same batch id with other content is a conflict, not a duplicate."""
-        body = self.model_dump(mode="json", exclude={"batch_id"})
+        body = self.model_dump(mode="json", exclude={"batch_id"}, exclude_none=True)
         return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -179,3 +185,11 @@ def _score(raw: Any, scale: Scale, row: int, column: str) -> int:
     if not low <= score <= high:
         raise SurveyError(f"row {row}, column {column!r}: {score} is outside the {scale.value} scale {low}-{high}")
     return score
+
+
+def third_party_score(contract: str, period: str, score: float, agency: str) -> SurveyBatch:
+    """An agency's overall score as the batch a cycle takes; one per agency and period (a repeat changes nothing,
+    another score under the same agency is a conflict)."""
+    key = "".join(ch if ch.isalnum() or ch in "._-" else "-" for ch in agency.strip())[:80] or "agency"
+    return SurveyBatch(batch_id=f"third-party-{period}-{key}", channel=SurveyChannel.THIRD_PARTY, overall=score,
+                       agency=agency.strip())

@@ -41,12 +41,12 @@ with workflow.unsafe.imports_passed_through():
         LaunchCycle,
         cycle_times,
     )
-    from sla.deadlines import DeadlineStatus, Due, Ladder, evaluate_deadline, split_due
-    from sla.kpi import Assessment
+    from sla.deadlines import ActionKind, DeadlineStatus, Due, Ladder, evaluate_deadline, split_due
+    from sla.kpi import Assessment, KpiName
     from sla.periods import Period
     from sla.plans import Miss, Trigger, new_plan_run, plan_id
     from sla.reporting import CycleResult, cycle_workflow_id
-    from sla.surveys import SurveyBatch
+    from sla.surveys import SurveyBatch, SurveyChannel
     from sla.vocabulary import BreachClass
     from workflows import metrics as m
     from workflows import search_attributes as sa
@@ -55,7 +55,13 @@ with workflow.unsafe.imports_passed_through():
     from workflows.clock_loop import ClockLoop, WakeTimer, backoff
     from workflows.legacy.cycle import LegacyCycle, legacy_launch
     from workflows.outbox import Outbox
-    from workflows.patches import ARCHIVE_ON_FINISH_PATCH, CLOCKS_IN_WORKFLOW_PATCH, CYCLE_WAITS_FOR_FIX_PATCH
+    from workflows.patches import (
+        ARCHIVE_ON_FINISH_PATCH,
+        CLOCKS_IN_WORKFLOW_PATCH,
+        CYCLE_WAITS_FOR_FIX_PATCH,
+        REPORT_DELIVERY_PATCH,
+        THIRD_PARTY_DUTY_PATCH,
+    )
 
 
 # Inside one attempt Temporal retries quickly; then the cycle shows the error and retries on its own clock.
@@ -63,6 +69,9 @@ PLAN_WORKFLOW = names.PLAN_WORKFLOW  # by name: the cycle never imports the plan
 STEP_RETRY = RetryPolicy(initial_interval=timedelta(seconds=5), maximum_interval=timedelta(minutes=1),
                          maximum_attempts=5)
 CONTINUE_AS_NEW_HISTORY = 2_000
+REPORT_DELIVERY = "report:deliver"  # the action id of the report's delivery to the contract's recipients
+THIRD_PARTY_CLOCK = "third_party_survey"
+THIRD_PARTY_MISSING = f"{THIRD_PARTY_CLOCK}#1:breach"
 WAITING_FOR_FIX = "waiting_for_fix"  # CxState of a cycle whose step no retry can fix (the collector's gauge)
 T = TypeVar("T")
 
@@ -162,6 +171,7 @@ class AssessmentCycleWorkflow:
                 start_to_close_timeout=timedelta(hours=2), heartbeat_timeout=timedelta(minutes=5),
                 retry_policy=STEP_RETRY, summary=f"KPIs of {run.contract} {run.period}"))
             run.assessment = collected.assessment
+        self._third_party_duty()
         self._set_phase("reporting")
         assessment = run.assessment
         assert assessment is not None  # collected just above, or by an earlier run
@@ -187,6 +197,7 @@ class AssessmentCycleWorkflow:
                 "kpis": {k.name.value: k.value for k in run.assessment.kpis},
             }})
         self._result = self._cycle_result()
+        self._deliver_report()
         self._set_phase("done")
         await report_clock
         await workflow.wait_condition(lambda: not self._outbox.in_flight and not self._outbox.pending
@@ -196,6 +207,36 @@ class AssessmentCycleWorkflow:
                                  self._result.model_copy(update={"report_files": run.report_files}))
         return self._result
 
+    def _third_party_duty(self) -> None:
+        """A cycle that checks the third-party score and has none by its collection time: the yearly survey by an
+        independent agency was not done (003 §2.3.3), a breach of the policy's class, notified like any other."""
+        run = self._run
+        if not workflow.patched(THIRD_PARTY_DUTY_PATCH) or THIRD_PARTY_MISSING in run.fired:
+            return
+        spec = run.policy.cycle(self._cadence)
+        if KpiName.THIRD_PARTY_SATISFACTION not in spec.assess:
+            return
+        if any(b.channel is SurveyChannel.THIRD_PARTY for b in run.batches):
+            return
+        now, deadline = workflow.now(), self._times().collect_at
+        run.fired[THIRD_PARTY_MISSING] = now
+        self._metrics.fired("breach", contract=run.contract, severity="", clock=THIRD_PARTY_CLOCK, level=None,
+                            breach_class=spec.missing_survey.value)
+        self._outbox.fire(Due(id=THIRD_PARTY_MISSING, kind=ActionKind.BREACH, due_at=deadline, deadline=deadline,
+                              clock=THIRD_PARTY_CLOCK, breach_class=spec.missing_survey), now)
+
+    def _deliver_report(self) -> None:
+        """The finished report to the contract's recipients (000 §3.4), once, through the outbox: keyed, retried
+        until a sink takes it; the cycle completes only after that."""
+        run = self._run
+        if not workflow.patched(REPORT_DELIVERY_PATCH) or run.policy.report_to is None:
+            return
+        if REPORT_DELIVERY in run.fired or run.delivered_at is None:
+            return
+        run.fired[REPORT_DELIVERY] = workflow.now()
+        self._outbox.fire(Due(id=REPORT_DELIVERY, kind=ActionKind.DELIVER_REPORT, due_at=run.delivered_at,
+                              clock=REPORT_CLOCK, detail=f"assessment report {run.contract} {run.period}"),
+                          workflow.now(), report_to=run.policy.report_to)
     def _first_delivery(self) -> datetime | None:
         """The delivery of the report a re-assessment replaces: the report clock ended then, and stays ended."""
         again = self._run.reassessment
@@ -310,6 +351,11 @@ class AssessmentCycleWorkflow:
             assessment=run.assessment, report_due=self._times().report_due, plans_started=run.started or [],
             plans_informed=run.informed or [], reassessment=run.reassessment,
         )
+        if THIRD_PARTY_MISSING in run.fired:
+            cls = run.policy.cycle(self._cadence).missing_survey.value
+            result = result.model_copy(update={"missed_duties": [
+                f"No third-party satisfaction score was recorded by {self._times().collect_at.isoformat()}: the "
+                f"yearly survey by an independent agency was not done, a {cls} breach."]})
         if run.delivered_at is not None:
             delivered = self._first_delivery() or run.delivered_at
             result = result.model_copy(update={"report_delivered_at": delivered,

@@ -143,6 +143,11 @@ OLDEST_UNDELIVERED = MetricSpec(
     "cxsla_oldest_undelivered", _G, "Age of the oldest undelivered notification of a running complaint, since it "
     "was fired (0 when none)", ("contract",), _V, "seconds",
 )
+LAST_CYCLE_COMPLETED = MetricSpec(
+    "cxsla_cycle_last_completed_timestamp", _G, "When the last assessment cycle of a contract and cadence completed "
+    "(its report delivered); before the first one, when its Schedule was created", ("contract", "cadence"), _V,
+    "seconds",
+)
 CYCLES_WAITING_FOR_FIX = MetricSpec(
     "cxsla_cycles_waiting_for_fix", _G, "Running assessment cycles stopped on an error no retry can fix (e.g. KPIs "
     "that cannot be computed); `cxsla cycle show` says why, `cxsla cycle retry` goes on once it is corrected",
@@ -188,7 +193,7 @@ CATALOGUE: tuple[MetricSpec, ...] = (
     CYCLES_COMPLETED, PLANS_STARTED,
     OPEN_COMPLAINTS, AT_RISK_COMPLAINTS, OPEN_IMPROVEMENT_PLANS, PROVISIONAL_CLOCKS, CALENDAR_KNOWN_UNTIL,
     UNDELIVERED_NOTIFICATIONS, OLDEST_UNDELIVERED, COLLECTOR_FAILURES, POLICY_SNAPSHOTS_DIFFERING,
-    CYCLES_WAITING_FOR_FIX,
+    CYCLES_WAITING_FOR_FIX, LAST_CYCLE_COMPLETED,
     *KPI_GAUGES,
     *RESERVED,
 )

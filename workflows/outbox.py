@@ -31,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
         Undelivered,
     )
     from sla.deadlines import ActionKind, Due
+    from sla.policy import ReportTo
     from workflows import metrics as m
 
 # Inside one attempt Temporal retries the activity quickly; after that the workflow keeps the notice and retries
@@ -77,14 +78,14 @@ class Outbox:
         return self._in_flight
 
     def fire(self, due: Due, fired_at: datetime, *, severity: str | None = None, assignee: str | None = None,
-             group: str | None = None) -> Notice:
+             group: str | None = None, report_to: ReportTo | None = None) -> Notice:
         self.sequence += 1
         notice = Notice(
             idempotency_key=idempotency_key(due.id), action_id=due.id, kind=due.kind, subject=self._subject,
             subject_id=self._subject_id, complaint_id=self._subject_id if self._subject == "complaint" else None,
             contract=self._contract, severity=severity, clock=due.clock, level=due.level, to=due.to,
             breach_class=due.breach_class, deadline=due.deadline, due_at=due.due_at, fired_at=fired_at,
-            detail=due.detail, sequence=self.sequence, assignee=assignee, group=group,
+            detail=due.detail, sequence=self.sequence, assignee=assignee, group=group, report_to=report_to,
         )
         self.pending.append(Pending(notice=notice))
         self.start()

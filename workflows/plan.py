@@ -19,6 +19,7 @@ with workflow.unsafe.imports_passed_through():
     from sla import plans as p
     from sla.calendar import BusinessCalendar, CalendarRefreshed, CalendarUpdate, compiled
     from sla.deadlines import ActionKind, Due
+    from sla.vocabulary import BreachClass
     from workflows import metrics as m
     from workflows import search_attributes as sa
     from workflows.archiving import archive_record
@@ -26,7 +27,13 @@ with workflow.unsafe.imports_passed_through():
     from workflows.clock_loop import ClockLoop
     from workflows.legacy.plan import LegacyPlan
     from workflows.outbox import Outbox
-    from workflows.patches import ARCHIVE_ON_FINISH_PATCH, CLOCKS_IN_WORKFLOW_PATCH, PLAN_BOUNDED_CARRY_PATCH
+    from workflows.patches import (
+        ARCHIVE_ON_FINISH_PATCH,
+        CLOCKS_IN_WORKFLOW_PATCH,
+        PLAN_BOUNDED_CARRY_PATCH,
+        PLAN_BREACH_CLASS_PATCH,
+        PLAN_REVISION_PATCH,
+    )
 
 CONTINUE_AS_NEW_HISTORY = 2_000
 # A run that has recorded this many events hands over: each wake-up of an evicted plan replays every evaluation
@@ -51,11 +58,13 @@ class ImprovementPlanWorkflow:
         self._loop: ClockLoop[p.PlanEvaluation] = ClockLoop(self, what="improvement_plan",
                                                             contract=self._facts.contract, metrics=self._metrics)
         self._attributes: dict[str, object] = {}
+        self._revisable = False  # runs started before revisions existed refuse them
 
     @workflow.run
     async def run(self, run: p.PlanRun) -> p.PlanStatus:
         if self._legacy is not None:
             return await self._legacy.run()
+        self._revisable = bool(workflow.patched(PLAN_REVISION_PATCH))
         if self._calendar is None:
             data = await fetch_calendar(run.policy, self._facts.opened_at)
             self._run.calendar, self._calendar = data, compiled(data)
@@ -73,8 +82,10 @@ class ImprovementPlanWorkflow:
     # ---- the clock (what ClockLoop drives) ------------------------------------------------------------------
     def evaluate(self, now: datetime) -> p.PlanEvaluation:
         assert self._calendar is not None  # run() fetches it before the clock loop starts
+        # before the patch every missed rectification was major; since, its KPI's class in the policy
+        rectification = None if workflow.patched(PLAN_BREACH_CLASS_PATCH) else BreachClass.MAJOR
         self._evaluation = p.evaluate_plan(self._run.policy, self._run.events, now, self._run.fired,
-                                           calendar=self._calendar)
+                                           calendar=self._calendar, rectification_class=rectification)
         return self._evaluation
 
     def fire(self, due: list[Due], now: datetime) -> None:
@@ -148,6 +159,19 @@ class ImprovementPlanWorkflow:
 
     @submit_plan.validator
     def _validate_submit(self, command: p.SubmitPlan) -> None:
+        self._check(command.event(workflow.now()))
+
+    @workflow.update
+    async def revise_plan(self, command: p.RevisePlan) -> p.PlanStatus:
+        """A new version of the submitted plan after a review; the earlier versions stay in its history."""
+        return await self._record(command.event(workflow.now()))
+
+    @revise_plan.validator
+    def _validate_revision(self, command: p.RevisePlan) -> None:
+        if self._legacy is not None or not self._revisable:
+            raise ApplicationError(f"plan {workflow.info().workflow_id} was started by an earlier release and "
+                                   "cannot be revised; report progress instead", type="PlanRejected",
+                                   non_retryable=True)
         self._check(command.event(workflow.now()))
 
     @workflow.update

@@ -18,12 +18,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from sla.commands import COMPLAINT_ID_PATTERN
 from sla.cycles import BatchReceipt, CycleStatus, ReassessCycle
 from sla.interruptions import InterruptionStatus, ReportInterruption, Restore
-from sla.plans import PlanStatus, ReportProgress, SubmitPlan
+from sla.plans import PlanStatus, ReportProgress, RevisePlan, SubmitPlan
 from sla.surveys import SurveyBatch, SurveyChannel, SurveyError, batch_from_rows
 from starter.api.complaints import without_by
 from starter.api.problems import ProblemError, known_query_only, responses
 from starter.api.security import require
-from starter.client.assessment import AssessmentClient
+from starter.client.assessment import AssessmentClient, ThirdPartyRecorded
 from starter.client.complaints import ComplaintClient
 from starter.service.tokens import Principal, Role
 
@@ -80,11 +80,13 @@ class ScheduleRow(BaseModel):
 # mypy cannot see a model made at run time; it checks the bodies as the commands they are made from.
 if TYPE_CHECKING:
     SubmitPlanBody = SubmitPlan
+    ReviseBody = RevisePlan
     ProgressBody = ReportProgress
     ReportOutageBody = ReportInterruption
     RestoreBody = Restore
 else:
     SubmitPlanBody = without_by(SubmitPlan, "SubmitPlanBody")
+    ReviseBody = without_by(RevisePlan, "ReviseBody")
     ProgressBody = without_by(ReportProgress, "ProgressBody")
     ReportOutageBody = without_by(
         ReportInterruption, "ReportOutageBody",
@@ -190,6 +192,20 @@ async def reassess_cycle(contract: Name, period: PeriodText, body: Reassess, cli
     return await client.reassess_cycle(contract, period, _batch(body), command)
 
 
+class ThirdPartyScore(_Body):
+    score: float = Field(ge=0, le=100, description="The agency's overall satisfaction score, 0-100.")
+    agency: str = Field(min_length=1, max_length=200, pattern=r"\S", description="The independent agency.")
+
+
+@router.post("/cycles/{contract}/{period}/third-party", response_model=ThirdPartyRecorded,
+             responses=responses(400, 401, 403, 404, 409, 422, 503),
+             summary="Record a third-party agency's overall score: into the cycle, or as the re-survey of the open "
+                     "third-party plan once the cycle has reported (supervisor)")
+async def third_party(contract: Name, period: PeriodText, body: ThirdPartyScore, client: Assessments,
+                      principal: Annotated[Principal, Depends(require(Role.SUPERVISOR))]) -> ThirdPartyRecorded:
+    return await client.record_third_party(contract, period, body.score, body.agency, by=principal.identity)
+
+
 # ---- plans -----------------------------------------------------------------------------------------------------
 @router.get("/plans", response_model=list[PlanRow], responses=responses(401, 403, 422, 503),
             summary="Improvement plans from Temporal visibility (agent)")
@@ -212,6 +228,14 @@ async def plan(plan_id: Name, client: Assessments,
 async def submit_plan(plan_id: Name, body: SubmitPlanBody, client: Assessments,
                       principal: Annotated[Principal, Depends(require(Role.SUPERVISOR))]) -> PlanStatus:
     return await client.submit_plan(plan_id, SubmitPlan(**body.model_dump(), by=principal.identity))
+
+
+@router.post("/plans/{plan_id}/revise", response_model=PlanStatus,
+             responses=responses(400, 401, 403, 404, 409, 422, 503),
+             summary="Record a new version of a submitted plan after a review; earlier versions are kept (supervisor)")
+async def revise_plan(plan_id: Name, body: ReviseBody, client: Assessments,
+                      principal: Annotated[Principal, Depends(require(Role.SUPERVISOR))]) -> PlanStatus:
+    return await client.revise_plan(plan_id, RevisePlan(**body.model_dump(), by=principal.identity))
 
 
 @router.post("/plans/{plan_id}/progress", response_model=PlanStatus,

@@ -10,7 +10,7 @@ from rich.table import Table
 
 from sla.cycles import CycleStatus, ReassessCycle
 from sla.errors import plain
-from sla.reporting import format_n
+from sla.reporting import LEGEND, format_n, kpi_rows
 from sla.surveys import SurveyChannel
 from starter.cli.app import (
     BY,
@@ -22,7 +22,6 @@ from starter.cli.app import (
     assessments_of,
     emit,
     fail,
-    fmt_kpi,
     globals_of,
     out,
     run,
@@ -35,18 +34,14 @@ app.add_typer(cycle_app, name="cycle")
 
 
 def _cycle_table(status: CycleStatus) -> Table:
-    table = Table(title=f"{status.id} · {status.cadence.value} · {status.phase}")
-    table.add_column("KPI")
-    table.add_column("value", justify="right")
-    table.add_column("target")
-    table.add_column("met")
-    table.add_column("n", justify="right")
-    assessment = status.assessment
-    assessed = assessment.assessed if assessment else []
-    for kpi in assessment.kpis if assessment else []:
-        table.add_row(kpi.label, fmt_kpi(kpi.value, kpi.unit.value), str(kpi.target or "-"),
-                      {True: "yes", False: "MISSED", None: "-"}[kpi.met] if kpi.name in assessed else "",
-                      format_n(kpi))
+    """The same rows, verdicts and marks as the report (sla.reporting.kpi_rows)."""
+    table = Table(title=f"{status.id} · {status.cadence.value} · {status.phase}", caption=LEGEND)
+    for column, justify in (("KPI", "left"), ("value", "right"), ("target", "left"), ("met", "left"),
+                            ("n", "right")):
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    for row in kpi_rows(status.assessment) if status.assessment else []:
+        table.add_row(row.label, row.value, row.target, f"{row.mark} {row.verdict.value}" if row.mark else "",
+                      format_n(row))
     return table
 
 

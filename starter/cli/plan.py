@@ -9,11 +9,11 @@ from pydantic import ValidationError
 from rich.table import Table
 
 from sla.errors import plain
-from sla.plans import Measure, PlanStatus, ReportProgress, SubmitPlan
+from sla.plans import Measure, PlanStatus, ReportProgress, RevisePlan, SubmitPlan
 from starter.cli.app import BY, Globals, acting, app, assessments_of, emit, fail, globals_of, out, run, when
 from starter.service.tokens import Role
 
-plan_app = typer.Typer(no_args_is_help=True, help="Improvement plans: show, submit, report progress.")
+plan_app = typer.Typer(no_args_is_help=True, help="Improvement plans: show, submit, revise, report progress.")
 app.add_typer(plan_app, name="plan")
 
 
@@ -35,6 +35,18 @@ def _print_plan(g: Globals, status: PlanStatus) -> None:
         out.print(f"  cycle {result.period}: {result.value} met={result.met}")
     for step in status.escalations:
         out.print(f"  escalated {step.clock} level {step.level} → {step.to} at {when(step.at)}")
+    versions = [status.submitted, *status.revisions] if status.submitted else []
+    for number, version in enumerate(versions, start=1):
+        why = f": {version.reason}" if hasattr(version, "reason") else ""
+        out.print(f"  version {number} ({'submitted' if number == 1 else 'revised'} {when(version.at)}"
+                  f"{' by ' + version.by if version.by else ''}){why}")
+    if status.measures:
+        measures = Table(title=f"measures of version {status.version}")
+        for column in ("#", "measure", "owner", "due", "state"):
+            measures.add_column(column)
+        for m in status.measures:
+            measures.add_row(str(m.index), m.action, m.owner, m.due.isoformat(), "done" if m.done else "open")
+        out.print(measures)
 
 
 @plan_app.command("show")
@@ -76,12 +88,15 @@ def parse_measure(text: str) -> Measure:
         fail(f"--measure {text!r}: {exc}", 2)
 
 
+ROOT_CAUSE = typer.Option(..., "--root-cause", help="Why the target was missed.")
+MEASURES = typer.Option(..., "--measure", help="'what is done | owner | YYYY-MM-DD' (repeat).")
+EXPECTED_EFFECT = typer.Option(..., "--expected-effect", help="What the measures should achieve.")
+
+
 @plan_app.command("submit")
 def plan_submit(
-    ctx: typer.Context, plan_id: str = typer.Argument(...), by: str = BY,
-    root_cause: str = typer.Option(..., "--root-cause", help="Why the target was missed."),
-    measure: list[str] = typer.Option(..., "--measure", help="'what is done | owner | YYYY-MM-DD' (repeat)."),
-    expected_effect: str = typer.Option(..., "--expected-effect", help="What the measures should achieve."),
+    ctx: typer.Context, plan_id: str = typer.Argument(...), by: str = BY, root_cause: str = ROOT_CAUSE,
+    measure: list[str] = MEASURES, expected_effect: str = EXPECTED_EFFECT,
 ) -> None:
     """Submit the plan: root cause, measures (each with owner and due date), expected effect — all required."""
     g = globals_of(ctx)
@@ -94,6 +109,27 @@ def plan_submit(
 
     async def go():
         return await (await assessments_of(g)).submit_plan(plan_id, command)
+
+    _print_plan(g, run(go()))
+
+
+@plan_app.command("revise")
+def plan_revise(
+    ctx: typer.Context, plan_id: str = typer.Argument(...), by: str = BY,
+    reason: str = typer.Option(..., "--reason", help="What the review asked to change."),
+    root_cause: str = ROOT_CAUSE, measure: list[str] = MEASURES, expected_effect: str = EXPECTED_EFFECT,
+) -> None:
+    """Record a new version of a submitted plan after a review (the earlier versions are kept and shown)."""
+    g = globals_of(ctx)
+    try:
+        command = RevisePlan(root_cause=root_cause, measures=[parse_measure(m) for m in measure],
+                             expected_effect=expected_effect, reason=reason, by=by)
+    except ValidationError as exc:
+        fail(plain(exc), 2)
+    command = command.model_copy(update={"by": acting(g, Role.SUPERVISOR, by)})
+
+    async def go():
+        return await (await assessments_of(g)).revise_plan(plan_id, command)
 
     _print_plan(g, run(go()))
 

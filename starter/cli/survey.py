@@ -62,3 +62,26 @@ def survey_import(
     emit(g, {**receipt.model_dump(mode="json"), "channel": channel.value, "answers_in_file": batch.responses},
          f"batch {receipt.batch_id}: {'already imported, nothing changed' if receipt.duplicate else 'added'} "
          f"({batch.responses} answers); the cycle has {receipt.batches} batches, {receipt.responses} answers")
+
+
+@survey_app.command("third-party")
+def survey_third_party(
+    ctx: typer.Context, contract: str = CONTRACT, period: str = PERIOD,
+    score: float = typer.Option(..., min=0, max=100, help="The agency's overall satisfaction score, 0-100."),
+    agency: str = typer.Option(..., help="The independent agency that surveyed."),
+) -> None:
+    """Record a third-party agency's overall score: into the period's cycle while it takes surveys, else as the
+    re-survey that verifies the open third-party improvement plan."""
+    g = globals_of(ctx)
+    if not agency.strip():
+        fail("--agency: must not be blank", 2)
+    by = acting(g, Role.SUPERVISOR)
+
+    async def go():
+        return await (await assessments_of(g)).record_third_party(contract, period, score, agency, by=by)
+
+    recorded = run(go())
+    where = (f"plan {recorded.recorded_on} as re-survey {recorded.resurvey} (target met: {recorded.met})"
+             if recorded.resurvey else f"cycle {recorded.recorded_on}"
+             + (" (already recorded, nothing changed)" if recorded.duplicate else ""))
+    emit(g, recorded.model_dump(mode="json"), f"{recorded.agency}: {recorded.score:g} recorded on {where}")

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
+from pydantic import BaseModel, ValidationError
 from temporalio.client import (
     Client,
     Schedule,
@@ -30,10 +31,11 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from activities.attributes import cycle_search_attributes
-from activities.reports import previous_cycles
+from activities.reports import contract_plans, previous_cycles
 from sla import names
 from sla.calendar import compiled
 from sla.cycles import BatchReceipt, CycleRun, CycleStatus, LaunchCycle, ReassessCycle
+from sla.errors import plain
 from sla.interruptions import (
     InterruptionRecord,
     InterruptionRun,
@@ -42,14 +44,15 @@ from sla.interruptions import (
     Restore,
     interruption_workflow_id,
 )
+from sla.kpi import KpiName
 from sla.official_calendar import YEARS_AHEAD, resolve, resolve_at
 from sla.periods import Cadence, Period, PeriodError
-from sla.plans import PlanStatus, ReportProgress, SubmitPlan
+from sla.plans import PlanStatus, RecordCycleResult, ReportProgress, RevisePlan, SubmitPlan, plan_id
 from sla.policy import AssessmentPolicy, PolicyError, PolicyFile
 from sla.report_html import Format, render
 from sla.reporting import CycleResult, Reassessment, build_report, cycle_workflow_id
 from sla.simulation import RecordedComplaint, Simulation, simulate
-from sla.surveys import SurveyBatch
+from sla.surveys import SurveyBatch, third_party_score
 from starter.client.complaints import FILTER_VALUE, ComplaintClient
 from starter.client.errors import CxSlaError, rpc_error, update_error, workflow_error
 from workflows import search_attributes as sa
@@ -65,8 +68,36 @@ SCHEDULE_MONTHS = {
 }
 
 
+class ThirdPartyRecorded(BaseModel):
+    recorded_on: str  # the cycle's id, or the plan's for a re-survey
+    score: float
+    agency: str
+    duplicate: bool = False  # the same agency's same score for the cycle again: nothing changed
+    resurvey: str | None = None  # the label the plan recorded it under (`2026-R1`)
+    met: bool | None = None  # a re-survey against the target
+    plan_state: str | None = None
+
+
 def schedule_id(contract: str, cadence: Cadence) -> str:
     return names.schedule_id(contract, cadence.value)
+
+
+def cycle_schedule(policy: AssessmentPolicy, cadence: Cadence, task_queue: str) -> Schedule:
+    """The Schedule that starts a contract's cycles of one cadence, just after each period begins."""
+    return Schedule(
+        action=ScheduleActionStartWorkflow(
+            ScheduledCycleWorkflow.run, LaunchCycle(contract=policy.name, cadence=cadence),
+            id=names.cycle_launch_id(policy.name, cadence.value), task_queue=task_queue,
+        ),
+        spec=ScheduleSpec(
+            calendars=[ScheduleCalendarSpec(
+                second=[ScheduleRange(0)], minute=[ScheduleRange(5)], hour=[ScheduleRange(0)],
+                day_of_month=[ScheduleRange(1)], month=SCHEDULE_MONTHS[cadence],
+                comment=f"{cadence.value} assessment of {policy.name}",
+            )],
+            time_zone_name=policy.calendar.timezone,
+        ),
+    )
 
 
 class AssessmentClient:
@@ -246,6 +277,40 @@ class AssessmentClient:
         self._check_room(contract, handle.id, [b.batch_id for b in status.batches], batch)
         return await _update(handle, "add_survey_batch", batch, BatchReceipt)
 
+    async def record_third_party(self, contract: str, period: str, score: float, agency: str,
+                                 by: str | None = None) -> ThirdPartyRecorded:
+        """An agency's overall score (003 §2.3.3): into the period's cycle while it takes surveys; once it has
+        reported, as the re-survey that verifies the open third-party plan within its rectification window."""
+        policy, parsed = self._cycle_policy(contract, period)
+        try:
+            batch = third_party_score(contract, str(parsed), score, agency)
+        except ValidationError as exc:
+            raise CxSlaError(plain(exc)) from None
+        handle = self.client.get_workflow_handle(cycle_workflow_id(contract, str(parsed)))
+        try:
+            described = await handle.describe()
+            accepting = described.status == WorkflowExecutionStatus.RUNNING and (
+                await handle.query(AssessmentCycleWorkflow.status)).phase in ("planning", "accepting_surveys")
+        except RPCError as exc:
+            raise await workflow_error(exc, handle, subject=handle.id, missing=(
+                f"no {parsed.cadence.value} cycle of {contract} for {parsed}; an admin starts it "
+                f"(cxsla cycle start), then record the score")) from None
+        if accepting:
+            receipt = await self.import_survey(contract, str(parsed), batch)
+            return ThirdPartyRecorded(recorded_on=handle.id, score=score, agency=batch.agency or agency,
+                                      duplicate=receipt.duplicate)
+        pid = plan_id(contract, KpiName.THIRD_PARTY_SATISFACTION)
+        plan = await self.plan_status(pid)
+        if plan.state.terminal:
+            raise CxSlaError(f"cycle {handle.id} has reported and plan {pid} is closed; the score has nowhere to go",
+                             "conflict")
+        target = policy.targets.get(KpiName.THIRD_PARTY_SATISFACTION)
+        label = f"{parsed}-R{1 + sum(1 for r in plan.cycle_results if r.period.startswith(f'{parsed}-R'))}"
+        command = RecordCycleResult(period=label, value=score, met=target.met_by(score) if target else None,
+                                    by=(by or f"third-party agency {batch.agency}")[:200])
+        status = await _update(self.client.get_workflow_handle(pid), "record_cycle_result", command, PlanStatus)
+        return ThirdPartyRecorded(recorded_on=pid, score=score, agency=batch.agency or agency, resurvey=label,
+                                  met=command.met, plan_state=status.state.value)
     def _check_size(self, contract: str, batch: SurveyBatch) -> None:
         limit = self.policy.limits_of(contract).survey_batch_answers
         if batch.responses > limit:
@@ -260,7 +325,8 @@ class AssessmentClient:
     async def report(self, contract: str, period: str, fmt: Format) -> str:
         """Render a finished cycle's report from Temporal (trends from the earlier cycles), any format."""
         result = await self.cycle_result(contract, period)
-        return render(build_report(result, await previous_cycles(self.client, result)), fmt)
+        return render(build_report(result, await previous_cycles(self.client, result),
+                                   await contract_plans(self.client, result)), fmt)
 
     async def schedule_cycles(self, contracts: list[str] | None = None) -> list[dict[str, Any]]:
         """Create or update one Temporal Schedule per contract and cadence (idempotent)."""
@@ -273,26 +339,16 @@ class AssessmentClient:
                 raise CxSlaError(str(exc)) from None
             for cadence in policy.cycles:
                 sid = schedule_id(contract, cadence)
-                schedule = Schedule(
-                    action=ScheduleActionStartWorkflow(
-                        ScheduledCycleWorkflow.run, LaunchCycle(contract=contract, cadence=cadence),
-                        id=names.cycle_launch_id(contract, cadence.value), task_queue=self.task_queue,
-                    ),
-                    spec=ScheduleSpec(
-                        calendars=[ScheduleCalendarSpec(
-                            second=[ScheduleRange(0)], minute=[ScheduleRange(5)], hour=[ScheduleRange(0)],
-                            day_of_month=[ScheduleRange(1)], month=SCHEDULE_MONTHS[cadence],
-                            comment=f"{cadence.value} assessment of {contract}",
-                        )],
-                        time_zone_name=policy.calendar.timezone,
-                    ),
-                )
+                schedule = cycle_schedule(policy, cadence, self.task_queue)
                 try:
                     await self.client.create_schedule(sid, schedule)
                     done.append({"schedule_id": sid, "contract": contract, "cadence": cadence.value,
                                  "created": True})
                 except ScheduleAlreadyRunningError:
-                    async def replace(_: ScheduleUpdateInput, schedule: Schedule = schedule) -> ScheduleUpdate:
+                    async def replace(current: ScheduleUpdateInput,
+                                      schedule: Schedule = schedule) -> ScheduleUpdate:
+                        # an operator's pause (and its note) stays: every worker start runs this
+                        schedule.state = current.description.schedule.state
                         return ScheduleUpdate(schedule=schedule)
 
                     await self.client.get_schedule_handle(sid).update(replace)
@@ -314,6 +370,10 @@ class AssessmentClient:
     async def submit_plan(self, pid: str, command: SubmitPlan) -> PlanStatus:
         _check_name("plan", pid)
         return await _update(self.client.get_workflow_handle(pid), "submit_plan", command, PlanStatus)
+
+    async def revise_plan(self, pid: str, command: RevisePlan) -> PlanStatus:
+        _check_name("plan", pid)
+        return await _update(self.client.get_workflow_handle(pid), "revise_plan", command, PlanStatus)
 
     async def report_progress(self, pid: str, command: ReportProgress) -> PlanStatus:
         _check_name("plan", pid)

@@ -94,6 +94,8 @@ class Settings(BaseSettings):
     worker_sticky_timeout: float = Field(10.0, gt=0)
     # Seconds between the worker's visibility counts (open/at-risk gauges); 0 turns the collector off.
     visibility_metrics_interval: float = Field(30.0, ge=0)
+    # The worker creates (or updates) the assessment Schedules of every contract and cadence when it starts.
+    schedule_cycles: bool = True
 
     # Payload encryption (starter.service.codec).
     codec_keys: str | None = None

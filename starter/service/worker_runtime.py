@@ -14,6 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import structlog
+from temporalio.client import Client
 from temporalio.worker import PollerBehaviorSimpleMaximum, Worker
 
 from activities.archive_store import store_for
@@ -28,6 +29,7 @@ from starter.service.metrics import (
     VisibilityCollector,
     calendar_gauges,
     complaint_gauges,
+    cycle_completion_gauges,
     cycle_gauges,
     improvement_plan_gauges,
     kpi_gauges,
@@ -99,6 +101,9 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     if policy is not None:
         preinitialize_counters(runtime.metric_meter, namespace=settings.temporal_namespace,
                                task_queue=settings.task_queue, policy=policy)
+    scheduling = None
+    if policy is not None and settings.schedule_cycles and not await ensure_schedules(client, settings, policy):
+        scheduling = asyncio.create_task(keep_trying_schedules(client, settings, policy, stop))
     async with worker:
         # Everything loaded so far (the SDK, pydantic schemas, holiday tables) lives as long as the process: keep it
         # out of every later full garbage collection, whose pause grows with the objects it must walk.
@@ -110,12 +115,45 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
                 client, runtime.metric_meter, interval=settings.visibility_metrics_interval,
                 sources=[complaint_gauges(contracts), improvement_plan_gauges(contracts), kpi_gauges(contracts),
                          undelivered_gauges(contracts), cycle_gauges(contracts),
-                         *([calendar_gauges(policy)] if policy else [])],
+                         *([calendar_gauges(policy), cycle_completion_gauges(policy)] if policy else [])],
             )
             await collector.run(stop)
         else:
             await stop.wait()
+    if scheduling is not None:
+        scheduling.cancel()
     log.info("worker stopped")
+
+
+async def ensure_schedules(client: Client, settings: Settings, policy: PolicyFile,
+                           contracts: list[str] | None = None) -> bool:
+    """Create the Schedules that start every contract's cycles, or bring existing ones up to the policy (a pause
+    stays), so that assessment runs without anyone scheduling it. False when Temporal refused: the worker runs on
+    and tries again."""
+    from starter.client.assessment import AssessmentClient
+    from starter.client.errors import CxSlaError
+
+    try:
+        rows = await AssessmentClient(client, task_queue=settings.task_queue, policy=policy).schedule_cycles(contracts)
+    except CxSlaError as exc:
+        log.warning("assessment schedules not created yet", error=str(exc)[:300])
+        return False
+    log.info("assessment schedules in place", schedules=len(rows), created=sum(1 for r in rows if r["created"]))
+    return True
+
+
+async def keep_trying_schedules(client: Client, settings: Settings, policy: PolicyFile, stop: asyncio.Event,
+                                first_wait: float = 5.0, longest_wait: float = 300.0) -> None:
+    wait = first_wait
+    while not stop.is_set():
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=wait)
+            return
+        except TimeoutError:
+            pass
+        if await ensure_schedules(client, settings, policy):
+            return
+        wait = min(wait * 2, longest_wait)
 
 
 def _policy(settings: Settings) -> PolicyFile | None:

@@ -48,6 +48,7 @@ class Receiver:
     url: str
     answers: list[int] = field(default_factory=list)  # status codes to answer first, then 200
     deliveries: list[Delivery] = field(default_factory=list)
+    refuse_once: list[bytes] = field(default_factory=list)  # a body containing one is answered 503, once each
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def by_key(self, key: str) -> list[Delivery]:
@@ -68,6 +69,9 @@ def receiver() -> Iterator[Receiver]:
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             with state.lock:
                 code = state.answers.pop(0) if state.answers else 200
+                for part in [p for p in state.refuse_once if p in body][:1]:
+                    state.refuse_once.remove(part)
+                    code = 503
                 state.deliveries.append(Delivery(body, {k.lower(): v for k, v in self.headers.items()}, code))
             self.send_response(code)
             self.send_header("Content-Length", "0")

@@ -63,3 +63,12 @@ def test_promtool_test_rules():
                             cwd=DEPLOY / "tests")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "SUCCESS" in result.stdout
+
+
+def test_annotations_name_the_obligation_in_words_without_clause_numbers():
+    """A person paged at night reads what was promised, not a clause of a contract template."""
+    for path in RULES:
+        for group in yaml.safe_load(path.read_text())["groups"]:
+            for rule in group["rules"]:
+                for text in rule.get("annotations", {}).values():
+                    assert "§" not in text and "seed " not in text, rule.get("alert")

@@ -13,6 +13,7 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.worker import Worker
 
 from activities.assessment import Listed
+from activities.notifications import NotificationSink
 from plugin import CxSlaPlugin
 from tests.helpers.sinks import RecordingSink
 from tests.helpers.temporal import task_queue
@@ -56,7 +57,7 @@ async def result_of(env, workflow_id: str, result_type: type):
 
 @asynccontextmanager
 async def assessment_worker(client: Client, *, policy_path: str, report_dir: Path, known: KnownWorkflows | None = None,
-                            sink: RecordingSink | None = None):
+                            sink: NotificationSink | None = None):
     """A worker on its own queue with the given policy file and report directory; yields (queue, sink)."""
     sink = sink or RecordingSink()
     queue = task_queue()

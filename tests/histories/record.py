@@ -56,12 +56,13 @@ from sla.plans import (
     PlanStatus,
     RecordCycleResult,
     ReportProgress,
+    RevisePlan,
     SubmitPlan,
     Trigger,
     new_plan_run,
     plan_id,
 )
-from sla.policy import PolicyFile, parse_policy
+from sla.policy import CycleSpec, PolicyFile, ReportTo, parse_policy
 from sla.status import ComplaintStatus
 from sla.surveys import Scale, ScoreHistogram, SurveyBatch, SurveyChannel
 from sla.vocabulary import ComplaintState, Severity
@@ -641,10 +642,59 @@ async def cycle_missed_target(stage: Stage) -> str:
     return wid
 
 
+async def cycle_report_delivered(stage: Stage) -> str:
+    """A monthly cycle of a contract whose policy names report recipients: since `report-delivery` the finished
+    report goes through the outbox (action `report:deliver`, with its recipients) before the cycle completes."""
+    env, a = stage.env, stage.assessments
+    now = await stage.now()
+    policy = a.policy.assessment(GOLDEN_CONTRACT).model_copy(
+        update={"report_to": ReportTo(email=["cx-lead@client.example.cn"], webhook=True)})
+    period = str(Period.containing(now, Cadence.MONTHLY, ZoneInfo(policy.calendar.timezone)))
+    wid = f"cycle-{GENERATION}-report-delivery"
+    handle = await env.client.start_workflow(
+        AssessmentCycleWorkflow.run,
+        CycleRun(contract=GOLDEN_CONTRACT, period=period, policy=policy,
+                 calendar=resolve_at(policy.calendar_name, policy.calendar, now)), id=wid,
+        task_queue=a.task_queue, search_attributes=cycle_search_attributes(GOLDEN_CONTRACT),
+    )
+    await handle.execute_update(AssessmentCycleWorkflow.add_survey_batch, CSAT_WEB)
+    result = await asyncio.wait_for(handle.result(), timeout=60)
+    assert result.report_files and not result.report_late
+    [sent] = [n for n in stage.sink.notifications if n.subject_id == wid and n.action_id == "report:deliver"]
+    assert sent.report_to is not None and sent.report_to.email == ["cx-lead@client.example.cn"]
+    return wid
+
+
+async def cycle_third_party_missing(stage: Stage) -> str:
+    """An annual cycle that checks the third-party score, for last year, with no score recorded: since
+    `third-party-duty` the missing yearly survey is a breach of the policy's class, notified through the outbox."""
+    env, a = stage.env, stage.assessments
+    now = await stage.now()
+    base = a.policy.assessment(GOLDEN_CONTRACT)
+    policy = base.model_copy(update={
+        "targets": {**base.targets, KpiName.THIRD_PARTY_SATISFACTION: Target(min=85)},
+        "cycles": {**base.cycles, Cadence.ANNUAL: CycleSpec(grace="PT6H", report_within="PT48H",
+                                                             assess=[KpiName.THIRD_PARTY_SATISFACTION],
+                                                             start_plans=False)}})
+    wid = f"cycle-{GENERATION}-third-party-missing"
+    handle = await env.client.start_workflow(
+        AssessmentCycleWorkflow.run,
+        CycleRun(contract=GOLDEN_CONTRACT, period=str(now.year - 1), policy=policy,
+                 calendar=resolve_at(policy.calendar_name, policy.calendar, now)), id=wid,
+        task_queue=a.task_queue, search_attributes=cycle_search_attributes(GOLDEN_CONTRACT),
+    )
+    result = await asyncio.wait_for(handle.result(), timeout=60)
+    assert len(result.missed_duties) == 1 and "major breach" in result.missed_duties[0]
+    [sent] = [n for n in stage.sink.notifications if n.subject_id == wid and n.clock == "third_party_survey"]
+    assert sent.kind.value == "breach" and sent.breach_class is not None and sent.breach_class.value == "major"
+    return wid
+
+
 async def start_golden_plan(stage: Stage, kpi: KpiName, value: float, target: Target, *,
-                            continue_as_new_after_events: int | None = None,
+                            continue_as_new_after_events: int | None = None, wid: str | None = None,
                             ) -> tuple[datetime, Period, WorkflowHandle[Any, PlanStatus]]:
-    """The golden contract's plan for `kpi`, opened now by last month's cycle missing `target` with `value`."""
+    """The golden contract's plan for `kpi`, opened now by last month's cycle missing `target` with `value`
+    (under id `wid` when given, else the plan's canonical id)."""
     a = stage.assessments
     policy = a.policy.assessment(GOLDEN_CONTRACT)
     t0 = await stage.now()
@@ -653,7 +703,7 @@ async def start_golden_plan(stage: Stage, kpi: KpiName, value: float, target: Ta
     run = new_plan_run(policy=policy, kpi=kpi, miss=miss, at=t0,
                        calendar=resolve_at(policy.calendar_name, policy.calendar, t0))
     run.continue_as_new_after_events = continue_as_new_after_events
-    handle = await stage.env.client.start_workflow(ImprovementPlanWorkflow.run, run, id=run.plan_id,
+    handle = await stage.env.client.start_workflow(ImprovementPlanWorkflow.run, run, id=wid or run.plan_id,
                                                    task_queue=a.task_queue,
                                                    search_attributes=plan_search_attributes(run))
     return t0, month, handle
@@ -698,6 +748,76 @@ async def plan_breach_then_effective(stage: Stage) -> str:
     assert closed.state is PlanState.EFFECTIVE and [r.met for r in closed.cycle_results] == [False, True]
     assert {b.clock: b.breach_class.value for b in closed.breaches} == {"plan_progress": "minor"}
     return handle.id
+
+
+async def golden_plan(stage: Stage, wid: str, kpi: KpiName, value: float, target: Target):
+    """A plan of the golden contract opened now under id `wid` for a miss of the previous month; returns its
+    handle, its opening instant, this month and `at(offset, what)`, which moves to that instant clear of timers."""
+    env = stage.env
+    t0, month, handle = await start_golden_plan(stage, kpi, value, target, wid=wid)
+
+    async def at(offset: timedelta, what: str) -> None:
+        await skip_to(env, t0 + offset)
+        await settle_workflow(env, wid)
+        await clear_of_timers(env, (await handle.query(ImprovementPlanWorkflow.status)).next_due_at, what)
+
+    return handle, t0, month, at
+
+
+async def plan_minor_rectification(stage: Stage) -> str:
+    """A resolution-rate plan submitted and reported on in time whose target is not met again within the
+    rectification window: since `plan-breach-class` that is a minor breach (003 §4.1), with the full ladder; a
+    later cycle meeting the target closes it as effective."""
+    a = stage.assessments
+    wid = f"plan-{GENERATION}-minor-rectification"  # the resolution-rate plan of `plan` has the canonical id
+    handle, t0, month, at = await golden_plan(stage, wid, KpiName.RESOLUTION_RATE, 0.8, Target(min=0.95))
+    await at(H + 7 * MIN, "submit_plan")
+    await a.submit_plan(wid, SubmitPlan(
+        root_cause="second-line queue unowned", expected_effect="95 % resolved again",
+        measures=[Measure(action="give the queue an owner", owner="desk manager", due=(t0 + 48 * H).date())]))
+    for hours in (19, 37, 55):  # progress every 20 h, each in time
+        await at(hours * H + 7 * MIN, "report_progress")
+        await a.report_progress(wid, ReportProgress(summary=f"queue owned, hour {hours}"))
+    await at(63 * H + 7 * MIN, "record_cycle_result (met)")  # rectification (60 h) breached, ladder at +0/+1/+2 h
+    status = await handle.query(ImprovementPlanWorkflow.status)
+    assert [(e.clock, e.level) for e in status.escalations] == [("plan_rectification", n) for n in (1, 2, 3)]
+    await handle.execute_update(ImprovementPlanWorkflow.record_cycle_result,
+                                RecordCycleResult(period=str(month.next()), value=0.97, met=True,
+                                                  by="assessment-cycle"))
+    closed = await asyncio.wait_for(handle.result(), timeout=60)
+    assert closed.state is PlanState.EFFECTIVE
+    assert {b.clock: b.breach_class.value for b in closed.breaches} == {"plan_rectification": "minor"}
+    return wid
+
+
+async def plan_revised(stage: Stage) -> str:
+    """A plan submitted, revised after a review (since `plan-revision`: a second version, the first kept), a
+    measure of the revision reported done, and closed as effective by a cycle meeting the target."""
+    a = stage.assessments
+    wid = f"plan-{GENERATION}-revised"
+    handle, t0, month, at = await golden_plan(stage, wid, KpiName.CSAT, 70.0, Target(min=85))
+    due = (t0 + 48 * H).date()
+    await at(H + 7 * MIN, "submit_plan")
+    await a.submit_plan(wid, SubmitPlan(root_cause="callbacks late", expected_effect="CSAT 85 again",
+                                        measures=[Measure(action="callback within a day", owner="desk", due=due)]))
+    await at(5 * H + 7 * MIN, "revise_plan")
+    revised = await a.revise_plan(wid, RevisePlan(
+        root_cause="callbacks late and scripts unclear", expected_effect="CSAT 85 again", by="cx manager",
+        reason="the review found the scripts confuse customers",
+        measures=[Measure(action="callback within 4 hours", owner="desk lead", due=due),
+                  Measure(action="rewrite the refund script", owner="quality", due=due)]))
+    assert revised.version == 2 and revised.submitted is not None and len(revised.submitted.measures) == 1
+    await at(9 * H + 7 * MIN, "report_progress")
+    progress = await a.report_progress(wid, ReportProgress(summary="script rewritten", measures_done=[1]))
+    assert [(m.action, m.done) for m in progress.measures] == [("callback within 4 hours", False),
+                                                               ("rewrite the refund script", True)]
+    await at(11 * H + 7 * MIN, "record_cycle_result (met)")
+    await handle.execute_update(ImprovementPlanWorkflow.record_cycle_result,
+                                RecordCycleResult(period=str(month), value=88.0, met=True, by="assessment-cycle"))
+    closed = await asyncio.wait_for(handle.result(), timeout=60)
+    assert closed.state is PlanState.EFFECTIVE and [r.reason for r in closed.revisions] == [
+        "the review found the scripts confuse customers"]
+    return wid
 
 
 class UncomputableMemos(KnownWorkflows):
@@ -865,6 +985,10 @@ SCENARIOS: list[Scenario] = [
     Scenario("cycle-waits-for-fix", cycle_waits_for_fix, golden_policy=True,
              known=lambda client: UncomputableMemos(client, GOLDEN_CONTRACT)),
     Scenario("outage", outage_major_breach, golden_policy=True),
+    Scenario("plan-minor", plan_minor_rectification, golden_policy=True),
+    Scenario("cycle-report", cycle_report_delivered, golden_policy=True),
+    Scenario("plan-revised", plan_revised, golden_policy=True),
+    Scenario("cycle-third-party", cycle_third_party_missing, golden_policy=True),
     _complaint_scenario("archived", archived_on_withdrawal),
     Scenario("outage-archived", outage_archived, golden_policy=True),
     Scenario("assigned", assigned_then_reassigned),

@@ -7,25 +7,38 @@ import json
 import random
 import re
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from html.parser import HTMLParser
 from pathlib import Path
 from xml.etree import ElementTree
 
 import pytest
 from markupsafe import escape
+from rich.console import Console
 from temporalio import workflow
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 
 from activities.reports import ReportActivities, report_paths
+from sla.cycles import CycleStatus
 from sla.kpi import DEFINITIONS, Assessment, ChannelSummary, KpiName, KpiValue, Target
 from sla.periods import Cadence
 from sla.report_html import MET, MISSED, MUTED_SIZE, TICK_SIZE, _text_width, bar_svg, render, trend_svg
-from sla.reporting import SUGGESTIONS, CycleReport, CycleResult, TrendPoint, build_report, format_seconds, format_value
+from sla.reporting import (
+    SUGGESTIONS,
+    CycleReport,
+    CycleResult,
+    TrendPoint,
+    Verdict,
+    build_report,
+    format_seconds,
+    format_value,
+    in_words,
+)
 from sla.surveys import SurveyChannel
 from sla.vocabulary import BreachClass, Severity
+from starter.cli.cycle import _cycle_table
 from tests.helpers.temporal import task_queue
 
 DEJAVU = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")  # Debian's fonts-dejavu-core, which chromium uses
@@ -139,7 +152,8 @@ def test_method_states_sources_cohort_and_each_variant():
     assert "Cohort: complaints received in the period" in text
     assert "1 reported" in text  # interruptions
     for k in cycle().assessment.kpis:
-        assert f"{k.label}: {k.variant}." in method
+        assert f"{k.label}: {in_words(k.variant)}." in method
+    assert "§" not in text  # clause numbers go only in the sources column
 
 
 def test_trends_earlier_cycles_oldest_first_then_this_one():
@@ -181,17 +195,55 @@ def test_json_is_the_report_model():
 def test_markdown_has_a_row_per_kpi_and_the_sections():
     report = sample()
     md = render(report, "md")
-    for k in report.result.assessment.kpis:
-        [row] = [line for line in md.splitlines() if line.startswith(f"| {k.label} |")
-                 and k.variant.replace("|", "\\|") in line]
-        mark = "✓" if k.met else "✗" if k.met is False else "–"
-        assert f"| {mark} |" in row and f"| {k.n} |" in row
-    assert "| Customer satisfaction (CSAT) | 78.4 | ≥ 85.0 | ✗ | 240 |" in md
+    for row in report.kpis:
+        [line] = [line for line in md.splitlines() if line.startswith(f"| {row.label} | {row.obligation} |")]
+        assert f"| {row.mark} |" in line and f"| {row.n} |" in line and f"| {row.sources} |" in line
+    assert ("| Customer satisfaction (CSAT) | customer satisfaction at or above the agreed score | 78.4 | ≥ 85.0 | ✗ "
+            "| 240 |") in md
     for section in ("## Method", "## Results", "## Problems", "## Suggestions", "### Trends", "### Survey channels"):
         assert section in md
     assert "| email | 2 | 180 | 80.0 | +12 | no data |" in md
     for line in report.problems + report.suggestions:
         assert f"- {line}" in md
+
+
+def test_one_verdict_per_kpi_shared_by_the_table_the_problems_and_cycle_show():
+    """A KPI whose target this cadence does not check is shown blank everywhere (CSAT met in a monthly report was
+    ✓ in the report and blank in `cycle show`); every ✗ is a problem (a missed compliance was ✗ in the table but
+    absent from Problems); every – says why it was not judged."""
+    result = cycle()
+    result.assessment.assessed = [KpiName.RESOLUTION_RATE, KpiName.COMPLIANCE_RESOLVE, KpiName.FCR]
+    result.assessment.kpis[0].met = True  # CSAT met, but not a target of this cadence
+    report = build_report(result, [])
+    verdicts = {row.name: row.verdict for row in report.kpis}
+    assert verdicts[KpiName.CSAT] is Verdict.NOT_CHECKED and verdicts[KpiName.NPS] is Verdict.NOT_CHECKED
+    assert verdicts[KpiName.FIRST_RESPONSE_P90] is Verdict.NOT_CHECKED  # missed its target, but not checked
+    assert verdicts[KpiName.RESOLUTION_RATE] is Verdict.MET
+    assert verdicts[KpiName.COMPLIANCE_RESOLVE] is Verdict.MISSED and verdicts[KpiName.FCR] is Verdict.NOT_JUDGED
+    for row in report.kpis:
+        named = [p for p in report.problems if p.startswith(f"{row.label}")]
+        assert bool(named) is (row.verdict in (Verdict.MISSED, Verdict.NOT_JUDGED)), row.label
+    md = render(report, "md")
+    assert ("| Customer satisfaction (CSAT) | customer satisfaction at or above the agreed score | 78.4 | ≥ 85.0 |  "
+            "|") in md
+    console = Console(record=True, width=200)
+    console.print(_cycle_table(CycleStatus(
+        id="cycle-acme-2026-Q3", contract="acme", period="2026-Q3", cadence=Cadence.QUARTERLY, phase="done",
+        policy_version="v7", batches=[], responses=0, report_notices=[], assessment=result.assessment)))
+    shown = {line.split("│")[1].strip(): line.split("│")[4].strip()
+             for line in console.export_text().splitlines() if line.count("│") >= 6}
+    assert {row.label: f"{row.mark} {row.verdict.value}".strip() if row.mark else "" for row in report.kpis} == {
+        label: shown[label] for label in shown if label != "KPI"}
+
+
+def test_report_texts_name_obligations_in_words_and_clauses_only_as_sources():
+    report = sample()
+    for fmt in ("md", "html"):
+        text = render(report, fmt)
+        body = [line for line in text.splitlines() if "§" in line]
+        assert all(any(row.sources in line for row in report.kpis) for line in body), body
+    assert all("§" not in line for line in report.problems + report.suggestions + report.method)
+    assert all("§" in row.sources and "§" not in row.variant for row in report.kpis)
 
 
 def test_pending_complaints_are_stated_next_to_the_resolution_rate_in_every_format():
@@ -202,7 +254,8 @@ def test_pending_complaints_are_stated_next_to_the_resolution_rate_in_every_form
     report = build_report(result, [])
     assert "2 complaints still within the deadline are reported as pending" in "\n".join(report.method)
     md = render(report, "md")
-    assert "| Resolution rate | 97.0 % | ≥ 95.0 % | ✓ | 198 (+2 pending) |" in md
+    assert ("| Resolution rate | complaints resolved at the agreed rate | 97.0 % | ≥ 95.0 % | ✓ | 198 (+2 pending) |"
+            in md)
     assert "| pending at period end | 2 |" in md
     html = render(report, "html")
     assert "198 (+2 pending)" in html and "pending at period end" in html
@@ -422,7 +475,8 @@ async def test_write_report_reads_earlier_cycles_from_temporal(dev_env, tmp_path
             page = first[str(expected["html"])].decode()
             assert page.count('<svg class="trend"') == len(report.trends)
             assert "2026-Q1" in page and "2025-Q2" not in page
-            assert re.search(r"\| Customer satisfaction \(CSAT\) \| 78\.4 \|", first[str(expected["md"])].decode())
+            md = first[str(expected["md"])].decode()
+            assert re.search(r"\| Customer satisfaction \(CSAT\) \| [^|]+ \| 78\.4 \|", md)
 
             again = await client.execute_workflow(WriteReport.run, result, id=f"write-{contract}-2",
                                                   task_queue=queue)
@@ -449,3 +503,48 @@ async def test_write_report_without_earlier_cycles(dev_env, tmp_path):
 def test_unknown_format_is_refused(fmt):
     with pytest.raises(ValueError, match="json, md, html"):
         render(sample(), fmt)
+
+
+def test_the_report_shows_each_open_plans_measures_with_owner_due_date_and_state():
+    """001 §5.2: the monthly report covers the execution of the improvement measures."""
+    from sla.plans import (
+        Measure,
+        Miss,
+        PlanRevised,
+        PlanSubmitted,
+        ProgressReported,
+        Trigger,
+        new_plan_run,
+        plan_status,
+    )
+    from sla.policy import load_policy
+
+    policy = load_policy().assessment("default")
+    at = datetime(2026, 7, 3, 2, tzinfo=timezone.utc)
+    run = new_plan_run(policy=policy, kpi=KpiName.CSAT, at=at,
+                       miss=Miss(trigger=Trigger.CYCLE, period="2026-Q2", value=80.0, target=Target(min=85)))
+    run.events += [
+        PlanSubmitted(at=at + timedelta(days=3), root_cause="slow", expected_effect="85",
+                      measures=[Measure(action="old measure", owner="desk", due=date(2026, 8, 1))]),
+        PlanRevised(at=at + timedelta(days=20), root_cause="slow | unclear", expected_effect="85", reason="review",
+                    measures=[Measure(action="callbacks <4h>", owner="desk lead", due=date(2026, 8, 15)),
+                              Measure(action="scripts", owner="quality", due=date(2026, 12, 1)),
+                              Measure(action="training", owner="hr", due=date(2026, 9, 1))]),
+        ProgressReported(at=at + timedelta(days=40), summary="x", measures_done=[2]),
+    ]
+    closed = new_plan_run(policy=policy, kpi=KpiName.FCR, at=at,
+                          miss=Miss(trigger=Trigger.CYCLE, period="2026-Q2", value=0.5, target=Target(min=0.7)))
+    from sla.plans import CycleResultRecorded
+    closed.events.append(CycleResultRecorded(at=at + timedelta(days=5), period="2026-07", value=0.8, met=True))
+    report = build_report(cycle(), [], [plan_status(run, None), plan_status(closed, None)])
+    [plan] = report.plans  # the effective FCR plan is not open
+    assert (plan.plan_id, plan.state, plan.version) == ("plan-default-csat", "in_progress", 2)
+    assert [(m.action, m.owner, m.due.isoformat(), m.state) for m in plan.measures] == [
+        ("callbacks <4h>", "desk lead", "2026-08-15", "overdue"),  # the report is of 1 October
+        ("scripts", "quality", "2026-12-01", "open"),
+        ("training", "hr", "2026-09-01", "done")]
+    md = render(report, "md")
+    assert "### plan-default-csat: Customer satisfaction (CSAT), in progress, version 2" in md
+    assert "| callbacks &lt;4h&gt; | desk lead | 2026-08-15 | overdue |" in md
+    html = render(report, "html")
+    assert "callbacks &lt;4h&gt;" in html and ">overdue<" in html and "plan-default-fcr" not in html

@@ -149,7 +149,8 @@ def test_personal_columns_never_reach_the_batch():
     dumped = b.model_dump_json()
     for text in PERSONAL:
         assert text not in dumped
-    assert set(json.loads(dumped)) == {"batch_id", "channel", "csat", "nps", "ces"}
+    assert set(json.loads(dumped)) == {"batch_id", "channel", "csat", "nps", "ces", "overall", "agency"}
+    assert json.loads(dumped)["overall"] is None and json.loads(dumped)["agency"] is None  # an agency's fields
 
 
 def test_json_rows_with_numbers_and_nulls():
@@ -254,3 +255,16 @@ def test_fingerprint_ignores_the_batch_id():
 def test_a_row_that_is_not_a_record_is_refused_naming_the_row(bad_row):
     # e.g. a JSON import written as a list of lists instead of a list of objects
     assert survey_error([{"csat": "5"}, bad_row]).startswith("row 2: ")
+
+
+def test_an_agency_reports_one_overall_score_on_the_third_party_channel_only():
+    from sla.surveys import third_party_score
+
+    batch = third_party_score("default", "2026", 82, " Horizon Research ")
+    assert (batch.batch_id, batch.channel, batch.overall, batch.agency, batch.responses) == (
+        "third-party-2026-Horizon-Research", SurveyChannel.THIRD_PARTY, 82, "Horizon Research", 1)
+    with pytest.raises(ValidationError, match="overall"):
+        SurveyBatch(batch_id="x", channel=SurveyChannel.EMAIL, overall=82)
+    with pytest.raises(ValidationError, match="less than or equal to 100"):
+        third_party_score("default", "2026", 101, "Horizon Research")
+    assert batch.fingerprint() != third_party_score("default", "2026", 88, "Horizon Research").fingerprint()

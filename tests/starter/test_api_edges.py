@@ -56,6 +56,9 @@ async def test_docs_pages_load_every_script_and_stylesheet_from_the_api_itself(h
         {"action": "callbacks", "owner": " \t", "due": "2027-02-01"}]}, "measures.0.owner"),
     ("/v1/plans/plan-calm-csat/progress", {"summary": "\n  "}, "summary"),
     ("/v1/plans/plan-calm-csat/progress", {"summary": ""}, "summary"),
+    ("/v1/plans/plan-calm-csat/revise", {"root_cause": "slow", "expected_effect": "CSAT >= 85", "reason": " ",
+                                         "measures": [{"action": "callbacks", "owner": "desk lead",
+                                                       "due": "2027-02-01"}]}, "reason"),
     ("/v1/outages", {"id": "db-1", "contract": "default", "summary": "x" * 4001}, "summary"),
     ("/v1/outages/db-1/restore", {"note": "x" * 4001}, "note"),
 ])

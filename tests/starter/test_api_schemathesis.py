@@ -79,9 +79,9 @@ def test_the_api_keeps_its_openapi_contract(api):
     operations = [result.ok() for result in results if isinstance(result, Ok)]
     assert len(operations) == len(results), [result.err() for result in results if isinstance(result, Err)]
     # health 2, complaints: open + list + status + bulk + export 5, commands 14; cycles: start, schedules, show, report,
-    # surveys, retry, reassess 7; plans: list, show, submit, progress 4; outages: report, show, restore 3;
-    # calendars: status, refresh 2; inbound 1
-    assert len(operations) == 38
+    # surveys, third-party, retry, reassess 8; plans: list, show, submit, revise, progress 5; outages: report, show,
+    # restore 3; calendars: status, refresh 2; inbound 1
+    assert len(operations) == 40
     session = requests.Session()
 
     def examples(operation, mode: GenerationMode, fixed: dict) -> int:

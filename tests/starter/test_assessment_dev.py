@@ -29,7 +29,9 @@ from sla.reporting import CycleResult, cycle_workflow_id
 from sla.vocabulary import Severity
 from starter.client.assessment import AssessmentClient, schedule_id, simulate_period
 from starter.client.complaints import ComplaintClient
-from starter.service.metrics import kpi_gauges
+from starter.service.metrics import cycle_completion_gauges, kpi_gauges
+from starter.service.settings import Settings
+from starter.service.worker_runtime import ensure_schedules
 from tests.helpers.e2e import cli
 from tests.helpers.policies import default_raw, write_policy
 from tests.helpers.sinks import RecordingSink
@@ -271,6 +273,35 @@ async def test_schedules_are_idempotent_and_a_triggered_one_starts_the_current_c
     finally:
         for row in first:
             await dev_env.client.get_schedule_handle(row["schedule_id"]).delete()
+
+
+async def test_the_worker_puts_the_schedules_in_place_and_exports_when_each_cadence_last_completed(
+        service, september, contract, policy, dev_env):
+    """Assessment runs by itself: a starting worker creates the Schedules (again: nothing changes, an operator's
+    pause stays), and the gauge an alert watches says when each cadence last completed, or before the first cycle
+    when its Schedule was created."""
+    _, _, queue, _ = service
+    (_, parsed), _ = policy
+    settings = Settings(task_queue=queue)
+    assert await ensure_schedules(dev_env.client, settings, parsed, [contract])
+    handles = {c: dev_env.client.get_schedule_handle(schedule_id(contract, c)) for c in Cadence}
+    try:
+        await handles[Cadence.MONTHLY].pause(note="held by ops")
+        assert await ensure_schedules(dev_env.client, settings, parsed, [contract])
+        state = (await handles[Cadence.MONTHLY].describe()).schedule.state
+        assert state.paused and state.note == "held by ops"
+        created = {c: (await h.describe()).info.created_at for c, h in handles.items()}
+        samples = {s.labels["cadence"]: s.value for s in await cycle_completion_gauges(parsed)(dev_env.client)
+                   if s.labels["contract"] == contract}
+        september_closed = (await dev_env.client.get_workflow_handle(
+            cycle_workflow_id(contract, "2026-09")).describe()).close_time
+        assert september_closed is not None
+        assert samples == {"monthly": september_closed.timestamp(),
+                           "quarterly": created[Cadence.QUARTERLY].timestamp(),
+                           "annual": created[Cadence.ANNUAL].timestamp()}
+    finally:
+        for handle in handles.values():
+            await handle.delete()
 
 
 async def test_the_cli_imports_surveys_without_personal_columns_and_works_outages(service, contract, dev_env, tmp_path):

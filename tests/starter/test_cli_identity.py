@@ -120,3 +120,21 @@ def test_the_customers_name_and_contact_in_an_export_need_a_supervisor_as_in_the
     assert refused.exit_code == 1 and "amy has role agent; this needs supervisor or higher" in refused.output
     anonymous = cli("export", "--from", "2026-01-01", "--to", "2026-02-01", "--personal")
     assert anonymous.exit_code == 1 and "who is acting? set CXSLA_TOKEN" in anonymous.output
+
+
+def test_plan_revise_and_third_party_scores_need_a_supervisor_like_their_api_routes(here):
+    register(None)
+    runner = CliRunner()
+    env = {"CXSLA_API_TOKENS": TOKENS, "CXSLA_TOKEN": AGENT}
+    revise = runner.invoke(app, [
+        "--address", CLOSED, "plan", "revise", "plan-default-csat", "--reason", "review", "--root-cause", "slow",
+        "--expected-effect", "85", "--measure", "callbacks | desk | 2027-02-01"], env=env, prog_name="cxsla")
+    assert revise.exit_code == 1 and "amy has role agent; this needs supervisor or higher" in revise.output
+    score = runner.invoke(app, ["--address", CLOSED, "survey", "third-party", "--contract", "default", "--period",
+                                "2026", "--score", "82", "--agency", "Horizon"], env=env, prog_name="cxsla")
+    assert score.exit_code == 1 and "this needs supervisor" in score.output
+    impersonating = runner.invoke(app, [
+        "--address", CLOSED, "plan", "revise", "plan-default-csat", "--by", "amy", "--reason", "review",
+        "--root-cause", "slow", "--expected-effect", "85", "--measure", "callbacks | desk | 2027-02-01"],
+        env={**env, "CXSLA_TOKEN": SUPERVISOR}, prog_name="cxsla")
+    assert impersonating.exit_code == 2 and "--by: you act as sam" in impersonating.output

@@ -28,6 +28,13 @@ def test_up_prints_urls_serves_metrics_and_stops_cleanly_on_ctrl_c(tmp_path):
         assert f"http://127.0.0.1:{up.metrics_port}/metrics" in text
         body = wait_for(lambda: _scrape(up.metrics_port), 20, "metrics endpoint")
         assert "temporal_" in body  # the SDK runtime's own metrics on the same endpoint
+        # the worker put the assessment Schedules in place by itself: the overdue gauge counts from them
+        for cadence in ("monthly", "quarterly", "annual"):
+            series = f'cxsla_cycle_last_completed_timestamp_seconds{{cadence="{cadence}",contract="default"'
+
+            def exported(series: str = series) -> bool:
+                return series in (_scrape(up.metrics_port) or "")
+            wait_for(exported, 30, series)
         # The API is up with a first admin token (printed once; only its hash is on disk) and an
         # encryption key made for this laptop.
         assert f"http://127.0.0.1:{up.api_port}" in text

@@ -20,6 +20,7 @@ from sla.plans import (
     PlanStatus,
     RecordCycleResult,
     ReportProgress,
+    RevisePlan,
     SubmitPlan,
     Trigger,
     new_plan_run,
@@ -85,8 +86,10 @@ async def test_a_plan_not_submitted_in_time_breaches_and_escalates_in_ladder_ord
         assert submitted.state is PlanState.IN_PROGRESS and submitted.breaches[0].clock == "plan_submission"
 
 
-async def test_an_unrectified_plan_becomes_a_major_breach_and_a_later_met_cycle_closes_it(
+async def test_an_unrectified_resolution_rate_plan_is_a_minor_breach_and_a_later_met_cycle_closes_it(
         own_time_skipping_env, tmp_path, policy):
+    """A missed resolution rate left unrectified is minor (003 §4.1: a missed rate with no major loss); the
+    contract could make it major with `improvement.breach_class`."""
     env, (path, parsed) = own_time_skipping_env, policy
     async with assessment_worker(env.client, policy_path=path, report_dir=tmp_path) as (queue, sink):
         plans = AssessmentClient(env.client, task_queue=queue, policy=parsed)
@@ -109,9 +112,9 @@ async def test_an_unrectified_plan_becomes_a_major_breach_and_a_later_met_cycle_
         await env.sleep(60 * H)  # past the rectification deadline (60 h after the report)
         status = await plans.plan_status(handle.id)
         rectification = next(c for c in status.clocks if c.name == "plan_rectification")
-        assert rectification.state.value == "breached" and rectification.breach_class is BreachClass.MAJOR
-        major = [n for n in notices(sink, handle.id) if n.kind.value == "breach" and n.clock == "plan_rectification"]
-        assert len(major) == 1 and major[0].breach_class is BreachClass.MAJOR
+        assert rectification.state.value == "breached" and rectification.breach_class is BreachClass.MINOR
+        sent = [n for n in notices(sink, handle.id) if n.kind.value == "breach" and n.clock == "plan_rectification"]
+        assert len(sent) == 1 and sent[0].breach_class is BreachClass.MINOR
 
         await plans.client.get_workflow_handle(handle.id).execute_update(
             "record_cycle_result", RecordCycleResult(period="2027-02", value=0.97, met=True))
@@ -119,7 +122,7 @@ async def test_an_unrectified_plan_becomes_a_major_breach_and_a_later_met_cycle_
         assert closed.state is PlanState.EFFECTIVE and closed.effective_at is not None
         # the second progress report was never made either (20 h after the first): a minor breach
         assert {b.clock: b.breach_class.value for b in closed.breaches} == {
-            "plan_rectification": "major", "plan_progress": "minor"}
+            "plan_rectification": "minor", "plan_progress": "minor"}
         with pytest.raises(CxSlaError, match="closed"):
             await plans.report_progress(handle.id, ReportProgress(summary="late"))
 
@@ -251,3 +254,30 @@ async def test_a_major_breach_opens_no_plan_where_no_cycle_assesses_major_resolv
                                   miss=Miss(trigger=Trigger.COMPLAINT, complaint_id="major-1"),
                                   at=datetime(2026, 1, 5, tzinfo=timezone.utc), task_queue="nobody-polls")
         assert await ActivityEnvironment().run(activities.open_plan_for_complaint, request) is None
+
+
+async def test_a_plan_is_revised_only_once_submitted_and_keeps_every_version(own_time_skipping_env, tmp_path,
+                                                                             policy):
+    env, (path, parsed) = own_time_skipping_env, policy
+    async with assessment_worker(env.client, policy_path=path, report_dir=tmp_path) as (queue, _):
+        plans = AssessmentClient(env.client, task_queue=queue, policy=parsed)
+        handle = await start_plan(env, queue, parsed.assessment(CONTRACT))
+        revision = RevisePlan(root_cause="scripts unclear", expected_effect="CSAT 85", reason="review of 3 March",
+                              measures=[Measure(action="rewrite scripts", owner="quality", due="2027-03-01")])
+        with pytest.raises(CxSlaError, match="not been submitted"):
+            await plans.revise_plan(handle.id, revision)
+        await plans.submit_plan(handle.id, SubmitPlan(
+            root_cause="slow callbacks", expected_effect="CSAT 85",
+            measures=[Measure(action="callback in 4 h", owner="desk", due="2027-02-01")]))
+        await env.sleep(2 * H)
+        status = await plans.revise_plan(handle.id, revision)
+        assert status.version == 2 and status.submitted is not None
+        assert [m.action for m in status.submitted.measures] == ["callback in 4 h"]  # version 1 kept
+        assert [m.action for m in status.measures] == ["rewrite scripts"]  # version 2 in force
+        assert [t["type"] for t in status.timeline] == ["opened", "submitted", "revised"]
+        # measure indexes refer to the version in force; a revision restarts the progress clock
+        with pytest.raises(CxSlaError, match="measures 0-0"):
+            await plans.report_progress(handle.id, ReportProgress(summary="x", measures_done=[1]))
+        progress = [c for c in status.clocks if c.name == "plan_progress"]
+        assert [c.state.value for c in progress] == ["met", "running"]
+        assert progress[1].started_at == status.revisions[0].at

@@ -24,7 +24,11 @@ from workflows.patches import (
     CYCLE_WAITS_FOR_FIX_PATCH,
     ENGINE_IN_WORKFLOW_PATCH,
     PLAN_BOUNDED_CARRY_PATCH,
+    PLAN_BREACH_CLASS_PATCH,
+    PLAN_REVISION_PATCH,
+    REPORT_DELIVERY_PATCH,
     STALE_SURVEY_PATCH,
+    THIRD_PARTY_DUTY_PATCH,
     UNDELIVERED_ATTRIBUTE_PATCH,
 )
 
@@ -55,6 +59,10 @@ EARLIER_RELEASES = {
 LATER_PATCHES = {
     f"complaint-{record.GENERATION}-elided.run1.json": [CARRY_ELIDED_TEXT_PATCH],  # the run that continued
     f"complaint-{record.GENERATION}-held-survey.run1.json": [UNDELIVERED_ATTRIBUTE_PATCH, STALE_SURVEY_PATCH],
+    f"plan-{record.GENERATION}-minor-rectification.run1.json": [PLAN_BREACH_CLASS_PATCH],
+    f"cycle-{record.GENERATION}-report-delivery.run1.json": [REPORT_DELIVERY_PATCH],
+    f"plan-{record.GENERATION}-revised.run1.json": [PLAN_REVISION_PATCH, PLAN_BREACH_CLASS_PATCH],
+    f"cycle-{record.GENERATION}-third-party-missing.run1.json": [THIRD_PARTY_DUTY_PATCH, REPORT_DELIVERY_PATCH],
     f"complaint-{record.GENERATION}-archived.run1.json": [ARCHIVE_ON_CLOSE_PATCH],
     f"outage-{record.GENERATION}-archived.run1.json": [ARCHIVE_ON_FINISH_PATCH],
     # both runs of the plan that continued as new (plan-v2-resolution_rate replays the old side)
