@@ -137,9 +137,12 @@ async def serve(
     await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
     server.should_exit = True
     stopping.cancel()
-    await serving
+    try:
+        await serving
+    except SystemExit:  # uvicorn's answer to a port it cannot bind: said plainly below, not as an exit
+        pass
     if not server.started:
-        raise RuntimeError(f"the API did not start on {host}:{port} (see the log above)")
+        raise RuntimeError(f"could not listen on {host}:{port} (see the log above)")
 
 
 async def run_api(settings: Settings, stop: asyncio.Event) -> None:

@@ -7,6 +7,7 @@ import hashlib
 import inspect
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -75,7 +76,9 @@ def cxsla_up(cwd: Path) -> Iterator[Up]:
             stdout=sink, stderr=subprocess.STDOUT, cwd=cwd,
         )
         try:
-            wait_for(lambda: b"cx-sla is up" in up.log.read_bytes(), 90, "cxsla up banner")
+            wait_for(lambda: b"cx-sla is up" in up.log.read_bytes() or process.poll() is not None, 90,
+                     "cxsla up banner")
+            assert process.poll() is None, f"cxsla up exited {process.returncode}:\n{up.log.read_text()[-3000:]}"
             yield up
         finally:
             process.send_signal(signal.SIGINT)
@@ -93,9 +96,22 @@ def as_local_user(cwd: Path, *command: str) -> subprocess.CompletedProcess:
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A port nothing listens on, chosen below the kernel's ephemeral range: a port the kernel hands out itself
+    (as the dev servers under test do for their internal services) could be taken again before our process binds
+    it, and the two would collide."""
+    ephemeral = Path("/proc/sys/net/ipv4/ip_local_port_range")
+    low = int(ephemeral.read_text().split()[0]) if ephemeral.exists() else 32768
+    while True:
+        port = _PORTS.randrange(max(1024, low - 12000), low)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+
+
+_PORTS = random.Random()
 
 
 class WebhookReceiver:
