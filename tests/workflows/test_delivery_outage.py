@@ -19,6 +19,7 @@ from activities.notifications import Notice
 from sla.commands import OpenComplaint
 from starter.client.complaints import ComplaintClient, workflow_id
 from starter.service.metrics import undelivered_gauges
+from tests.helpers.e2e import until
 from tests.helpers.sinks import RecordingSink
 from tests.helpers.temporal import cxsla_worker
 from tests.histories.record import CONTRACT, assert_no_task_failures, settle, test_policy, time_skipping_server
@@ -50,6 +51,10 @@ async def _published(env, cid: str) -> set[str]:
             if name in fields and fields[name].data not in (b"", b"null")}
 
 
+async def _holds(read, wanted: set[str]) -> bool:
+    return wanted <= await read()
+
+
 async def test_a_webhook_down_for_more_than_a_day_still_gets_the_breach_and_escalations():
     async with time_skipping_server() as env:
         sink = Outage()
@@ -57,10 +62,14 @@ async def test_a_webhook_down_for_more_than_a_day_still_gets_the_breach_and_esca
             client = ComplaintClient(env.client, task_queue=queue, policy=test_policy())
             await client.open(OpenComplaint(id="out1", contract=CONTRACT, severity="normal"))
             await env.sleep(10 * 60 * S)  # the acknowledge clock (10 s) breached and escalated; every try failed
-            status = await client.status("out1")
-            undelivered = {u.action_id for u in status.undelivered}
-            assert "acknowledge#1:breach" in undelivered and "acknowledge#1:escalate:3" in undelivered
-            assert await _published(env, "out1") == {sa.OLDEST_UNDELIVERED.name, sa.UNDELIVERED.name}
+
+            async def undelivered() -> set[str]:  # the last failed attempt may still be on its way to the workflow
+                return {u.action_id for u in (await client.status("out1")).undelivered}
+
+            await until(lambda: _holds(undelivered, {"acknowledge#1:breach", "acknowledge#1:escalate:3"}), 30,
+                        "the breach and the last escalation listed as undelivered")
+            both = {sa.OLDEST_UNDELIVERED.name, sa.UNDELIVERED.name}
+            await until(lambda: _holds(lambda: _published(env, "out1"), both), 30, "the undelivered attributes")
 
             await env.sleep(timedelta(hours=26))  # longer than the old one-day give-up
             status = await client.status("out1")
