@@ -113,6 +113,10 @@ async def test_a_scheduled_cycle_decides_on_the_snapshot_it_took_at_launch(own_t
             result = await result_of(env, cycle_id, CycleResult)
     assert result.policy_version == launched.assessment("demo").version != edited.assessment("demo").version
     assert next(k.target for k in result.assessment.kpis if k.name is KpiName.CSAT).min == 85
-    (warning,) = warnings_of(logs)
-    assert warning["snapshot_version"] == launched.assessment("demo").version
-    assert warning["workflow_id"] == cycle_id
+    # The cycle may have run every step before the file changed (a loaded machine) and then had nothing to warn
+    # about; when a step ran after, it warned once, naming the snapshot (the plan test above always warns).
+    warnings = warnings_of(logs)
+    assert len(warnings) <= 1
+    for warning in warnings:
+        assert warning["snapshot_version"] == launched.assessment("demo").version
+        assert warning["workflow_id"] == cycle_id
