@@ -36,7 +36,7 @@
     rows.forEach(function (r) {
       if (r.dataset.signal === "breached") { breached += 1; } else if (r.dataset.signal === "at-risk") { risk += 1; }
     });
-    var text = rows.length + " open complaints shown, nearest deadline first: " + breached + " breached, " + risk +
+    var text = rows.length + (rows.length === 1 ? " open complaint shown" : " open complaints shown") + ", nearest deadline first: " + breached + " breached, " + risk +
       " at risk.";
     if (summary.textContent !== text) { summary.textContent = text; }
   }
